@@ -1,0 +1,105 @@
+// Package sqldb opens SQLite databases with the settings Vitalwire relies on
+// (WAL, full fsync on commit, foreign keys, a busy timeout) and applies the
+// embedded migrations of the records database.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// Open opens (creating if needed) the SQLite database at path. Commits are
+// fsynced (synchronous=FULL) because callers acknowledge data to devices
+// after a commit returns.
+func Open(path string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+	return db, nil
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// OpenRecords opens the records database (devices, bindings, and later
+// patients, alerts, visits, audit) and brings its schema up to date.
+func OpenRecords(ctx context.Context, path string) (*sql.DB, error) {
+	db, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, db, migrations, "migrations"); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Migrate applies, in name order, each *.sql file of dir in fsys not yet
+// recorded in the schema_migrations table, each in its own transaction.
+func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+			return fmt.Errorf("check migration %s: %w", name, err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, dir+"/"+name)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", name, err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(name) VALUES (?)`, name); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+// Package influxstore is the vitals.Store on InfluxDB through the 2.x API
+// (influxdb-client-go/v2): line-protocol writes, Flux queries. It works with
+// InfluxDB 2.x, InfluxDB Cloud and 1.8+ (where the bucket is
+// "database/retention-policy" and the token "user:password" or empty).
+//
+// Schema. One measurement, "vital". Tags: patient, device, type (the
+// vitals.Type name). Fields: value (float, canonical unit of the type; the
+// systolic for blood pressure), diastolic (float, blood pressure only),
+// received (bool, present and true only when the device sent no time). The
+// point time is the reading's time in nanoseconds.
+//
+// A point is identified by measurement, tag set and time, so a reading
+// written twice (same device, type and time, hence the same patient) lands
+// on the same point and is stored once: InfluxDB overwrites it with the same
+// fields.
+//
+// Writes. The ingester batches readings itself and calls Write once per
+// batch from several goroutines, so writes do not block one another; Write
+// is synchronous because the ingester acknowledges MQTT messages only once
+// their readings are durable, which the client's fire-and-forget WriteAPI
+// cannot tell it. A failed write is retried a few times with backoff; past
+// that Write returns an error wrapping vitals.ErrUnavailable (server down,
+// 5xx, 429) and the ingester spools the batch.
+package influxstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/influxdata/influxdb-client-go/v2/api/query"
+
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// Measurement is the InfluxDB measurement readings are written to.
+const Measurement = "vital"
+
+// Config locates the InfluxDB bucket.
+type Config struct {
+	URL    string `yaml:"url"`
+	Org    string `yaml:"org"`
+	Bucket string `yaml:"bucket"`
+	Token  string `yaml:"token"`
+	// Retries is how many times a failed write is tried again before Write
+	// gives up (default 2).
+	Retries int `yaml:"retries"`
+	// Timeout bounds one HTTP request (default 10 s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Store is a vitals.Store on InfluxDB.
+type Store struct {
+	cfg    Config
+	client influxdb2.Client
+	write  api.WriteAPIBlocking
+	query  api.QueryAPI
+	bufs   sync.Pool
+}
+
+var _ vitals.Store = (*Store)(nil)
+
+// New connects lazily: it does not contact the server.
+func New(cfg Config) (*Store, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("influx: url is required")
+	}
+	if cfg.Bucket == "" {
+		return nil, errors.New("influx: bucket is required")
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 2
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	opts := influxdb2.DefaultOptions().
+		SetHTTPRequestTimeout(uint(cfg.Timeout / time.Second)).
+		SetPrecision(time.Nanosecond).
+		SetMaxRetries(0)
+	c := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
+	s := &Store{cfg: cfg, client: c, write: c.WriteAPIBlocking(cfg.Org, cfg.Bucket), query: c.QueryAPI(cfg.Org)}
+	s.bufs.New = func() any { return new(strings.Builder) }
+	return s, nil
+}
+
+// Ping reports whether the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.Ping(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", vitals.ErrUnavailable, err)
+	}
+	if !ok {
+		return vitals.ErrUnavailable
+	}
+	return nil
+}
+
+// AppendLine appends the line-protocol form of r to b.
+func AppendLine(b []byte, r *vitals.Reading) []byte {
+	b = append(b, Measurement...)
+	b = append(b, ",device="...)
+	b = appendTag(b, r.Device)
+	b = append(b, ",patient="...)
+	b = appendTag(b, r.Patient)
+	b = append(b, ",type="...)
+	b = appendTag(b, string(r.Type))
+	b = append(b, " value="...)
+	b = strconv.AppendFloat(b, r.Value, 'g', -1, 64)
+	if r.Type == vitals.BloodPressure {
+		b = append(b, ",diastolic="...)
+		b = strconv.AppendFloat(b, r.Diastolic, 'g', -1, 64)
+	}
+	if r.ReceivedTime {
+		b = append(b, ",received=true"...)
+	}
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, r.Time.UnixNano(), 10)
+	return append(b, '\n')
+}
+
+func appendTag(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case ',', ' ', '=', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// Write implements vitals.Store.
+func (s *Store) Write(ctx context.Context, batch []vitals.Reading) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, 96*len(batch))
+	for i := range batch {
+		buf = AppendLine(buf, &batch[i])
+	}
+	body := string(buf[:len(buf)-1])
+	var err error
+	backoff := 100 * time.Millisecond
+	for attempt := 0; attempt <= s.cfg.Retries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("influx write: %w (%v)", ctx.Err(), err)
+			case <-time.After(backoff):
+			}
+			backoff *= 2
+		}
+		err = s.write.WriteRecord(ctx, body)
+		if err == nil {
+			return nil
+		}
+		if !transient(err) {
+			return fmt.Errorf("influx write refused: %w", err)
+		}
+	}
+	return fmt.Errorf("influx write: %w: %v", vitals.ErrUnavailable, err)
+}
+
+// transient reports whether a write error may pass on a retry: network
+// errors, 5xx and 429. A 4xx means the server refuses the data itself.
+func transient(err error) bool {
+	var he *ihttp.Error
+	if errors.As(err, &he) && he.StatusCode != 0 {
+		return he.StatusCode >= 500 || he.StatusCode == http.StatusTooManyRequests
+	}
+	return true
+}
+
+func fluxTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func fluxString(s string) string { return strconv.Quote(s) }
+
+func (s *Store) run(ctx context.Context, flux string, each func(*query.FluxRecord)) error {
+	res, err := s.query.Query(ctx, flux)
+	if err != nil {
+		if transient(err) {
+			return fmt.Errorf("influx query: %w: %v", vitals.ErrUnavailable, err)
+		}
+		return fmt.Errorf("influx query: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		each(res.Record())
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("influx query: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) from(from, to time.Time, patient string) string {
+	return fmt.Sprintf(`from(bucket: %s)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == %q and r.patient == %s and r._time < %s)`,
+		fluxString(s.cfg.Bucket), fluxTime(from), fluxTime(to), Measurement, fluxString(patient), fluxTime(to))
+}
+
+func recordReading(rec *query.FluxRecord) vitals.Reading {
+	r := vitals.Reading{Time: rec.Time().UTC()}
+	r.Device, _ = rec.ValueByKey("device").(string)
+	r.Patient, _ = rec.ValueByKey("patient").(string)
+	typ, _ := rec.ValueByKey("type").(string)
+	r.Type = vitals.Type(typ)
+	r.Value, _ = rec.ValueByKey("value").(float64)
+	r.Diastolic, _ = rec.ValueByKey("diastolic").(float64)
+	r.ReceivedTime, _ = rec.ValueByKey("received").(bool)
+	if spec, ok := vitals.Lookup(r.Type); ok {
+		r.Unit = spec.Canonical
+	}
+	return r
+}
+
+const pivot = `
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`
+
+// The filter on _time keeps the range half open: InfluxDB 1.8 includes a
+// point exactly at stop.
+
+// Range implements vitals.Store.
+func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
+	flux := s.from(q.From, q.To, q.Patient) + fmt.Sprintf(`
+  |> filter(fn: (r) => r.type == %s)`, fluxString(string(q.Type))) + pivot + `
+  |> group()
+  |> sort(columns: ["_time", "device"])`
+	var out []vitals.Reading
+	err := s.run(ctx, flux, func(rec *query.FluxRecord) { out = append(out, recordReading(rec)) })
+	return out, err
+}
+
+// Latest implements vitals.Store.
+func (s *Store) Latest(ctx context.Context, patient string) ([]vitals.Reading, error) {
+	flux := s.from(time.Unix(0, 0), time.Now().Add(24*time.Hour), patient) + `
+  |> last()` + pivot + `
+  |> group(columns: ["type"])
+  |> sort(columns: ["_time"])
+  |> last(column: "_time")`
+	byType := map[vitals.Type]vitals.Reading{}
+	err := s.run(ctx, flux, func(rec *query.FluxRecord) {
+		r := recordReading(rec)
+		if old, ok := byType[r.Type]; !ok || r.Time.After(old.Time) {
+			byType[r.Type] = r
+		}
+	})
+	out := make([]vitals.Reading, 0, len(byType))
+	for _, r := range byType {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out, err
+}
+
+// Aggregate implements vitals.Store.
+func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
+	every := q.Every
+	from := q.From
+	if every <= 0 {
+		every = q.To.Sub(q.From)
+	}
+	base := s.from(q.From, q.To, q.Patient) + fmt.Sprintf(`
+  |> filter(fn: (r) => r.type == %s and r._field == "value")
+  |> group()`, fluxString(string(q.Type)))
+	var flux strings.Builder
+	fmt.Fprintf(&flux, "data = %s\n", base)
+	for _, fn := range []string{"min", "max", "mean", "count"} {
+		offset := ""
+		if q.Every <= 0 {
+			// One window starting at From, not at an epoch boundary.
+			offset = fmt.Sprintf(", offset: %dns", from.UnixNano()%every.Nanoseconds())
+		}
+		fmt.Fprintf(&flux, `data |> window(every: %dns%s) |> %s() |> duplicate(column: "_start", as: "_time") |> window(every: inf) |> yield(name: %q)
+`, every.Nanoseconds(), offset, fn, fn)
+	}
+	windows := map[int64]*vitals.Window{}
+	err := s.run(ctx, flux.String(), func(rec *query.FluxRecord) {
+		start, _ := rec.ValueByKey("_start").(time.Time)
+		if t, ok := rec.ValueByKey("_time").(time.Time); ok {
+			start = t
+		}
+		w := windows[start.UnixNano()]
+		if w == nil {
+			w = &vitals.Window{Start: start.UTC()}
+			windows[start.UnixNano()] = w
+		}
+		switch rec.Result() {
+		case "min":
+			w.Min, _ = rec.Value().(float64)
+		case "max":
+			w.Max, _ = rec.Value().(float64)
+		case "mean":
+			w.Mean, _ = rec.Value().(float64)
+		case "count":
+			w.Count, _ = rec.Value().(int64)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]vitals.Window, 0, len(windows))
+	for _, w := range windows {
+		if w.Count > 0 {
+			out = append(out, *w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+// Close implements vitals.Store.
+func (s *Store) Close() error {
+	s.client.Close()
+	return nil
+}

@@ -1,0 +1,123 @@
+package vitals
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Reading is one vital-sign measurement, normalized to the canonical unit of
+// its type. For blood pressure, Value is the systolic and Diastolic the
+// diastolic pressure; Diastolic is zero for every other type.
+type Reading struct {
+	Device  string
+	Patient string
+	Type    Type
+	Time    time.Time
+	Value   float64
+	// Diastolic is set for blood pressure only.
+	Diastolic float64
+	// Unit is the canonical UCUM unit of Type once normalized.
+	Unit string
+	// ReceivedTime is true when the device sent no time and Time is the
+	// time Vitalwire received the reading.
+	ReceivedTime bool
+}
+
+// Key is the identity of a reading: a device measures one value of a type at
+// a time. Two readings with the same key are the same reading delivered twice.
+type Key struct {
+	Device string
+	Type   Type
+	Time   int64 // Unix nanoseconds
+}
+
+// Key returns the identity of r.
+func (r *Reading) Key() Key { return Key{r.Device, r.Type, r.Time.UnixNano()} }
+
+// Reason says why a reading or a message was refused. Reasons are metric
+// label values and appear on the device's rejects topic, so they are fixed
+// snake_case words.
+type Reason string
+
+// Reasons for refusing a reading or a whole message.
+const (
+	ReasonMalformed     Reason = "malformed"      // not valid JSON, or not a reading
+	ReasonOversized     Reason = "oversized"      // payload over the size limit
+	ReasonUnknownType   Reason = "unknown_type"   // type not in the catalog
+	ReasonWrongUnit     Reason = "wrong_unit"     // unit not accepted for the type
+	ReasonMissingValue  Reason = "missing_value"  // no value (or no systolic/diastolic)
+	ReasonImplausible   Reason = "implausible"    // outside the physically possible range
+	ReasonBadTime       Reason = "bad_time"       // time not RFC 3339
+	ReasonFutureTime    Reason = "future_time"    // time too far ahead of the server clock
+	ReasonTooOld        Reason = "too_old"        // time older than the accepted back-fill window
+	ReasonUnknownDevice Reason = "unknown_device" // no such device
+	ReasonRevoked       Reason = "revoked_device" // the device's credentials were revoked
+	ReasonUnbound       Reason = "unbound_device" // the device was bound to no patient at the reading's time
+)
+
+// Reasons lists every reason, for metrics that should show zeros.
+func Reasons() []Reason {
+	return []Reason{ReasonMalformed, ReasonOversized, ReasonUnknownType, ReasonWrongUnit,
+		ReasonMissingValue, ReasonImplausible, ReasonBadTime, ReasonFutureTime, ReasonTooOld,
+		ReasonUnknownDevice, ReasonRevoked, ReasonUnbound}
+}
+
+// RejectError is a refusal with its reason.
+type RejectError struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *RejectError) Error() string {
+	if e.Detail == "" {
+		return string(e.Reason)
+	}
+	return string(e.Reason) + ": " + e.Detail
+}
+
+// Reject builds a RejectError.
+func Reject(reason Reason, format string, args ...any) *RejectError {
+	return &RejectError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ReasonOf returns the reason of a refusal, or "" when err is not one.
+func ReasonOf(err error) Reason {
+	var re *RejectError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return ""
+}
+
+// Normalize converts a measured value in unit to the canonical unit of the
+// spec and checks it is plausible. For a panel, second is the diastolic in the
+// same unit. The detail of a returned error names the field, never the value,
+// so it can be logged and sent back to the device.
+func (s *Spec) Normalize(unit []byte, value, second float64) (v, v2 float64, err error) {
+	var conv func(float64) float64
+	for i := range s.Units {
+		if s.Units[i].UCUM == string(unit) {
+			conv = s.Units[i].ToCanonic
+			break
+		}
+	}
+	if conv == nil {
+		return 0, 0, &RejectError{ReasonWrongUnit, "unit not accepted for " + string(s.Type)}
+	}
+	v = conv(value)
+	if math.IsNaN(v) || !s.Plausible.Contains(v) {
+		return 0, 0, &RejectError{ReasonImplausible, "value outside plausible range"}
+	}
+	if s.IsPanel() {
+		v2 = conv(second)
+		if math.IsNaN(v2) || !s.Diastolic.Contains(v2) {
+			return 0, 0, &RejectError{ReasonImplausible, "diastolic outside plausible range"}
+		}
+		if v2 >= v {
+			return 0, 0, &RejectError{ReasonImplausible, "diastolic not below systolic"}
+		}
+	}
+	return v, v2, nil
+}

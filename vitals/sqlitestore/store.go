@@ -1,0 +1,193 @@
+// Package sqlitestore is the embedded vitals.Store: one SQLite file (pure-Go
+// driver, WAL, fsync on commit), for single-machine use and the --dev mode.
+//
+// Schema: one table, readings(device, type, t, patient, value, value2,
+// received), primary key (device, type, t) so that a reading delivered twice
+// is stored once (INSERT OR IGNORE), and an index on (patient, type, t) for
+// the queries.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// rowsPerStatement is how many readings one INSERT carries; multi-row
+// statements cut the per-row cost of the driver several times over.
+const rowsPerStatement = 128
+
+// Store is a vitals.Store on SQLite.
+type Store struct {
+	db      *sql.DB
+	insertN string
+}
+
+var _ vitals.Store = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS readings (
+	device   TEXT NOT NULL,
+	type     TEXT NOT NULL,
+	t        INTEGER NOT NULL,
+	patient  TEXT NOT NULL,
+	value    REAL NOT NULL,
+	value2   REAL NOT NULL DEFAULT 0,
+	received INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (device, type, t)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_patient ON readings(patient, type, t);
+`
+
+// Open opens or creates the store at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sqldb.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create readings schema: %w", err)
+	}
+	return &Store{db: db, insertN: insertSQL(rowsPerStatement)}, nil
+}
+
+func insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT OR IGNORE INTO readings (device, type, t, patient, value, value2, received) VALUES ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?)")
+	}
+	return b.String()
+}
+
+// Write implements vitals.Store. The batch is one transaction.
+func (s *Store) Write(ctx context.Context, batch []vitals.Reading) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	defer tx.Rollback()
+	full, err := tx.PrepareContext(ctx, s.insertN)
+	if err != nil {
+		return fmt.Errorf("prepare write: %w", err)
+	}
+	defer full.Close()
+	args := make([]any, 0, 7*rowsPerStatement)
+	for len(batch) > 0 {
+		n := min(len(batch), rowsPerStatement)
+		args = args[:0]
+		for i := range batch[:n] {
+			r := &batch[i]
+			args = append(args, r.Device, string(r.Type), r.Time.UnixNano(), r.Patient, r.Value, r.Diastolic, r.ReceivedTime)
+		}
+		if n == rowsPerStatement {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insertSQL(n), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("insert readings: %w", err)
+		}
+		batch = batch[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit readings: %w", err)
+	}
+	return nil
+}
+
+func scanReadings(rows *sql.Rows) ([]vitals.Reading, error) {
+	defer rows.Close()
+	var out []vitals.Reading
+	for rows.Next() {
+		var r vitals.Reading
+		var typ string
+		var t int64
+		if err := rows.Scan(&r.Device, &typ, &t, &r.Patient, &r.Value, &r.Diastolic, &r.ReceivedTime); err != nil {
+			return nil, err
+		}
+		r.Type = vitals.Type(typ)
+		r.Time = time.Unix(0, t).UTC()
+		if spec, ok := vitals.Lookup(r.Type); ok {
+			r.Unit = spec.Canonical
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Range implements vitals.Store.
+func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, type, t, patient, value, value2, received
+		FROM readings WHERE patient = ? AND type = ? AND t >= ? AND t < ? ORDER BY t, device`,
+		q.Patient, string(q.Type), q.From.UnixNano(), q.To.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("query readings: %w", err)
+	}
+	return scanReadings(rows)
+}
+
+// Latest implements vitals.Store.
+func (s *Store) Latest(ctx context.Context, patient string) ([]vitals.Reading, error) {
+	var out []vitals.Reading
+	for _, typ := range vitals.Types() {
+		rows, err := s.db.QueryContext(ctx, `SELECT device, type, t, patient, value, value2, received
+			FROM readings WHERE patient = ? AND type = ? ORDER BY t DESC LIMIT 1`, patient, string(typ))
+		if err != nil {
+			return nil, fmt.Errorf("query latest: %w", err)
+		}
+		rs, err := scanReadings(rows)
+		if err != nil {
+			return nil, fmt.Errorf("query latest: %w", err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// Aggregate implements vitals.Store.
+func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
+	every := q.Every.Nanoseconds()
+	var rows *sql.Rows
+	var err error
+	const cols = `min(value), max(value), avg(value), count(*)`
+	if every <= 0 {
+		rows, err = s.db.QueryContext(ctx, `SELECT ?, `+cols+` FROM readings
+			WHERE patient = ? AND type = ? AND t >= ? AND t < ? HAVING count(*) > 0`,
+			q.From.UnixNano(), q.Patient, string(q.Type), q.From.UnixNano(), q.To.UnixNano())
+	} else {
+		rows, err = s.db.QueryContext(ctx, `SELECT (t / ?) * ? AS w, `+cols+` FROM readings
+			WHERE patient = ? AND type = ? AND t >= ? AND t < ? GROUP BY w ORDER BY w`,
+			every, every, q.Patient, string(q.Type), q.From.UnixNano(), q.To.UnixNano())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("aggregate readings: %w", err)
+	}
+	defer rows.Close()
+	var out []vitals.Window
+	for rows.Next() {
+		var w vitals.Window
+		var start int64
+		if err := rows.Scan(&start, &w.Min, &w.Max, &w.Mean, &w.Count); err != nil {
+			return nil, fmt.Errorf("aggregate readings: %w", err)
+		}
+		w.Start = time.Unix(0, start).UTC()
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// Close implements vitals.Store.
+func (s *Store) Close() error { return s.db.Close() }

@@ -1,0 +1,55 @@
+package vitals
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrUnavailable marks a store error that says the store cannot be reached
+// now (as opposed to refusing the data). Callers keep the data and retry.
+var ErrUnavailable = errors.New("vitals store unavailable")
+
+// Store keeps readings in a time series. Implementations are safe for
+// concurrent use. Writes are idempotent on Reading.Key: writing a reading
+// that is already stored leaves one copy.
+type Store interface {
+	// Write stores a batch durably before it returns nil.
+	Write(ctx context.Context, batch []Reading) error
+	// Range returns a patient's readings of a type with from <= Time < to,
+	// oldest first.
+	Range(ctx context.Context, q Query) ([]Reading, error)
+	// Latest returns the newest reading of each type for a patient.
+	Latest(ctx context.Context, patient string) ([]Reading, error)
+	// Aggregate summarizes a patient's readings of a type per window.
+	Aggregate(ctx context.Context, q AggregateQuery) ([]Window, error)
+	Close() error
+}
+
+// Query selects a patient's readings of one type in [From, To).
+type Query struct {
+	Patient  string
+	Type     Type
+	From, To time.Time
+}
+
+// AggregateQuery is a Query cut into windows of Every, aligned to the Unix
+// epoch. Every == 0 makes one window [From, To).
+type AggregateQuery struct {
+	Query
+	Every time.Duration
+}
+
+// Window summarizes the readings of one window. For blood pressure the
+// statistics are of the systolic value.
+type Window struct {
+	Start          time.Time
+	Min, Max, Mean float64
+	Count          int64
+}
+
+// WindowStart returns the start of the epoch-aligned window of length every
+// that holds t.
+func WindowStart(t time.Time, every time.Duration) time.Time {
+	return t.Truncate(every)
+}

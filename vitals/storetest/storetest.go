@@ -1,0 +1,193 @@
+// Package storetest is the contract every vitals.Store implementation must
+// keep. Each implementation's tests call Run with a fresh store per subtest.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// base is a fixed, whole-minute time so that windows are predictable.
+var base = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
+// Reading builds a normalized reading; it is the fixture builder shared by
+// store tests.
+func Reading(patient, device string, typ vitals.Type, at time.Time, v float64) vitals.Reading {
+	spec, _ := vitals.Lookup(typ)
+	return vitals.Reading{Device: device, Patient: patient, Type: typ, Time: at, Value: v, Unit: spec.Canonical}
+}
+
+// Run runs the contract. open returns an empty store; Run closes it.
+func Run(t *testing.T, open func(t *testing.T) vitals.Store) {
+	ctx := context.Background()
+
+	t.Run("a written batch reads back in time order with canonical units", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		batch := []vitals.Reading{
+			Reading("p1", "d1", vitals.HeartRate, base.Add(2*time.Second), 72),
+			Reading("p1", "d1", vitals.HeartRate, base, 70),
+			Reading("p1", "d1", vitals.HeartRate, base.Add(time.Second), 71),
+			Reading("p1", "d1", vitals.SpO2, base, 97),
+			Reading("p2", "d2", vitals.HeartRate, base, 90),
+		}
+		require.NoError(t, s.Write(ctx, batch))
+		got, err := s.Range(ctx, vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		for i, want := range []float64{70, 71, 72} {
+			require.Equal(t, want, got[i].Value)
+			require.Equal(t, "d1", got[i].Device)
+			require.Equal(t, "p1", got[i].Patient)
+			require.Equal(t, "/min", got[i].Unit)
+			require.True(t, got[i].Time.Equal(base.Add(time.Duration(i)*time.Second)), "time %d: %v", i, got[i].Time)
+		}
+	})
+
+	t.Run("the range is half open and other patients and types stay out", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		require.NoError(t, s.Write(ctx, []vitals.Reading{
+			Reading("p1", "d1", vitals.HeartRate, base.Add(-time.Nanosecond), 1),
+			Reading("p1", "d1", vitals.HeartRate, base, 2),
+			Reading("p1", "d1", vitals.HeartRate, base.Add(time.Minute), 3),
+			Reading("p1", "d1", vitals.RespiratoryRate, base, 14),
+			Reading("p9", "d9", vitals.HeartRate, base, 4),
+		}))
+		got, err := s.Range(ctx, vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, 2.0, got[0].Value)
+	})
+
+	t.Run("a reading written twice is stored once", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		r := Reading("p1", "d1", vitals.HeartRate, base, 70)
+		require.NoError(t, s.Write(ctx, []vitals.Reading{r, r}))
+		require.NoError(t, s.Write(ctx, []vitals.Reading{r}))
+		got, err := s.Range(ctx, vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(time.Hour)})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		ws, err := s.Aggregate(ctx, vitals.AggregateQuery{Query: vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(time.Hour)}})
+		require.NoError(t, err)
+		require.Len(t, ws, 1)
+		require.EqualValues(t, 1, ws[0].Count)
+	})
+
+	t.Run("two devices measuring at the same time are both kept", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		require.NoError(t, s.Write(ctx, []vitals.Reading{
+			Reading("p1", "watch", vitals.HeartRate, base, 70),
+			Reading("p1", "patch", vitals.HeartRate, base, 71),
+		}))
+		got, err := s.Range(ctx, vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(time.Hour)})
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+	})
+
+	t.Run("blood pressure keeps both values and the received-time flag survives", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		bp := Reading("p1", "cuff", vitals.BloodPressure, base, 121)
+		bp.Diastolic = 79
+		bp.ReceivedTime = true
+		require.NoError(t, s.Write(ctx, []vitals.Reading{bp}))
+		got, err := s.Range(ctx, vitals.Query{Patient: "p1", Type: vitals.BloodPressure, From: base, To: base.Add(time.Hour)})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, 121.0, got[0].Value)
+		require.Equal(t, 79.0, got[0].Diastolic)
+		require.True(t, got[0].ReceivedTime)
+		require.Equal(t, "mm[Hg]", got[0].Unit)
+	})
+
+	t.Run("latest returns the newest reading of each type", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		bp := Reading("p1", "cuff", vitals.BloodPressure, base.Add(time.Minute), 130)
+		bp.Diastolic = 85
+		require.NoError(t, s.Write(ctx, []vitals.Reading{
+			Reading("p1", "w", vitals.HeartRate, base, 60),
+			Reading("p1", "w", vitals.HeartRate, base.Add(2*time.Minute), 62),
+			Reading("p1", "patch", vitals.HeartRate, base.Add(time.Minute), 61),
+			Reading("p1", "w", vitals.SpO2, base, 95),
+			bp,
+			Reading("p2", "x", vitals.HeartRate, base.Add(time.Hour), 99),
+		}))
+		got, err := s.Latest(ctx, "p1")
+		require.NoError(t, err)
+		byType := map[vitals.Type]vitals.Reading{}
+		for _, r := range got {
+			byType[r.Type] = r
+		}
+		require.Len(t, byType, 3)
+		require.Equal(t, 62.0, byType[vitals.HeartRate].Value)
+		require.Equal(t, 95.0, byType[vitals.SpO2].Value)
+		require.Equal(t, 130.0, byType[vitals.BloodPressure].Value)
+		require.Equal(t, 85.0, byType[vitals.BloodPressure].Diastolic)
+		none, err := s.Latest(ctx, "nobody")
+		require.NoError(t, err)
+		require.Empty(t, none)
+	})
+
+	t.Run("aggregates give min max mean and count per window", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		var batch []vitals.Reading
+		// Minute 0: 60..69; minute 1: nothing; minute 2: 100, 110.
+		for i := 0; i < 10; i++ {
+			batch = append(batch, Reading("p1", "w", vitals.HeartRate, base.Add(time.Duration(i)*5*time.Second), float64(60+i)))
+		}
+		batch = append(batch,
+			Reading("p1", "w", vitals.HeartRate, base.Add(2*time.Minute), 100),
+			Reading("p1", "w", vitals.HeartRate, base.Add(2*time.Minute+30*time.Second), 110))
+		require.NoError(t, s.Write(ctx, batch))
+		q := vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(3 * time.Minute)}
+		ws, err := s.Aggregate(ctx, vitals.AggregateQuery{Query: q, Every: time.Minute})
+		require.NoError(t, err)
+		require.Len(t, ws, 2, fmt.Sprint(ws))
+		require.True(t, ws[0].Start.Equal(base), "%v", ws[0].Start)
+		require.Equal(t, vitals.Window{Start: ws[0].Start, Min: 60, Max: 69, Mean: 64.5, Count: 10}, ws[0])
+		require.True(t, ws[1].Start.Equal(base.Add(2*time.Minute)), "%v", ws[1].Start)
+		require.Equal(t, 100.0, ws[1].Min)
+		require.Equal(t, 110.0, ws[1].Max)
+		require.Equal(t, 105.0, ws[1].Mean)
+		require.EqualValues(t, 2, ws[1].Count)
+
+		all, err := s.Aggregate(ctx, vitals.AggregateQuery{Query: q})
+		require.NoError(t, err)
+		require.Len(t, all, 1)
+		require.EqualValues(t, 12, all[0].Count)
+		require.Equal(t, 60.0, all[0].Min)
+		require.Equal(t, 110.0, all[0].Max)
+
+		empty, err := s.Aggregate(ctx, vitals.AggregateQuery{Query: vitals.Query{Patient: "p1", Type: vitals.SpO2, From: base, To: base.Add(time.Hour)}})
+		require.NoError(t, err)
+		require.Empty(t, empty)
+	})
+
+	t.Run("a large batch is stored whole", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		batch := make([]vitals.Reading, 0, 5000)
+		for i := 0; i < 5000; i++ {
+			batch = append(batch, Reading("p1", "w", vitals.HeartRate, base.Add(time.Duration(i)*time.Millisecond), float64(50+i%50)))
+		}
+		require.NoError(t, s.Write(ctx, batch))
+		ws, err := s.Aggregate(ctx, vitals.AggregateQuery{Query: vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(time.Hour)}})
+		require.NoError(t, err)
+		require.Len(t, ws, 1)
+		require.EqualValues(t, 5000, ws[0].Count)
+	})
+}
+
+// Now is a fixed time for fixtures that need one.
+func Now() time.Time { return base }
