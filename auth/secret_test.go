@@ -1,0 +1,36 @@
+package auth
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSecretHashing(t *testing.T) {
+	t.Run("a hashed secret verifies and a wrong one does not", func(t *testing.T) {
+		s := NewSecret()
+		h := HashSecret(s)
+		require.NotContains(t, h, s)
+		ok, err := VerifySecret(h, s)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = VerifySecret(h, s+"x")
+		require.NoError(t, err)
+		require.False(t, ok)
+	})
+	t.Run("two hashes of one secret differ by their salt", func(t *testing.T) {
+		require.NotEqual(t, HashSecret("a"), HashSecret("a"))
+	})
+	t.Run("a malformed hash is an error, not a match", func(t *testing.T) {
+		_, err := VerifySecret("$argon2id$nonsense", "a")
+		require.ErrorIs(t, err, ErrBadHash)
+	})
+	t.Run("the Mosquitto hash matches mosquitto_passwd output", func(t *testing.T) {
+		// Line written by mosquitto_passwd 2.0 for secret123.
+		const line = "$7$101$a1vzWK6WXDbivNYs$caFLEFNx1krB0Ni0zLy1d2bDdeJ96Sl0PTQJ8u7FOOcqKXuZpG2CK6Kze1KukLe8AdTebfwgMqDkbRozwWDpgA=="
+		salt, err := base64.StdEncoding.DecodeString("a1vzWK6WXDbivNYs")
+		require.NoError(t, err)
+		require.Equal(t, line, mosquittoHash("secret123", salt, 101))
+	})
+}

@@ -1,0 +1,198 @@
+// Package auth owns who is asking: principals and their roles, signed bearer
+// tokens, the check every HTTP route goes through (deny by default), and the
+// hashing of secrets (device credentials, later user passwords).
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Role is what a principal is allowed to be.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin     Role = "admin"
+	RoleClinician Role = "clinician"
+	RolePatient   Role = "patient"
+)
+
+// ParseRole checks a role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAdmin, RoleClinician, RolePatient:
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q (admin, clinician, patient)", s)
+}
+
+// Claims is what a token says of its bearer.
+type Claims struct {
+	Subject  string `json:"sub"`
+	Role     Role   `json:"role"`
+	IssuedAt int64  `json:"iat"`
+	Expires  int64  `json:"exp"`
+	ID       string `json:"jti"`
+}
+
+// Token errors.
+var (
+	// ErrNoToken: the request carries no bearer token.
+	ErrNoToken = errors.New("auth: no bearer token")
+	// ErrMalformedToken: the token is not of Vitalwire's form.
+	ErrMalformedToken = errors.New("auth: malformed token")
+	// ErrBadSignature: the token was not signed with this server's key.
+	ErrBadSignature = errors.New("auth: bad token signature")
+	// ErrExpired: the token's lifetime is over.
+	ErrExpired = errors.New("auth: token expired")
+)
+
+const tokenPrefix = "vw1."
+
+// Signer mints and checks tokens with an HMAC-SHA256 key.
+type Signer struct {
+	key []byte
+	now func() time.Time
+}
+
+// NewSigner returns a Signer; key must be at least 32 bytes.
+func NewSigner(key []byte) (*Signer, error) {
+	if len(key) < 32 {
+		return nil, errors.New("auth: signing key shorter than 32 bytes")
+	}
+	return &Signer{key: key, now: time.Now}, nil
+}
+
+// Mint signs a token for subject in role, valid for ttl.
+func (s *Signer) Mint(subject string, role Role, ttl time.Duration) (string, Claims) {
+	now := s.now()
+	id := make([]byte, 9)
+	rand.Read(id)
+	c := Claims{Subject: subject, Role: role, IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix(),
+		ID: base64.RawURLEncoding.EncodeToString(id)}
+	body, _ := json.Marshal(c)
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return tokenPrefix + payload + "." + s.sign(payload), c
+}
+
+func (s *Signer) sign(payload string) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Verify checks a token's signature and expiry and returns its claims.
+func (s *Signer) Verify(token string) (Claims, error) {
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	if !ok {
+		return Claims{}, ErrMalformedToken
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok {
+		return Claims{}, ErrMalformedToken
+	}
+	if !hmac.Equal([]byte(sig), []byte(s.sign(payload))) {
+		return Claims{}, ErrBadSignature
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return Claims{}, ErrMalformedToken
+	}
+	var c Claims
+	if err := json.Unmarshal(body, &c); err != nil {
+		return Claims{}, ErrMalformedToken
+	}
+	if _, err := ParseRole(string(c.Role)); err != nil || c.Subject == "" {
+		return Claims{}, ErrMalformedToken
+	}
+	if s.now().Unix() >= c.Expires {
+		return Claims{}, ErrExpired
+	}
+	return c, nil
+}
+
+// LoadOrCreateKey reads a hex signing key from path, creating a random one
+// (mode 0600) when the file does not exist.
+func LoadOrCreateKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("signing key %q: %w", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create signing key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("create signing key: %w", err)
+	}
+	return key, nil
+}
+
+type ctxKey struct{}
+
+// FromContext returns the claims of the authenticated caller.
+func FromContext(ctx context.Context) (Claims, bool) {
+	c, ok := ctx.Value(ctxKey{}).(Claims)
+	return c, ok
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return "", ErrNoToken
+	}
+	return tok, nil
+}
+
+// Allow wraps h so that only a valid token of one of roles reaches it:
+// 401 without a valid token, 403 for another role. A route that does not go
+// through Allow is refused by the server's mux (see app), so access is
+// denied unless a route names who may use it.
+func (s *Signer) Allow(roles []Role, h http.Handler) http.Handler {
+	if len(roles) == 0 {
+		panic("auth.Allow: a route must name at least one role")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := BearerToken(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire"`)
+			http.Error(w, "missing bearer token", http.StatusUnauthorized)
+			return
+		}
+		c, err := s.Verify(tok)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire", error="invalid_token"`)
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return
+		}
+		if !slices.Contains(roles, c.Role) {
+			http.Error(w, "forbidden for role "+string(c.Role), http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
+	})
+}
