@@ -43,9 +43,11 @@ type AggregateQuery struct {
 // Window summarizes the readings of one window. For blood pressure the
 // statistics are of the systolic value.
 type Window struct {
-	Start          time.Time
-	Min, Max, Mean float64
-	Count          int64
+	Start time.Time `json:"start"`
+	Min   float64   `json:"min"`
+	Max   float64   `json:"max"`
+	Mean  float64   `json:"mean"`
+	Count int64     `json:"count"`
 }
 
 // WindowStart returns the start of the epoch-aligned window of length every

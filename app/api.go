@@ -1,0 +1,340 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// route declares who may use an endpoint. The mux serves only declared
+// routes, and a route is either public (health and metrics, which carry no
+// patient data) or names the roles it allows: access is denied by default.
+type route struct {
+	pattern string // "METHOD /path/{var}"
+	public  bool
+	roles   []auth.Role
+	handler http.HandlerFunc
+}
+
+func (a *App) routeTable() []route {
+	admin := []auth.Role{auth.RoleAdmin}
+	// Reading patient data: clinicians, and admins until the access policy
+	// of care teams and break-glass narrows this (see docs/SECURITY.md).
+	readers := []auth.Role{auth.RoleAdmin, auth.RoleClinician}
+	return []route{
+		{pattern: "GET /healthz", public: true, handler: a.healthz},
+		{pattern: "GET /readyz", public: true, handler: a.readyz},
+		{pattern: "GET /metrics", public: true, handler: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}).ServeHTTP},
+		{pattern: "GET /api/v1/devices", roles: admin, handler: a.listDevices},
+		{pattern: "POST /api/v1/devices", roles: admin, handler: a.addDevice},
+		{pattern: "GET /api/v1/devices/{id}", roles: admin, handler: a.getDevice},
+		{pattern: "POST /api/v1/devices/{id}/bind", roles: admin, handler: a.bindDevice},
+		{pattern: "POST /api/v1/devices/{id}/unbind", roles: admin, handler: a.unbindDevice},
+		{pattern: "POST /api/v1/devices/{id}/revoke", roles: admin, handler: a.revokeDevice},
+		{pattern: "GET /api/v1/patients/{id}/readings", roles: readers, handler: a.readings},
+		{pattern: "GET /api/v1/patients/{id}/latest", roles: readers, handler: a.latest},
+		{pattern: "GET /api/v1/patients/{id}/aggregates", roles: readers, handler: a.aggregates},
+	}
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range a.routeTable() {
+		var h http.Handler = r.handler
+		if !r.public {
+			h = a.Signer.Allow(r.roles, h)
+		}
+		mux.Handle(r.pattern, h)
+	}
+	return securityHeaders(mux)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apiError{msg})
+}
+
+func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is ready when the store answers or the spool is taking writes.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	status := map[string]any{"status": "ready"}
+	code := http.StatusOK
+	if p, ok := a.Store.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(r.Context()); err != nil {
+			status["store"] = "unreachable (readings are spooled)"
+		}
+	}
+	bytes, batches := a.Ingester.Spool().Stats()
+	status["spool_bytes"], status["spool_batches"] = bytes, batches
+	writeJSON(w, code, status)
+}
+
+func (a *App) listDevices(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.Devices.List())
+}
+
+func (a *App) getDevice(w http.ResponseWriter, r *http.Request) {
+	d, err := a.Devices.Get(r.PathValue("id"))
+	if err != nil {
+		deviceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// AddDeviceRequest is the body of POST /api/v1/devices.
+type AddDeviceRequest struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Patient string `json:"patient,omitempty"`
+}
+
+// AddDeviceResponse carries the secret, shown this once.
+type AddDeviceResponse struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+func (a *App) addDevice(w http.ResponseWriter, r *http.Request) {
+	var req AddDeviceRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	secret, err := a.Devices.Add(r.Context(), req.ID, req.Kind)
+	if err != nil {
+		deviceError(w, err)
+		return
+	}
+	if req.Patient != "" {
+		if err := a.Devices.Bind(r.Context(), req.ID, req.Patient, time.Now()); err != nil {
+			deviceError(w, err)
+			return
+		}
+	}
+	a.log.Info().Str("device", req.ID).Msg("device added")
+	writeJSON(w, http.StatusCreated, AddDeviceResponse{ID: req.ID, Secret: secret})
+}
+
+// BindRequest is the body of bind and unbind; At defaults to now.
+type BindRequest struct {
+	Patient string    `json:"patient,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+}
+
+func (a *App) bindDevice(w http.ResponseWriter, r *http.Request) {
+	var req BindRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.At.IsZero() {
+		req.At = time.Now()
+	}
+	if err := a.Devices.Bind(r.Context(), r.PathValue("id"), req.Patient, req.At); err != nil {
+		deviceError(w, err)
+		return
+	}
+	a.getDevice(w, r)
+}
+
+func (a *App) unbindDevice(w http.ResponseWriter, r *http.Request) {
+	var req BindRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.At.IsZero() {
+		req.At = time.Now()
+	}
+	if err := a.Devices.Unbind(r.Context(), r.PathValue("id"), req.At); err != nil {
+		deviceError(w, err)
+		return
+	}
+	a.getDevice(w, r)
+}
+
+func (a *App) revokeDevice(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := a.Devices.Revoke(r.Context(), id); err != nil {
+		deviceError(w, err)
+		return
+	}
+	if a.broker != nil {
+		a.broker.DisconnectDevice(id)
+	}
+	a.log.Info().Str("device", id).Msg("device revoked")
+	a.getDevice(w, r)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		fail(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func deviceError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, devices.ErrNotFound):
+		fail(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, devices.ErrExists):
+		fail(w, http.StatusConflict, err.Error())
+	case errors.Is(err, devices.ErrInvalidID), errors.Is(err, devices.ErrBindingOrder), errors.Is(err, devices.ErrRevoked):
+		fail(w, http.StatusBadRequest, err.Error())
+	default:
+		fail(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// ReadingJSON is a reading in API answers.
+type ReadingJSON struct {
+	Device       string      `json:"device"`
+	Patient      string      `json:"patient"`
+	Type         vitals.Type `json:"type"`
+	Time         time.Time   `json:"time"`
+	Value        float64     `json:"value"`
+	Diastolic    *float64    `json:"diastolic,omitempty"`
+	Unit         string      `json:"unit"`
+	ReceivedTime bool        `json:"received_time,omitempty"`
+}
+
+func readingJSON(r vitals.Reading) ReadingJSON {
+	out := ReadingJSON{Device: r.Device, Patient: r.Patient, Type: r.Type, Time: r.Time, Value: r.Value, Unit: r.Unit, ReceivedTime: r.ReceivedTime}
+	if r.Type == vitals.BloodPressure {
+		d := r.Diastolic
+		out.Diastolic = &d
+	}
+	return out
+}
+
+// queryWindow reads type, since (a duration back from now), from and to.
+func queryWindow(r *http.Request) (types []vitals.Type, from, to time.Time, err error) {
+	q := r.URL.Query()
+	to = time.Now().Add(time.Minute)
+	from = to.Add(-time.Hour - time.Minute)
+	if s := q.Get("since"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, from, to, errors.New("since: a positive duration such as 10m")
+		}
+		from = time.Now().Add(-d)
+	}
+	if s := q.Get("from"); s != "" {
+		if from, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return nil, from, to, errors.New("from: an RFC 3339 time")
+		}
+	}
+	if s := q.Get("to"); s != "" {
+		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return nil, from, to, errors.New("to: an RFC 3339 time")
+		}
+	}
+	if !from.Before(to) {
+		return nil, from, to, errors.New("from must be before to")
+	}
+	if s := q.Get("type"); s != "" {
+		for _, t := range strings.Split(s, ",") {
+			if _, ok := vitals.Lookup(vitals.Type(t)); !ok {
+				return nil, from, to, errors.New("type: unknown vital type " + t)
+			}
+			types = append(types, vitals.Type(t))
+		}
+	} else {
+		types = vitals.Types()
+	}
+	return types, from, to, nil
+}
+
+func (a *App) readings(w http.ResponseWriter, r *http.Request) {
+	patient := r.PathValue("id")
+	types, from, to, err := queryWindow(r)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := []ReadingJSON{}
+	for _, t := range types {
+		rs, err := a.Store.Range(r.Context(), vitals.Query{Patient: patient, Type: t, From: from, To: to})
+		if err != nil {
+			a.log.Error().Err(err).Msg("readings query failed")
+			fail(w, http.StatusServiceUnavailable, "store unavailable")
+			return
+		}
+		for _, x := range rs {
+			out = append(out, readingJSON(x))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"patient": patient, "from": from, "to": to, "readings": out})
+}
+
+func (a *App) latest(w http.ResponseWriter, r *http.Request) {
+	rs, err := a.Store.Latest(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.log.Error().Err(err).Msg("latest query failed")
+		fail(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	out := []ReadingJSON{}
+	for _, x := range rs {
+		out = append(out, readingJSON(x))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"patient": r.PathValue("id"), "readings": out})
+}
+
+func (a *App) aggregates(w http.ResponseWriter, r *http.Request) {
+	types, from, to, err := queryWindow(r)
+	if err != nil || len(types) != 1 || r.URL.Query().Get("type") == "" {
+		fail(w, http.StatusBadRequest, "one type is required, with since or from/to")
+		return
+	}
+	var every time.Duration
+	if s := r.URL.Query().Get("every"); s != "" {
+		if every, err = time.ParseDuration(s); err != nil || every <= 0 {
+			fail(w, http.StatusBadRequest, "every: a positive duration")
+			return
+		}
+		if to.Sub(from)/every > 10_000 {
+			fail(w, http.StatusBadRequest, "every: at most 10000 windows")
+			return
+		}
+	}
+	ws, err := a.Store.Aggregate(r.Context(), vitals.AggregateQuery{
+		Query: vitals.Query{Patient: r.PathValue("id"), Type: types[0], From: from, To: to}, Every: every})
+	if err != nil {
+		a.log.Error().Err(err).Msg("aggregate query failed")
+		fail(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"patient": r.PathValue("id"), "type": types[0], "windows": ws})
+}

@@ -1,0 +1,356 @@
+// Package app wires every component of Vitalwire into one running service:
+// stores, device registry, broker, ingester, HTTP API, simulated patients.
+// cmd/vitalwire and the end-to-end tests use it; no domain package imports
+// it.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	pahomqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/ingest"
+	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/simulators"
+	"github.com/vitalwire/vitalwire/vitals"
+	"github.com/vitalwire/vitalwire/vitals/influxstore"
+	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
+)
+
+// Options are what a caller may add beyond the configuration.
+type Options struct {
+	// Sink, when set, also receives every durable batch (tests use it).
+	Sink ingest.Sink
+}
+
+// App is a wired Vitalwire service.
+type App struct {
+	cfg      Config
+	log      zerolog.Logger
+	metrics  *prometheus.Registry
+	records  *sql.DB
+	Devices  *devices.Registry
+	Store    vitals.Store
+	Signer   *auth.Signer
+	Ingester *ingest.Ingester
+	consumer *ingest.Consumer
+	broker   *broker.Broker
+	httpSrv  *http.Server
+	httpLn   net.Listener
+	fleet    *simulators.Fleet
+	// AdminToken is minted in dev mode for the newcomer and the CLI.
+	AdminToken string
+}
+
+// New opens the stores and binds the listeners; Run starts the work.
+// On error everything opened so far is closed.
+func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *App, err error) {
+	a = &App{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.close()
+			a = nil
+		}
+	}()
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	routePahoLogs(log)
+	if err = os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	key, err := auth.LoadOrCreateKey(cfg.Auth.SigningKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if a.Signer, err = auth.NewSigner(key); err != nil {
+		return nil, err
+	}
+	if a.records, err = sqldb.OpenRecords(ctx, cfg.Records.Path); err != nil {
+		return nil, err
+	}
+	if a.Devices, err = devices.Open(ctx, a.records); err != nil {
+		return nil, err
+	}
+	switch cfg.Store.Kind {
+	case "influx":
+		a.Store, err = influxstore.New(cfg.Store.Influx)
+	default:
+		a.Store, err = sqlitestore.Open(ctx, cfg.Store.SQLitePath)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	mqttCfg := cfg.MQTT
+	if cfg.Broker.Embedded {
+		// The ingester reaches the embedded broker over loopback with a
+		// credential that lives only in this process.
+		mqttCfg = ingest.MQTTConfig{Username: "vitalwire-ingest", Password: auth.NewSecret(), ClientID: "vitalwire-ingest"}
+		a.broker, err = broker.New(broker.Config{
+			Addr: cfg.Broker.Addr, WebSocketAddr: cfg.Broker.WebSocketAddr,
+			ServiceUser: mqttCfg.Username, ServicePassword: mqttCfg.Password,
+		}, a.Devices, log)
+		if err != nil {
+			return nil, err
+		}
+		mqttCfg.Broker = "tcp://" + a.broker.Addr()
+	}
+
+	im := ingest.NewMetrics(a.metrics)
+	sinks := multiSink{}
+	if opts.Sink != nil {
+		sinks = append(sinks, opts.Sink)
+	}
+	var consumer *ingest.Consumer
+	a.Ingester, err = ingest.New(cfg.Ingest, ingest.Deps{
+		Store: a.Store, Resolver: a.Devices, Sink: sinks, Metrics: im, Log: log,
+		Rejecter: rejectFunc(func(device string, payload []byte) {
+			if consumer != nil {
+				consumer.Reject(device, payload)
+			}
+		}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if consumer, err = ingest.NewConsumer(mqttCfg, a.Ingester, a.Devices, log); err != nil {
+		return nil, err
+	}
+	a.consumer = consumer
+	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vitalwire_devices_connected", Help: "Devices whose last status said online.",
+	}, func() float64 {
+		n := 0
+		for _, d := range a.Devices.List() {
+			if d.Status.Online {
+				n++
+			}
+		}
+		return float64(n)
+	}))
+
+	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
+	}
+	a.httpSrv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+
+	if cfg.Dev {
+		tok, _ := a.Signer.Mint("dev-admin", auth.RoleAdmin, cfg.Auth.TokenTTL)
+		a.AdminToken = tok
+		if err := writePrivate(filepath.Join(cfg.DataDir, "admin.token"), tok+"\n"); err != nil {
+			return nil, err
+		}
+		if err := writePrivate(filepath.Join(cfg.DataDir, "server.url"), a.URL()+"\n"); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Sim.Patients > 0 {
+		if a.broker == nil {
+			return nil, errors.New("simulate.patients needs the embedded broker")
+		}
+		devs, err := a.provisionSimulated(ctx, cfg.Sim.Patients)
+		if err != nil {
+			return nil, err
+		}
+		a.fleet = &simulators.Fleet{Broker: "tcp://" + a.broker.Addr(), Devices: devs, Interval: cfg.Sim.Interval,
+			Seed: uint64(time.Now().UnixNano()), Log: log}
+	}
+	return a, nil
+}
+
+// URL is the base URL of the HTTP API.
+func (a *App) URL() string { return "http://" + a.httpLn.Addr().String() }
+
+// BrokerAddr is the embedded broker's TCP address, or "".
+func (a *App) BrokerAddr() string {
+	if a.broker == nil {
+		return ""
+	}
+	return a.broker.Addr()
+}
+
+// Run serves until ctx ends, then shuts down in reverse order of the data
+// flow: simulated devices, HTTP, the subscription (after draining in-flight
+// messages so that they are acknowledged), the ingester, the broker, and
+// last the stores.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 8)
+	run := func(name string, f func(context.Context) error, c context.Context) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := f(c); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+		return done
+	}
+	brokerCtx, stopBroker := context.WithCancel(context.Background())
+	ingestCtx, stopIngest := context.WithCancel(context.Background())
+	devCtx, stopDevices := context.WithCancel(context.Background())
+	defer stopBroker()
+	defer stopIngest()
+	defer stopDevices()
+
+	var brokerDone <-chan struct{}
+	if a.broker != nil {
+		brokerDone = run("broker", a.broker.Run, brokerCtx)
+	}
+	devicesDone := run("devices", func(c context.Context) error { return a.Devices.Run(c, 5*time.Second) }, devCtx)
+	ingestDone := run("ingest", a.Ingester.Run, ingestCtx)
+	consumerDone := run("mqtt", a.consumer.Run, ctx)
+	httpDone := run("http", func(context.Context) error {
+		if err := a.httpSrv.Serve(a.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, ctx)
+	var fleetDone <-chan struct{}
+	if a.fleet != nil {
+		fleetDone = run("simulator", a.fleet.Run, ctx)
+	}
+	a.log.Info().Str("http", a.URL()).Str("broker", a.BrokerAddr()).Str("store", a.cfg.Store.Kind).Msg("vitalwire running")
+
+	<-ctx.Done()
+	a.log.Info().Msg("shutting down: draining in-flight readings")
+	if fleetDone != nil {
+		<-fleetDone
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	a.httpSrv.Shutdown(sctx)
+	scancel()
+	<-httpDone
+	<-consumerDone // drained and disconnected
+	stopIngest()
+	<-ingestDone
+	stopBroker()
+	if brokerDone != nil {
+		<-brokerDone
+	}
+	stopDevices()
+	<-devicesDone
+	a.close()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (a *App) close() {
+	if a.httpLn != nil {
+		a.httpLn.Close()
+	}
+	if a.Store != nil {
+		a.Store.Close()
+	}
+	if a.records != nil {
+		a.records.Close()
+	}
+}
+
+// provisionSimulated registers the simulated patients' devices once and
+// keeps their secrets in the data folder (mode 0600): a secret is shown
+// only at creation, and the simulator needs it at every start.
+func (a *App) provisionSimulated(ctx context.Context, patients int) ([]simulators.Device, error) {
+	path := filepath.Join(a.cfg.DataDir, "simulated-devices.json")
+	known := map[string]simulators.Device{}
+	if b, err := os.ReadFile(path); err == nil {
+		var list []simulators.Device
+		if err := json.Unmarshal(b, &list); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		for _, d := range list {
+			known[d.ID] = d
+		}
+	}
+	var out []simulators.Device
+	for i := 1; i <= patients; i++ {
+		patient := fmt.Sprintf("sim-patient-%03d", i)
+		for _, kind := range simulators.Kinds {
+			id := simulators.DeviceID(patient, kind)
+			d, saved := known[id]
+			_, err := a.Devices.Get(id)
+			registered := err == nil
+			switch {
+			case registered && saved && a.Devices.Authenticate(id, d.Secret):
+				// Reuse the device from an earlier start.
+			case registered:
+				// Its secret is lost (or it was revoked): ids are never
+				// reused, so this simulated device sits out.
+				continue
+			default:
+				secret, err := a.Devices.Add(ctx, id, kind)
+				if err != nil {
+					return nil, fmt.Errorf("provision %s: %w", id, err)
+				}
+				// Bound from a little in the past so that a reading
+				// stamped just before this instant is still attributed.
+				if err := a.Devices.Bind(ctx, id, patient, time.Now().Add(-time.Minute)); err != nil {
+					return nil, fmt.Errorf("provision %s: %w", id, err)
+				}
+				d = simulators.Device{ID: id, Secret: secret, Kind: kind, Patient: patient}
+			}
+			out = append(out, d)
+		}
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	if err := writePrivate(path, string(b)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func writePrivate(path, content string) error {
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+type multiSink []ingest.Sink
+
+func (m multiSink) Readings(b []vitals.Reading) {
+	for _, s := range m {
+		s.Readings(b)
+	}
+}
+
+type rejectFunc func(device string, payload []byte)
+
+func (f rejectFunc) Reject(device string, payload []byte) { f(device, payload) }
+
+// pahoLogger routes paho's package-level loggers into zerolog.
+type pahoLogger struct {
+	ev func() *zerolog.Event
+}
+
+func (p pahoLogger) Println(v ...any)               { p.ev().Msg(fmt.Sprint(v...)) }
+func (p pahoLogger) Printf(format string, v ...any) { p.ev().Msgf(format, v...) }
+
+func routePahoLogs(log zerolog.Logger) {
+	l := log.With().Str("component", "paho").Logger()
+	pahomqtt.ERROR = pahoLogger{func() *zerolog.Event { return l.Error() }}
+	pahomqtt.CRITICAL = pahoLogger{func() *zerolog.Event { return l.Error() }}
+	// paho warns of routine events (an ack for a message its store has
+	// already dropped); keep them at debug.
+	pahomqtt.WARN = pahoLogger{func() *zerolog.Event { return l.Debug() }}
+}

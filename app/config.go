@@ -1,0 +1,311 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vitalwire/vitalwire/ingest"
+	"github.com/vitalwire/vitalwire/vitals/influxstore"
+)
+
+// Config is the whole service configuration. It is read from a YAML file
+// (unknown fields are errors), then environment variables override it
+// (VITALWIRE_ plus the upper-cased YAML path joined by "_", e.g.
+// VITALWIRE_STORE_INFLUX_TOKEN), then command-line flags.
+type Config struct {
+	// Dev runs everything on one machine for trying Vitalwire: embedded
+	// broker, SQLite stores, simulated patients, loopback only.
+	Dev     bool          `yaml:"dev"`
+	DataDir string        `yaml:"data_dir"`
+	HTTP    HTTPConfig    `yaml:"http"`
+	Auth    AuthConfig    `yaml:"auth"`
+	Store   StoreConfig   `yaml:"store"`
+	Records RecordsConfig `yaml:"records"`
+	Broker  BrokerConfig  `yaml:"broker"`
+	MQTT    MQTTConfig    `yaml:"mqtt"`
+	Ingest  ingest.Config `yaml:"ingest"`
+	Log     LogConfig     `yaml:"log"`
+	Sim     SimConfig     `yaml:"simulate"`
+}
+
+// HTTPConfig is the API and UI listener.
+type HTTPConfig struct {
+	Addr string `yaml:"addr"`
+}
+
+// AuthConfig locates the token signing key.
+type AuthConfig struct {
+	// SigningKeyFile holds the hex HMAC key; created on first start.
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// TokenTTL is the lifetime of tokens minted by the server (dev admin).
+	TokenTTL time.Duration `yaml:"token_ttl"`
+}
+
+// StoreConfig chooses the time-series store.
+type StoreConfig struct {
+	// Kind is "sqlite" (embedded, the default) or "influx".
+	Kind       string             `yaml:"kind"`
+	SQLitePath string             `yaml:"sqlite_path"`
+	Influx     influxstore.Config `yaml:"influx"`
+}
+
+// RecordsConfig locates the records database (devices, later patients,
+// alerts, visits, audit).
+type RecordsConfig struct {
+	Path string `yaml:"path"`
+}
+
+// BrokerConfig is the embedded MQTT broker.
+type BrokerConfig struct {
+	// Embedded starts mochi-mqtt in the process; the ingester connects to it
+	// over loopback with a service credential generated at start.
+	Embedded      bool   `yaml:"embedded"`
+	Addr          string `yaml:"addr"`
+	WebSocketAddr string `yaml:"websocket_addr"`
+}
+
+// MQTTConfig is the ingester's connection to an external broker (ignored
+// with the embedded one).
+type MQTTConfig = ingest.MQTTConfig
+
+// LogConfig sets logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or console
+}
+
+// SimConfig runs simulated patients inside the server (dev mode).
+type SimConfig struct {
+	Patients int           `yaml:"patients"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// DefaultConfig is the configuration of a production server with the
+// embedded stores; Dev fills in the rest for --dev.
+func DefaultConfig() Config {
+	return Config{
+		DataDir: "data",
+		HTTP:    HTTPConfig{Addr: "127.0.0.1:8080"},
+		Auth:    AuthConfig{TokenTTL: 12 * time.Hour},
+		Store:   StoreConfig{Kind: "sqlite"},
+		Broker:  BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
+		Log:     LogConfig{Level: "info", Format: "json"},
+		Sim:     SimConfig{Interval: 2 * time.Second},
+	}
+}
+
+// LoadFile merges a YAML file into c. Unknown fields are errors.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// ApplyEnv overrides fields from VITALWIRE_* variables in environ.
+func (c *Config) ApplyEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "VITALWIRE_") {
+			env[k] = v
+		}
+	}
+	return applyEnv(reflect.ValueOf(c).Elem(), "VITALWIRE", "", env)
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func applyEnv(v reflect.Value, prefix, path string, env map[string]string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" || !f.IsExported() {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		field := strings.TrimPrefix(path+"."+tag, ".")
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, field, env); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := env[name]
+		if !ok {
+			continue
+		}
+		if err := setString(fv, s); err != nil {
+			return fmt.Errorf("%s (from %s): %w", field, name, err)
+		}
+	}
+	return nil
+}
+
+func setString(fv reflect.Value, s string) error {
+	switch {
+	case fv.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(s)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	case fv.CanInt():
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case fv.CanFloat():
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetFloat(f)
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// Finish fills paths derived from DataDir and the dev-mode settings. Call
+// it after the file, environment and flags are applied, before Validate.
+func (c *Config) Finish() {
+	if c.Dev {
+		c.Broker.Embedded = true
+		if c.Sim.Patients == 0 {
+			c.Sim.Patients = 5
+		}
+		if c.Log.Format == "json" {
+			c.Log.Format = "console"
+		}
+	}
+	join := func(p *string, name string) {
+		if *p == "" {
+			*p = filepath.Join(c.DataDir, name)
+		}
+	}
+	join(&c.Auth.SigningKeyFile, "signing.key")
+	join(&c.Store.SQLitePath, "vitals.db")
+	join(&c.Records.Path, "records.db")
+	join(&c.Ingest.SpoolDir, "spool")
+}
+
+// FieldError names the configuration field that is wrong.
+type FieldError struct {
+	Field, Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// Validate checks the configuration and reports every problem, each naming
+// its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{field, fmt.Sprintf(format, args...)})
+	}
+	checkAddr := func(field, addr string, required bool) {
+		if addr == "" {
+			if required {
+				bad(field, "is required")
+			}
+			return
+		}
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			bad(field, "must be host:port (%v)", err)
+			return
+		}
+		if c.Dev && !isLoopback(host) {
+			bad(field, "--dev binds to loopback only, not %q", host)
+		}
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "is required")
+	}
+	checkAddr("http.addr", c.HTTP.Addr, true)
+	switch c.Store.Kind {
+	case "sqlite":
+	case "influx":
+		if c.Store.Influx.URL == "" {
+			bad("store.influx.url", "is required when store.kind is influx")
+		}
+		if c.Store.Influx.Bucket == "" {
+			bad("store.influx.bucket", "is required when store.kind is influx")
+		}
+	default:
+		bad("store.kind", "must be sqlite or influx, not %q", c.Store.Kind)
+	}
+	if c.Broker.Embedded {
+		checkAddr("broker.addr", c.Broker.Addr, true)
+		checkAddr("broker.websocket_addr", c.Broker.WebSocketAddr, false)
+	} else {
+		if c.MQTT.Broker == "" {
+			bad("mqtt.broker", "is required when broker.embedded is false")
+		}
+		if c.MQTT.Connections < 0 || c.MQTT.Connections > 64 {
+			bad("mqtt.connections", "must be 1-64")
+		}
+	}
+	if c.Ingest.SpoolMaxBytes < 0 {
+		bad("ingest.spool_max_bytes", "must not be negative")
+	}
+	if c.Ingest.MaxBatch < 0 || c.Ingest.MaxBatch > 100_000 {
+		bad("ingest.max_batch", "must be 0-100000")
+	}
+	if c.Auth.TokenTTL <= 0 {
+		bad("auth.token_ttl", "must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format", "must be json or console")
+	}
+	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {
+		bad("simulate.patients", "must be 0-10000")
+	}
+	if c.Sim.Patients > 0 && c.Sim.Interval <= 0 {
+		bad("simulate.interval", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

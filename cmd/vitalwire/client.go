@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/devices"
+)
+
+// client calls the server's HTTP API.
+type client struct {
+	server, token string
+}
+
+func clientFlags(fs *flag.FlagSet) func() (*client, error) {
+	server := fs.String("server", "", "server URL (default: VITALWIRE_SERVER, else DATA/server.url, else http://127.0.0.1:8080)")
+	token := fs.String("token", "", "bearer token (default: VITALWIRE_TOKEN, else DATA/admin.token from serve --dev)")
+	dataDir := fs.String("data-dir", "data", "data folder of a local serve --dev")
+	return func() (*client, error) {
+		c := &client{server: *server, token: *token}
+		read := func(name string) string {
+			b, err := os.ReadFile(filepath.Join(*dataDir, name))
+			if err != nil {
+				return ""
+			}
+			return strings.TrimSpace(string(b))
+		}
+		if c.server == "" {
+			c.server = os.Getenv("VITALWIRE_SERVER")
+		}
+		if c.server == "" {
+			c.server = read("server.url")
+		}
+		if c.server == "" {
+			c.server = "http://127.0.0.1:8080"
+		}
+		if c.token == "" {
+			c.token = os.Getenv("VITALWIRE_TOKEN")
+		}
+		if c.token == "" {
+			c.token = read("admin.token")
+		}
+		if c.token == "" {
+			return nil, errors.New("no token: pass --token, set VITALWIRE_TOKEN, or run serve --dev")
+		}
+		return c, nil
+	}
+}
+
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach server: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s: %s", resp.Status, e.Error)
+		}
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func deviceCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: vitalwire device add|list|bind|unbind|revoke ...")
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("device "+sub, flag.ContinueOnError)
+	mk := clientFlags(fs)
+	kind := fs.String("kind", "", "device kind (add)")
+	patient := fs.String("patient", "", "bind to this patient at once (add)")
+	at := fs.String("at", "", "RFC 3339 time the binding changes (bind, unbind; default now)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	// Flags may come before or after the positional arguments.
+	var pos []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	var when time.Time
+	if *at != "" {
+		if when, err = time.Parse(time.RFC3339Nano, *at); err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+	}
+	need := func(n int, usage string) error {
+		if len(pos) != n {
+			return errors.New("usage: vitalwire device " + usage)
+		}
+		return nil
+	}
+	var d devices.Device
+	switch sub {
+	case "add":
+		if err := need(1, "add ID [--kind K] [--patient P]"); err != nil {
+			return err
+		}
+		var resp app.AddDeviceResponse
+		if err := c.do(ctx, "POST", "/api/v1/devices", app.AddDeviceRequest{ID: pos[0], Kind: *kind, Patient: *patient}, &resp); err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(resp)
+		}
+		fmt.Fprintf(stdout, "device %s added\nsecret: %s\n(shown once: configure the device with it now; MQTT username = %s)\n", resp.ID, resp.Secret, resp.ID)
+		return nil
+	case "list":
+		var list []devices.Device
+		if err := c.do(ctx, "GET", "/api/v1/devices", nil, &list); err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(list)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKIND\tPATIENT\tSTATUS\tBATTERY\tLAST SEEN")
+		for _, d := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, currentPatient(d), deviceState(d), battery(d), age(d.Status.LastSeen))
+		}
+		return tw.Flush()
+	case "bind":
+		if err := need(2, "bind ID PATIENT [--at TIME]"); err != nil {
+			return err
+		}
+		err = c.do(ctx, "POST", "/api/v1/devices/"+url.PathEscape(pos[0])+"/bind", app.BindRequest{Patient: pos[1], At: when}, &d)
+	case "unbind":
+		if err := need(1, "unbind ID [--at TIME]"); err != nil {
+			return err
+		}
+		err = c.do(ctx, "POST", "/api/v1/devices/"+url.PathEscape(pos[0])+"/unbind", app.BindRequest{At: when}, &d)
+	case "revoke":
+		if err := need(1, "revoke ID"); err != nil {
+			return err
+		}
+		err = c.do(ctx, "POST", "/api/v1/devices/"+url.PathEscape(pos[0])+"/revoke", nil, &d)
+	default:
+		return fmt.Errorf("unknown device command %q", sub)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(d)
+	}
+	fmt.Fprintf(stdout, "device %s: %s, patient %s\n", d.ID, deviceState(d), currentPatient(d))
+	return nil
+}
+
+func currentPatient(d devices.Device) string {
+	if p, ok := d.Patient(time.Now()); ok {
+		return p
+	}
+	return "-"
+}
+
+func deviceState(d devices.Device) string {
+	switch {
+	case d.Revoked():
+		return "revoked"
+	case d.Status.Online:
+		return "online"
+	case d.Status.LastSeen.IsZero():
+		return "never seen"
+	}
+	return "offline"
+}
+
+func battery(d devices.Device) string {
+	if d.Status.Battery == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", *d.Status.Battery*100)
+}
+
+func age(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+func readingsCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("readings", flag.ContinueOnError)
+	mk := clientFlags(fs)
+	patient := fs.String("patient", "", "patient id (required)")
+	typ := fs.String("type", "", "vital type, or several comma-separated (default: all)")
+	since := fs.Duration("since", 10*time.Minute, "how far back")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *patient == "" {
+		return errors.New("--patient is required")
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"since": {since.String()}}
+	if *typ != "" {
+		q.Set("type", *typ)
+	}
+	var resp struct {
+		Readings []app.ReadingJSON `json:"readings"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/patients/"+url.PathEscape(*patient)+"/readings?"+q.Encode(), nil, &resp); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(resp.Readings)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tTYPE\tVALUE\tUNIT\tDEVICE")
+	for _, r := range resp.Readings {
+		v := fmt.Sprintf("%g", r.Value)
+		if r.Diastolic != nil {
+			v = fmt.Sprintf("%g/%g", r.Value, *r.Diastolic)
+		}
+		ts := r.Time.Local().Format("2006-01-02 15:04:05")
+		if r.ReceivedTime {
+			ts += "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ts, r.Type, v, r.Unit, r.Device)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d readings\n", len(resp.Readings))
+	return nil
+}

@@ -1,0 +1,185 @@
+// Package broker is the embedded MQTT broker (mochi-mqtt) for single-machine
+// use: TCP and WebSocket listeners, device authentication against the
+// registry, and the ACL of the MQTT contract: a device publishes only under
+// its own id and subscribes only to its own rejects; the ingester's service
+// account reads the device topics and writes rejects.
+package broker
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/rs/zerolog"
+)
+
+// Authenticator checks device credentials (the device registry).
+type Authenticator interface {
+	Authenticate(device, secret string) bool
+}
+
+// Config of the embedded broker.
+type Config struct {
+	// Addr is the TCP listener, e.g. 127.0.0.1:1883.
+	Addr string `yaml:"addr"`
+	// WebSocketAddr, when set, adds an MQTT-over-WebSocket listener for
+	// browser or phone gateways.
+	WebSocketAddr string `yaml:"websocket_addr"`
+	// TLS, when set, is used by both listeners.
+	TLS *tls.Config `yaml:"-"`
+	// ServiceUser and ServicePassword are the ingester's own credential.
+	ServiceUser     string `yaml:"-"`
+	ServicePassword string `yaml:"-"`
+}
+
+const topicPrefix = "vitalwire/v1/devices/"
+
+// Broker is a running embedded broker.
+type Broker struct {
+	srv *mqtt.Server
+	tcp *listeners.TCP
+}
+
+// New builds and starts the broker's listeners.
+func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("broker: addr is required")
+	}
+	if cfg.ServiceUser == "" || cfg.ServicePassword == "" {
+		return nil, errors.New("broker: service credential is required")
+	}
+	log = log.With().Str("component", "broker").Logger()
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumClientWritesPending = 16 * 1024
+	srv := mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		InlineClient: false,
+		Logger:       slog.New(&slogAdapter{log: log}),
+	})
+	sum := sha256.Sum256([]byte(cfg.ServicePassword))
+	if err := srv.AddHook(&accessHook{devices: devices, serviceUser: []byte(cfg.ServiceUser), serviceSum: sum}, nil); err != nil {
+		return nil, fmt.Errorf("broker hook: %w", err)
+	}
+	b := &Broker{srv: srv}
+	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr, TLSConfig: cfg.TLS})
+	if err := srv.AddListener(b.tcp); err != nil {
+		return nil, fmt.Errorf("broker listen %s: %w", cfg.Addr, err)
+	}
+	if cfg.WebSocketAddr != "" {
+		ws := listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocketAddr, TLSConfig: cfg.TLS})
+		if err := srv.AddListener(ws); err != nil {
+			return nil, fmt.Errorf("broker listen %s: %w", cfg.WebSocketAddr, err)
+		}
+	}
+	return b, nil
+}
+
+// Addr returns the TCP listener's address (useful with port 0).
+func (b *Broker) Addr() string { return b.tcp.Address() }
+
+// Run serves until ctx ends, then closes every connection.
+func (b *Broker) Run(ctx context.Context) error {
+	if err := b.srv.Serve(); err != nil {
+		return fmt.Errorf("broker serve: %w", err)
+	}
+	<-ctx.Done()
+	return b.srv.Close()
+}
+
+// ConnectedClients returns how many clients are connected.
+func (b *Broker) ConnectedClients() int64 { return b.srv.Info.ClientsConnected }
+
+// DisconnectDevice closes a device's connection (after revocation).
+func (b *Broker) DisconnectDevice(id string) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if string(cl.Properties.Username) == id {
+			b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		}
+	}
+}
+
+type accessHook struct {
+	mqtt.HookBase
+	devices     Authenticator
+	serviceUser []byte
+	serviceSum  [32]byte
+}
+
+func (h *accessHook) ID() string { return "vitalwire-access" }
+
+func (h *accessHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func (h *accessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user, pass := pk.Connect.Username, pk.Connect.Password
+	if len(user) == 0 {
+		return false
+	}
+	if bytes.Equal(user, h.serviceUser) {
+		sum := sha256.Sum256(pass)
+		return subtle.ConstantTimeCompare(sum[:], h.serviceSum[:]) == 1
+	}
+	// A device's last will may only speak for the device itself.
+	if pk.Connect.WillFlag && pk.Connect.WillTopic != topicPrefix+string(user)+"/status" {
+		return false
+	}
+	return h.devices.Authenticate(string(user), string(pass))
+}
+
+func (h *accessHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	user := string(cl.Properties.Username)
+	if user == string(h.serviceUser) {
+		if write {
+			return strings.HasPrefix(topic, topicPrefix) && strings.HasSuffix(topic, "/rejects")
+		}
+		return strings.HasPrefix(topic, topicPrefix) || strings.HasPrefix(topic, "$share/")
+	}
+	own := topicPrefix + user + "/"
+	if write {
+		return topic == own+"readings" || topic == own+"status"
+	}
+	return topic == own+"rejects"
+}
+
+// slogAdapter routes mochi's slog output into zerolog at warn and above.
+type slogAdapter struct {
+	log   zerolog.Logger
+	attrs []slog.Attr
+}
+
+func (a *slogAdapter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (a *slogAdapter) Handle(_ context.Context, r slog.Record) error {
+	ev := a.log.Warn()
+	if r.Level >= slog.LevelError {
+		ev = a.log.Error()
+	}
+	add := func(at slog.Attr) bool {
+		// Client ids are device ids; payloads are never logged by mochi at
+		// these levels.
+		ev = ev.Str(at.Key, at.Value.String())
+		return true
+	}
+	for _, at := range a.attrs {
+		add(at)
+	}
+	r.Attrs(add)
+	ev.Msg(r.Message)
+	return nil
+}
+
+func (a *slogAdapter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &slogAdapter{log: a.log, attrs: append(append([]slog.Attr{}, a.attrs...), attrs...)}
+}
+
+func (a *slogAdapter) WithGroup(string) slog.Handler { return a }

@@ -1,0 +1,244 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/rs/zerolog"
+)
+
+// Topic layout of the MQTT contract.
+const (
+	TopicPrefix    = "vitalwire/v1/devices/"
+	ReadingsSuffix = "/readings"
+	StatusSuffix   = "/status"
+	RejectsSuffix  = "/rejects"
+)
+
+// ReadingsTopic returns the topic a device publishes readings on.
+func ReadingsTopic(device string) string { return TopicPrefix + device + ReadingsSuffix }
+
+// StatusTopic returns a device's retained status topic.
+func StatusTopic(device string) string { return TopicPrefix + device + StatusSuffix }
+
+// RejectsTopic returns the topic the server reports refusals on.
+func RejectsTopic(device string) string { return TopicPrefix + device + RejectsSuffix }
+
+// ParseTopic splits a device topic into device id and suffix
+// ("/readings", "/status").
+func ParseTopic(topic string) (device, suffix string, ok bool) {
+	rest, ok := strings.CutPrefix(topic, TopicPrefix)
+	if !ok {
+		return "", "", false
+	}
+	i := strings.IndexByte(rest, '/')
+	if i <= 0 {
+		return "", "", false
+	}
+	return rest[:i], rest[i:], true
+}
+
+// MQTTConfig says how the ingester reaches the broker.
+type MQTTConfig struct {
+	// Broker is the URL: tcp://host:1883, ssl://host:8883, ws://...
+	Broker   string `yaml:"broker"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// ClientID is the base of the persistent session ids; connection i
+	// uses ClientID-i. Keep it stable: the broker keeps the queued messages
+	// of a session under its id while the ingester is down.
+	ClientID string `yaml:"client_id"`
+	// Connections is how many subscriber connections this instance opens
+	// (default 1). More than one, or Shared, subscribes through the shared
+	// subscription $share/<SharedGroup>/..., so that the broker spreads
+	// messages over them, and over other instances in the same group.
+	Connections int           `yaml:"connections"`
+	Shared      bool          `yaml:"shared"`
+	SharedGroup string        `yaml:"shared_group"`
+	KeepAlive   time.Duration `yaml:"keep_alive"`
+	// TLS, when set, is used for ssl:// and wss:// brokers.
+	TLS *tls.Config `yaml:"-"`
+}
+
+// StatusHandler receives device status messages (retained, and last wills).
+type StatusHandler interface {
+	SetStatus(device string, online bool, battery *float64, firmware string, t time.Time)
+}
+
+// Consumer subscribes to the device topics and feeds the ingester.
+type Consumer struct {
+	cfg     MQTTConfig
+	in      *Ingester
+	status  StatusHandler
+	log     zerolog.Logger
+	clients []mqtt.Client
+	ctx     context.Context
+	stop    context.CancelFunc
+	mu      sync.Mutex
+}
+
+// NewConsumer builds a consumer; Run connects it.
+func NewConsumer(cfg MQTTConfig, in *Ingester, status StatusHandler, log zerolog.Logger) (*Consumer, error) {
+	if cfg.Broker == "" {
+		return nil, errors.New("mqtt: broker is required")
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "vitalwire-ingest"
+	}
+	if cfg.Connections <= 0 {
+		cfg.Connections = 1
+	}
+	if cfg.SharedGroup == "" {
+		cfg.SharedGroup = "vitalwire"
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 30 * time.Second
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	return &Consumer{cfg: cfg, in: in, status: status, log: log.With().Str("component", "mqtt").Logger(), ctx: ctx, stop: stop}, nil
+}
+
+func (c *Consumer) topics() map[string]byte {
+	readings := TopicPrefix + "+" + ReadingsSuffix
+	if c.cfg.Shared || c.cfg.Connections > 1 {
+		readings = "$share/" + c.cfg.SharedGroup + "/" + readings
+	}
+	// Status is read by every connection of every instance: it is small,
+	// and each needs the retained state.
+	return map[string]byte{readings: 1, TopicPrefix + "+" + StatusSuffix: 1}
+}
+
+// Run connects every subscriber connection and keeps them until ctx ends;
+// then it drains the ingester (so in-flight messages get their acks) and
+// disconnects. Reconnection and resubscription are paho's: the connect
+// handler subscribes again on every (re)connect.
+func (c *Consumer) Run(ctx context.Context) error {
+	for i := 0; i < c.cfg.Connections; i++ {
+		id := c.cfg.ClientID
+		if c.cfg.Connections > 1 {
+			id = fmt.Sprintf("%s-%d", id, i)
+		}
+		opts := mqtt.NewClientOptions().
+			AddBroker(c.cfg.Broker).
+			SetClientID(id).
+			SetUsername(c.cfg.Username).
+			SetPassword(c.cfg.Password).
+			SetCleanSession(false).
+			SetAutoReconnect(true).
+			SetConnectRetry(true).
+			SetConnectRetryInterval(time.Second).
+			SetMaxReconnectInterval(5 * time.Second).
+			SetKeepAlive(c.cfg.KeepAlive).
+			SetOrderMatters(false).
+			SetAutoAckDisabled(true).
+			SetDefaultPublishHandler(c.onMessage).
+			SetOnConnectHandler(c.onConnect).
+			SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+				c.in.deps.Metrics.Connected.Dec()
+				c.log.Warn().Err(err).Str("client_id", id).Msg("broker connection lost; reconnecting")
+			})
+		if c.cfg.TLS != nil {
+			opts.SetTLSConfig(c.cfg.TLS)
+		}
+		cl := mqtt.NewClient(opts)
+		c.mu.Lock()
+		c.clients = append(c.clients, cl)
+		c.mu.Unlock()
+		// With ConnectRetry the token completes on the first success; the
+		// loop keeps trying in the background meanwhile.
+		cl.Connect()
+	}
+	<-ctx.Done()
+	c.stop()
+	dctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := c.in.Drain(dctx)
+	for _, cl := range c.clients {
+		cl.Disconnect(500)
+	}
+	if err != nil {
+		c.log.Warn().Err(err).Msg("stopped with messages unacknowledged; the broker will redeliver them")
+	}
+	return nil
+}
+
+func (c *Consumer) onConnect(cl mqtt.Client) {
+	c.in.deps.Metrics.Connected.Inc()
+	tok := cl.SubscribeMultiple(c.topics(), nil)
+	go func() {
+		// Never block paho's connect handler; report the outcome instead.
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			c.log.Error().Err(tok.Error()).Msg("subscribe failed; reconnecting")
+			cl.Disconnect(0)
+			return
+		}
+		c.log.Info().Msg("subscribed to device topics")
+	}()
+}
+
+func (c *Consumer) onMessage(cl mqtt.Client, m mqtt.Message) {
+	device, suffix, ok := ParseTopic(m.Topic())
+	if !ok {
+		m.Ack()
+		return
+	}
+	switch suffix {
+	case ReadingsSuffix:
+		if c.ctx.Err() != nil {
+			return // stopping: leave it unacknowledged for the next session
+		}
+		err := c.in.Submit(c.ctx, Delivery{Device: device, Payload: m.Payload(), Received: time.Now(), Ack: m.Ack})
+		if err != nil {
+			return
+		}
+	case StatusSuffix:
+		c.onStatus(device, m.Payload())
+		m.Ack()
+	default:
+		m.Ack()
+	}
+}
+
+// DeviceStatus is the JSON of a device's retained status message and its
+// last will.
+type DeviceStatus struct {
+	Online   bool     `json:"online"`
+	Battery  *float64 `json:"battery,omitempty"` // 0..1
+	Firmware string   `json:"firmware,omitempty"`
+}
+
+func (c *Consumer) onStatus(device string, payload []byte) {
+	if c.status == nil || len(payload) == 0 || len(payload) > 4096 {
+		return
+	}
+	var st DeviceStatus
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return
+	}
+	if st.Battery != nil && (*st.Battery < 0 || *st.Battery > 1) {
+		st.Battery = nil
+	}
+	c.status.SetStatus(device, st.Online, st.Battery, st.Firmware, time.Now())
+}
+
+// Reject implements Rejecter: it publishes a refusal report on the device's
+// rejects topic, at QoS 0 (a report is advice; it must not hold up ingest).
+func (c *Consumer) Reject(device string, payload []byte) {
+	c.mu.Lock()
+	var cl mqtt.Client
+	if len(c.clients) > 0 {
+		cl = c.clients[0]
+	}
+	c.mu.Unlock()
+	if cl == nil || !cl.IsConnectionOpen() {
+		return
+	}
+	cl.Publish(RejectsTopic(device), 0, false, payload)
+}
