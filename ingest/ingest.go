@@ -488,11 +488,16 @@ func (in *Ingester) kickReplay() {
 // empty, backing off while the store stays down.
 func (in *Ingester) replayLoop(ctx context.Context) {
 	backoff := 250 * time.Millisecond
+	failing := false
 	for {
+		kick := in.replayCh
+		if failing {
+			kick = nil // while the store is down, new spool appends do not hurry the retry
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-in.replayCh:
+		case <-kick:
 		case <-time.After(backoff):
 		}
 		if in.spool.Empty() {
@@ -515,10 +520,14 @@ func (in *Ingester) replayLoop(ctx context.Context) {
 			in.log.Info().Int("readings", n).Msg("replayed spooled readings into the store")
 		}
 		if err != nil {
+			if !failing {
+				in.log.Warn().Err(err).Msg("spool replay paused: store unavailable")
+			}
+			failing = true
 			backoff = min(2*backoff, 5*time.Second)
-			in.rlog.Warn().Err(err).Dur("retry_in", backoff).Msg("spool replay paused: store unavailable")
 			continue
 		}
+		failing = false
 		backoff = 250 * time.Millisecond
 	}
 }
