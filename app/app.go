@@ -95,42 +95,51 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		return nil, err
 	}
 
-	mqttCfg := cfg.MQTT
-	if cfg.Broker.Embedded {
-		// The ingester reaches the embedded broker over loopback with a
-		// credential that lives only in this process.
-		mqttCfg = ingest.MQTTConfig{Username: "vitalwire-ingest", Password: auth.NewSecret(), ClientID: "vitalwire-ingest"}
-		a.broker, err = broker.New(broker.Config{
-			Addr: cfg.Broker.Addr, WebSocketAddr: cfg.Broker.WebSocketAddr,
-			ServiceUser: mqttCfg.Username, ServicePassword: mqttCfg.Password,
-		}, a.Devices, log)
-		if err != nil {
-			return nil, err
-		}
-		mqttCfg.Broker = "tcp://" + a.broker.Addr()
-	}
-
 	im := ingest.NewMetrics(a.metrics)
 	sinks := multiSink{}
 	if opts.Sink != nil {
 		sinks = append(sinks, opts.Sink)
 	}
-	var consumer *ingest.Consumer
+	// Refusal reports go out through whichever broker connection exists.
+	var rejecter ingest.Rejecter
 	a.Ingester, err = ingest.New(cfg.Ingest, ingest.Deps{
 		Store: a.Store, Resolver: a.Devices, Sink: sinks, Metrics: im, Log: log,
 		Rejecter: rejectFunc(func(device string, payload []byte) {
-			if consumer != nil {
-				consumer.Reject(device, payload)
+			if rejecter != nil {
+				rejecter.Reject(device, payload)
 			}
 		}),
 	})
 	if err != nil {
 		return nil, err
 	}
-	if consumer, err = ingest.NewConsumer(mqttCfg, a.Ingester, a.Devices, log); err != nil {
-		return nil, err
+	if cfg.Broker.Embedded {
+		// In one process the broker hands readings straight to the
+		// ingester and acknowledges the device once they are durable. The
+		// service account is for monitoring tools; its password is
+		// generated per start unless configured.
+		svc := cfg.MQTT
+		if svc.Username == "" {
+			svc.Username = "vitalwire-service"
+		}
+		if svc.Password == "" {
+			svc.Password = auth.NewSecret()
+		}
+		a.broker, err = broker.New(broker.Config{
+			Addr: cfg.Broker.Addr, WebSocketAddr: cfg.Broker.WebSocketAddr,
+			ServiceUser: svc.Username, ServicePassword: svc.Password,
+			Handler: embeddedHandler{a.Ingester, a.Devices},
+		}, a.Devices, log)
+		if err != nil {
+			return nil, err
+		}
+		rejecter = a.broker
+	} else {
+		if a.consumer, err = ingest.NewConsumer(cfg.MQTT, a.Ingester, a.Devices, log); err != nil {
+			return nil, err
+		}
+		rejecter = a.consumer
 	}
-	a.consumer = consumer
 	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "vitalwire_devices_connected", Help: "Devices whose last status said online.",
 	}, func() float64 {
@@ -215,7 +224,19 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	devicesDone := run("devices", func(c context.Context) error { return a.Devices.Run(c, 5*time.Second) }, devCtx)
 	ingestDone := run("ingest", a.Ingester.Run, ingestCtx)
-	consumerDone := run("mqtt", a.consumer.Run, ctx)
+	var subscription func(context.Context) error
+	if a.consumer != nil {
+		subscription = a.consumer.Run
+	} else {
+		// Embedded broker: nothing to subscribe to; on shutdown, drain.
+		subscription = func(c context.Context) error {
+			<-c.Done()
+			dctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return a.Ingester.Drain(dctx)
+		}
+	}
+	consumerDone := run("ingest drain", subscription, ctx)
 	httpDone := run("http", func(context.Context) error {
 		if err := a.httpSrv.Serve(a.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -332,6 +353,20 @@ func (m multiSink) Readings(b []vitals.Reading) {
 	for _, s := range m {
 		s.Readings(b)
 	}
+}
+
+// embeddedHandler connects the embedded broker to the ingester.
+type embeddedHandler struct {
+	in  *ingest.Ingester
+	reg *devices.Registry
+}
+
+func (h embeddedHandler) Readings(device string, payload []byte) error {
+	return h.in.SubmitWait(context.Background(), device, payload)
+}
+
+func (h embeddedHandler) Status(device string, payload []byte) {
+	ingest.ApplyStatus(h.reg, device, payload)
 }
 
 type rejectFunc func(device string, payload []byte)

@@ -175,11 +175,25 @@ func startServer(t *testing.T, bin, config, url string) *server {
 }
 
 func TestTheIngesterKilledMidStreamAndRestartedStoresEveryReadingOnce(t *testing.T) {
+	for _, kind := range []string{"mosquitto", "embedded"} {
+		t.Run("through the "+kind+" broker", func(t *testing.T) { killMidStream(t, kind) })
+	}
+}
+
+func killMidStream(t *testing.T, brokerKind string) {
 	bin := vitalwireBinary(t)
-	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	var brokerURL, brokerYAML string
+	if brokerKind == "mosquitto" {
+		m := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+		brokerURL = m.URL()
+		brokerYAML = fmt.Sprintf("broker:\n  embedded: false\nmqtt:\n  broker: %s\n  client_id: vitalwire-kill-test\n", m.URL())
+	} else {
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		brokerURL = "tcp://" + addr
+		brokerYAML = fmt.Sprintf("broker:\n  embedded: true\n  addr: %s\n", addr)
+	}
 	dataDir := t.TempDir()
 	ctx := context.Background()
-
 	// Register the device before the server starts, straight in the
 	// records database.
 	db, err := sqldb.OpenRecords(ctx, filepath.Join(dataDir, "records.db"))
@@ -197,19 +211,14 @@ func TestTheIngesterKilledMidStreamAndRestartedStoresEveryReadingOnce(t *testing
 	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`data_dir: %s
 http:
   addr: 127.0.0.1:%d
-broker:
-  embedded: false
-mqtt:
-  broker: %s
-  client_id: vitalwire-kill-test
-store:
+%sstore:
   kind: sqlite
 log:
   level: warn
-`, dataDir, port, m.URL())), 0o600))
+`, dataDir, port, brokerYAML)), 0o600))
 
 	first := startServer(t, bin, config, url)
-	d := connectDevice(t, m.URL(), "watch-1", secret)
+	d := connectDevice(t, brokerURL, "watch-1", secret)
 	base := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Millisecond)
 	want, sum, wait := stream(t, d, base, 10_000, 0) // 100,000 readings
 	require.Eventually(t, func() bool {

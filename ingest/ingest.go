@@ -75,9 +75,6 @@ type Config struct {
 	QueueSize int `yaml:"queue_size"`
 	// MaxBatch is the most readings in one store write (default 5000).
 	MaxBatch int `yaml:"max_batch"`
-	// FlushInterval is the longest a reading waits for its batch to fill
-	// (default 5 ms).
-	FlushInterval time.Duration `yaml:"flush_interval"`
 	// MaxFuture is how far ahead of the server clock a reading's time may be
 	// (default 5 min): device clocks drift.
 	MaxFuture time.Duration `yaml:"max_future"`
@@ -106,9 +103,6 @@ func (c *Config) defaults() {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 5000
-	}
-	if c.FlushInterval <= 0 {
-		c.FlushInterval = 5 * time.Millisecond
 	}
 	if c.MaxFuture <= 0 {
 		c.MaxFuture = 5 * time.Minute
@@ -152,6 +146,7 @@ type Ingester struct {
 	writes   chan batch
 	replayCh chan struct{}
 	stopping atomic.Bool
+	stopped  chan struct{} // closed when Run returns
 	inflight sync.WaitGroup
 	dead     sync.Mutex
 }
@@ -194,9 +189,30 @@ func New(cfg Config, deps Deps) (*Ingester, error) {
 		seen:     newDedupe(cfg.DedupeKeys),
 		queue:    make(chan Delivery, cfg.QueueSize),
 		jobs:     make(chan job, cfg.QueueSize),
-		writes:   make(chan batch, cfg.Writers),
+		writes:   make(chan batch), // unbuffered: a send means a writer is free
 		replayCh: make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
 	}, nil
+}
+
+// SubmitWait submits a delivery and waits until it is acknowledged (its
+// readings durable or refused). It is the path of an in-process broker,
+// which holds the device's PUBACK until then.
+func (in *Ingester) SubmitWait(ctx context.Context, device string, payload []byte) error {
+	acked := make(chan struct{})
+	// The broker may reuse the payload buffer once we return.
+	p := append([]byte(nil), payload...)
+	if err := in.Submit(ctx, Delivery{Device: device, Payload: p, Received: in.deps.Now(), Ack: func() { close(acked) }}); err != nil {
+		return err
+	}
+	select {
+	case <-acked:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-in.stopped:
+		return ErrStopped
+	}
 }
 
 // Spool returns the ingester's spool (for status and tests).
@@ -255,6 +271,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	wg.Go(func() { in.replayLoop(ctx) })
 	in.kickReplay()
 	wg.Wait()
+	close(in.stopped)
 	return in.spool.Close()
 }
 
@@ -349,51 +366,38 @@ func (in *Ingester) refuse(device string, report *rejectReport) {
 	}
 }
 
-// batchLoop groups jobs into batches of up to MaxBatch readings, waiting at
-// most FlushInterval after the first job.
+// batchLoop groups jobs into batches for the writers: group commit. A
+// batch goes to a writer as soon as one is free, so at low load a message
+// is written at once, and under load the messages that arrive while every
+// writer is busy make up the next, larger batch (up to MaxBatch readings).
 func (in *Ingester) batchLoop(ctx context.Context) {
 	var cur batch
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	send := func() bool {
-		if len(cur.acks) == 0 {
-			return true
+	abandon := func() {
+		for range cur.acks {
+			in.done()
 		}
-		select {
-		case in.writes <- cur:
-		case <-ctx.Done():
-			for range cur.acks {
-				in.done()
-			}
-			return false
-		}
-		cur = batch{}
-		return true
 	}
 	for {
+		var writes chan batch // nil, so never chosen, while there is no batch
+		if len(cur.acks) > 0 {
+			writes = in.writes
+		}
+		jobs := in.jobs
+		if len(cur.readings) >= in.cfg.MaxBatch {
+			jobs = nil // full: wait for a writer
+		}
 		select {
 		case <-ctx.Done():
-			for range cur.acks {
-				in.done()
-			}
+			abandon()
 			return
-		case j := <-in.jobs:
+		case j := <-jobs:
 			if len(cur.acks) == 0 {
-				timer.Reset(in.cfg.FlushInterval)
-				cur.readings = make([]vitals.Reading, 0, in.cfg.MaxBatch)
+				cur.readings = make([]vitals.Reading, 0, min(in.cfg.MaxBatch, 4*len(j.readings)))
 			}
 			cur.readings = append(cur.readings, j.readings...)
 			cur.acks = append(cur.acks, j.ack)
-			if len(cur.readings) >= in.cfg.MaxBatch {
-				timer.Stop()
-				if !send() {
-					return
-				}
-			}
-		case <-timer.C:
-			if !send() {
-				return
-			}
+		case writes <- cur:
+			cur = batch{}
 		}
 	}
 }

@@ -215,7 +215,15 @@ type DeviceStatus struct {
 }
 
 func (c *Consumer) onStatus(device string, payload []byte) {
-	if c.status == nil || len(payload) == 0 || len(payload) > 4096 {
+	if c.status != nil {
+		ApplyStatus(c.status, device, payload)
+	}
+}
+
+// ApplyStatus parses a device status message and records it; malformed or
+// oversized status messages are ignored (status is advisory).
+func ApplyStatus(h StatusHandler, device string, payload []byte) {
+	if len(payload) == 0 || len(payload) > 4096 {
 		return
 	}
 	var st DeviceStatus
@@ -225,7 +233,7 @@ func (c *Consumer) onStatus(device string, payload []byte) {
 	if st.Battery != nil && (*st.Battery < 0 || *st.Battery > 1) {
 		st.Battery = nil
 	}
-	c.status.SetStatus(device, st.Online, st.Battery, st.Firmware, time.Now())
+	h.SetStatus(device, st.Online, st.Battery, st.Firmware, time.Now())
 }
 
 // Reject implements Rejecter: it publishes a refusal report on the device's

@@ -1,8 +1,15 @@
 // Package broker is the embedded MQTT broker (mochi-mqtt) for single-machine
 // use: TCP and WebSocket listeners, device authentication against the
 // registry, and the ACL of the MQTT contract: a device publishes only under
-// its own id and subscribes only to its own rejects; the ingester's service
-// account reads the device topics and writes rejects.
+// its own id and subscribes only to its own rejects; the service account
+// (for monitoring tools and other instances) reads the device topics and
+// writes rejects.
+//
+// With the broker in the same process as the ingester, a device's readings
+// go straight from the broker to the ingester (Handler), and the broker
+// sends the device its PUBACK only once the readings are durable. That is
+// stronger than a broker queue: if the process dies, the device still holds
+// every unacknowledged message and sends it again.
 package broker
 
 import (
@@ -27,6 +34,15 @@ type Authenticator interface {
 	Authenticate(device, secret string) bool
 }
 
+// Handler takes what devices publish, before the broker acknowledges it.
+type Handler interface {
+	// Readings returns once the message's readings are durable (or
+	// refused); an error leaves the message unacknowledged.
+	Readings(device string, payload []byte) error
+	// Status takes a device's status message or its last will.
+	Status(device string, payload []byte)
+}
+
 // Config of the embedded broker.
 type Config struct {
 	// Addr is the TCP listener, e.g. 127.0.0.1:1883.
@@ -36,9 +52,11 @@ type Config struct {
 	WebSocketAddr string `yaml:"websocket_addr"`
 	// TLS, when set, is used by both listeners.
 	TLS *tls.Config `yaml:"-"`
-	// ServiceUser and ServicePassword are the ingester's own credential.
+	// ServiceUser and ServicePassword are the service account's credential.
 	ServiceUser     string `yaml:"-"`
 	ServicePassword string `yaml:"-"`
+	// Handler, when set, receives readings and status synchronously.
+	Handler Handler `yaml:"-"`
 }
 
 const topicPrefix = "vitalwire/v1/devices/"
@@ -51,6 +69,7 @@ type Broker struct {
 
 // New builds and starts the broker's listeners.
 func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error) {
+	// The inline client publishes refusal reports.
 	if cfg.Addr == "" {
 		return nil, errors.New("broker: addr is required")
 	}
@@ -62,11 +81,11 @@ func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error)
 	caps.MaximumClientWritesPending = 16 * 1024
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		InlineClient: false,
+		InlineClient: true,
 		Logger:       slog.New(&slogAdapter{log: log}),
 	})
 	sum := sha256.Sum256([]byte(cfg.ServicePassword))
-	if err := srv.AddHook(&accessHook{devices: devices, serviceUser: []byte(cfg.ServiceUser), serviceSum: sum}, nil); err != nil {
+	if err := srv.AddHook(&accessHook{devices: devices, handler: cfg.Handler, serviceUser: []byte(cfg.ServiceUser), serviceSum: sum}, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
 	b := &Broker{srv: srv}
@@ -107,9 +126,15 @@ func (b *Broker) DisconnectDevice(id string) {
 	}
 }
 
+// Reject publishes a refusal report on the device's rejects topic (QoS 0).
+func (b *Broker) Reject(device string, payload []byte) {
+	b.srv.Publish(topicPrefix+device+"/rejects", payload, false, 0)
+}
+
 type accessHook struct {
 	mqtt.HookBase
 	devices     Authenticator
+	handler     Handler
 	serviceUser []byte
 	serviceSum  [32]byte
 }
@@ -117,7 +142,40 @@ type accessHook struct {
 func (h *accessHook) ID() string { return "vitalwire-access" }
 
 func (h *accessHook) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+	switch b {
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck:
+		return true
+	case mqtt.OnPublish, mqtt.OnWillSent:
+		return h.handler != nil
+	}
+	return false
+}
+
+// OnPublish runs after the ACL check and before the broker acknowledges the
+// message, so a device's publish is its own topic and holding the return
+// holds the PUBACK.
+func (h *accessHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	user := string(cl.Properties.Username)
+	switch pk.TopicName {
+	case topicPrefix + user + "/readings":
+		if err := h.handler.Readings(user, pk.Payload); err != nil {
+			// No PUBACK: the device keeps the message and sends it again.
+			return pk, packets.ErrRejectPacket
+		}
+	case topicPrefix + user + "/status":
+		h.handler.Status(user, pk.Payload)
+	}
+	return pk, nil
+}
+
+func (h *accessHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	user := string(cl.Properties.Username)
+	if pk.TopicName == topicPrefix+user+"/status" {
+		h.handler.Status(user, pk.Payload)
+	}
 }
 
 func (h *accessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
