@@ -1,0 +1,67 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfig(t *testing.T) {
+	t.Run("the file, then the environment, override the defaults", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "vitalwire.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(`
+store:
+  kind: influx
+  influx:
+    url: http://127.0.0.1:8086
+    bucket: vitals/autogen
+ingest:
+  writers: 8
+`), 0o600))
+		cfg := DefaultConfig()
+		require.NoError(t, cfg.LoadFile(path))
+		require.NoError(t, cfg.ApplyEnv([]string{"VITALWIRE_STORE_INFLUX_TOKEN=secret", "VITALWIRE_INGEST_MAX_AGE=48h", "PATH=/bin"}))
+		cfg.Finish()
+		require.NoError(t, cfg.Validate())
+		require.Equal(t, "influx", cfg.Store.Kind)
+		require.Equal(t, "secret", cfg.Store.Influx.Token)
+		require.Equal(t, 8, cfg.Ingest.Writers)
+		require.Equal(t, 48*time.Hour, cfg.Ingest.MaxAge)
+		require.Equal(t, filepath.Join("data", "spool"), cfg.Ingest.SpoolDir)
+	})
+	t.Run("an unknown field in the file is an error that names it", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "vitalwire.yaml")
+		require.NoError(t, os.WriteFile(path, []byte("store:\n  knd: influx\n"), 0o600))
+		cfg := DefaultConfig()
+		err := cfg.LoadFile(path)
+		require.ErrorContains(t, err, "knd")
+	})
+	t.Run("a bad environment value names the field and the variable", func(t *testing.T) {
+		cfg := DefaultConfig()
+		err := cfg.ApplyEnv([]string{"VITALWIRE_INGEST_WRITERS=many"})
+		require.ErrorContains(t, err, "ingest.writers")
+		require.ErrorContains(t, err, "VITALWIRE_INGEST_WRITERS")
+	})
+	t.Run("validation reports every bad field by name", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Store.Kind = "influx"
+		cfg.Broker.Embedded = false
+		cfg.Log.Level = "loud"
+		cfg.Finish()
+		err := cfg.Validate()
+		for _, field := range []string{"store.influx.url", "store.influx.bucket", "mqtt.broker", "log.level"} {
+			require.ErrorContains(t, err, field)
+		}
+	})
+	t.Run("dev mode binds to loopback only", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Dev = true
+		cfg.HTTP.Addr = "0.0.0.0:8080"
+		cfg.Finish()
+		require.ErrorContains(t, cfg.Validate(), "http.addr: --dev binds to loopback only")
+		require.Equal(t, 5, cfg.Sim.Patients, "dev mode simulates patients")
+	})
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/internal/testenv"
+)
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vitalwire")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+// TestTheNewcomerPath follows the README: serve --dev, see the simulated
+// patients' readings with the CLI, add a device, publish with mosquitto_pub,
+// see the reading, revoke the device.
+func TestTheNewcomerPath(t *testing.T) {
+	pub, err := exec.LookPath("mosquitto_pub")
+	if err != nil {
+		testenv.Missing(t, "mosquitto_pub not found (apt-get install -y mosquitto-clients)")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+	httpPort, mqttPort := testenv.FreePort(t), testenv.FreePort(t)
+	srv := exec.Command(bin, "serve", "--dev", "--data-dir", data,
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "--broker-addr", fmt.Sprintf("127.0.0.1:%d", mqttPort),
+		"--log-level", "warn")
+	stdout, err := srv.StdoutPipe()
+	require.NoError(t, err)
+	var logs strings.Builder
+	srv.Stderr = &logs
+	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, srv.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	t.Cleanup(func() { srv.Process.Kill() })
+
+	banner := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Admin token:") {
+				banner <- b.String()
+			}
+		}
+	}()
+	select {
+	case b := <-banner:
+		require.Contains(t, b, fmt.Sprintf("http://127.0.0.1:%d", httpPort))
+	case err := <-exited:
+		t.Fatalf("serve --dev exited: %v\n%s", err, logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("no start banner within 60 s")
+	}
+
+	cli := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append(args, "--data-dir", data)...).CombinedOutput()
+		return string(out), err
+	}
+
+	t.Run("the simulated patients' readings show within a minute", func(t *testing.T) {
+		var out string
+		require.Eventually(t, func() bool {
+			out, _ = cli("readings", "--patient", "sim-patient-001", "--since", "5m")
+			return strings.Contains(out, "heart_rate") && strings.Contains(out, "spo2") && strings.Contains(out, "respiratory_rate")
+		}, 60*time.Second, 250*time.Millisecond, "readings output:\n%s", out)
+		require.Contains(t, out, "sim-patient-001-watch")
+	})
+
+	var secret string
+	t.Run("a device added with the CLI publishes with mosquitto_pub and its reading appears", func(t *testing.T) {
+		out, err := cli("device", "add", "thermo-9", "--kind", "thermometer", "--patient", "pt-9")
+		require.NoError(t, err, out)
+		for _, line := range strings.Split(out, "\n") {
+			if s, ok := strings.CutPrefix(line, "secret: "); ok {
+				secret = s
+			}
+		}
+		require.Len(t, secret, 32)
+		msg := `{"type":"body_temperature","value":101.3,"unit":"[degF]","time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+		b, err := exec.Command(pub, "-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "thermo-9", "-P", secret,
+			"-i", "thermo-9", "-q", "1", "-t", "vitalwire/v1/devices/thermo-9/readings", "-m", msg).CombinedOutput()
+		require.NoError(t, err, string(b))
+		// The broker acknowledged only once the reading was durable, so it
+		// is there at once.
+		out, err = cli("readings", "--patient", "pt-9", "--json")
+		require.NoError(t, err, out)
+		var rs []struct {
+			Type, Unit, Device string
+			Value              float64
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &rs), out)
+		require.Len(t, rs, 1)
+		require.Equal(t, "body_temperature", rs[0].Type)
+		require.Equal(t, "Cel", rs[0].Unit)
+		require.InDelta(t, 38.5, rs[0].Value, 1e-9)
+		require.Equal(t, "thermo-9", rs[0].Device)
+	})
+
+	t.Run("a wrong password and a revoked device are refused by the broker", func(t *testing.T) {
+		args := func(pw string) []string {
+			return []string{"-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "thermo-9", "-P", pw, "-q", "1",
+				"-t", "vitalwire/v1/devices/thermo-9/readings", "-m", "{}"}
+		}
+		require.Error(t, exec.Command(pub, args(secret+"x")...).Run())
+		out, err := cli("device", "revoke", "thermo-9")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "revoked")
+		require.Error(t, exec.Command(pub, args(secret)...).Run())
+		out, err = cli("device", "list")
+		require.NoError(t, err)
+		require.Regexp(t, `thermo-9\s+thermometer\s+-\s+revoked`, out)
+	})
+
+	t.Run("tokens carry roles: a clinician reads readings but cannot manage devices", func(t *testing.T) {
+		out, err := exec.Command(bin, "token", "create", "--sub", "dr-ada", "--role", "clinician", "--data-dir", data).Output()
+		require.NoError(t, err)
+		tok := strings.TrimSpace(string(out))
+		get := func(path, token string) int {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, path), nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		require.Equal(t, http.StatusOK, get("/api/v1/patients/pt-9/readings", tok))
+		require.Equal(t, http.StatusForbidden, get("/api/v1/devices", tok))
+		require.Equal(t, http.StatusUnauthorized, get("/api/v1/patients/pt-9/readings", ""))
+	})
+
+	t.Run("SIGTERM drains and exits cleanly", func(t *testing.T) {
+		require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+		select {
+		case err := <-exited:
+			require.NoError(t, err, logs.String())
+		case <-time.After(30 * time.Second):
+			t.Fatal("no exit within 30 s")
+		}
+	})
+	require.NotContains(t, logs.String(), "101.3", "no vital value in the logs")
+}
