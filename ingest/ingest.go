@@ -17,9 +17,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +89,8 @@ type Config struct {
 	// messages stay unacknowledged with the broker.
 	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
 	// DedupeKeys is how many recent reading keys are remembered to drop
-	// redeliveries before they reach the store (default 1,000,000).
+	// redeliveries before they reach the store (default 500,000; memory is
+	// about 40 bytes a key, up to twice this many keys).
 	DedupeKeys int `yaml:"dedupe_keys"`
 }
 
@@ -114,7 +117,7 @@ func (c *Config) defaults() {
 		c.SpoolMaxBytes = 1 << 30
 	}
 	if c.DedupeKeys <= 0 {
-		c.DedupeKeys = 1_000_000
+		c.DedupeKeys = 500_000
 	}
 }
 
@@ -421,24 +424,43 @@ func (in *Ingester) persist(ctx context.Context, b batch) {
 			in.done()
 		}
 	}()
-	fresh := b.readings[:0:0]
-	for i := range b.readings {
-		if !in.seen.has(b.readings[i].Key()) {
-			fresh = append(fresh, b.readings[i])
+	keys := in.seen.keys(b.readings, nil)
+	flags := in.seen.seen(keys, nil)
+	fresh, freshKeys := b.readings, keys
+	if slices.Contains(flags, true) {
+		// Drop what is already stored; the common case copies nothing.
+		fresh, freshKeys = nil, nil
+		for i, dup := range flags {
+			if !dup {
+				fresh = append(fresh, b.readings[i])
+				freshKeys = append(freshKeys, keys[i])
+			}
 		}
 	}
 	in.deps.Metrics.Duplicates.Add(float64(len(b.readings) - len(fresh)))
 	if len(fresh) > 0 && !in.durable(ctx, fresh) {
 		return // shutting down: not acknowledged, the broker redelivers
 	}
-	firsts := fresh[:0]
-	for i := range fresh {
-		if in.seen.mark(fresh[i].Key()) {
-			firsts = append(firsts, fresh[i])
+	// Two writers may have raced with the same reading: only the first to
+	// mark it hands it on.
+	isNew := in.seen.mark(freshKeys, flags)
+	firsts := fresh
+	if slices.Contains(isNew, false) {
+		firsts = nil
+		for i, n := range isNew {
+			if n {
+				firsts = append(firsts, fresh[i])
+			}
 		}
 	}
 	in.deps.Metrics.Duplicates.Add(float64(len(fresh) - len(firsts)))
 	in.deps.Metrics.Accepted.Add(float64(len(firsts)))
+	now := in.deps.Now()
+	for i := range firsts {
+		if !firsts[i].ReceivedTime {
+			in.deps.Metrics.Lag.Observe(now.Sub(firsts[i].Time).Seconds())
+		}
+	}
 	for _, ack := range b.acks {
 		ack()
 	}
@@ -558,41 +580,74 @@ func (in *Ingester) deadLetter(rs []vitals.Reading, cause error) error {
 	return nil
 }
 
-// dedupe remembers recently stored reading keys in two generations, so it
-// holds between n and 2n keys.
+// dedupe remembers the keys of recently stored readings, in two
+// generations, so it holds between n and 2n keys. A key is 128 bits: a
+// seeded hash of (device, type) and the exact time, so two readings share a
+// key only if their device and type hash alike (1 in 2^64) and their times
+// agree to the nanosecond. Entries hold no pointers, which keeps them out
+// of the garbage collector's way.
 type dedupe struct {
 	mu        sync.Mutex
 	n         int
-	cur, prev map[vitals.Key]struct{}
+	seed      maphash.Seed
+	cur, prev map[dedupeKey]struct{}
 }
+
+type dedupeKey [2]uint64
 
 func newDedupe(n int) *dedupe {
-	return &dedupe{n: n, cur: make(map[vitals.Key]struct{})}
+	return &dedupe{n: n, seed: maphash.MakeSeed(), cur: make(map[dedupeKey]struct{}, n)}
 }
 
-func (d *dedupe) has(k vitals.Key) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.cur[k]; ok {
-		return true
-	}
-	_, ok := d.prev[k]
-	return ok
+func (d *dedupe) key(r *vitals.Reading) dedupeKey {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	h.WriteString(r.Device)
+	h.WriteByte(0)
+	h.WriteString(string(r.Type))
+	return dedupeKey{h.Sum64(), uint64(r.Time.UnixNano())}
 }
 
-// mark records k as stored and reports whether it was new.
-func (d *dedupe) mark(k vitals.Key) bool {
+func (d *dedupe) keys(rs []vitals.Reading, dst []dedupeKey) []dedupeKey {
+	dst = dst[:0]
+	for i := range rs {
+		dst = append(dst, d.key(&rs[i]))
+	}
+	return dst
+}
+
+// seen reports, for each key, whether it is already stored.
+func (d *dedupe) seen(keys []dedupeKey, out []bool) []bool {
+	out = out[:0]
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.cur[k]; ok {
-		return false
+	for _, k := range keys {
+		_, ok := d.cur[k]
+		if !ok {
+			_, ok = d.prev[k]
+		}
+		out = append(out, ok)
 	}
-	if _, ok := d.prev[k]; ok {
-		return false
+	return out
+}
+
+// mark records keys as stored and reports, for each, whether it was new.
+func (d *dedupe) mark(keys []dedupeKey, out []bool) []bool {
+	out = out[:0]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, k := range keys {
+		_, a := d.cur[k]
+		_, b := d.prev[k]
+		if a || b {
+			out = append(out, false)
+			continue
+		}
+		if len(d.cur) >= d.n {
+			d.prev, d.cur = d.cur, make(map[dedupeKey]struct{}, d.n)
+		}
+		d.cur[k] = struct{}{}
+		out = append(out, true)
 	}
-	if len(d.cur) >= d.n {
-		d.prev, d.cur = d.cur, make(map[vitals.Key]struct{}, d.n)
-	}
-	d.cur[k] = struct{}{}
-	return true
+	return out
 }

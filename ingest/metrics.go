@@ -8,19 +8,23 @@ import (
 
 // Metrics are the ingest path's Prometheus metrics.
 type Metrics struct {
-	Accepted      prometheus.Counter
-	Duplicates    prometheus.Counter
-	Refused       *prometheus.CounterVec // readings, by reason
-	Messages      prometheus.Counter
-	InFlight      prometheus.Gauge
-	StoreWrite    prometheus.Histogram
-	StoreErrors   prometheus.Counter
-	Spooled       prometheus.Counter
-	SpoolBytes    prometheus.GaugeFunc
-	SpoolBatches  prometheus.GaugeFunc
-	Replayed      prometheus.Counter
-	Connected     prometheus.Gauge // subscriber connections up
-	DeadLettered  prometheus.Counter
+	Accepted     prometheus.Counter
+	Duplicates   prometheus.Counter
+	Refused      *prometheus.CounterVec // readings, by reason
+	Messages     prometheus.Counter
+	InFlight     prometheus.Gauge
+	StoreWrite   prometheus.Histogram
+	StoreErrors  prometheus.Counter
+	Spooled      prometheus.Counter
+	SpoolBytes   prometheus.GaugeFunc
+	SpoolBatches prometheus.GaugeFunc
+	Replayed     prometheus.Counter
+	Connected    prometheus.Gauge // subscriber connections up
+	DeadLettered prometheus.Counter
+	// Lag is, per reading, the time from its own timestamp to it being
+	// durable: publish-to-durable for live devices (whose timestamp is the
+	// publish time), plus buffering for late uploads.
+	Lag           prometheus.Histogram
 	spoolStatFunc func() (int64, int64)
 }
 
@@ -49,6 +53,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Subscriber connections to the broker that are up."}),
 		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "vitalwire_spool_dead_letter_readings_total",
 			Help: "Spooled readings the store refused as invalid, moved to the dead-letter file."}),
+		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vitalwire_ingest_reading_lag_seconds",
+			Help:    "Time from a reading's timestamp to it being durable (readings that carried a time).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}),
 	}
 	for _, r := range vitals.Reasons() {
 		m.Refused.WithLabelValues(string(r))
@@ -71,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	})
 	if reg != nil {
 		reg.MustRegister(m.Accepted, m.Duplicates, m.Refused, m.Messages, m.InFlight, m.StoreWrite, m.StoreErrors,
-			m.Spooled, m.SpoolBytes, m.SpoolBatches, m.Replayed, m.Connected, m.DeadLettered)
+			m.Spooled, m.SpoolBytes, m.SpoolBatches, m.Replayed, m.Connected, m.DeadLettered, m.Lag)
 	}
 	return m
 }

@@ -1,10 +1,16 @@
 // Package sqlitestore is the embedded vitals.Store: one SQLite file (pure-Go
 // driver, WAL, fsync on commit), for single-machine use and the --dev mode.
 //
-// Schema: one table, readings(device, type, t, patient, value, value2,
-// received), primary key (device, type, t) so that a reading delivered twice
-// is stored once (INSERT OR IGNORE), and an index on (patient, type, t) for
-// the queries.
+// Schema: one table, readings(patient, type, t, device, value, value2,
+// received), WITHOUT ROWID, primary key (patient, type, t, device). A
+// reading's identity is (device, type, t), and its patient is a function of
+// (device, t) (the binding at that time), so this key is unique exactly when
+// the identity is: a reading delivered twice is stored once (INSERT OR
+// IGNORE). The same B-tree serves the queries, which all select a patient
+// and a type over a time range, so there is no second index to maintain.
+//
+// Writes are serialized in the store: SQLite has one writer at a time, and
+// waiting on a mutex is cheaper than its busy-retry sleeps.
 package sqlitestore
 
 import (
@@ -12,6 +18,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vitalwire/vitalwire/internal/sqldb"
@@ -25,23 +32,23 @@ const rowsPerStatement = 128
 // Store is a vitals.Store on SQLite.
 type Store struct {
 	db      *sql.DB
-	insertN string
+	mu      sync.Mutex // one writer at a time
+	insertN *sql.Stmt  // rowsPerStatement rows
 }
 
 var _ vitals.Store = (*Store)(nil)
 
 const schema = `
 CREATE TABLE IF NOT EXISTS readings (
-	device   TEXT NOT NULL,
+	patient  TEXT NOT NULL,
 	type     TEXT NOT NULL,
 	t        INTEGER NOT NULL,
-	patient  TEXT NOT NULL,
+	device   TEXT NOT NULL,
 	value    REAL NOT NULL,
 	value2   REAL NOT NULL DEFAULT 0,
 	received INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (device, type, t)
+	PRIMARY KEY (patient, type, t, device)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_patient ON readings(patient, type, t);
 `
 
 // Open opens or creates the store at path.
@@ -54,12 +61,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create readings schema: %w", err)
 	}
-	return &Store{db: db, insertN: insertSQL(rowsPerStatement)}, nil
+	stmt, err := db.PrepareContext(ctx, insertSQL(rowsPerStatement))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prepare readings insert: %w", err)
+	}
+	return &Store{db: db, insertN: stmt}, nil
 }
 
 func insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT OR IGNORE INTO readings (device, type, t, patient, value, value2, received) VALUES ")
+	b.WriteString("INSERT OR IGNORE INTO readings (patient, type, t, device, value, value2, received) VALUES ")
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
@@ -74,23 +86,21 @@ func (s *Store) Write(ctx context.Context, batch []vitals.Reading) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	defer tx.Rollback()
-	full, err := tx.PrepareContext(ctx, s.insertN)
-	if err != nil {
-		return fmt.Errorf("prepare write: %w", err)
-	}
-	defer full.Close()
+	full := tx.StmtContext(ctx, s.insertN)
 	args := make([]any, 0, 7*rowsPerStatement)
 	for len(batch) > 0 {
 		n := min(len(batch), rowsPerStatement)
 		args = args[:0]
 		for i := range batch[:n] {
 			r := &batch[i]
-			args = append(args, r.Device, string(r.Type), r.Time.UnixNano(), r.Patient, r.Value, r.Diastolic, r.ReceivedTime)
+			args = append(args, r.Patient, string(r.Type), r.Time.UnixNano(), r.Device, r.Value, r.Diastolic, r.ReceivedTime)
 		}
 		if n == rowsPerStatement {
 			_, err = full.ExecContext(ctx, args...)
@@ -190,4 +200,7 @@ func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vital
 }
 
 // Close implements vitals.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.insertN.Close()
+	return s.db.Close()
+}

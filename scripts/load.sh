@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Load test on this machine: wearsim publishes QoS 1 batches of 10 readings
+# through a real Mosquitto into Vitalwire, which writes to a real InfluxDB
+# (STORE=influx, the default) or to its embedded SQLite store (STORE=sqlite).
+# Everything binds to 127.0.0.1 and stops at the end. Prints wearsim's JSON
+# report. Knobs: STORE, DURATION (60s), DEVICES (20), CONNECTIONS (ingester
+# subscriber connections, 4), WRITERS (4), WINDOW (per-device in-flight, 64).
+# Extra arguments go to "wearsim load" (e.g. --rate 8000 messages/s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STORE=${STORE:-influx}
+DURATION=${DURATION:-60s}
+DEVICES=${DEVICES:-20}
+CONNECTIONS=${CONNECTIONS:-4}
+WRITERS=${WRITERS:-4}
+WINDOW=${WINDOW:-64}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_tcp() { for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not ready" >&2; exit 1; }
+
+go build -o "$work/vitalwire" ./cmd/vitalwire
+go build -o "$work/wearsim" ./cmd/wearsim
+
+mqtt_port=$(port); http_port=$(port)
+cat > "$work/mosquitto.conf" <<CONF
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $work/
+autosave_interval 10
+max_inflight_messages 1000
+max_queued_messages 1000000
+max_queued_bytes 0
+log_dest stderr
+log_type error
+$( [ "$(id -u)" = 0 ] && echo "user root" )
+CONF
+/usr/sbin/mosquitto -c "$work/mosquitto.conf" & pids+=($!)
+wait_tcp "$mqtt_port"
+
+store_yaml="store:\n  kind: sqlite"
+if [ "$STORE" = influx ]; then
+  influxd=${VITALWIRE_INFLUXD:-${XDG_CACHE_HOME:-$HOME/.cache}/vitalwire/bin/influxd}
+  [ -x "$influxd" ] || GOBIN=$(dirname "$influxd") go install github.com/influxdata/influxdb/cmd/influxd@v1.8.0
+  ihttp=$(port); irpc=$(port)
+  cat > "$work/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$irpc"
+[meta]
+  dir = "$work/influx/meta"
+[data]
+  dir = "$work/influx/data"
+  wal-dir = "$work/influx/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[logging]
+  level = "warn"
+[http]
+  bind-address = "127.0.0.1:$ihttp"
+  log-enabled = false
+  flux-enabled = true
+CONF
+  "$influxd" -config "$work/influxdb.conf" 2>"$work/influxd.log" & pids+=($!)
+  wait_tcp "$ihttp"
+  curl -fsS -XPOST "http://127.0.0.1:$ihttp/query" --data-urlencode "q=CREATE DATABASE vitalwire" >/dev/null
+  store_yaml="store:\n  kind: influx\n  influx:\n    url: http://127.0.0.1:$ihttp\n    bucket: vitalwire/autogen"
+fi
+
+printf "data_dir: $work/data\nhttp:\n  addr: 127.0.0.1:$http_port\nbroker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-load\n  connections: $CONNECTIONS\n$store_yaml\ningest:\n  writers: $WRITERS\nlog:\n  level: warn\n" > "$work/vitalwire.yaml"
+"$work/vitalwire" serve --config "$work/vitalwire.yaml" & pids+=($!)
+wait_tcp "$http_port"
+token=$("$work/vitalwire" token create --sub load-admin --role admin --data-dir "$work/data" 2>/dev/null)
+
+"$work/wearsim" provision --server "http://127.0.0.1:$http_port" --token "$token" --patients "$DEVICES" --out "$work/devices.json" >&2
+echo "load: store=$STORE devices=$DEVICES connections=$CONNECTIONS writers=$WRITERS window=$WINDOW duration=$DURATION" >&2
+"$work/wearsim" load --broker "tcp://127.0.0.1:$mqtt_port" --server "http://127.0.0.1:$http_port" \
+  --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" "$@"

@@ -1,0 +1,267 @@
+package simulators
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Load publishes QoS 1 batches of heart-rate readings as fast as the broker
+// acknowledges them (or at Rate), from one MQTT connection per device, and
+// measures what the server made durable from its /metrics.
+type Load struct {
+	Broker   string
+	Devices  []Device
+	Batch    int           // readings per message (default 10)
+	Window   int           // unacknowledged messages per connection (default 64)
+	Rate     int           // messages per second over all devices; 0: unlimited
+	Duration time.Duration // how long to publish
+	QoS      byte
+	// Server is the Vitalwire base URL whose /metrics is read before and
+	// after, for the durable count and the publish-to-durable lag.
+	Server string
+	// Drain is how long to wait after publishing for the server to make
+	// everything durable (default 60 s).
+	Drain time.Duration
+}
+
+// Report is the result of a load run.
+type Report struct {
+	Devices          int     `json:"devices"`
+	Batch            int     `json:"readings_per_message"`
+	Seconds          float64 `json:"publish_seconds"`
+	SentMessages     int64   `json:"sent_messages"`
+	SentReadings     int64   `json:"sent_readings"`
+	AckedMessages    int64   `json:"acked_messages"`
+	Errors           int64   `json:"errors"`
+	PublishRate      float64 `json:"acked_readings_per_second"`
+	PubackP50Ms      float64 `json:"puback_latency_p50_ms"`
+	PubackP99Ms      float64 `json:"puback_latency_p99_ms"`
+	PubackMaxMs      float64 `json:"puback_latency_max_ms"`
+	DurableReadings  int64   `json:"durable_readings"`
+	DurableRate      float64 `json:"durable_readings_per_second"`
+	Lost             int64   `json:"lost_readings"`
+	LagP50Ms         float64 `json:"publish_to_durable_p50_ms"`
+	LagP99Ms         float64 `json:"publish_to_durable_p99_ms"`
+	DurableAfterSecs float64 `json:"all_durable_after_seconds"`
+}
+
+// Run runs the load and returns its report.
+func (l *Load) Run(ctx context.Context) (Report, error) {
+	if l.Batch <= 0 {
+		l.Batch = 10
+	}
+	if l.Window <= 0 {
+		l.Window = 64
+	}
+	if l.Drain <= 0 {
+		l.Drain = 60 * time.Second
+	}
+	before, err := scrape(l.Server)
+	if err != nil {
+		return Report{}, err
+	}
+	clients := make([]mqtt.Client, len(l.Devices))
+	for i, d := range l.Devices {
+		opts := mqtt.NewClientOptions().AddBroker(l.Broker).SetClientID("load-" + d.ID).
+			SetUsername(d.ID).SetPassword(d.Secret).SetCleanSession(false).
+			SetAutoReconnect(true).SetMaxResumePubInFlight(l.Window).SetWriteTimeout(10 * time.Second)
+		c := mqtt.NewClient(opts)
+		if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			return Report{}, fmt.Errorf("connect %s: %v", d.ID, tok.Error())
+		}
+		clients[i] = c
+		defer c.Disconnect(250)
+	}
+	var sent, acked, errs atomic.Int64
+	var latMu sync.Mutex
+	var lats []float64
+	var perMsg <-chan time.Time
+	if l.Rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(l.Rate))
+		defer t.Stop()
+		perMsg = t.C
+	}
+	start := time.Now()
+	deadline := start.Add(l.Duration)
+	var wg sync.WaitGroup
+	for i, d := range l.Devices {
+		c := clients[i]
+		wg.Go(func() {
+			sem := make(chan struct{}, l.Window)
+			var inflight sync.WaitGroup
+			topic := "vitalwire/v1/devices/" + d.ID + "/readings"
+			var last int64
+			var b strings.Builder
+			myLats := make([]float64, 0, 1<<16)
+			var myMu sync.Mutex
+			for seq := 0; time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
+				if perMsg != nil {
+					<-perMsg
+				}
+				sem <- struct{}{}
+				now := time.Now().UnixNano()
+				if now <= last {
+					now = last + 1
+				}
+				b.Reset()
+				fmt.Fprintf(&b, `{"seq":%d,"readings":[`, seq)
+				for j := 0; j < l.Batch; j++ {
+					if j > 0 {
+						b.WriteByte(',')
+					}
+					// Readings of one message are a microsecond apart, so each
+					// (device, type, time) is unique.
+					ts := time.Unix(0, now+int64(j)*1000).UTC().Format(time.RFC3339Nano)
+					fmt.Fprintf(&b, `{"type":"heart_rate","value":%d,"unit":"/min","time":"%s"}`, 50+(seq+j)%80, ts)
+				}
+				b.WriteString("]}")
+				last = now + int64(l.Batch)*1000
+				sent.Add(1)
+				t0 := time.Now()
+				tok := c.Publish(topic, l.QoS, false, b.String())
+				inflight.Add(1)
+				go func() {
+					defer inflight.Done()
+					defer func() { <-sem }()
+					if !tok.WaitTimeout(60*time.Second) || tok.Error() != nil {
+						errs.Add(1)
+						return
+					}
+					acked.Add(1)
+					myMu.Lock()
+					myLats = append(myLats, float64(time.Since(t0).Microseconds())/1000)
+					myMu.Unlock()
+				}()
+			}
+			inflight.Wait()
+			latMu.Lock()
+			lats = append(lats, myLats...)
+			latMu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	r := Report{Devices: len(l.Devices), Batch: l.Batch, Seconds: elapsed, SentMessages: sent.Load(),
+		SentReadings: sent.Load() * int64(l.Batch), AckedMessages: acked.Load(), Errors: errs.Load()}
+	r.PublishRate = float64(r.AckedMessages*int64(l.Batch)) / elapsed
+	slices.Sort(lats)
+	r.PubackP50Ms, r.PubackP99Ms = quantile(lats, 0.5), quantile(lats, 0.99)
+	if len(lats) > 0 {
+		r.PubackMaxMs = lats[len(lats)-1]
+	}
+	// Wait until the server has made every acknowledged reading durable.
+	want := float64(r.AckedMessages * int64(l.Batch))
+	var after metricsSnapshot
+	for waitUntil := time.Now().Add(l.Drain); ; {
+		if after, err = scrape(l.Server); err != nil {
+			return r, err
+		}
+		if after.accepted-before.accepted >= want || time.Now().After(waitUntil) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r.DurableAfterSecs = time.Since(start).Seconds()
+	r.DurableReadings = int64(after.accepted - before.accepted)
+	// The rate the server sustained: everything durable over the time it
+	// took, from the first publish to the last reading made durable.
+	r.DurableRate = float64(r.DurableReadings) / r.DurableAfterSecs
+	r.Lost = int64(want) - r.DurableReadings
+	r.LagP50Ms = histQuantile(before.lag, after.lag, 0.5) * 1000
+	r.LagP99Ms = histQuantile(before.lag, after.lag, 0.99) * 1000
+	return r, nil
+}
+
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[int(math.Min(float64(len(sorted)-1), q*float64(len(sorted))))]
+}
+
+type metricsSnapshot struct {
+	accepted float64
+	lag      map[float64]float64 // cumulative bucket counts by upper bound
+}
+
+func scrape(server string) (metricsSnapshot, error) {
+	s := metricsSnapshot{lag: map[float64]float64{}}
+	resp, err := http.Get(strings.TrimRight(server, "/") + "/metrics")
+	if err != nil {
+		return s, fmt.Errorf("read server metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		name := line[:i]
+		switch {
+		case name == "vitalwire_readings_accepted_total":
+			s.accepted = v
+		case strings.HasPrefix(name, `vitalwire_ingest_reading_lag_seconds_bucket{le="`):
+			le := strings.TrimSuffix(strings.TrimPrefix(name, `vitalwire_ingest_reading_lag_seconds_bucket{le="`), `"}`)
+			bound, err := strconv.ParseFloat(le, 64)
+			if le == "+Inf" {
+				bound, err = math.Inf(1), nil
+			}
+			if err == nil {
+				s.lag[bound] = v
+			}
+		}
+	}
+	return s, sc.Err()
+}
+
+// histQuantile estimates a quantile of the observations between two
+// snapshots of a cumulative histogram, by linear interpolation in the
+// bucket that holds it (as Prometheus's histogram_quantile does).
+func histQuantile(before, after map[float64]float64, q float64) float64 {
+	var bounds []float64
+	for b := range after {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	if len(bounds) == 0 {
+		return 0
+	}
+	total := after[math.Inf(1)] - before[math.Inf(1)]
+	if total <= 0 {
+		return 0
+	}
+	rank := q * total
+	prevBound, prevCount := 0.0, 0.0
+	for _, b := range bounds {
+		c := after[b] - before[b]
+		if c >= rank {
+			if math.IsInf(b, 1) {
+				return prevBound
+			}
+			if c == prevCount {
+				return b
+			}
+			return prevBound + (b-prevBound)*(rank-prevCount)/(c-prevCount)
+		}
+		prevBound, prevCount = b, c
+	}
+	return prevBound
+}
