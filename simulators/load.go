@@ -86,11 +86,11 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 	var sent, acked, errs atomic.Int64
 	var latMu sync.Mutex
 	var lats []float64
-	var perMsg <-chan time.Time
+	// With a rate, each device paces itself to its share against the start
+	// time, so short stalls are made up and the average rate holds.
+	var every time.Duration
 	if l.Rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(l.Rate))
-		defer t.Stop()
-		perMsg = t.C
+		every = time.Duration(float64(time.Second) * float64(len(l.Devices)) / float64(l.Rate))
 	}
 	start := time.Now()
 	deadline := start.Add(l.Duration)
@@ -106,8 +106,10 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 			myLats := make([]float64, 0, 1<<16)
 			var myMu sync.Mutex
 			for seq := 0; time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
-				if perMsg != nil {
-					<-perMsg
+				if every > 0 {
+					if ahead := time.Until(start.Add(time.Duration(seq) * every)); ahead > 0 {
+						time.Sleep(ahead)
+					}
 				}
 				sem <- struct{}{}
 				now := time.Now().UnixNano()
