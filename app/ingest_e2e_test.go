@@ -150,6 +150,9 @@ func TestAReboundDeviceAttributesReadingsByTheirTime(t *testing.T) {
 func TestBadMessagesAreRefusedByReasonAndTheGoodOnesBesideThemKept(t *testing.T) {
 	cfg := testConfig(t)
 	m := useMosquitto(t, &cfg)
+	// Three subscriber connections in one shared-subscription group: each
+	// message reaches exactly one of them.
+	cfg.MQTT.Connections = 3
 	a := startApp(t, cfg)
 	ctx := context.Background()
 	goodSecret := addDevice(t, a, "good-1", "patient-1")

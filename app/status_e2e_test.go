@@ -2,14 +2,17 @@ package app_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -92,4 +95,19 @@ func TestTheEmbeddedBrokerTakesReadingsOverWebSocket(t *testing.T) {
 	from, to := now.Add(-time.Minute), now.Add(time.Minute)
 	n, _ := stats(t, a.Store, "patient-1", vitals.SpO2, from, to)
 	require.EqualValues(t, 1, n, "durable when the broker acknowledged")
+}
+
+func TestRevokingADeviceDisconnectsItFromTheEmbeddedBroker(t *testing.T) {
+	a := startApp(t, testConfig(t))
+	secret := addDevice(t, a, "patch-9", "patient-1")
+	d := connectDevice(t, "tcp://"+a.BrokerAddr(), "patch-9", secret)
+	require.True(t, d.c.IsConnectionOpen())
+	tok, _ := a.Signer.Mint("admin-1", auth.RoleAdmin, time.Minute)
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", a.URL()+"/api/v1/devices/patch-9/revoke", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Eventually(t, func() bool { return !d.c.IsConnectionOpen() }, 10*time.Second, 20*time.Millisecond)
 }
