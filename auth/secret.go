@@ -14,12 +14,23 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters for stored secrets (OWASP's second configuration:
-// 19 MiB, 2 passes, 1 lane). Verification costs tens of milliseconds, so
-// callers cache successful checks rather than lowering these.
+// Argon2id parameters. A work factor protects guessable secrets: people's
+// passwords get OWASP's second configuration (19 MiB, 2 passes, 1 lane,
+// tens of milliseconds). Device secrets are 192 random bits, which no
+// amount of guessing reaches, so they get a light configuration (64 KiB,
+// 1 pass): a fleet of 10,000 devices reconnecting at once must not cost
+// minutes of CPU or gigabytes of memory. Each hash records its parameters,
+// so verification follows whatever a hash was made with.
+type argonParams struct {
+	time, memory uint32
+}
+
+var (
+	passwordParams = argonParams{time: 2, memory: 19 * 1024}
+	secretParams   = argonParams{time: 1, memory: 64}
+)
+
 const (
-	argonTime    = 2
-	argonMemory  = 19 * 1024
 	argonThreads = 1
 	argonKeyLen  = 32
 	saltLen      = 16
@@ -37,18 +48,23 @@ func NewSecret() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// HashSecret hashes a secret with argon2id into a PHC string:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.
-func HashSecret(secret string) string {
+// HashSecret hashes a machine-made secret (NewSecret) with argon2id into a
+// PHC string: $argon2id$v=19$m=64,t=1,p=1$<salt>$<key>.
+func HashSecret(secret string) string { return hashArgon(secret, secretParams) }
+
+// HashPassword hashes a password a person chose, with the full work factor.
+func HashPassword(password string) string { return hashArgon(password, passwordParams) }
+
+func hashArgon(secret string, p argonParams) string {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(secret), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	key := argon2.IDKey([]byte(secret), salt, p.time, p.memory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
-// VerifySecret reports whether secret matches a HashSecret string, in time
-// independent of where they differ.
+// VerifySecret reports whether secret matches a HashSecret or HashPassword
+// string, in time independent of where they differ.
 func VerifySecret(hash, secret string) (bool, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
@@ -61,8 +77,8 @@ func VerifySecret(hash, secret string) (bool, error) {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return false, ErrBadHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false, ErrBadHash
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 16 || p == 0 {
+		return false, ErrBadHash // also refuses parameters that would exhaust the machine
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])

@@ -19,6 +19,13 @@ func TestSecretHashing(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ok)
 	})
+	t.Run("a password hash uses the full work factor and verifies", func(t *testing.T) {
+		h := HashPassword("correct horse battery staple")
+		require.Contains(t, h, "m=19456,t=2,p=1")
+		ok, err := VerifySecret(h, "correct horse battery staple")
+		require.NoError(t, err)
+		require.True(t, ok)
+	})
 	t.Run("two hashes of one secret differ by their salt", func(t *testing.T) {
 		require.NotEqual(t, HashSecret("a"), HashSecret("a"))
 	})
