@@ -52,7 +52,7 @@ type App struct {
 	broker   *broker.Broker
 	httpSrv  *http.Server
 	httpLn   net.Listener
-	fleet    *simulators.Fleet
+	sim      *simulators.Runner
 	// AdminToken is minted in dev mode for the newcomer and the CLI.
 	AdminToken string
 }
@@ -171,12 +171,19 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		if a.broker == nil {
 			return nil, errors.New("simulate.patients needs the embedded broker")
 		}
-		devs, err := a.provisionSimulated(ctx, cfg.Sim.Patients)
+		now := time.Now().UTC().Truncate(time.Second)
+		sc := simulators.DemoScenario(cfg.Sim.Patients, now, uint64(now.UnixNano()))
+		sc.UploadEvery = cfg.Sim.Interval
+		devs, err := a.provisionSimulated(ctx, sc.DeviceIDs())
 		if err != nil {
 			return nil, err
 		}
-		a.fleet = &simulators.Fleet{Broker: "tcp://" + a.broker.Addr(), Devices: devs, Interval: cfg.Sim.Interval,
-			Seed: uint64(time.Now().UnixNano()), Log: log}
+		secrets := map[string]string{}
+		for _, d := range devs {
+			secrets[d.ID] = d.Secret
+		}
+		a.sim = &simulators.Runner{Broker: "tcp://" + a.broker.Addr(), QoS: 1, Sim: simulators.NewSimulation(sc, nil),
+			Secrets: secrets, Accel: 1, Log: log.With().Str("component", "simulator").Logger()}
 	}
 	return a, nil
 }
@@ -244,8 +251,8 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	}, ctx)
 	var fleetDone <-chan struct{}
-	if a.fleet != nil {
-		fleetDone = run("simulator", a.fleet.Run, ctx)
+	if a.sim != nil {
+		fleetDone = run("simulator", func(c context.Context) error { _, err := a.sim.Run(c); return err }, ctx)
 	}
 	a.log.Info().Str("http", a.URL()).Str("broker", a.BrokerAddr()).Str("store", a.cfg.Store.Kind).Msg("vitalwire running")
 
@@ -291,7 +298,7 @@ func (a *App) close() {
 // provisionSimulated registers the simulated patients' devices once and
 // keeps their secrets in the data folder (mode 0600): a secret is shown
 // only at creation, and the simulator needs it at every start.
-func (a *App) provisionSimulated(ctx context.Context, patients int) ([]simulators.Device, error) {
+func (a *App) provisionSimulated(ctx context.Context, wanted []simulators.Device) ([]simulators.Device, error) {
 	path := filepath.Join(a.cfg.DataDir, "simulated-devices.json")
 	known := map[string]simulators.Device{}
 	if b, err := os.ReadFile(path); err == nil {
@@ -304,34 +311,31 @@ func (a *App) provisionSimulated(ctx context.Context, patients int) ([]simulator
 		}
 	}
 	var out []simulators.Device
-	for i := 1; i <= patients; i++ {
-		patient := fmt.Sprintf("sim-patient-%03d", i)
-		for _, kind := range simulators.Kinds {
-			id := simulators.DeviceID(patient, kind)
-			d, saved := known[id]
-			_, err := a.Devices.Get(id)
-			registered := err == nil
-			switch {
-			case registered && saved && a.Devices.Authenticate(id, d.Secret):
-				// Reuse the device from an earlier start.
-			case registered:
-				// Its secret is lost (or it was revoked): ids are never
-				// reused, so this simulated device sits out.
-				continue
-			default:
-				secret, err := a.Devices.Add(ctx, id, kind)
-				if err != nil {
-					return nil, fmt.Errorf("provision %s: %w", id, err)
-				}
-				// Bound from a little in the past so that a reading
-				// stamped just before this instant is still attributed.
-				if err := a.Devices.Bind(ctx, id, patient, time.Now().Add(-time.Minute)); err != nil {
-					return nil, fmt.Errorf("provision %s: %w", id, err)
-				}
-				d = simulators.Device{ID: id, Secret: secret, Kind: kind, Patient: patient}
+	for _, want := range wanted {
+		id, kind, patient := want.ID, want.Kind, want.Patient
+		d, saved := known[id]
+		_, err := a.Devices.Get(id)
+		registered := err == nil
+		switch {
+		case registered && saved && a.Devices.Authenticate(id, d.Secret):
+			// Reuse the device from an earlier start.
+		case registered:
+			// Its secret is lost (or it was revoked): ids are never
+			// reused, so this simulated device sits out.
+			continue
+		default:
+			secret, err := a.Devices.Add(ctx, id, kind)
+			if err != nil {
+				return nil, fmt.Errorf("provision %s: %w", id, err)
 			}
-			out = append(out, d)
+			// Bound from a little in the past so that a reading
+			// stamped just before this instant is still attributed.
+			if err := a.Devices.Bind(ctx, id, patient, time.Now().Add(-time.Minute)); err != nil {
+				return nil, fmt.Errorf("provision %s: %w", id, err)
+			}
+			d = simulators.Device{ID: id, Secret: secret, Kind: kind, Patient: patient}
 		}
+		out = append(out, d)
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
 	if err := writePrivate(path, string(b)); err != nil {

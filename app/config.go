@@ -85,9 +85,12 @@ type LogConfig struct {
 	Format string `yaml:"format"` // json or console
 }
 
-// SimConfig runs simulated patients inside the server (dev mode).
+// SimConfig runs simulated patients inside the server (dev mode): the demo
+// scenario of the simulators package, in real time.
 type SimConfig struct {
-	Patients int           `yaml:"patients"`
+	Patients int `yaml:"patients"`
+	// Interval is how often the simulated watches, rings and patches upload
+	// what they measured (real ones batch for a minute or more).
 	Interval time.Duration `yaml:"interval"`
 }
 
@@ -101,7 +104,7 @@ func DefaultConfig() Config {
 		Store:   StoreConfig{Kind: "sqlite"},
 		Broker:  BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
 		Log:     LogConfig{Level: "info", Format: "json"},
-		Sim:     SimConfig{Interval: 2 * time.Second},
+		Sim:     SimConfig{Interval: 5 * time.Second},
 	}
 }
 

@@ -1,157 +1,224 @@
-// Package simulators makes simulated patients wearing simulated devices
-// that publish readings over MQTT exactly as real devices do, with their own
-// credentials. It is a client of the server: it speaks MQTT and imports only
-// vitals of Vitalwire's packages.
 package simulators
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"fmt"
-	"math"
-	"math/rand/v2"
+	"io"
+	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/rs/zerolog"
-
-	"github.com/vitalwire/vitalwire/vitals"
 )
 
-// Device kinds the fleet simulates and what each measures.
-const (
-	Watch = "watch" // heart rate, SpO2
-	Patch = "patch" // respiratory rate, body temperature
-	Cuff  = "cuff"  // blood pressure, every tenth tick
-)
-
-// Kinds lists the device kinds every simulated patient wears.
-var Kinds = []string{Watch, Patch, Cuff}
-
-// Device is one simulated device with its credentials.
-type Device struct {
-	ID      string `json:"id"`
-	Secret  string `json:"secret"`
-	Kind    string `json:"kind"`
-	Patient string `json:"patient"`
+// Runner plays a Simulation against a broker: one MQTT connection per
+// device with the device's own credentials and a last will, publishing each
+// emission when its simulated time comes. Time can be accelerated: with
+// Accel 60, a simulated hour passes in a wall minute, and timestamps stay
+// the simulated ones.
+type Runner struct {
+	Broker  string
+	TLS     *tls.Config
+	QoS     byte
+	Sim     *Simulation
+	Secrets map[string]string // device id -> secret
+	// Accel is simulated seconds per wall second (default 1).
+	Accel float64
+	// Until stops the run at this simulated time (default the scenario's end).
+	Until time.Time
+	// Progress, when set, gets a line every ProgressEvery (default 5 s).
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	Log           zerolog.Logger
+	// Wall is the wall clock (tests inject it); nil is time.Now.
+	Wall func() time.Time
 }
 
-// Fleet publishes readings for a set of devices.
-type Fleet struct {
-	Broker   string // tcp://host:port
-	Devices  []Device
-	Interval time.Duration
-	Seed     uint64
-	Log      zerolog.Logger
-	Now      func() time.Time
+// RunReport is the result of a run.
+type RunReport struct {
+	Devices        int            `json:"devices"`
+	Connected      int64          `json:"connected"`
+	SimulatedFrom  time.Time      `json:"simulated_from"`
+	SimulatedTo    time.Time      `json:"simulated_to"`
+	WallSeconds    float64        `json:"wall_seconds"`
+	Sent           int64          `json:"sent_messages"`
+	SentReadings   int64          `json:"sent_readings"`
+	Acked          int64          `json:"acknowledged"`
+	Errors         map[string]int `json:"errors"`
+	PublishRate    float64        `json:"messages_per_second"`
+	AckP50Ms       float64        `json:"publish_to_ack_p50_ms"`
+	AckP99Ms       float64        `json:"publish_to_ack_p99_ms"`
+	AckMaxMs       float64        `json:"publish_to_ack_max_ms"`
+	HeapPerConnKiB float64        `json:"heap_per_connection_kib"`
 }
 
-// Run connects every device and publishes until ctx ends.
-func (f *Fleet) Run(ctx context.Context) error {
-	if f.Now == nil {
-		f.Now = time.Now
+type runStats struct {
+	sent, readings, acked, connected atomic.Int64
+	mu                               sync.Mutex
+	errs                             map[string]int
+	lats                             []float64
+}
+
+func (s *runStats) fail(kind string) {
+	s.mu.Lock()
+	s.errs[kind]++
+	s.mu.Unlock()
+}
+
+// Run connects the fleet and plays the simulation until ctx ends or the
+// simulated end is reached, then waits (up to 30 s) for outstanding
+// acknowledgements and disconnects.
+func (r *Runner) Run(ctx context.Context) (RunReport, error) {
+	if r.Accel <= 0 {
+		r.Accel = 1
 	}
+	if r.Wall == nil {
+		r.Wall = time.Now
+	}
+	if r.ProgressEvery <= 0 {
+		r.ProgressEvery = 5 * time.Second
+	}
+	until := r.Until
+	if until.IsZero() || until.After(r.Sim.End()) {
+		until = r.Sim.End()
+	}
+	devs := r.Sim.Devices()
+	st := &runStats{errs: map[string]int{}}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	clients := make(map[string]mqtt.Client, len(devs))
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i, d := range f.Devices {
-		wg.Go(func() { f.runDevice(ctx, d, rand.New(rand.NewPCG(f.Seed, uint64(i)))) })
+	sem := make(chan struct{}, 64) // connection attempts in flight
+	for _, d := range devs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c := r.connect(d, st)
+			mu.Lock()
+			clients[d.ID] = c
+			mu.Unlock()
+		})
 	}
 	wg.Wait()
-	return nil
-}
-
-// baseline is one simulated person's resting values.
-type baseline struct {
-	hr, spo2, rr, temp, sys, dia float64
-}
-
-func newBaseline(r *rand.Rand) baseline {
-	return baseline{
-		hr: 60 + 20*r.Float64(), spo2: 95 + 3*r.Float64(), rr: 12 + 5*r.Float64(),
-		temp: 36.4 + 0.6*r.Float64(), sys: 110 + 25*r.Float64(), dia: 68 + 15*r.Float64(),
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	rep := RunReport{Devices: len(devs), SimulatedFrom: r.Sim.Now()}
+	if len(devs) > 0 {
+		rep.HeapPerConnKiB = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / 1024 / float64(len(devs))
 	}
-}
 
-type reading struct {
-	Type      vitals.Type `json:"type"`
-	Value     *float64    `json:"value,omitempty"`
-	Systolic  *float64    `json:"systolic,omitempty"`
-	Diastolic *float64    `json:"diastolic,omitempty"`
-	Unit      string      `json:"unit"`
-	Time      string      `json:"time"`
-}
-
-func round1(v float64) *float64 {
-	v = math.Round(v*10) / 10
-	return &v
-}
-
-func (f *Fleet) runDevice(ctx context.Context, d Device, r *rand.Rand) {
-	status := func(online bool, battery float64) []byte {
-		b, _ := json.Marshal(map[string]any{"online": online, "battery": math.Round(battery*100) / 100, "firmware": "sim-1.0"})
-		return b
-	}
-	statusTopic := "vitalwire/v1/devices/" + d.ID + "/status"
-	opts := mqtt.NewClientOptions().AddBroker(f.Broker).SetClientID(d.ID).
-		SetUsername(d.ID).SetPassword(d.Secret).
-		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(5*time.Second).
-		SetWill(statusTopic, `{"online":false}`, 1, true)
-	battery := 0.6 + 0.4*r.Float64()
-	opts.SetOnConnectHandler(func(c mqtt.Client) {
-		c.Publish(statusTopic, 1, true, status(true, battery))
-	})
-	c := mqtt.NewClient(opts)
-	c.Connect()
-	defer c.Disconnect(250)
-
-	// The per-person baseline comes from the patient id so that a patient's
-	// devices agree with one another.
-	var seed uint64
-	for _, ch := range d.Patient {
-		seed = seed*31 + uint64(ch)
-	}
-	b := newBaseline(rand.New(rand.NewPCG(seed, 7)))
-	walk := 0.0
-	tick := time.NewTicker(f.Interval)
+	wallStart, simStart := r.Wall(), r.Sim.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	var seq int64
-	for n := 0; ; n++ {
+	lastProgress := wallStart
+	var pending sync.WaitGroup
+	publish := func(e Emission) {
+		c := clients[e.Device]
+		if c == nil {
+			return
+		}
+		st.sent.Add(1)
+		st.readings.Add(int64(e.Readings))
+		t0 := time.Now()
+		tok := c.Publish(e.Topic, r.QoS, e.Retained, e.Payload)
+		pending.Add(1)
+		go func() {
+			defer pending.Done()
+			if !tok.WaitTimeout(60 * time.Second) {
+				st.fail("publish_timeout")
+				return
+			}
+			if tok.Error() != nil {
+				st.fail("publish_error")
+				return
+			}
+			st.acked.Add(1)
+			ms := float64(time.Since(t0).Microseconds()) / 1000
+			st.mu.Lock()
+			st.lats = append(st.lats, ms)
+			st.mu.Unlock()
+		}()
+	}
+	for r.Sim.Now().Before(until) {
 		select {
 		case <-ctx.Done():
-			return
+			goto done
 		case <-tick.C:
 		}
-		now := f.Now().UTC()
-		ts := now.Format(time.RFC3339Nano)
-		walk = 0.9*walk + r.NormFloat64()
-		var rs []reading
-		switch d.Kind {
-		case Watch:
-			rs = append(rs,
-				reading{Type: vitals.HeartRate, Value: round1(b.hr + 3*walk + r.NormFloat64()), Unit: "/min", Time: ts},
-				reading{Type: vitals.SpO2, Value: round1(min(100, b.spo2+0.5*walk)), Unit: "%", Time: ts})
-		case Patch:
-			rs = append(rs,
-				reading{Type: vitals.RespiratoryRate, Value: round1(b.rr + 0.8*walk), Unit: "/min", Time: ts},
-				reading{Type: vitals.BodyTemperature, Value: round1(b.temp + 0.05*walk), Unit: "Cel", Time: ts})
-		case Cuff:
-			if n%10 != 0 {
-				continue
-			}
-			rs = append(rs, reading{Type: vitals.BloodPressure, Systolic: round1(b.sys + 4*walk), Diastolic: round1(b.dia + 2*walk), Unit: "mm[Hg]", Time: ts})
+		wall := r.Wall()
+		simNow := simStart.Add(time.Duration(float64(wall.Sub(wallStart)) * r.Accel))
+		if simNow.After(until) {
+			simNow = until
 		}
-		seq++
-		payload, _ := json.Marshal(map[string]any{"seq": seq, "readings": rs})
-		// QoS 1: paho keeps the message and resends it until the broker
-		// acknowledges it, across reconnects.
-		c.Publish("vitalwire/v1/devices/"+d.ID+"/readings", 1, false, payload)
-		if n%30 == 0 {
-			battery = max(0.05, battery-0.001)
-			c.Publish(statusTopic, 1, true, status(true, battery))
+		if err := r.Sim.Advance(simNow, publish); err != nil {
+			return rep, err
+		}
+		if r.Progress != nil && wall.Sub(lastProgress) >= r.ProgressEvery {
+			lastProgress = wall
+			el := wall.Sub(wallStart).Seconds()
+			st.mu.Lock()
+			nerr := 0
+			for _, n := range st.errs {
+				nerr += n
+			}
+			st.mu.Unlock()
+			fmt.Fprintf(r.Progress, "sim %s  connected %d/%d  sent %d (%.0f/s)  acked %d  errors %d\n",
+				r.Sim.Now().Format(time.RFC3339), st.connected.Load(), len(devs), st.sent.Load(), float64(st.sent.Load())/el, st.acked.Load(), nerr)
 		}
 	}
+done:
+	waited := make(chan struct{})
+	go func() { pending.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(30 * time.Second):
+	}
+	for _, c := range clients {
+		c.Disconnect(100)
+	}
+	rep.SimulatedTo = r.Sim.Now()
+	rep.WallSeconds = r.Wall().Sub(wallStart).Seconds()
+	rep.Connected = st.connected.Load()
+	rep.Sent, rep.SentReadings, rep.Acked = st.sent.Load(), st.readings.Load(), st.acked.Load()
+	if rep.WallSeconds > 0 {
+		rep.PublishRate = float64(rep.Sent) / rep.WallSeconds
+	}
+	st.mu.Lock()
+	rep.Errors = st.errs
+	slices.Sort(st.lats)
+	rep.AckP50Ms, rep.AckP99Ms = quantile(st.lats, 0.5), quantile(st.lats, 0.99)
+	if n := len(st.lats); n > 0 {
+		rep.AckMaxMs = st.lats[n-1]
+	}
+	st.mu.Unlock()
+	return rep, nil
 }
 
-// DeviceID names a simulated patient's device.
-func DeviceID(patient, kind string) string { return fmt.Sprintf("%s-%s", patient, kind) }
+func (r *Runner) connect(d Device, st *runStats) mqtt.Client {
+	status := statusTopic(d.ID)
+	opts := mqtt.NewClientOptions().AddBroker(r.Broker).SetClientID(d.ID).
+		SetUsername(d.ID).SetPassword(r.Secrets[d.ID]).
+		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(10*time.Second).
+		SetKeepAlive(60*time.Second).SetWriteTimeout(30*time.Second).
+		SetWill(status, `{"online":false}`, 1, true)
+	if r.TLS != nil {
+		opts.SetTLSConfig(r.TLS)
+	}
+	opts.SetOnConnectHandler(func(mqtt.Client) { st.connected.Add(1) })
+	opts.SetConnectionLostHandler(func(mqtt.Client, error) { st.connected.Add(-1); st.fail("connection_lost") })
+	c := mqtt.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		st.fail("connect")
+		r.Log.Warn().Str("device", d.ID).Err(tok.Error()).Msg("device could not connect yet; retrying in the background")
+	}
+	return c
+}

@@ -20,6 +20,8 @@ const (
 	BloodPressure   Type = "blood_pressure"
 	BodyWeight      Type = "body_weight"
 	BloodGlucose    Type = "blood_glucose"
+	// Steps is a step count over the minute ending at the reading's time.
+	Steps Type = "steps"
 )
 
 // Code is a coding in a terminology, such as a LOINC code.
@@ -151,6 +153,13 @@ var catalog = map[Type]*Spec{
 			{"mmol/L", func(m float64) float64 { return m * mmolPerLGlucose }},
 		},
 		Plausible: Range{5, 3000},
+	},
+	Steps: {
+		Type:      Steps,
+		Codes:     []Code{{LOINC, "55423-8", "Number of steps in unspecified time Pedometer"}},
+		Canonical: "{steps}",
+		Units:     []Unit{{"{steps}", same}},
+		Plausible: Range{0, 1000}, // per minute
 	},
 }
 

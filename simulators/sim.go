@@ -1,0 +1,263 @@
+package simulators
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/vitalwire/vitalwire/vitals/news2"
+)
+
+// step is the simulation's time step: the finest cadence of any device.
+const step = 5 * time.Second
+
+// Device is one simulated device with its credentials.
+type Device struct {
+	ID      string `json:"id"`
+	Secret  string `json:"secret,omitempty"`
+	Kind    string `json:"kind"`
+	Patient string `json:"patient"`
+}
+
+// DeviceID names a simulated patient's device.
+func DeviceID(patient, kind string) string { return patient + "-" + kind }
+
+// Emission is a message a device sends at simulated time At.
+type Emission struct {
+	At       time.Time
+	Device   string
+	Topic    string
+	Payload  []byte
+	Retained bool
+	Readings int // readings in the payload (0 for status)
+}
+
+// Simulation is a deterministic fleet: the same scenario and seed give the
+// same emissions and ground truth, byte for byte, whatever the wall clock.
+type Simulation struct {
+	sc       *Scenario
+	now      time.Time
+	patients []*patientSim
+	devices  []*deviceSim
+	truth    *json.Encoder
+}
+
+type patientSim struct {
+	spec    PatientSpec
+	person  *person
+	devices []*deviceSim
+	conds   []*condition
+}
+
+// NewSimulation builds the fleet of a scenario. Ground truth, if truth is
+// not nil, is written to it as JSON lines.
+func NewSimulation(sc *Scenario, truth io.Writer) *Simulation {
+	s := &Simulation{sc: sc, now: sc.Start}
+	if truth != nil {
+		s.truth = json.NewEncoder(truth)
+	}
+	for _, ps := range sc.Patients {
+		rng := rand.New(rand.NewPCG(sc.Seed, seedOf("patient", ps.ID)))
+		p := newPerson(ps.Profile, sc.Start, rng)
+		for _, e := range ps.Events {
+			if containsStr(clinicalEvents, e.Kind) {
+				p.effects = append(p.effects, effect{kind: e.Kind, at: sc.Start.Add(e.At), ramp: e.Ramp, duration: e.For})
+			}
+		}
+		pt := &patientSim{spec: ps, person: p, conds: conditionsFor(ps.Profile)}
+		for _, k := range ps.Devices {
+			d := newDeviceSim(Device{ID: DeviceID(ps.ID, k), Kind: k, Patient: ps.ID}, p, sc, ps.Events)
+			pt.devices = append(pt.devices, d)
+			s.devices = append(s.devices, d)
+		}
+		s.patients = append(s.patients, pt)
+	}
+	return s
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Now is the simulated time reached so far.
+func (s *Simulation) Now() time.Time { return s.now }
+
+// End is when the scenario ends.
+func (s *Simulation) End() time.Time { return s.sc.Start.Add(s.sc.Duration) }
+
+// Devices lists the simulated devices, in a fixed order.
+func (s *Simulation) Devices() []Device {
+	out := make([]Device, len(s.devices))
+	for i, d := range s.devices {
+		out[i] = d.Device
+	}
+	return out
+}
+
+// State returns a patient's current physiological state.
+func (s *Simulation) State(patient string) (Vitals, bool) {
+	for _, p := range s.patients {
+		if p.spec.ID == patient {
+			return p.person.state, true
+		}
+	}
+	return Vitals{}, false
+}
+
+// Advance runs the simulation up to to (not past the scenario's end),
+// calling emit for each message in time order, devices in a fixed order
+// within a step.
+func (s *Simulation) Advance(to time.Time, emit func(Emission)) error {
+	if end := s.End(); to.After(end) {
+		to = end
+	}
+	for t := s.now.Add(step); !t.After(to); t = t.Add(step) {
+		for _, p := range s.patients {
+			p.person.step(t, step)
+			for _, d := range p.devices {
+				d.step(t, emit)
+			}
+			if err := s.writeTruth(p, t); err != nil {
+				return err
+			}
+		}
+		s.now = t
+	}
+	return nil
+}
+
+// TruthRow is one line of the ground truth: a patient's true state at a
+// whole minute, its NEWS2 from that state, and the conditions that hold.
+type TruthRow struct {
+	Time       time.Time `json:"t"`
+	Patient    string    `json:"patient"`
+	Profile    Profile   `json:"profile"`
+	Vitals     Vitals    `json:"vitals"`
+	NEWS2      int       `json:"news2"`
+	Band       string    `json:"news2_band"`
+	Conditions []string  `json:"conditions"`
+}
+
+// TruthEvent marks the instant a condition starts or stops holding.
+type TruthEvent struct {
+	Time      time.Time `json:"t"`
+	Patient   string    `json:"patient"`
+	Condition string    `json:"condition"`
+	State     string    `json:"state"` // start or end
+}
+
+func (s *Simulation) writeTruth(p *patientSim, t time.Time) error {
+	v := p.person.state
+	score := news2.Compute(newsParams(p.spec.Profile, v))
+	var holding []string
+	for _, c := range p.conds {
+		changed := c.update(t, c.test(v, score))
+		if changed && s.truth != nil {
+			state, at := "end", t
+			if c.holds {
+				state, at = "start", c.heldFrom
+			}
+			if err := s.truth.Encode(TruthEvent{Time: at, Patient: p.spec.ID, Condition: c.name, State: state}); err != nil {
+				return err
+			}
+		}
+		if c.holds {
+			holding = append(holding, c.name)
+		}
+	}
+	for _, d := range p.devices {
+		if d.removedAt(t) {
+			holding = append(holding, "no_data:"+d.Kind)
+		}
+		if off, _ := d.offlineAt(t); off {
+			holding = append(holding, "offline:"+d.Kind)
+		}
+	}
+	if s.truth == nil || t.Truncate(time.Minute) != t {
+		return nil
+	}
+	if holding == nil {
+		holding = []string{}
+	}
+	return s.truth.Encode(TruthRow{Time: t, Patient: p.spec.ID, Profile: p.spec.Profile, Vitals: round2(v),
+		NEWS2: score.Total, Band: string(score.Band), Conditions: holding})
+}
+
+func round2(v Vitals) Vitals {
+	r := func(x float64) float64 { return math.Round(x*100) / 100 }
+	return Vitals{r(v.HeartRate), r(v.RespRate), r(v.SpO2), r(v.Temperature), r(v.Systolic), r(v.Diastolic), r(v.Glucose), r(v.Weight), r(v.Steps)}
+}
+
+// newsParams builds NEWS2 inputs from a state: the patient is alert, and
+// breathes oxygen per the profile.
+func newsParams(p Profile, v Vitals) news2.Params {
+	scale := news2.Scale1
+	if p.Scale2() {
+		scale = news2.Scale2
+	}
+	return news2.Params{RespiratoryRate: news2.F(v.RespRate), SpO2: news2.F(v.SpO2), Scale: scale, OnOxygen: p.OnOxygen(),
+		Systolic: news2.F(v.Systolic), Pulse: news2.F(v.HeartRate), Consciousness: news2.Alert, Temperature: news2.F(v.Temperature)}
+}
+
+// NEWS2 scores a state as the ground truth does.
+func NEWS2(p Profile, v Vitals) news2.Score { return news2.Compute(newsParams(p, v)) }
+
+// condition is a clinical condition of the ground truth: a test on the
+// state that must hold for a duration.
+type condition struct {
+	name     string
+	need     time.Duration
+	test     func(Vitals, news2.Score) bool
+	since    time.Time // when the test became true; zero while false
+	holds    bool
+	heldFrom time.Time
+}
+
+// update feeds the test's result at t and reports whether holds changed.
+func (c *condition) update(t time.Time, ok bool) bool {
+	if !ok {
+		c.since = time.Time{}
+		if c.holds {
+			c.holds = false
+			return true
+		}
+		return false
+	}
+	if c.since.IsZero() {
+		c.since = t
+	}
+	if !c.holds && t.Sub(c.since) >= c.need {
+		c.holds, c.heldFrom = true, c.since.Add(c.need)
+		return true
+	}
+	return false
+}
+
+// conditionsFor lists the ground-truth conditions, matching the default
+// alert rules: the same thresholds and durations.
+func conditionsFor(p Profile) []*condition {
+	spo2Limit := 90.0
+	if p.Scale2() {
+		spo2Limit = 85
+	}
+	return []*condition{
+		{name: fmt.Sprintf("spo2_below_%v_for_2m", spo2Limit), need: 2 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.SpO2 < spo2Limit }},
+		{name: "heart_rate_above_130_for_2m", need: 2 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.HeartRate > 130 }},
+		{name: "heart_rate_below_40_for_2m", need: 2 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.HeartRate < 40 }},
+		{name: "systolic_below_90", test: func(v Vitals, _ news2.Score) bool { return v.Systolic < 90 }},
+		{name: "temperature_39_1_or_above", test: func(v Vitals, _ news2.Score) bool { return v.Temperature >= 39.1 }},
+		{name: "glucose_below_54", test: func(v Vitals, _ news2.Score) bool { return v.Glucose < 54 }},
+		{name: "glucose_below_70_for_15m", need: 15 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.Glucose < 70 }},
+		{name: "news2_5_or_more", test: func(_ Vitals, s news2.Score) bool { return s.Total >= 5 }},
+		{name: "news2_7_or_more", test: func(_ Vitals, s news2.Score) bool { return s.Total >= 7 }},
+		{name: "news2_single_3", test: func(_ Vitals, s news2.Score) bool { return s.Red }},
+	}
+}
