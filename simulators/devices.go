@@ -153,6 +153,8 @@ type deviceSim struct {
 	wrong    float64
 	garbage  float64
 	wasOff   bool
+	// shuffleBack: the late upload after the offline period is out of order.
+	shuffleBack bool
 }
 
 func seedOf(parts ...string) uint64 {
@@ -304,13 +306,13 @@ func (d *deviceSim) step(t time.Time, emit func(Emission)) {
 	}
 	off, shuffled := d.offlineAt(t)
 	if off {
-		d.wasOff = true
+		d.wasOff, d.shuffleBack = true, shuffled
 		return
 	}
 	if d.wasOff {
 		// Back online: the whole buffer goes up at once, late.
 		d.wasOff = false
-		if shuffled {
+		if d.shuffleBack {
 			d.rng.Shuffle(len(d.buffer), func(i, j int) { d.buffer[i], d.buffer[j] = d.buffer[j], d.buffer[i] })
 		}
 		d.flush(t, emit)
