@@ -117,6 +117,9 @@ type AddDeviceRequest struct {
 	ID      string `json:"id"`
 	Kind    string `json:"kind"`
 	Patient string `json:"patient,omitempty"`
+	// BoundFrom is when the binding to Patient starts (default now): a
+	// device set up after it started measuring, or a replayed scenario.
+	BoundFrom time.Time `json:"bound_from,omitzero"`
 }
 
 // AddDeviceResponse carries the secret, shown this once.
@@ -136,7 +139,11 @@ func (a *App) addDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Patient != "" {
-		if err := a.Devices.Bind(r.Context(), req.ID, req.Patient, time.Now()); err != nil {
+		from := req.BoundFrom
+		if from.IsZero() {
+			from = time.Now()
+		}
+		if err := a.Devices.Bind(r.Context(), req.ID, req.Patient, from); err != nil {
 			deviceError(w, err)
 			return
 		}

@@ -88,13 +88,15 @@ func ParseScenario(b []byte) (*Scenario, error) {
 	if err := dec.Decode(&sc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
-	if err := sc.normalize(); err != nil {
+	if err := sc.Normalize(); err != nil {
 		return nil, err
 	}
 	return &sc, nil
 }
 
-func (sc *Scenario) normalize() error {
+// Normalize fills defaults, expands Generate into patients and checks the
+// scenario; errors name the patient and the field.
+func (sc *Scenario) Normalize() error {
 	if sc.Start.IsZero() {
 		sc.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -187,7 +189,7 @@ func DefaultDevices(p Profile) []string {
 // watching the dashboard sees care-worthy changes at once.
 func DemoScenario(patients int, start time.Time, seed uint64) *Scenario {
 	sc := &Scenario{Start: start, Duration: 365 * 24 * time.Hour, Seed: seed, UploadEvery: 5 * time.Second, Generate: patients}
-	if err := sc.normalize(); err != nil {
+	if err := sc.Normalize(); err != nil {
 		panic(err) // generated scenarios are valid by construction
 	}
 	script := [][]Event{

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,9 +21,52 @@ import (
 
 const usage = `wearsim: simulated wearables for Vitalwire
 
-  wearsim provision --server URL --token T --patients N [--prefix load] --out devices.json
+  wearsim provision --server URL --token T (--scenario FILE | --patients N [--devices-per-patient K]) --out devices.json
+  wearsim run --broker tcp://HOST:1883 --devices devices.json (--scenario FILE | --patients N ...) [--accel 60] [--truth truth.jsonl]
   wearsim load --broker tcp://HOST:1883 --server URL --devices devices.json [--duration 60s] [--batch 10]
 `
+
+// fleetFlags are the flags that choose the simulated fleet.
+type fleetFlags struct {
+	scenario       *string
+	patients       *int
+	perPatient     *int
+	seed           *uint64
+	duration       *time.Duration
+	uploadEvery    *time.Duration
+	locale, prefix *string
+}
+
+func addFleetFlags(fs *flag.FlagSet) fleetFlags {
+	return fleetFlags{
+		scenario:    fs.String("scenario", "", "scenario YAML (patients, devices, events); or generate with --patients"),
+		patients:    fs.Int("patients", 10, "patients to generate when there is no scenario"),
+		perPatient:  fs.Int("devices-per-patient", 0, "devices per generated patient (0: the profile's usual set)"),
+		seed:        fs.Uint64("seed", 1, "random seed: the same seed gives the same stream"),
+		duration:    fs.Duration("duration", 24*time.Hour, "simulated duration when there is no scenario"),
+		uploadEvery: fs.Duration("upload-every", 0, "how often watches, rings and patches upload (0: each kind's own)"),
+		locale:      fs.String("locale", "", "us: Fahrenheit, pounds, mg/dL; otherwise Celsius, kg, mmol/L"),
+		prefix:      fs.String("prefix", "sim-patient", "ids of generated patients"),
+	}
+}
+
+func (f fleetFlags) build(start time.Time) (*simulators.Scenario, error) {
+	if *f.scenario != "" {
+		return simulators.LoadScenario(*f.scenario)
+	}
+	sc := &simulators.Scenario{Start: start, Duration: *f.duration, Seed: *f.seed, Generate: *f.patients,
+		Prefix: *f.prefix, Locale: *f.locale, UploadEvery: *f.uploadEvery}
+	if err := sc.Normalize(); err != nil {
+		return nil, err
+	}
+	if k := *f.perPatient; k > 0 {
+		for i := range sc.Patients {
+			ds := sc.Patients[i].Devices
+			sc.Patients[i].Devices = ds[:min(k, len(ds))]
+		}
+	}
+	return sc, nil
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,18 +89,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fs := flag.NewFlagSet("provision", flag.ContinueOnError)
 		server := fs.String("server", "http://127.0.0.1:8080", "Vitalwire base URL")
 		token := fs.String("token", os.Getenv("VITALWIRE_TOKEN"), "admin bearer token")
-		patients := fs.Int("patients", 10, "simulated patients")
-		prefix := fs.String("prefix", "load", "patient id prefix")
-		kind := fs.String("kind", simulators.Watch, "one device of this kind per patient")
+		fleet := addFleetFlags(fs)
 		out := fs.String("out", "devices.json", "where to write the credentials (mode 0600)")
+		parallel := fs.Int("parallel", 8, "registrations in flight")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		var ids []string
-		for i := 1; i <= *patients; i++ {
-			ids = append(ids, fmt.Sprintf("%s-%05d", *prefix, i))
+		sc, err := fleet.build(time.Now().UTC().Truncate(time.Second))
+		if err != nil {
+			return err
 		}
-		devs, err := simulators.Provision(ctx, *server, *token, ids, []string{*kind})
+		// Bound from a minute before the scenario starts, so that its first
+		// readings are attributed however long provisioning takes.
+		devs, err := simulators.ProvisionDevices(ctx, *server, *token, sc.DeviceIDs(), sc.Start.Add(-time.Minute), *parallel)
 		if err != nil {
 			return err
 		}
@@ -65,6 +111,73 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "provisioned %d devices into %s\n", len(devs), *out)
 		return nil
+	case "run":
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		broker := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker URL (ssl:// for TLS)")
+		devicesFile := fs.String("devices", "devices.json", "credentials written by provision")
+		fleet := addFleetFlags(fs)
+		accel := fs.Float64("accel", 1, "simulated seconds per wall second (60: an hour a minute)")
+		wall := fs.Duration("for", 0, "stop after this wall time (0: at the simulated end)")
+		truthFile := fs.String("truth", "", "write the ground truth here (JSON lines)")
+		qos := fs.Int("qos", 1, "MQTT QoS of readings")
+		caFile := fs.String("tls-ca", "", "CA certificate to verify the broker (ssl:// brokers)")
+		quiet := fs.Bool("quiet", false, "no progress line")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		// A generated fleet starts now, so that its readings are live.
+		sc, err := fleet.build(time.Now().UTC().Truncate(time.Second))
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(*devicesFile)
+		if err != nil {
+			return err
+		}
+		var devs []simulators.Device
+		if err := json.Unmarshal(b, &devs); err != nil {
+			return fmt.Errorf("%s: %w", *devicesFile, err)
+		}
+		secrets := map[string]string{}
+		for _, d := range devs {
+			secrets[d.ID] = d.Secret
+		}
+		var truth io.Writer
+		if *truthFile != "" {
+			f, err := os.Create(*truthFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			truth = f
+		}
+		r := &simulators.Runner{Broker: *broker, QoS: byte(*qos), Sim: simulators.NewSimulation(sc, truth), Secrets: secrets, Accel: *accel}
+		if *caFile != "" {
+			pem, err := os.ReadFile(*caFile)
+			if err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("%s: no certificate", *caFile)
+			}
+			r.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		if !*quiet {
+			r.Progress = os.Stderr
+		}
+		if *wall > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, *wall)
+			defer cancel()
+		}
+		rep, err := r.Run(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
 	case "load":
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
 		broker := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker URL")

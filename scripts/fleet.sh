@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Fleet test on this machine: DEVICES simulated devices (one per patient,
+# their own credentials, each its own MQTT connection) connect to Vitalwire
+# through BROKER=embedded (the default) or BROKER=mosquitto, and play the
+# simulation in real time for FOR (60s). Prints wearsim's JSON report, with
+# the fleet's heap per connection and the publish rate. Everything binds to
+# 127.0.0.1 and stops at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BROKER=${BROKER:-embedded}
+DEVICES=${DEVICES:-10000}
+FOR=${FOR:-60s}
+UPLOAD=${UPLOAD:-5s}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_tcp() { for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not ready" >&2; exit 1; }
+
+go build -o "$work/vitalwire" ./cmd/vitalwire
+go build -o "$work/wearsim" ./cmd/wearsim
+mqtt_port=$(port); http_port=$(port)
+
+if [ "$BROKER" = mosquitto ]; then
+  cat > "$work/mosquitto.conf" <<CONF
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+persistence false
+max_inflight_messages 1000
+max_queued_messages 1000000
+max_queued_bytes 0
+log_dest stderr
+log_type error
+$( [ "$(id -u)" = 0 ] && echo "user root" )
+CONF
+  /usr/sbin/mosquitto -c "$work/mosquitto.conf" & pids+=($!)
+  wait_tcp "$mqtt_port"
+  broker_yaml="broker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-fleet\n  connections: 2"
+else
+  broker_yaml="broker:\n  embedded: true\n  addr: 127.0.0.1:$mqtt_port"
+fi
+printf "data_dir: $work/data\nhttp:\n  addr: 127.0.0.1:$http_port\n$broker_yaml\nlog:\n  level: warn\n" > "$work/vitalwire.yaml"
+"$work/vitalwire" serve --config "$work/vitalwire.yaml" & pids+=($!)
+wait_tcp "$http_port"; wait_tcp "$mqtt_port"
+token=$("$work/vitalwire" token create --sub fleet-admin --role admin --data-dir "$work/data" 2>/dev/null)
+
+common=(--patients "$DEVICES" --devices-per-patient 1 --prefix fleet --upload-every "$UPLOAD" --seed 1)
+time "$work/wearsim" provision --server "http://127.0.0.1:$http_port" --token "$token" "${common[@]}" --out "$work/devices.json" >&2
+echo "fleet: broker=$BROKER devices=$DEVICES for=$FOR upload-every=$UPLOAD" >&2
+"$work/wearsim" run --broker "tcp://127.0.0.1:$mqtt_port" --devices "$work/devices.json" "${common[@]}" --for "$FOR" --quiet
+ps -o rss=,comm= -p "${pids[-1]}" | awk '{printf "vitalwire RSS at the end: %.0f MiB\n", $1/1024}' >&2
