@@ -408,3 +408,24 @@ patients:
 	_, err = ParseScenario([]byte("patiens: []\n"))
 	require.ErrorContains(t, err, "patiens")
 }
+
+func TestTheDemoShowsDeteriorationsWithinMinutes(t *testing.T) {
+	sc := DemoScenario(5, t0.Add(9*time.Hour), 1)
+	var truth bytes.Buffer
+	s := NewSimulation(sc, &truth)
+	require.NoError(t, s.Advance(sc.Start.Add(12*time.Minute), func(Emission) {}))
+	first := map[string]time.Time{}
+	for _, line := range strings.Split(strings.TrimSpace(truth.String()), "\n") {
+		var ev TruthEvent
+		require.NoError(t, json.Unmarshal([]byte(line), &ev))
+		if ev.State == "start" && first[ev.Patient].IsZero() {
+			first[ev.Patient] = ev.Time
+		}
+	}
+	require.NotContains(t, first, "sim-patient-001", "the healthy patient stays quiet")
+	for _, p := range []string{"sim-patient-002", "sim-patient-003", "sim-patient-004"} {
+		require.Contains(t, first, p)
+		require.Less(t, first[p].Sub(sc.Start), 10*time.Minute, "%s deteriorates within 10 minutes", p)
+	}
+	require.Contains(t, truth.String(), `"no_data:patch"`, "patient 5's patch falls off")
+}

@@ -78,7 +78,9 @@ func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error)
 	}
 	log = log.With().Str("component", "broker").Logger()
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClientWritesPending = 16 * 1024
+	// Devices receive little (their rejects): a short outbound queue per
+	// connection keeps 10,000 connections from reserving gigabytes.
+	caps.MaximumClientWritesPending = 256
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		InlineClient: true,
