@@ -67,6 +67,17 @@ func stream(t *testing.T, d *device, base time.Time, msgs, rate int) (count int6
 	}
 }
 
+// requireStream waits until a stream's readings are all stored, then
+// checks count and sum: every reading there, none twice.
+func requireStream(t *testing.T, s vitals.Store, base time.Time, want int64, sum float64) {
+	t.Helper()
+	from, to := base, base.Add(time.Hour)
+	waitCount(t, s, "patient-1", vitals.HeartRate, from, to, want, 2*time.Minute)
+	n, got := stats(t, s, "patient-1", vitals.HeartRate, from, to)
+	require.Equal(t, want, n)
+	require.InDelta(t, sum, got, 1e-6*sum)
+}
+
 func TestAnInfluxDBOutageOf30SecondsLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30 s outage: not in -short")
@@ -87,11 +98,7 @@ func TestAnInfluxDBOutageOf30SecondsLosesNothing(t *testing.T) {
 	in.Start(t)
 	wait()
 
-	from, to := base, base.Add(time.Hour)
-	waitCount(t, a.Store, "patient-1", vitals.HeartRate, from, to, want, 2*time.Minute)
-	n, s := stats(t, a.Store, "patient-1", vitals.HeartRate, from, to)
-	require.Equal(t, want, n)
-	require.InDelta(t, sum, s, 1e-6*sum)
+	requireStream(t, a.Store, base, want, sum)
 	require.Eventually(t, func() bool {
 		mm := metrics(t, a.URL())
 		return mm["vitalwire_spool_batches"] == 0 && mm["vitalwire_spool_bytes"] == 0
@@ -112,11 +119,7 @@ func TestAMosquittoRestartDuringAStreamLosesNothing(t *testing.T) {
 	m.Start(t)
 	wait()
 
-	from, to := base, base.Add(time.Hour)
-	waitCount(t, a.Store, "patient-1", vitals.HeartRate, from, to, want, 2*time.Minute)
-	n, s := stats(t, a.Store, "patient-1", vitals.HeartRate, from, to)
-	require.Equal(t, want, n)
-	require.InDelta(t, sum, s, 1e-6*sum)
+	requireStream(t, a.Store, base, want, sum)
 }
 
 var (

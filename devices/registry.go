@@ -218,7 +218,7 @@ func (r *Registry) changeBinding(ctx context.Context, id, patient string, at tim
 		return fmt.Errorf("bind: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE device_bindings SET to_ns = ? WHERE device_id = ? AND to_ns IS NULL`, at.UnixNano(), id); err != nil {
+	if err := closeOpenBinding(ctx, tx, id, at); err != nil {
 		return fmt.Errorf("bind: %w", err)
 	}
 	if patient != "" {
@@ -230,16 +230,27 @@ func (r *Registry) changeBinding(ctx context.Context, id, patient string, at tim
 		return fmt.Errorf("bind: %w", err)
 	}
 	// Copy on write: Resolve callers may hold the old slice.
-	nb := make([]Binding, len(bs), len(bs)+1)
-	copy(nb, bs)
-	if n := len(nb); n > 0 && nb[n-1].To.IsZero() {
-		nb[n-1].To = at
-	}
+	nb := endOpen(bs, at, 1)
 	if patient != "" {
 		nb = append(nb, Binding{Patient: patient, From: at})
 	}
 	d.Bindings = nb
 	return nil
+}
+
+func closeOpenBinding(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE device_bindings SET to_ns = ? WHERE device_id = ? AND to_ns IS NULL`, at.UnixNano(), id)
+	return err
+}
+
+// endOpen returns a copy of bindings with the open one ended at at.
+func endOpen(bs []Binding, at time.Time, extra int) []Binding {
+	nb := make([]Binding, len(bs), len(bs)+extra)
+	copy(nb, bs)
+	if n := len(nb); n > 0 && nb[n-1].To.IsZero() {
+		nb[n-1].To = at
+	}
+	return nb
 }
 
 // Revoke refuses the device's credentials from now on and ends its binding.
@@ -262,7 +273,7 @@ func (r *Registry) Revoke(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE devices SET revoked_at = ? WHERE id = ?`, now.UnixNano(), id); err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE device_bindings SET to_ns = ? WHERE device_id = ? AND to_ns IS NULL`, now.UnixNano(), id); err != nil {
+	if err := closeOpenBinding(ctx, tx, id, now); err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -270,11 +281,7 @@ func (r *Registry) Revoke(ctx context.Context, id string) error {
 	}
 	d.RevokedAt = now
 	d.verified = [32]byte{}
-	nb := append([]Binding(nil), d.Bindings...)
-	if n := len(nb); n > 0 && nb[n-1].To.IsZero() {
-		nb[n-1].To = now
-	}
-	d.Bindings = nb
+	d.Bindings = endOpen(d.Bindings, now, 0)
 	return nil
 }
 

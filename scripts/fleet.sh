@@ -12,16 +12,7 @@ DEVICES=${DEVICES:-10000}
 FOR=${FOR:-60s}
 UPLOAD=${UPLOAD:-5s}
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_tcp() { for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not ready" >&2; exit 1; }
+. scripts/lib.sh
 
 go build -o "$work/vitalwire" ./cmd/vitalwire
 go build -o "$work/wearsim" ./cmd/wearsim

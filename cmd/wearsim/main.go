@@ -130,13 +130,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		b, err := os.ReadFile(*devicesFile)
+		devs, err := readDevices(*devicesFile)
 		if err != nil {
 			return err
-		}
-		var devs []simulators.Device
-		if err := json.Unmarshal(b, &devs); err != nil {
-			return fmt.Errorf("%s: %w", *devicesFile, err)
 		}
 		secrets := map[string]string{}
 		for _, d := range devs {
@@ -191,13 +187,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		b, err := os.ReadFile(*devicesFile)
+		devs, err := readDevices(*devicesFile)
 		if err != nil {
 			return err
-		}
-		var devs []simulators.Device
-		if err := json.Unmarshal(b, &devs); err != nil {
-			return fmt.Errorf("%s: %w", *devicesFile, err)
 		}
 		l := &simulators.Load{Broker: *broker, Server: *server, Devices: devs, Batch: *batch, Window: *window,
 			Rate: *rate, Duration: *duration, QoS: byte(*qos)}
@@ -211,4 +203,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprint(os.Stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// readDevices reads the credentials file written by provision.
+func readDevices(path string) ([]simulators.Device, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var devs []simulators.Device
+	if err := json.Unmarshal(b, &devs); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return devs, nil
 }
