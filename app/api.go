@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -17,20 +18,22 @@ import (
 )
 
 // route declares who may use an endpoint. The mux serves only declared
-// routes, and a route is either public (health and metrics, which carry no
-// patient data) or names the roles it allows: access is denied by default.
+// routes. A route is public (health and metrics, which carry no patient
+// data), or is about the patient {id} (the access policy decides, and every
+// answer, allowed or refused, is audited), or names the roles it allows:
+// access is denied by default.
 type route struct {
 	pattern string // "METHOD /path/{var}"
 	public  bool
+	patient bool
 	roles   []auth.Role
 	handler http.HandlerFunc
 }
 
 func (a *App) routeTable() []route {
 	admin := []auth.Role{auth.RoleAdmin}
-	// Reading patient data: clinicians, and admins until the access policy
-	// of care teams and break-glass narrows this (see docs/SECURITY.md).
-	readers := []auth.Role{auth.RoleAdmin, auth.RoleClinician}
+	staff := []auth.Role{auth.RoleAdmin, auth.RoleClinician}
+	anyone := []auth.Role{auth.RoleAdmin, auth.RoleClinician, auth.RolePatient}
 	return []route{
 		{pattern: "GET /healthz", public: true, handler: a.healthz},
 		{pattern: "GET /readyz", public: true, handler: a.readyz},
@@ -41,9 +44,21 @@ func (a *App) routeTable() []route {
 		{pattern: "POST /api/v1/devices/{id}/bind", roles: admin, handler: a.bindDevice},
 		{pattern: "POST /api/v1/devices/{id}/unbind", roles: admin, handler: a.unbindDevice},
 		{pattern: "POST /api/v1/devices/{id}/revoke", roles: admin, handler: a.revokeDevice},
-		{pattern: "GET /api/v1/patients/{id}/readings", roles: readers, handler: a.readings},
-		{pattern: "GET /api/v1/patients/{id}/latest", roles: readers, handler: a.latest},
-		{pattern: "GET /api/v1/patients/{id}/aggregates", roles: readers, handler: a.aggregates},
+		{pattern: "GET /api/v1/patients", roles: admin, handler: a.listPatients},
+		{pattern: "POST /api/v1/patients", roles: admin, handler: a.addPatient},
+		{pattern: "GET /api/v1/patients/{id}", patient: true, handler: a.getPatient},
+		{pattern: "GET /api/v1/patients/{id}/readings", patient: true, handler: a.readings},
+		{pattern: "GET /api/v1/patients/{id}/latest", patient: true, handler: a.latest},
+		{pattern: "GET /api/v1/patients/{id}/aggregates", patient: true, handler: a.aggregates},
+		{pattern: "POST /api/v1/patients/{id}/break-glass", roles: staff, handler: a.breakGlass},
+		{pattern: "GET /api/v1/break-glass", roles: admin, handler: a.listBreakGlass},
+		{pattern: "GET /api/v1/care-teams", roles: admin, handler: a.listTeams},
+		{pattern: "POST /api/v1/care-teams", roles: admin, handler: a.addTeam},
+		{pattern: "POST /api/v1/care-teams/{id}/members", roles: admin, handler: a.addMember},
+		{pattern: "DELETE /api/v1/care-teams/{id}/members", roles: admin, handler: a.removeMember},
+		{pattern: "GET /api/v1/me/patients", roles: []auth.Role{auth.RoleClinician}, handler: a.myPatients},
+		{pattern: "POST /api/v1/tokens/revoke", roles: anyone, handler: a.revokeToken},
+		{pattern: "GET /api/v1/audit", roles: admin, handler: a.exportAudit},
 	}
 }
 
@@ -51,12 +66,78 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range a.routeTable() {
 		var h http.Handler = r.handler
-		if !r.public {
+		switch {
+		case r.public:
+		case r.patient:
+			h = a.patientAccess(r.pattern, h)
+		default:
 			h = a.Signer.Allow(r.roles, h)
 		}
 		mux.Handle(r.pattern, h)
 	}
 	return securityHeaders(mux)
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// patientAccess authenticates, asks the policy about the patient {id},
+// audits the answer, and only then runs h. If the audit event cannot be
+// written, the access fails: nothing is read unaudited.
+func (a *App) patientAccess(action string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		patient := r.PathValue("id")
+		ev := auth.Event{Actor: "anonymous", Action: action, Patient: patient, Resource: r.URL.Path, Source: clientAddr(r), Outcome: auth.Refused}
+		var c auth.Claims
+		tok, err := auth.BearerToken(r)
+		if err == nil {
+			c, err = a.Signer.Verify(tok)
+		}
+		if err != nil {
+			if !a.audited(w, r, ev) {
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire", error="invalid_token"`)
+			fail(w, http.StatusUnauthorized, "a valid bearer token is required")
+			return
+		}
+		ev.Actor, ev.Role = c.Subject, string(c.Role)
+		d := a.Policy.Patient(c, patient)
+		ev.BreakGlass = d.BreakGlass
+		if d.Allowed {
+			ev.Outcome = auth.Allowed
+		}
+		if !a.audited(w, r, ev) {
+			return
+		}
+		if !d.Allowed {
+			fail(w, http.StatusForbidden, "no access to this patient")
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(auth.WithClaims(r.Context(), c)))
+	})
+}
+
+// audited appends ev, answering 503 when it cannot.
+func (a *App) audited(w http.ResponseWriter, r *http.Request, ev auth.Event) bool {
+	if _, err := a.Audit.Append(r.Context(), ev); err != nil {
+		a.log.Error().Err(err).Msg("audit write failed; access refused")
+		fail(w, http.StatusServiceUnavailable, "audit log unavailable")
+		return false
+	}
+	return true
+}
+
+// auditChange records a change of patient data by the authenticated caller.
+func (a *App) auditChange(w http.ResponseWriter, r *http.Request, action, patient, outcome string) bool {
+	c, _ := auth.FromContext(r.Context())
+	return a.audited(w, r, auth.Event{Actor: c.Subject, Role: string(c.Role), Action: action, Patient: patient,
+		Resource: r.URL.Path, Source: clientAddr(r), Outcome: outcome})
 }
 
 func securityHeaders(h http.Handler) http.Handler {
@@ -165,6 +246,10 @@ func (a *App) bindDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.At.IsZero() {
 		req.At = time.Now()
+	}
+	// Which device measures a patient decides whose readings are whose.
+	if !a.auditChange(w, r, "POST /api/v1/devices/{id}/bind", req.Patient, auth.Allowed) {
+		return
 	}
 	if err := a.Devices.Bind(r.Context(), r.PathValue("id"), req.Patient, req.At); err != nil {
 		deviceError(w, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
@@ -45,6 +46,11 @@ type App struct {
 	metrics  *prometheus.Registry
 	records  *sql.DB
 	Devices  *devices.Registry
+	Chart    *chart.Chart
+	Audit    *auth.AuditLog
+	Revoked  *auth.Revocations
+	Glass    *auth.BreakGlass
+	Policy   *auth.Policy
 	Store    vitals.Store
 	Signer   *auth.Signer
 	Ingester *ingest.Ingester
@@ -53,8 +59,9 @@ type App struct {
 	httpSrv  *http.Server
 	httpLn   net.Listener
 	sim      *simulators.Runner
-	// AdminToken is minted in dev mode for the newcomer and the CLI.
-	AdminToken string
+	// AdminToken and ClinicianToken are minted in dev mode for the
+	// newcomer and the CLI.
+	AdminToken, ClinicianToken string
 }
 
 // New opens the stores and binds the listeners; Run starts the work.
@@ -85,6 +92,20 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	if a.Devices, err = devices.Open(ctx, a.records); err != nil {
 		return nil, err
 	}
+	if a.Chart, err = chart.Open(ctx, a.records); err != nil {
+		return nil, err
+	}
+	if a.Audit, err = auth.OpenAuditLog(ctx, a.records); err != nil {
+		return nil, err
+	}
+	if a.Revoked, err = auth.OpenRevocations(ctx, a.records); err != nil {
+		return nil, err
+	}
+	a.Signer.CheckRevocations(a.Revoked)
+	if a.Glass, err = auth.OpenBreakGlass(ctx, a.records, cfg.Auth.BreakGlassTTL); err != nil {
+		return nil, err
+	}
+	a.Policy = &auth.Policy{Teams: a.Chart, BreakGlass: a.Glass}
 	switch cfg.Store.Kind {
 	case "influx":
 		a.Store, err = influxstore.New(cfg.Store.Influx)
@@ -163,6 +184,12 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		if err := writePrivate(filepath.Join(cfg.DataDir, "admin.token"), tok+"\n"); err != nil {
 			return nil, err
 		}
+		// The dev clinician cares for the simulated patients (dev-ward).
+		ctok, _ := a.Signer.Mint(DevClinician, auth.RoleClinician, cfg.Auth.TokenTTL)
+		a.ClinicianToken = ctok
+		if err := writePrivate(filepath.Join(cfg.DataDir, "clinician.token"), ctok+"\n"); err != nil {
+			return nil, err
+		}
 		if err := writePrivate(filepath.Join(cfg.DataDir, "server.url"), a.URL()+"\n"); err != nil {
 			return nil, err
 		}
@@ -174,6 +201,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		now := time.Now().UTC().Truncate(time.Second)
 		sc := simulators.DemoScenario(cfg.Sim.Patients, now, uint64(now.UnixNano()))
 		sc.UploadEvery = cfg.Sim.Interval
+		if err := a.chartSimulated(ctx, sc); err != nil {
+			return nil, err
+		}
 		devs, err := a.provisionSimulated(ctx, sc.DeviceIDs())
 		if err != nil {
 			return nil, err
@@ -342,6 +372,40 @@ func (a *App) provisionSimulated(ctx context.Context, wanted []simulators.Device
 		return nil, err
 	}
 	return out, nil
+}
+
+// DevClinician and DevWard are the clinician and care team of the
+// simulated patients.
+const (
+	DevClinician = "dev-clinician"
+	DevWard      = "dev-ward"
+)
+
+// chartSimulated gives the simulated patients chart records (made-up
+// names) in the dev-ward care team of the dev clinician.
+func (a *App) chartSimulated(ctx context.Context, sc *simulators.Scenario) error {
+	if err := a.Chart.AddTeam(ctx, DevWard, "Simulated ward"); err != nil && !errors.Is(err, chart.ErrExists) {
+		return err
+	}
+	if err := a.Chart.AddMember(ctx, DevWard, "clinician", DevClinician); err != nil {
+		return err
+	}
+	for i, p := range sc.Patients {
+		scale := 1
+		if p.Profile.Scale2() {
+			scale = 2
+		}
+		_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: p.ID, MRN: fmt.Sprintf("SIM%06d", i+1), Name: fmt.Sprintf("Simulated Patient %d", i+1),
+			BirthDate: fmt.Sprintf("19%02d-0%d-1%d", 40+(i*7)%50, 1+i%9, i%10), SpO2Scale: scale, OnOxygen: p.Profile.OnOxygen(),
+			Notes: "simulated: " + string(p.Profile)})
+		if err != nil && !errors.Is(err, chart.ErrExists) {
+			return err
+		}
+		if err := a.Chart.AddMember(ctx, DevWard, "patient", p.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writePrivate(path, content string) error {

@@ -50,6 +50,8 @@ type AuthConfig struct {
 	SigningKeyFile string `yaml:"signing_key_file"`
 	// TokenTTL is the lifetime of tokens minted by the server (dev admin).
 	TokenTTL time.Duration `yaml:"token_ttl"`
+	// BreakGlassTTL is how long a break-glass grant lasts (default 1 h).
+	BreakGlassTTL time.Duration `yaml:"break_glass_ttl"`
 }
 
 // StoreConfig chooses the time-series store.
@@ -100,7 +102,7 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir: "data",
 		HTTP:    HTTPConfig{Addr: "127.0.0.1:8080"},
-		Auth:    AuthConfig{TokenTTL: 12 * time.Hour},
+		Auth:    AuthConfig{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour},
 		Store:   StoreConfig{Kind: "sqlite"},
 		Broker:  BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
 		Log:     LogConfig{Level: "info", Format: "json"},
@@ -285,6 +287,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.TokenTTL <= 0 {
 		bad("auth.token_ttl", "must be positive")
+	}
+	if c.Auth.BreakGlassTTL <= 0 || c.Auth.BreakGlassTTL > 24*time.Hour {
+		bad("auth.break_glass_ttl", "must be between 0 and 24h")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -65,9 +65,13 @@ const tokenPrefix = "vw1."
 
 // Signer mints and checks tokens with an HMAC-SHA256 key.
 type Signer struct {
-	key []byte
-	now func() time.Time
+	key     []byte
+	now     func() time.Time
+	revoked *Revocations
 }
+
+// CheckRevocations makes Verify refuse revoked tokens.
+func (s *Signer) CheckRevocations(r *Revocations) { s.revoked = r }
 
 // NewSigner returns a Signer; key must be at least 32 bytes.
 func NewSigner(key []byte) (*Signer, error) {
@@ -121,6 +125,9 @@ func (s *Signer) Verify(token string) (Claims, error) {
 	}
 	if s.now().Unix() >= c.Expires {
 		return Claims{}, ErrExpired
+	}
+	if s.revoked != nil && s.revoked.Revoked(c.ID) {
+		return Claims{}, ErrRevoked
 	}
 	return c, nil
 }
@@ -193,6 +200,11 @@ func (s *Signer) Allow(roles []Role, h http.Handler) http.Handler {
 			http.Error(w, "forbidden for role "+string(c.Role), http.StatusForbidden)
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
+		h.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
 	})
+}
+
+// WithClaims returns a context carrying the caller's claims.
+func WithClaims(ctx context.Context, c Claims) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
 }

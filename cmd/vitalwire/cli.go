@@ -30,6 +30,10 @@ Usage:
   vitalwire device list | bind ID PATIENT | unbind ID | revoke ID
   vitalwire readings --patient P [--type T] [--since 10m] [--json]
   vitalwire mosquitto-config --out DIR              password and ACL files for an external Mosquitto
+  vitalwire patient add ID --mrn M --name N --birth-date D | list      patient records (admin)
+  vitalwire team add ID --name N | add-member TEAM --clinician C | --patient P | list
+  vitalwire token revoke TOKEN                      refuse a token from now on
+  vitalwire audit verify | export [--from T] [--to T] [--patient P]
 
 Run "vitalwire COMMAND -h" for a command's flags. Client commands reach the
 server at --server (or VITALWIRE_SERVER) with --token (or VITALWIRE_TOKEN);
@@ -53,6 +57,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = readingsCmd(ctx, args[1:], stdout)
 	case "mosquitto-config":
 		err = mosquittoConfig(ctx, args[1:], stdout)
+	case "audit":
+		err = auditCmd(ctx, args[1:], stdout)
+	case "patient", "patients":
+		err = patientCmd(ctx, args[1:], stdout)
+	case "team", "teams":
+		err = teamCmd(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -166,6 +176,26 @@ Try, in another terminal:
 }
 
 func tokenCmd(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "revoke" {
+		fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
+		mk := clientFlags(fs, "admin.token")
+		pos, err := parseInterleaved(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return errors.New("usage: vitalwire token revoke TOKEN")
+		}
+		c, err := mk()
+		if err != nil {
+			return err
+		}
+		if err := c.do(context.Background(), "POST", "/api/v1/tokens/revoke", app.RevokeRequest{Token: pos[0]}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "token revoked")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: vitalwire token create --sub ID --role admin|clinician|patient [--ttl 12h]")
 	}

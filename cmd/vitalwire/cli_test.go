@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,7 @@ func TestTheNewcomerPath(t *testing.T) {
 
 	var secret string
 	t.Run("a device added with the CLI publishes with mosquitto_pub and its reading appears", func(t *testing.T) {
-		out, err := cli("device", "add", "thermo-9", "--kind", "thermometer", "--patient", "pt-9")
+		out, err := cli("device", "add", "thermo-9", "--kind", "thermometer", "--patient", "sim-patient-001")
 		require.NoError(t, err, out)
 		for _, line := range strings.Split(out, "\n") {
 			if s, ok := strings.CutPrefix(line, "secret: "); ok {
@@ -99,13 +100,19 @@ func TestTheNewcomerPath(t *testing.T) {
 		require.NoError(t, err, string(b))
 		// The broker acknowledged only once the reading was durable, so it
 		// is there at once.
-		out, err = cli("readings", "--patient", "pt-9", "--json")
+		out, err = cli("readings", "--patient", "sim-patient-001", "--type", "body_temperature", "--json")
 		require.NoError(t, err, out)
-		var rs []struct {
+		var all []struct {
 			Type, Unit, Device string
 			Value              float64
 		}
-		require.NoError(t, json.Unmarshal([]byte(out), &rs), out)
+		require.NoError(t, json.Unmarshal([]byte(out), &all), out)
+		var rs = all[:0]
+		for _, r := range all {
+			if r.Device == "thermo-9" {
+				rs = append(rs, r)
+			}
+		}
 		require.Len(t, rs, 1)
 		require.Equal(t, "body_temperature", rs[0].Type)
 		require.Equal(t, "Cel", rs[0].Unit)
@@ -128,7 +135,7 @@ func TestTheNewcomerPath(t *testing.T) {
 		require.Regexp(t, `thermo-9\s+thermometer\s+-\s+revoked`, out)
 	})
 
-	t.Run("tokens carry roles: a clinician reads readings but cannot manage devices", func(t *testing.T) {
+	t.Run("tokens carry roles: a clinician outside the care team reads nothing until break-glass", func(t *testing.T) {
 		out, err := exec.Command(bin, "token", "create", "--sub", "dr-ada", "--role", "clinician", "--data-dir", data).Output()
 		require.NoError(t, err)
 		tok := strings.TrimSpace(string(out))
@@ -142,9 +149,32 @@ func TestTheNewcomerPath(t *testing.T) {
 			resp.Body.Close()
 			return resp.StatusCode
 		}
-		require.Equal(t, http.StatusOK, get("/api/v1/patients/pt-9/readings", tok))
+		require.Equal(t, http.StatusForbidden, get("/api/v1/patients/sim-patient-001/readings", tok))
 		require.Equal(t, http.StatusForbidden, get("/api/v1/devices", tok))
-		require.Equal(t, http.StatusUnauthorized, get("/api/v1/patients/pt-9/readings", ""))
+		require.Equal(t, http.StatusUnauthorized, get("/api/v1/patients/sim-patient-001/readings", ""))
+		clin, err := os.ReadFile(filepath.Join(data, "clinician.token"))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, get("/api/v1/patients/sim-patient-001/readings", strings.TrimSpace(string(clin))), "the dev clinician's ward")
+	})
+
+	t.Run("an admin charts a patient and a care team; the audit chain verifies", func(t *testing.T) {
+		out, err := cli("patient", "add", "pt-77", "--mrn", "MRN-77", "--name", "Ada Example", "--birth-date", "1948-05-06", "--scale", "2", "--on-oxygen")
+		require.NoError(t, err, out)
+		out, err = cli("team", "add", "night-team", "--name", "Night team")
+		require.NoError(t, err, out)
+		out, err = cli("team", "add-member", "night-team", "--clinician", "dr-ada")
+		require.NoError(t, err, out)
+		out, err = cli("team", "add-member", "night-team", "--patient", "pt-77")
+		require.NoError(t, err, out)
+		out, err = cli("team", "list")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "night-team (Night team)")
+		vb, err := exec.Command(bin, "audit", "verify", "--data-dir", data).CombinedOutput()
+		require.NoError(t, err, string(vb))
+		require.Regexp(t, `audit chain intact: \d+ events`, string(vb))
+		out2, err := exec.Command(bin, "audit", "export", "--patient", "pt-77", "--data-dir", data).Output()
+		require.NoError(t, err)
+		require.Contains(t, string(out2), `"patient":"pt-77"`)
 	})
 
 	t.Run("SIGTERM drains and exits cleanly", func(t *testing.T) {
@@ -157,4 +187,6 @@ func TestTheNewcomerPath(t *testing.T) {
 		}
 	})
 	require.NotContains(t, logs.String(), "101.3", "no vital value in the logs")
+	require.NotContains(t, logs.String(), "Ada Example", "no patient name in the logs")
+	require.NotContains(t, logs.String(), "Simulated Patient", "no patient name in the logs")
 }

@@ -25,9 +25,12 @@ type client struct {
 	server, token string
 }
 
-func clientFlags(fs *flag.FlagSet) func() (*client, error) {
+// clientFlags adds --server, --token and --data-dir. tokenFile is the token
+// serve --dev leaves in the data folder for this kind of command:
+// admin.token to manage, clinician.token to read patient data.
+func clientFlags(fs *flag.FlagSet, tokenFile string) func() (*client, error) {
 	server := fs.String("server", "", "server URL (default: VITALWIRE_SERVER, else DATA/server.url, else http://127.0.0.1:8080)")
-	token := fs.String("token", "", "bearer token (default: VITALWIRE_TOKEN, else DATA/admin.token from serve --dev)")
+	token := fs.String("token", "", "bearer token (default: VITALWIRE_TOKEN, else DATA/"+tokenFile+" from serve --dev)")
 	dataDir := fs.String("data-dir", "data", "data folder of a local serve --dev")
 	return func() (*client, error) {
 		c := &client{server: *server, token: *token}
@@ -51,7 +54,7 @@ func clientFlags(fs *flag.FlagSet) func() (*client, error) {
 			c.token = os.Getenv("VITALWIRE_TOKEN")
 		}
 		if c.token == "" {
-			c.token = read("admin.token")
+			c.token = read(tokenFile)
 		}
 		if c.token == "" {
 			return nil, errors.New("no token: pass --token, set VITALWIRE_TOKEN, or run serve --dev")
@@ -102,23 +105,14 @@ func deviceCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("device "+sub, flag.ContinueOnError)
-	mk := clientFlags(fs)
+	mk := clientFlags(fs, "admin.token")
 	kind := fs.String("kind", "", "device kind (add)")
 	patient := fs.String("patient", "", "bind to this patient at once (add)")
 	at := fs.String("at", "", "RFC 3339 time the binding changes (bind, unbind; default now)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	// Flags may come before or after the positional arguments.
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	c, err := mk()
 	if err != nil {
@@ -228,7 +222,7 @@ func age(t time.Time) string {
 
 func readingsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("readings", flag.ContinueOnError)
-	mk := clientFlags(fs)
+	mk := clientFlags(fs, "clinician.token")
 	patient := fs.String("patient", "", "patient id (required)")
 	typ := fs.String("type", "", "vital type, or several comma-separated (default: all)")
 	since := fs.Duration("since", 10*time.Minute, "how far back")

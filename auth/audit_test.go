@@ -1,0 +1,81 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/internal/sqldb"
+)
+
+func TestTheAuditChain(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	log, err := auth.OpenAuditLog(ctx, db)
+	require.NoError(t, err)
+	for i := 0; i < 8; i++ {
+		patient := []string{"p1", "p2"}[i%2]
+		_, err := log.Append(ctx, auth.Event{Actor: "doc", Role: "clinician", Action: "GET /x", Patient: patient,
+			Resource: "/x", Outcome: auth.Allowed, Source: "127.0.0.1"})
+		require.NoError(t, err)
+	}
+
+	t.Run("an untouched log verifies", func(t *testing.T) {
+		n, err := auth.Verify(ctx, db)
+		require.NoError(t, err)
+		require.EqualValues(t, 8, n)
+	})
+	t.Run("a reopened log keeps chaining", func(t *testing.T) {
+		again, err := auth.OpenAuditLog(ctx, db)
+		require.NoError(t, err)
+		_, err = again.Append(ctx, auth.Event{Actor: "doc", Action: "GET /y", Patient: "p1", Outcome: auth.Refused})
+		require.NoError(t, err)
+		n, err := auth.Verify(ctx, db)
+		require.NoError(t, err)
+		require.EqualValues(t, 9, n)
+	})
+	t.Run("export selects a patient and a time range as JSON lines", func(t *testing.T) {
+		var buf bytes.Buffer
+		n, err := auth.Export(ctx, db, auth.Query{Patient: "p2", From: time.Now().Add(-time.Hour)}, &buf)
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var e auth.Event
+			require.NoError(t, json.Unmarshal([]byte(line), &e))
+			require.Equal(t, "p2", e.Patient)
+		}
+		n, err = auth.Export(ctx, db, auth.Query{To: time.Now().Add(-time.Hour)}, &buf)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+	t.Run("an edited row is named", func(t *testing.T) {
+		_, err := db.Exec(`UPDATE audit_events SET outcome = 'allowed' WHERE seq = 9`)
+		require.NoError(t, err)
+		_, err = db.Exec(`UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3`)
+		require.NoError(t, err)
+		_, err = auth.Verify(ctx, db)
+		var broken *auth.BrokenLink
+		require.ErrorAs(t, err, &broken)
+		require.EqualValues(t, 3, broken.Seq)
+	})
+	t.Run("a deleted row is named by the one after it", func(t *testing.T) {
+		_, err := db.Exec(`UPDATE audit_events SET actor = 'doc' WHERE seq = 3`)
+		require.NoError(t, err)
+		_, err = db.Exec(`DELETE FROM audit_events WHERE seq = 5`)
+		require.NoError(t, err)
+		_, err = auth.Verify(ctx, db)
+		var broken *auth.BrokenLink
+		require.ErrorAs(t, err, &broken)
+		require.EqualValues(t, 6, broken.Seq)
+		require.Contains(t, broken.Error(), "event 5 is missing")
+	})
+}

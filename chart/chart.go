@@ -1,0 +1,279 @@
+// Package chart owns the patient record: patients (identifiers,
+// demographics, the NEWS2 SpO2 scale and oxygen they are charted on) and the
+// care teams that bind clinicians to patients. Encounters and their
+// observations, and the FHIR R4 mapping, come with telehealth visits.
+//
+// Names and birth dates are protected health information: they are never
+// logged, and are read only through the access policy.
+package chart
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors of the chart.
+var (
+	// ErrNotFound: no such patient or care team.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: the id (or MRN) is taken.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid: a field is missing or malformed; the message names it.
+	ErrInvalid = errors.New("invalid")
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Patient is a patient's record.
+type Patient struct {
+	ID        string    `json:"id"`
+	MRN       string    `json:"mrn"`
+	Name      string    `json:"name"`
+	BirthDate string    `json:"birth_date"` // YYYY-MM-DD
+	SpO2Scale int       `json:"spo2_scale"` // NEWS2 scale 1 or 2
+	OnOxygen  bool      `json:"on_oxygen"`
+	Notes     string    `json:"notes,omitempty"` // e.g. the prescribed SpO2 target
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Validate checks the record and names the bad field.
+func (p *Patient) Validate() error {
+	switch {
+	case !idPattern.MatchString(p.ID):
+		return fmt.Errorf("%w: id: 1-64 characters of A-Z a-z 0-9 . _ -", ErrInvalid)
+	case strings.TrimSpace(p.MRN) == "":
+		return fmt.Errorf("%w: mrn: required", ErrInvalid)
+	case strings.TrimSpace(p.Name) == "":
+		return fmt.Errorf("%w: name: required", ErrInvalid)
+	case p.SpO2Scale != 1 && p.SpO2Scale != 2:
+		return fmt.Errorf("%w: spo2_scale: 1 or 2", ErrInvalid)
+	}
+	if _, err := time.Parse("2006-01-02", p.BirthDate); err != nil {
+		return fmt.Errorf("%w: birth_date: YYYY-MM-DD", ErrInvalid)
+	}
+	return nil
+}
+
+// Team is a care team.
+type Team struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Clinicians []string `json:"clinicians"`
+	Patients   []string `json:"patients"`
+}
+
+// Chart keeps patients and care teams in the records database, with the
+// team memberships in memory for the access policy's hot path.
+type Chart struct {
+	db  *sql.DB
+	now func() time.Time
+	mu  sync.RWMutex
+	// care maps clinician -> patient -> number of shared teams.
+	care map[string]map[string]int
+}
+
+// Open loads the care-team index.
+func Open(ctx context.Context, db *sql.DB) (*Chart, error) {
+	c := &Chart{db: db, now: time.Now}
+	if err := c.reindex(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Chart) reindex(ctx context.Context) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT a.member, b.member FROM care_team_members a
+		JOIN care_team_members b ON a.team_id = b.team_id AND a.kind = 'clinician' AND b.kind = 'patient'`)
+	if err != nil {
+		return fmt.Errorf("load care teams: %w", err)
+	}
+	defer rows.Close()
+	care := map[string]map[string]int{}
+	for rows.Next() {
+		var clin, pat string
+		if err := rows.Scan(&clin, &pat); err != nil {
+			return fmt.Errorf("load care teams: %w", err)
+		}
+		if care[clin] == nil {
+			care[clin] = map[string]int{}
+		}
+		care[clin][pat]++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.care = care
+	c.mu.Unlock()
+	return nil
+}
+
+// ClinicianHasPatient reports whether the clinician is in a care team of
+// the patient.
+func (c *Chart) ClinicianHasPatient(clinician, patient string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.care[clinician][patient] > 0
+}
+
+// PatientsOf lists the patients of a clinician's care teams, sorted.
+func (c *Chart) PatientsOf(clinician string) []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]string, 0, len(c.care[clinician]))
+	for p := range c.care[clinician] {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AddPatient creates a patient record.
+func (c *Chart) AddPatient(ctx context.Context, p Patient) (Patient, error) {
+	if p.SpO2Scale == 0 {
+		p.SpO2Scale = 1
+	}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	p.CreatedAt = c.now().UTC()
+	_, err := c.db.ExecContext(ctx, `INSERT INTO patients (id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, created_at)
+		VALUES (?,?,?,?,?,?,?,?)`, p.ID, p.MRN, p.Name, p.BirthDate, p.SpO2Scale, p.OnOxygen, p.Notes, p.CreatedAt.UnixNano())
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return p, fmt.Errorf("%w: a patient with this id or MRN", ErrExists)
+		}
+		return p, fmt.Errorf("add patient: %w", err)
+	}
+	return p, nil
+}
+
+// Patient returns a patient's record.
+func (c *Chart) Patient(ctx context.Context, id string) (Patient, error) {
+	var p Patient
+	var created int64
+	err := c.db.QueryRowContext(ctx, `SELECT id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, created_at FROM patients WHERE id = ?`, id).
+		Scan(&p.ID, &p.MRN, &p.Name, &p.BirthDate, &p.SpO2Scale, &p.OnOxygen, &p.Notes, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("read patient: %w", err)
+	}
+	p.CreatedAt = time.Unix(0, created).UTC()
+	return p, nil
+}
+
+// Patients lists every patient, by id.
+func (c *Chart) Patients(ctx context.Context) ([]Patient, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id FROM patients ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list patients: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := []Patient{}
+	for _, id := range ids {
+		p, err := c.Patient(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// AddTeam creates a care team.
+func (c *Chart) AddTeam(ctx context.Context, id, name string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("%w: id: 1-64 characters of A-Z a-z 0-9 . _ -", ErrInvalid)
+	}
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("%w: name: required", ErrInvalid)
+	}
+	if _, err := c.db.ExecContext(ctx, `INSERT INTO care_teams (id, name) VALUES (?,?)`, id, name); err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return fmt.Errorf("%w: care team %s", ErrExists, id)
+		}
+		return fmt.Errorf("add care team: %w", err)
+	}
+	return nil
+}
+
+// AddMember puts a clinician or a patient (kind) in a care team.
+func (c *Chart) AddMember(ctx context.Context, team, kind, member string) error {
+	if kind != "clinician" && kind != "patient" {
+		return fmt.Errorf("%w: kind: clinician or patient", ErrInvalid)
+	}
+	if !idPattern.MatchString(member) {
+		return fmt.Errorf("%w: member: 1-64 characters of A-Z a-z 0-9 . _ -", ErrInvalid)
+	}
+	var n int
+	if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM care_teams WHERE id = ?`, team).Scan(&n); err != nil {
+		return fmt.Errorf("add member: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("care team %s: %w", team, ErrNotFound)
+	}
+	if kind == "patient" {
+		if _, err := c.Patient(ctx, member); err != nil {
+			return fmt.Errorf("patient %s: %w", member, err)
+		}
+	}
+	if _, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO care_team_members (team_id, member, kind) VALUES (?,?,?)`, team, member, kind); err != nil {
+		return fmt.Errorf("add member: %w", err)
+	}
+	return c.reindex(ctx)
+}
+
+// RemoveMember takes a member out of a care team.
+func (c *Chart) RemoveMember(ctx context.Context, team, kind, member string) error {
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM care_team_members WHERE team_id = ? AND kind = ? AND member = ?`, team, kind, member); err != nil {
+		return fmt.Errorf("remove member: %w", err)
+	}
+	return c.reindex(ctx)
+}
+
+// Teams lists the care teams with their members.
+func (c *Chart) Teams(ctx context.Context) ([]Team, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT t.id, t.name, m.kind, m.member FROM care_teams t
+		LEFT JOIN care_team_members m ON m.team_id = t.id ORDER BY t.id, m.kind, m.member`)
+	if err != nil {
+		return nil, fmt.Errorf("list care teams: %w", err)
+	}
+	defer rows.Close()
+	out := []Team{}
+	for rows.Next() {
+		var id, name string
+		var kind, member sql.NullString
+		if err := rows.Scan(&id, &name, &kind, &member); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].ID != id {
+			out = append(out, Team{ID: id, Name: name, Clinicians: []string{}, Patients: []string{}})
+		}
+		t := &out[len(out)-1]
+		switch kind.String {
+		case "clinician":
+			t.Clinicians = append(t.Clinicians, member.String)
+		case "patient":
+			t.Patients = append(t.Patients, member.String)
+		}
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/internal/sqldb"
+)
+
+// auditCmd verifies or exports the audit log, reading the records database
+// directly (on the server's machine; it can run while the server does).
+func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
+		return errors.New("usage: vitalwire audit verify | export [--from T] [--to T] [--patient P]")
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	from := fs.String("from", "", "RFC 3339 start (export)")
+	to := fs.String("to", "", "RFC 3339 end, exclusive (export)")
+	patient := fs.String("patient", "", "only this patient's events (export)")
+	cfg, err := loadConfig(fs, args[1:], nil)
+	if err != nil {
+		return err
+	}
+	db, err := sqldb.OpenRecords(ctx, cfg.Records.Path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if args[0] == "verify" {
+		n, err := auth.Verify(ctx, db)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "audit chain intact: %d events\n", n)
+		return nil
+	}
+	q := auth.Query{Patient: *patient}
+	for _, f := range []struct {
+		s   string
+		dst *time.Time
+	}{{*from, &q.From}, {*to, &q.To}} {
+		if f.s == "" {
+			continue
+		}
+		if *f.dst, err = time.Parse(time.RFC3339, f.s); err != nil {
+			return fmt.Errorf("--from/--to: %w", err)
+		}
+	}
+	n, err := auth.Export(ctx, db, q, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%d events\n", n)
+	return nil
+}
+
+// patientCmd manages patient records over the API (admin).
+func patientCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: vitalwire patient add ID --mrn M --name N --birth-date YYYY-MM-DD [--scale 2] [--on-oxygen] | list")
+	}
+	fs := flag.NewFlagSet("patient "+args[0], flag.ContinueOnError)
+	mk := clientFlags(fs, "admin.token")
+	mrn := fs.String("mrn", "", "medical record number")
+	name := fs.String("name", "", "full name")
+	birth := fs.String("birth-date", "", "YYYY-MM-DD")
+	scale := fs.Int("scale", 1, "NEWS2 SpO2 scale (2: prescribed target 88-92 %)")
+	oxygen := fs.Bool("on-oxygen", false, "on supplemental oxygen")
+	notes := fs.String("notes", "", "notes, e.g. the SpO2 target")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "add":
+		if len(pos) != 1 {
+			return errors.New("usage: vitalwire patient add ID --mrn M --name N --birth-date YYYY-MM-DD")
+		}
+		var p chart.Patient
+		err := c.do(ctx, "POST", "/api/v1/patients", chart.Patient{ID: pos[0], MRN: *mrn, Name: *name, BirthDate: *birth,
+			SpO2Scale: *scale, OnOxygen: *oxygen, Notes: *notes}, &p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "patient %s added\n", p.ID)
+		return nil
+	case "list":
+		var ps []chart.Patient
+		if err := c.do(ctx, "GET", "/api/v1/patients", nil, &ps); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tMRN\tNAME\tBIRTH DATE\tSCALE\tOXYGEN")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%v\n", p.ID, p.MRN, p.Name, p.BirthDate, p.SpO2Scale, p.OnOxygen)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("unknown patient command %q", args[0])
+}
+
+// teamCmd manages care teams over the API (admin).
+func teamCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: vitalwire team add ID --name N | add-member TEAM (--clinician C | --patient P) | remove-member ... | list")
+	}
+	fs := flag.NewFlagSet("team "+args[0], flag.ContinueOnError)
+	mk := clientFlags(fs, "admin.token")
+	name := fs.String("name", "", "team name")
+	clin := fs.String("clinician", "", "clinician id")
+	pat := fs.String("patient", "", "patient id")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	member := func() (app.MemberRequest, error) {
+		if len(pos) != 1 || (*clin == "") == (*pat == "") {
+			return app.MemberRequest{}, errors.New("usage: vitalwire team " + args[0] + " TEAM (--clinician C | --patient P)")
+		}
+		if *clin != "" {
+			return app.MemberRequest{Kind: "clinician", Member: *clin}, nil
+		}
+		return app.MemberRequest{Kind: "patient", Member: *pat}, nil
+	}
+	switch args[0] {
+	case "add":
+		if len(pos) != 1 {
+			return errors.New("usage: vitalwire team add ID --name N")
+		}
+		if err := c.do(ctx, "POST", "/api/v1/care-teams", app.TeamRequest{ID: pos[0], Name: *name}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "care team %s added\n", pos[0])
+		return nil
+	case "add-member", "remove-member":
+		m, err := member()
+		if err != nil {
+			return err
+		}
+		method := "POST"
+		if args[0] == "remove-member" {
+			method = "DELETE"
+		}
+		if err := c.do(ctx, method, "/api/v1/care-teams/"+url.PathEscape(pos[0])+"/members", m, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "care team %s: %s %s %s\n", pos[0], args[0], m.Kind, m.Member)
+		return nil
+	case "list":
+		var ts []chart.Team
+		if err := c.do(ctx, "GET", "/api/v1/care-teams", nil, &ts); err != nil {
+			return err
+		}
+		for _, t := range ts {
+			fmt.Fprintf(stdout, "%s (%s)\n  clinicians: %v\n  patients: %v\n", t.ID, t.Name, t.Clinicians, t.Patients)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown team command %q", args[0])
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
