@@ -19,7 +19,7 @@ import (
 
 // route declares who may use an endpoint. The mux serves only declared
 // routes. A route is public (health and metrics, which carry no patient
-// data), or is about the patient {id} (the access policy decides, and every
+// data; and the live socket, which checks each subscription itself), or is about the patient {id} (the access policy decides, and every
 // answer, allowed or refused, is audited), or names the roles it allows:
 // access is denied by default.
 type route struct {
@@ -59,6 +59,9 @@ func (a *App) routeTable() []route {
 		{pattern: "GET /api/v1/me/patients", roles: []auth.Role{auth.RoleClinician}, handler: a.myPatients},
 		{pattern: "POST /api/v1/tokens/revoke", roles: anyone, handler: a.revokeToken},
 		{pattern: "GET /api/v1/audit", roles: admin, handler: a.exportAudit},
+		// The live socket authenticates itself (header or access_token) and
+		// checks and audits each patient subscription with the policy.
+		{pattern: "GET /ws/v1/live", public: true, handler: a.liveSocket},
 	}
 }
 

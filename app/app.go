@@ -27,6 +27,7 @@ import (
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/simulators"
 	"github.com/vitalwire/vitalwire/vitals"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
@@ -51,6 +52,8 @@ type App struct {
 	Revoked  *auth.Revocations
 	Glass    *auth.BreakGlass
 	Policy   *auth.Policy
+	Hub      *live.Hub
+	ws       wsConns
 	Store    vitals.Store
 	Signer   *auth.Signer
 	Ingester *ingest.Ingester
@@ -106,6 +109,8 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		return nil, err
 	}
 	a.Policy = &auth.Policy{Teams: a.Chart, BreakGlass: a.Glass}
+	a.Hub = live.NewHub()
+	a.Revoked.Watch(a.ws.revoked)
 	switch cfg.Store.Kind {
 	case "influx":
 		a.Store, err = influxstore.New(cfg.Store.Influx)
@@ -117,7 +122,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	}
 
 	im := ingest.NewMetrics(a.metrics)
-	sinks := multiSink{}
+	sinks := multiSink{a.Hub}
 	if opts.Sink != nil {
 		sinks = append(sinks, opts.Sink)
 	}

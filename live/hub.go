@@ -1,0 +1,95 @@
+// Package live fans durable readings (and, later, alert changes) out to
+// in-process subscribers: the WebSocket connections of dashboards and
+// visits. It takes each durable batch from the ingester as a Sink and never
+// blocks it: a subscriber that cannot keep up loses the messages it has no
+// room for and is told so by its Dropped count.
+package live
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// Hub routes readings to the subscribers of each patient.
+type Hub struct {
+	mu        sync.RWMutex
+	byPatient map[string]map[*Sub]struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{byPatient: map[string]map[*Sub]struct{}{}} }
+
+// Sub is one subscriber. Readings arrive on C.
+type Sub struct {
+	C       chan vitals.Reading
+	hub     *Hub
+	dropped atomic.Int64
+	mu      sync.Mutex
+	topics  map[string]bool
+	closed  bool
+}
+
+// Subscribe makes a subscriber with room for buf readings.
+func (h *Hub) Subscribe(buf int) *Sub {
+	return &Sub{C: make(chan vitals.Reading, buf), hub: h, topics: map[string]bool{}}
+}
+
+// Add subscribes s to a patient's readings. The caller has checked access.
+func (s *Sub) Add(patient string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.topics[patient] {
+		return
+	}
+	s.topics[patient] = true
+	h := s.hub
+	h.mu.Lock()
+	if h.byPatient[patient] == nil {
+		h.byPatient[patient] = map[*Sub]struct{}{}
+	}
+	h.byPatient[patient][s] = struct{}{}
+	h.mu.Unlock()
+}
+
+// Close unsubscribes s from everything. C is not closed: the hub may be
+// sending concurrently; readers stop on their own signal.
+func (s *Sub) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	h := s.hub
+	h.mu.Lock()
+	for p := range s.topics {
+		delete(h.byPatient[p], s)
+		if len(h.byPatient[p]) == 0 {
+			delete(h.byPatient, p)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// Dropped is how many readings s had no room for.
+func (s *Sub) Dropped() int64 { return s.dropped.Load() }
+
+// Readings implements the ingester's Sink.
+func (h *Hub) Readings(batch []vitals.Reading) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if len(h.byPatient) == 0 {
+		return
+	}
+	for _, r := range batch {
+		for s := range h.byPatient[r.Patient] {
+			select {
+			case s.C <- r:
+			default:
+				s.dropped.Add(1)
+			}
+		}
+	}
+}
