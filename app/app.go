@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -61,6 +63,7 @@ type App struct {
 	broker   *broker.Broker
 	httpSrv  *http.Server
 	httpLn   net.Listener
+	scheme   string // http or https
 	sim      *simulators.Runner
 	// AdminToken and ClinicianToken are minted in dev mode for the
 	// newcomer and the CLI.
@@ -70,7 +73,7 @@ type App struct {
 // New opens the stores and binds the listeners; Run starts the work.
 // On error everything opened so far is closed.
 func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *App, err error) {
-	a = &App{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	a = &App{cfg: cfg, log: log, metrics: prometheus.NewRegistry(), scheme: "http"}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -139,6 +142,14 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	if err != nil {
 		return nil, err
 	}
+	var tlsConf *tls.Config
+	if cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	if cfg.Broker.Embedded {
 		// In one process the broker hands readings straight to the
 		// ingester and acknowledges the device once they are durable. The
@@ -152,7 +163,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 			svc.Password = auth.NewSecret()
 		}
 		a.broker, err = broker.New(broker.Config{
-			Addr: cfg.Broker.Addr, WebSocketAddr: cfg.Broker.WebSocketAddr,
+			Addr: cfg.Broker.Addr, WebSocketAddr: cfg.Broker.WebSocketAddr, TLS: tlsConf,
 			ServiceUser: svc.Username, ServicePassword: svc.Password,
 			Handler: embeddedHandler{a.Ingester, a.Devices},
 		}, a.Devices, log)
@@ -180,6 +191,10 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
+	}
+	if tlsConf != nil {
+		a.httpLn = tls.NewListener(a.httpLn, tlsConf)
+		a.scheme = "https"
 	}
 	a.httpSrv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 
@@ -217,14 +232,32 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		for _, d := range devs {
 			secrets[d.ID] = d.Secret
 		}
-		a.sim = &simulators.Runner{Broker: "tcp://" + a.broker.Addr(), QoS: 1, Sim: simulators.NewSimulation(sc, nil),
+		brokerURL := "tcp://" + a.broker.Addr()
+		var simTLS *tls.Config
+		if tlsConf != nil {
+			// The simulated devices trust the server's own certificate.
+			brokerURL = "ssl://" + a.broker.Addr()
+			pool := x509.NewCertPool()
+			leaf, err := x509.ParseCertificate(tlsConf.Certificates[0].Certificate[0])
+			if err != nil {
+				return nil, fmt.Errorf("tls: %w", err)
+			}
+			pool.AddCert(leaf)
+			for _, c := range tlsConf.Certificates[0].Certificate[1:] {
+				if ca, err := x509.ParseCertificate(c); err == nil {
+					pool.AddCert(ca)
+				}
+			}
+			simTLS = &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+		}
+		a.sim = &simulators.Runner{Broker: brokerURL, TLS: simTLS, QoS: 1, Sim: simulators.NewSimulation(sc, nil),
 			Secrets: secrets, Accel: 1, Log: log.With().Str("component", "simulator").Logger()}
 	}
 	return a, nil
 }
 
 // URL is the base URL of the HTTP API.
-func (a *App) URL() string { return "http://" + a.httpLn.Addr().String() }
+func (a *App) URL() string { return a.scheme + "://" + a.httpLn.Addr().String() }
 
 // BrokerAddr is the embedded broker's TCP address, or "".
 func (a *App) BrokerAddr() string {

@@ -37,11 +37,27 @@ type Config struct {
 	Ingest  ingest.Config `yaml:"ingest"`
 	Log     LogConfig     `yaml:"log"`
 	Sim     SimConfig     `yaml:"simulate"`
+	// TLS, when a certificate and key are set, serves HTTPS and MQTT over
+	// TLS (the embedded broker's listeners).
+	TLS TLSConfig `yaml:"tls"`
 }
+
+// TLSConfig locates the server certificate (PEM).
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" }
 
 // HTTPConfig is the API and UI listener.
 type HTTPConfig struct {
 	Addr string `yaml:"addr"`
+	// AllowPlaintext permits HTTP without TLS on a non-loopback address
+	// (behind a TLS-terminating proxy). Off by default: health data does
+	// not cross a network in the clear unless someone says so.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 }
 
 // AuthConfig locates the token signing key.
@@ -75,6 +91,8 @@ type BrokerConfig struct {
 	Embedded      bool   `yaml:"embedded"`
 	Addr          string `yaml:"addr"`
 	WebSocketAddr string `yaml:"websocket_addr"`
+	// AllowPlaintext permits MQTT without TLS on a non-loopback address.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 }
 
 // MQTTConfig is the ingester's connection to an external broker (ignored
@@ -254,6 +272,23 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "is required")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file go together")
+	}
+	// Plaintext only on loopback, unless said explicitly.
+	plain := func(field, addr string, allowed bool) {
+		if c.TLS.Enabled() || allowed || addr == "" {
+			return
+		}
+		if host, _, err := net.SplitHostPort(addr); err == nil && !isLoopback(host) {
+			bad(field, "%s is not a loopback address and no TLS certificate is configured (set tls.cert_file and tls.key_file, or %s.allow_plaintext: true)", addr, strings.Split(field, ".")[0])
+		}
+	}
+	plain("http.addr", c.HTTP.Addr, c.HTTP.AllowPlaintext)
+	if c.Broker.Embedded {
+		plain("broker.addr", c.Broker.Addr, c.Broker.AllowPlaintext)
+		plain("broker.websocket_addr", c.Broker.WebSocketAddr, c.Broker.AllowPlaintext)
 	}
 	checkAddr("http.addr", c.HTTP.Addr, true)
 	switch c.Store.Kind {

@@ -18,6 +18,7 @@ import (
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/devcert"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
@@ -34,6 +35,7 @@ Usage:
   vitalwire team add ID --name N | add-member TEAM --clinician C | --patient P | list
   vitalwire token revoke TOKEN                      refuse a token from now on
   vitalwire audit verify | export [--from T] [--to T] [--patient P]
+  vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
 
 Run "vitalwire COMMAND -h" for a command's flags. Client commands reach the
 server at --server (or VITALWIRE_SERVER) with --token (or VITALWIRE_TOKEN);
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = readingsCmd(ctx, args[1:], stdout)
 	case "mosquitto-config":
 		err = mosquittoConfig(ctx, args[1:], stdout)
+	case "dev-cert":
+		err = devCert(args[1:], stdout)
 	case "audit":
 		err = auditCmd(ctx, args[1:], stdout)
 	case "patient", "patients":
@@ -263,5 +267,27 @@ func mosquittoConfig(ctx context.Context, args []string, stdout io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s/{passwd,acl,vitalwire.conf}: %d devices and the service account %s\n", strings.TrimRight(*out, "/"), len(creds)-1, *user)
+	return nil
+}
+
+func devCert(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("dev-cert", flag.ContinueOnError)
+	out := fs.String("out", "data/tls", "folder for ca.pem, server.pem and their keys")
+	hosts := fs.String("host", "localhost,127.0.0.1,::1", "names and addresses the server certificate is for")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := devcert.Write(*out, strings.Split(*hosts, ","))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `wrote %s (the CA: give it to clients) and %s with its key %s.
+Serve with TLS:
+  tls:
+    cert_file: %s
+    key_file: %s
+Then: curl --cacert %s https://localhost:8080/healthz
+      mosquitto_pub --cafile %s -h localhost -p 1883 ...
+`, f.CA, f.Cert, f.Key, f.Cert, f.Key, f.CA, f.CA)
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,6 +25,7 @@ import (
 // client calls the server's HTTP API.
 type client struct {
 	server, token string
+	http          *http.Client
 }
 
 // clientFlags adds --server, --token and --data-dir. tokenFile is the token
@@ -32,8 +35,20 @@ func clientFlags(fs *flag.FlagSet, tokenFile string) func() (*client, error) {
 	server := fs.String("server", "", "server URL (default: VITALWIRE_SERVER, else DATA/server.url, else http://127.0.0.1:8080)")
 	token := fs.String("token", "", "bearer token (default: VITALWIRE_TOKEN, else DATA/"+tokenFile+" from serve --dev)")
 	dataDir := fs.String("data-dir", "data", "data folder of a local serve --dev")
+	caFile := fs.String("cacert", os.Getenv("VITALWIRE_CACERT"), "CA certificate to verify an https server (e.g. from dev-cert)")
 	return func() (*client, error) {
-		c := &client{server: *server, token: *token}
+		c := &client{server: *server, token: *token, http: http.DefaultClient}
+		if *caFile != "" {
+			pem, err := os.ReadFile(*caFile)
+			if err != nil {
+				return nil, err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--cacert %s: no certificate", *caFile)
+			}
+			c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		}
 		read := func(name string) string {
 			b, err := os.ReadFile(filepath.Join(*dataDir, name))
 			if err != nil {
@@ -80,7 +95,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("reach server: %w", err)
 	}
