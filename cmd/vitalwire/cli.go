@@ -157,15 +157,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 Vitalwire is running (dev mode, loopback only).
   API:          %s
   MQTT broker:  tcp://%s
-  Admin token:  %s
-  Simulated patients: %d (sim-patient-001 ...), publishing every %s
+  Admin token:      %s
+  Clinician token:  %s  (dev-clinician, care team dev-ward)
+  Simulated patients: %d (sim-patient-001 ...), uploading every %s
 
 Try, in another terminal:
   go run ./cmd/vitalwire readings --patient sim-patient-001 --since 5m
   go run ./cmd/vitalwire device list
 (the CLI finds the server and token in %s/)
 
-`, a.URL(), a.BrokerAddr(), a.AdminToken, cfg.Sim.Patients, cfg.Sim.Interval, cfg.DataDir)
+`, a.URL(), a.BrokerAddr(), a.AdminToken, a.ClinicianToken, cfg.Sim.Patients, cfg.Sim.Interval, cfg.DataDir)
 	}
 	// First signal drains; a second one forces the exit.
 	go func() {
