@@ -202,3 +202,19 @@ func TestARevokedTokenIsRefusedAtOnce(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, call(h, "POST", "/api/v1/tokens/revoke", pat, `{"token":"`+admin+`"}`),
 		"a patient cannot revoke another's token")
 }
+
+func TestAnAccessThatCannotBeAuditedFails(t *testing.T) {
+	a := newTestApp(t, nil)
+	ctx := context.Background()
+	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1960-02-03"})
+	require.NoError(t, err)
+	pat, _ := a.Signer.Mint("p1", auth.RolePatient, time.Hour)
+	h := a.routes()
+	require.Equal(t, http.StatusOK, call(h, "GET", "/api/v1/patients/p1/readings", pat, ""))
+	// The audit table becomes unwritable.
+	_, err = a.records.Exec(`CREATE TRIGGER audit_jammed BEFORE INSERT ON audit_events BEGIN SELECT RAISE(FAIL, 'disk full'); END`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, call(h, "GET", "/api/v1/patients/p1/readings", pat, ""),
+		"no audit event, no access")
+	require.Equal(t, http.StatusServiceUnavailable, call(h, "GET", "/api/v1/patients/p1", pat, ""))
+}
