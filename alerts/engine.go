@@ -1,0 +1,297 @@
+package alerts
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vitalwire/vitalwire/vitals"
+	"github.com/vitalwire/vitalwire/vitals/news2"
+)
+
+// PatientInfo is what the rules need to know of a patient from the chart
+// and from clinicians: the NEWS2 SpO2 scale, supplemental oxygen and the
+// last assessed consciousness ("" counts as not assessed).
+type PatientInfo struct {
+	Scale         int
+	OnOxygen      bool
+	Consciousness news2.Consciousness
+}
+
+// Transition is a rule starting or stopping to hold for a patient, at the
+// event time of the reading that decided it.
+type Transition struct {
+	Rule    Rule
+	Patient string
+	Firing  bool // true: the condition now holds; false: it cleared
+	At      time.Time
+	Value   float64 // the value (or score) that decided it
+	Partial bool    // a NEWS2 score computed with parameters missing
+}
+
+func (t Transition) String() string {
+	state := "clears"
+	if t.Firing {
+		state = "fires"
+	}
+	return fmt.Sprintf("%s %s for %s at %s (%v)", t.Rule.ID, state, t.Patient, t.At.Format(time.RFC3339), t.Value)
+}
+
+// smoothing is the window whose median a rule sees: wearables are noisy,
+// and a clinician reads a trend, not one beat.
+const smoothing = time.Minute
+
+// news2Window is how old the latest reading of a NEWS2 parameter may be.
+const news2Window = time.Hour
+
+// Engine evaluates readings in event time, per patient, with state in
+// memory. It is safe for concurrent use.
+type Engine struct {
+	mu       sync.Mutex
+	set      *RuleSet
+	info     func(patient string) PatientInfo
+	patients map[string]*patientState
+}
+
+type sample struct {
+	t time.Time
+	v float64
+}
+
+type patientState struct {
+	recent map[vitals.Type][]sample // the last news2Window of each vital, in time order
+	rules  map[string]*ruleState
+}
+
+type ruleState struct {
+	since      time.Time // when the condition started holding (zero: it does not)
+	clearSince time.Time // while firing: when the value went back to normal
+	firing     bool
+	lastAt     time.Time // the newest reading time this rule has seen
+}
+
+// NewEngine returns an engine for a rule set; info looks patients up.
+func NewEngine(set *RuleSet, info func(patient string) PatientInfo) *Engine {
+	return &Engine{set: set, info: info, patients: map[string]*patientState{}}
+}
+
+// SetRules swaps the rule set; state of rules that remain is kept.
+func (e *Engine) SetRules(set *RuleSet) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.set = set
+}
+
+func (e *Engine) patient(id string) *patientState {
+	p := e.patients[id]
+	if p == nil {
+		p = &patientState{recent: map[vitals.Type][]sample{}, rules: map[string]*ruleState{}}
+		e.patients[id] = p
+	}
+	return p
+}
+
+// value is the median of a vital over the smoothing window ending at t.
+func (p *patientState) value(typ vitals.Type, t time.Time) (float64, bool) {
+	var xs []float64
+	for _, s := range p.recent[typ] {
+		if !s.t.After(t) && t.Sub(s.t) < smoothing {
+			xs = append(xs, s.v)
+		}
+	}
+	if len(xs) == 0 {
+		return 0, false
+	}
+	sort.Float64s(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2, true
+	}
+	return xs[len(xs)/2], true
+}
+
+// Observe evaluates one durable reading and returns the transitions it
+// causes. now is the server clock: a reading older than the rule set's
+// freshness is remembered but raises nothing live.
+func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.patient(r.Patient)
+	// Remember the reading in time order; out-of-order arrivals within the
+	// window slot in.
+	ss := p.recent[r.Type]
+	i := sort.Search(len(ss), func(i int) bool { return ss[i].t.After(r.Time) })
+	ss = append(ss, sample{})
+	copy(ss[i+1:], ss[i:])
+	ss[i] = sample{r.Time, r.Value}
+	cut := 0
+	for cut < len(ss) && r.Time.Sub(ss[cut].t) > news2Window {
+		cut++
+	}
+	p.recent[r.Type] = ss[cut:]
+
+	if now.Sub(r.Time) > e.set.Freshness {
+		return nil
+	}
+	info := e.info(r.Patient)
+	var out []Transition
+	for _, rule := range e.set.Rules {
+		if rule.SpO2Scale != 0 && rule.SpO2Scale != max(1, info.Scale) {
+			continue
+		}
+		st := p.rules[rule.ID]
+		if st == nil {
+			st = &ruleState{}
+			p.rules[rule.ID] = st
+		}
+		switch rule.Kind {
+		case KindThreshold:
+			if rule.Vital != r.Type {
+				continue
+			}
+			if r.Time.Before(st.lastAt) {
+				continue // older than what decided the state: stored, not re-judged
+			}
+			st.lastAt = r.Time
+			v, _ := p.value(r.Type, r.Time)
+			if tr, ok := step(rule, st, r.Patient, r.Time, v, rule.breached(v), rule.cleared(v), false); ok {
+				out = append(out, tr)
+			}
+		case KindRate:
+			if rule.Vital != r.Type || r.Time.Before(st.lastAt) {
+				continue
+			}
+			st.lastAt = r.Time
+			v, _ := p.value(r.Type, r.Time)
+			lo, hi := v, v
+			for _, s := range p.recent[r.Type] {
+				if !s.t.After(r.Time) && r.Time.Sub(s.t) <= rule.Window {
+					lo, hi = min(lo, s.v), max(hi, s.v)
+				}
+			}
+			change := v - lo
+			if rule.Change < 0 {
+				change = v - hi
+			}
+			breach := (rule.Change > 0 && change >= rule.Change) || (rule.Change < 0 && change <= rule.Change)
+			if tr, ok := step(rule, st, r.Patient, r.Time, change, breach, !breach, false); ok {
+				out = append(out, tr)
+			}
+		case KindNEWS2:
+			if !isNEWS2Parameter(r.Type) || r.Time.Before(st.lastAt) {
+				continue
+			}
+			st.lastAt = r.Time
+			score := p.news2(r.Time, info)
+			breach := (rule.AtLeast > 0 && score.Total >= rule.AtLeast) || (rule.SingleThree && score.Red)
+			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Partial); ok {
+				out = append(out, tr)
+			}
+		case KindNoData:
+			if rule.Vital == r.Type && st.firing {
+				// Data is back.
+				st.firing, st.since = false, time.Time{}
+				out = append(out, Transition{Rule: rule, Patient: r.Patient, Firing: false, At: r.Time})
+			}
+		}
+	}
+	return out
+}
+
+// step advances a duration-and-hysteresis state machine.
+func step(rule Rule, st *ruleState, patient string, t time.Time, v float64, breach, clear, partial bool) (Transition, bool) {
+	if !st.firing {
+		if !breach {
+			st.since = time.Time{}
+			return Transition{}, false
+		}
+		if st.since.IsZero() {
+			st.since = t
+		}
+		if t.Sub(st.since) < rule.For {
+			return Transition{}, false
+		}
+		st.firing, st.clearSince = true, time.Time{}
+		return Transition{Rule: rule, Patient: patient, Firing: true, At: t, Value: v, Partial: partial}, true
+	}
+	if !clear {
+		st.clearSince = time.Time{}
+		return Transition{}, false
+	}
+	if st.clearSince.IsZero() {
+		st.clearSince = t
+	}
+	if t.Sub(st.clearSince) < rule.ClearFor {
+		return Transition{}, false
+	}
+	st.firing, st.since = false, time.Time{}
+	return Transition{Rule: rule, Patient: patient, Firing: false, At: t, Value: v}, true
+}
+
+func isNEWS2Parameter(t vitals.Type) bool {
+	switch t {
+	case vitals.RespiratoryRate, vitals.SpO2, vitals.BloodPressure, vitals.HeartRate, vitals.BodyTemperature:
+		return true
+	}
+	return false
+}
+
+// news2 scores the patient from the latest smoothed parameters within the
+// NEWS2 window before t.
+func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
+	get := func(typ vitals.Type) *float64 {
+		ss := p.recent[typ]
+		// the newest sample at or before t, then the median around it
+		for i := len(ss) - 1; i >= 0; i-- {
+			if !ss[i].t.After(t) {
+				if t.Sub(ss[i].t) > news2Window {
+					return nil
+				}
+				v, _ := p.value(typ, ss[i].t)
+				return &v
+			}
+		}
+		return nil
+	}
+	scale := news2.Scale1
+	if info.Scale == 2 {
+		scale = news2.Scale2
+	}
+	c := info.Consciousness
+	if c == "" {
+		c = news2.Alert // wearables cannot assess it; clinicians record changes
+	}
+	return news2.Compute(news2.Params{RespiratoryRate: get(vitals.RespiratoryRate), SpO2: get(vitals.SpO2), Scale: scale,
+		OnOxygen: info.OnOxygen, Systolic: get(vitals.BloodPressure), Pulse: get(vitals.HeartRate),
+		Consciousness: c, Temperature: get(vitals.BodyTemperature)})
+}
+
+// Tick evaluates the no-data rules at now: a patient who has sent a vital
+// before and nothing of it for the rule's time.
+func (e *Engine) Tick(now time.Time) []Transition {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Transition
+	for id, p := range e.patients {
+		for _, rule := range e.set.Rules {
+			if rule.Kind != KindNoData {
+				continue
+			}
+			ss := p.recent[rule.Vital]
+			if len(ss) == 0 {
+				continue
+			}
+			st := p.rules[rule.ID]
+			if st == nil {
+				st = &ruleState{}
+				p.rules[rule.ID] = st
+			}
+			last := ss[len(ss)-1].t
+			if !st.firing && now.Sub(last) >= rule.After {
+				st.firing = true
+				out = append(out, Transition{Rule: rule, Patient: id, Firing: true, At: last.Add(rule.After)})
+			}
+		}
+	}
+	return out
+}

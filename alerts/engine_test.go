@@ -1,0 +1,254 @@
+package alerts
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/vitals"
+	"github.com/vitalwire/vitalwire/vitals/news2"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+func defaults(t *testing.T) *RuleSet {
+	b, err := os.ReadFile("default_rules.yaml")
+	require.NoError(t, err)
+	rs, err := ParseRules(b)
+	require.NoError(t, err)
+	return rs
+}
+
+func only(t *testing.T, id string) *RuleSet {
+	rs := defaults(t)
+	for _, r := range rs.Rules {
+		if r.ID == id {
+			return &RuleSet{Freshness: rs.Freshness, Rules: []Rule{r}}
+		}
+	}
+	t.Fatalf("no rule %s", id)
+	return nil
+}
+
+type feeder struct {
+	e   *Engine
+	out []Transition
+}
+
+func (f *feeder) feed(patient string, typ vitals.Type, at time.Time, v float64) {
+	f.out = append(f.out, f.e.Observe(vitals.Reading{Patient: patient, Device: "d", Type: typ, Time: at, Value: v}, at)...)
+}
+
+func scale1(string) PatientInfo { return PatientInfo{Scale: 1} }
+
+func TestThresholdRules(t *testing.T) {
+	t.Run("heart rate above 130 fires only after two minutes, at that moment", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "heart_rate_high"), scale1)}
+		for s := 0; s <= 180; s += 5 {
+			f.feed("p", vitals.HeartRate, t0.Add(time.Duration(s)*time.Second), 140)
+		}
+		require.Len(t, f.out, 1)
+		require.True(t, f.out[0].Firing)
+		require.Equal(t, t0.Add(2*time.Minute), f.out[0].At)
+	})
+	t.Run("a short spike, or one noisy beat, fires nothing", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "heart_rate_high"), scale1)}
+		for s := 0; s <= 600; s += 5 {
+			v := 90.0
+			if s >= 100 && s < 160 {
+				v = 150 // one minute only
+			}
+			f.feed("p", vitals.HeartRate, t0.Add(time.Duration(s)*time.Second), v)
+		}
+		require.Empty(t, f.out)
+	})
+	t.Run("readings wavering around the threshold make one alert per episode", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "heart_rate_high"), scale1)}
+		at := t0
+		run := func(d time.Duration, vals ...float64) {
+			for end, i := at.Add(d), 0; at.Before(end); at, i = at.Add(5*time.Second), i+1 {
+				f.feed("p", vitals.HeartRate, at, vals[i%len(vals)])
+			}
+		}
+		run(3*time.Minute, 140)            // episode 1 fires
+		run(20*time.Minute, 125, 136, 129) // wavers across 130, never below the clear level 120
+		run(5*time.Minute, 100)            // clears
+		run(20*time.Minute, 128, 137, 133) // episode 2: above 130 most of the time
+		var fires, clears int
+		for _, tr := range f.out {
+			if tr.Firing {
+				fires++
+			} else {
+				clears++
+			}
+		}
+		require.Equal(t, 2, fires, "%v", f.out)
+		require.Equal(t, 1, clears, "%v", f.out)
+	})
+	t.Run("it clears after the value stays clear for the clear time", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "heart_rate_high"), scale1)}
+		at := t0
+		for ; at.Before(t0.Add(3 * time.Minute)); at = at.Add(5 * time.Second) {
+			f.feed("p", vitals.HeartRate, at, 140)
+		}
+		clearStart := at
+		for ; at.Before(t0.Add(10 * time.Minute)); at = at.Add(5 * time.Second) {
+			f.feed("p", vitals.HeartRate, at, 100)
+		}
+		require.Len(t, f.out, 2)
+		require.False(t, f.out[1].Firing)
+		// the one-minute median falls below 120 within a minute, then two minutes clear
+		require.WithinDuration(t, clearStart.Add(2*time.Minute+30*time.Second), f.out[1].At, 35*time.Second)
+	})
+	t.Run("a late reading older than the rule's state is not re-judged", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "systolic_low"), scale1)}
+		f.feed("p", vitals.BloodPressure, t0, 120)
+		f.feed("p", vitals.BloodPressure, t0.Add(-time.Minute), 80)
+		require.Empty(t, f.out)
+	})
+	t.Run("a reading older than the freshness window raises nothing live", func(t *testing.T) {
+		e := NewEngine(only(t, "systolic_low"), scale1)
+		out := e.Observe(vitals.Reading{Patient: "p", Type: vitals.BloodPressure, Time: t0, Value: 70}, t0.Add(time.Hour))
+		require.Empty(t, out)
+	})
+	t.Run("the SpO2 rule follows the patient's scale", func(t *testing.T) {
+		rs := defaults(t)
+		e := NewEngine(rs, func(p string) PatientInfo {
+			if p == "copd" {
+				return PatientInfo{Scale: 2, OnOxygen: true}
+			}
+			return PatientInfo{Scale: 1}
+		})
+		f := &feeder{e: e}
+		for s := 0; s <= 180; s += 5 {
+			at := t0.Add(time.Duration(s) * time.Second)
+			f.feed("copd", vitals.SpO2, at, 88) // normal on scale 2
+			f.feed("healthy", vitals.SpO2, at, 88)
+		}
+		var fired []string
+		for _, tr := range f.out {
+			if tr.Firing && tr.Rule.Kind == KindThreshold {
+				fired = append(fired, tr.Patient+":"+tr.Rule.ID)
+			}
+		}
+		require.Equal(t, []string{"healthy:spo2_low"}, fired)
+	})
+	t.Run("glucose below 54 fires at once", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "glucose_very_low"), scale1)}
+		f.feed("p", vitals.BloodGlucose, t0, 50)
+		require.Len(t, f.out, 1)
+		require.Equal(t, t0, f.out[0].At)
+	})
+}
+
+func TestNEWS2Rules(t *testing.T) {
+	rs := &RuleSet{Freshness: 10 * time.Minute}
+	for _, r := range defaults(t).Rules {
+		if r.Kind == KindNEWS2 {
+			rs.Rules = append(rs.Rules, r)
+		}
+	}
+	feedAll := func(f *feeder, at time.Time, rr, spo2, sys, hr, temp float64) {
+		f.feed("p", vitals.RespiratoryRate, at, rr)
+		f.feed("p", vitals.SpO2, at, spo2)
+		f.feed("p", vitals.BloodPressure, at, sys)
+		f.feed("p", vitals.HeartRate, at, hr)
+		f.feed("p", vitals.BodyTemperature, at, temp)
+	}
+	t.Run("a healthy set scores low and raises nothing", func(t *testing.T) {
+		f := &feeder{e: NewEngine(rs, scale1)}
+		feedAll(f, t0, 16, 97, 120, 70, 36.8)
+		require.Empty(t, f.out)
+	})
+	t.Run("a total of 5 raises news2_medium, 7 news2_high", func(t *testing.T) {
+		f := &feeder{e: NewEngine(rs, scale1)}
+		feedAll(f, t0, 22, 95, 120, 115, 37) // 2 + 1 + 0 + 2 + 0 = 5
+		ids := map[string]bool{}
+		for _, tr := range f.out {
+			ids[tr.Rule.ID] = tr.Firing
+		}
+		require.True(t, ids["news2_medium"])
+		require.NotContains(t, ids, "news2_high")
+		feedAll(f, t0.Add(2*time.Minute), 22, 95, 105, 115, 38.5) // +1 systolic +1 temp = 7
+		var high *Transition
+		for i := range f.out {
+			if f.out[i].Rule.ID == "news2_high" {
+				high = &f.out[i]
+			}
+		}
+		require.NotNil(t, high)
+		require.Equal(t, 7.0, high.Value)
+	})
+	t.Run("a single parameter of 3 raises news2_single_3; a partial score is marked", func(t *testing.T) {
+		f := &feeder{e: NewEngine(rs, scale1)}
+		f.feed("p", vitals.RespiratoryRate, t0, 26) // 3, nothing else known
+		require.Len(t, f.out, 1)
+		require.Equal(t, "news2_single_3", f.out[0].Rule.ID)
+		require.True(t, f.out[0].Partial)
+	})
+	t.Run("consciousness and oxygen entered by a clinician count", func(t *testing.T) {
+		f := &feeder{e: NewEngine(rs, func(string) PatientInfo {
+			return PatientInfo{Scale: 1, OnOxygen: true, Consciousness: news2.Voice}
+		})}
+		feedAll(f, t0, 16, 97, 120, 70, 36.8) // 0 + oxygen 2 + voice 3 = 5
+		ids := map[string]bool{}
+		for _, tr := range f.out {
+			ids[tr.Rule.ID] = true
+		}
+		require.True(t, ids["news2_medium"])
+		require.True(t, ids["news2_single_3"])
+	})
+}
+
+func TestRateAndNoDataRules(t *testing.T) {
+	rs, err := ParseRules([]byte(`
+rules:
+  - {id: hr_jump, kind: rate, vital: heart_rate, change: 30, window: 10m, severity: medium}
+  - {id: no_hr, kind: no_data, vital: heart_rate, after: 15m}
+`))
+	require.NoError(t, err)
+	f := &feeder{e: NewEngine(rs, scale1)}
+	for m := 0; m < 5; m++ {
+		f.feed("p", vitals.HeartRate, t0.Add(time.Duration(m)*time.Minute), 70)
+	}
+	f.feed("p", vitals.HeartRate, t0.Add(6*time.Minute), 105)
+	f.feed("p", vitals.HeartRate, t0.Add(6*time.Minute+30*time.Second), 105)
+	require.NotEmpty(t, f.out)
+	require.Equal(t, "hr_jump", f.out[0].Rule.ID)
+	require.True(t, f.out[0].Firing)
+
+	quiet := f.e.Tick(t0.Add(10 * time.Minute))
+	require.Empty(t, quiet)
+	gone := f.e.Tick(t0.Add(30 * time.Minute))
+	require.Len(t, gone, 1)
+	require.Equal(t, "no_hr", gone[0].Rule.ID)
+	require.Equal(t, t0.Add(6*time.Minute+30*time.Second+15*time.Minute), gone[0].At)
+	require.Empty(t, f.e.Tick(t0.Add(31*time.Minute)), "fires once")
+	back := f.e.Observe(vitals.Reading{Patient: "p", Type: vitals.HeartRate, Time: t0.Add(32 * time.Minute), Value: 72}, t0.Add(32*time.Minute))
+	var cleared bool
+	for _, tr := range back {
+		if tr.Rule.ID == "no_hr" && !tr.Firing {
+			cleared = true
+		}
+	}
+	require.True(t, cleared)
+}
+
+func TestABadRulesFileIsRefusedWholeNamingRuleAndField(t *testing.T) {
+	_, err := ParseRules([]byte(`
+rules:
+  - {id: a, kind: threshold, vital: heart_rate, above: 130, below: 40}
+  - {id: b, kind: threshold, vital: mood, above: 1}
+  - {id: a, kind: news2}
+  - {id: d, kind: threshold, vital: spo2, below: 90, clear: 85}
+  - {id: e, kind: magic}
+`))
+	for _, want := range []string{`rule "a" (rules[0]) above/below`, `rule "b" (rules[1]) vital`, `rule "a" (rules[2]) id: appears twice`,
+		`rule "a" (rules[2]) at_least`, `rule "d" (rules[3]) clear`, `rule "e" (rules[4]) kind`} {
+		require.ErrorContains(t, err, want)
+	}
+	_, err = ParseRules([]byte("rulez: []\n"))
+	require.ErrorContains(t, err, "rulez")
+}
