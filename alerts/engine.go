@@ -295,3 +295,18 @@ func (e *Engine) Tick(now time.Time) []Transition {
 	}
 	return out
 }
+
+// MarkFiring tells the engine that a rule already has an open alert for a
+// patient (after a restart), so that it neither fires it again nor loses
+// the chance to clear it.
+func (e *Engine) MarkFiring(patient, rule string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.patient(patient)
+	st := p.rules[rule]
+	if st == nil {
+		st = &ruleState{}
+		p.rules[rule] = st
+	}
+	st.firing = true
+}

@@ -5,6 +5,7 @@ package alerts
 
 import (
 	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +72,18 @@ type RuleSet struct {
 	// raises no live alert (default 10 min).
 	Freshness time.Duration `yaml:"freshness"`
 	Rules     []Rule        `yaml:"rules"`
+}
+
+//go:embed default_rules.yaml
+var defaultRules []byte
+
+// DefaultRules returns the shipped rule set.
+func DefaultRules() *RuleSet {
+	rs, err := ParseRules(defaultRules)
+	if err != nil {
+		panic(err) // the shipped file is checked by the tests
+	}
+	return rs
 }
 
 // LoadRules reads and checks a rules file.

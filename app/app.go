@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
@@ -55,6 +56,7 @@ type App struct {
 	Glass    *auth.BreakGlass
 	Policy   *auth.Policy
 	Hub      *live.Hub
+	Alerts   *alerts.Service
 	ws       wsConns
 	Store    vitals.Store
 	Signer   *auth.Signer
@@ -125,7 +127,23 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	}
 
 	im := ingest.NewMetrics(a.metrics)
-	sinks := multiSink{a.Hub}
+	rules := alerts.DefaultRules()
+	if cfg.Alerts.RulesFile != "" {
+		if rules, err = alerts.LoadRules(cfg.Alerts.RulesFile); err != nil {
+			return nil, fmt.Errorf("alerts.rules_file: %w", err)
+		}
+	}
+	engine := alerts.NewEngine(rules, func(patient string) alerts.PatientInfo {
+		sc := a.Chart.ScoringOf(patient)
+		return alerts.PatientInfo{Scale: sc.SpO2Scale, OnOxygen: sc.OnOxygen}
+	})
+	a.Alerts = alerts.NewService(engine, alerts.NewStore(a.records), hubNotifier{a.Hub}, log, a.metrics)
+	if err := a.Alerts.Warm(ctx, a.Store, a.boundPatients()); err != nil {
+		return nil, fmt.Errorf("warm alerts: %w", err)
+	}
+	// Rules first, then live views: an alert is stored before anyone sees
+	// the reading that raised it.
+	sinks := multiSink{a.Alerts, a.Hub}
 	if opts.Sink != nil {
 		sinks = append(sinks, opts.Sink)
 	}
@@ -298,6 +316,7 @@ func (a *App) Run(ctx context.Context) error {
 		brokerDone = run("broker", a.broker.Run, brokerCtx)
 	}
 	devicesDone := run("devices", func(c context.Context) error { return a.Devices.Run(c, 5*time.Second) }, devCtx)
+	alertsDone := run("alerts", func(c context.Context) error { return a.Alerts.Run(c, 30*time.Second) }, devCtx)
 	ingestDone := run("ingest", a.Ingester.Run, ingestCtx)
 	var subscription func(context.Context) error
 	if a.consumer != nil {
@@ -342,6 +361,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopDevices()
 	<-devicesDone
+	<-alertsDone
 	a.close()
 	close(errc)
 	var errs []error
@@ -459,6 +479,26 @@ func (m multiSink) Readings(b []vitals.Reading) {
 	for _, s := range m {
 		s.Readings(b)
 	}
+}
+
+// boundPatients lists the patients some device measures now.
+func (a *App) boundPatients() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range a.Devices.List() {
+		if p, ok := d.Patient(time.Now()); ok && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// hubNotifier sends alert changes to the live subscribers of the patient.
+type hubNotifier struct{ hub *live.Hub }
+
+func (h hubNotifier) AlertChanged(al alerts.Alert) {
+	h.hub.Publish(live.Event{Patient: al.Patient, Kind: "alert", Data: al})
 }
 
 // embeddedHandler connects the embedded broker to the ingester.

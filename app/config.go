@@ -37,9 +37,17 @@ type Config struct {
 	Ingest  ingest.Config `yaml:"ingest"`
 	Log     LogConfig     `yaml:"log"`
 	Sim     SimConfig     `yaml:"simulate"`
+	Alerts  AlertsConfig  `yaml:"alerts"`
 	// TLS, when a certificate and key are set, serves HTTPS and MQTT over
 	// TLS (the embedded broker's listeners).
 	TLS TLSConfig `yaml:"tls"`
+}
+
+// AlertsConfig sets the rules engine.
+type AlertsConfig struct {
+	// RulesFile is a YAML rule set; empty: the default set shipped in
+	// alerts/default_rules.yaml.
+	RulesFile string `yaml:"rules_file"`
 }
 
 // TLSConfig locates the server certificate (PEM).

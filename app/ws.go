@@ -21,6 +21,7 @@ import (
 //	server: {"type":"subscribed","patient":"p1"}
 //	        {"type":"error","patient":"p2","error":"forbidden"}
 //	        {"type":"reading","patient":"p1","device":"...","vital":"heart_rate","time":"...","value":72,"unit":"/min"}
+//	        {"type":"alert","patient":"p1","alert":{"id":3,"rule":"spo2_low","state":"firing",...}}
 const (
 	wsWriteWait  = 10 * time.Second
 	wsPongWait   = 60 * time.Second
@@ -91,6 +92,7 @@ type wsOut struct {
 	Value     *float64    `json:"value,omitempty"`
 	Diastolic *float64    `json:"diastolic,omitempty"`
 	Unit      string      `json:"unit,omitempty"`
+	Alert     any         `json:"alert,omitempty"`
 }
 
 func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
@@ -183,6 +185,11 @@ func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
 			}
 		case out := <-replies:
 			if !write(out) {
+				conn.Close()
+				return
+			}
+		case ev := <-sub.Events:
+			if !write(wsOut{Type: ev.Kind, Patient: ev.Patient, Alert: ev.Data}) {
 				conn.Close()
 				return
 			}

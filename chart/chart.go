@@ -77,15 +77,47 @@ type Chart struct {
 	mu  sync.RWMutex
 	// care maps clinician -> patient -> number of shared teams.
 	care map[string]map[string]int
+	// scoring holds what the rules need of each patient, in memory.
+	scoring map[string]Scoring
+}
+
+// Scoring is what the rules engine needs of a patient's chart.
+type Scoring struct {
+	SpO2Scale int
+	OnOxygen  bool
 }
 
 // Open loads the care-team index.
 func Open(ctx context.Context, db *sql.DB) (*Chart, error) {
-	c := &Chart{db: db, now: time.Now}
+	c := &Chart{db: db, now: time.Now, scoring: map[string]Scoring{}}
 	if err := c.reindex(ctx); err != nil {
 		return nil, err
 	}
-	return c, nil
+	rows, err := db.QueryContext(ctx, `SELECT id, spo2_scale, on_oxygen FROM patients`)
+	if err != nil {
+		return nil, fmt.Errorf("load patients: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var sc Scoring
+		if err := rows.Scan(&id, &sc.SpO2Scale, &sc.OnOxygen); err != nil {
+			return nil, err
+		}
+		c.scoring[id] = sc
+	}
+	return c, rows.Err()
+}
+
+// ScoringOf returns what the rules need of a patient (scale 1, air, for a
+// patient without a chart record).
+func (c *Chart) ScoringOf(id string) Scoring {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if sc, ok := c.scoring[id]; ok {
+		return sc
+	}
+	return Scoring{SpO2Scale: 1}
 }
 
 func (c *Chart) reindex(ctx context.Context) error {
@@ -152,6 +184,9 @@ func (c *Chart) AddPatient(ctx context.Context, p Patient) (Patient, error) {
 		}
 		return p, fmt.Errorf("add patient: %w", err)
 	}
+	c.mu.Lock()
+	c.scoring[p.ID] = Scoring{SpO2Scale: p.SpO2Scale, OnOxygen: p.OnOxygen}
+	c.mu.Unlock()
 	return p, nil
 }
 

@@ -21,9 +21,18 @@ type Hub struct {
 // NewHub returns an empty hub.
 func NewHub() *Hub { return &Hub{byPatient: map[string]map[*Sub]struct{}{}} }
 
-// Sub is one subscriber. Readings arrive on C.
+// Event is a change other than a reading, e.g. an alert, for a patient's
+// subscribers. Data is encoded as JSON for the client.
+type Event struct {
+	Patient string
+	Kind    string
+	Data    any
+}
+
+// Sub is one subscriber. Readings arrive on C, other events on Events.
 type Sub struct {
 	C       chan vitals.Reading
+	Events  chan Event
 	hub     *Hub
 	dropped atomic.Int64
 	mu      sync.Mutex
@@ -33,7 +42,7 @@ type Sub struct {
 
 // Subscribe makes a subscriber with room for buf readings.
 func (h *Hub) Subscribe(buf int) *Sub {
-	return &Sub{C: make(chan vitals.Reading, buf), hub: h, topics: map[string]bool{}}
+	return &Sub{C: make(chan vitals.Reading, buf), Events: make(chan Event, 256), hub: h, topics: map[string]bool{}}
 }
 
 // Add subscribes s to a patient's readings. The caller has checked access.
@@ -90,6 +99,20 @@ func (h *Hub) Readings(batch []vitals.Reading) {
 			default:
 				s.dropped.Add(1)
 			}
+		}
+	}
+}
+
+// Publish sends an event to the subscribers of its patient, dropping it for
+// any that has no room.
+func (h *Hub) Publish(e Event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.byPatient[e.Patient] {
+		select {
+		case s.Events <- e:
+		default:
+			s.dropped.Add(1)
 		}
 	}
 }

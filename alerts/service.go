@@ -1,0 +1,150 @@
+package alerts
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// Notifier is told of every alert change (live delivery).
+type Notifier interface {
+	AlertChanged(a Alert)
+}
+
+// Service runs the engine on durable readings, keeps the alerts' lifecycle
+// in the store, and tells the notifier. It is the ingester's sink for rules.
+type Service struct {
+	engine *Engine
+	store  *Store
+	notify Notifier
+	log    zerolog.Logger
+	now    func() time.Time
+	fired  *prometheus.CounterVec
+	toAck  prometheus.Histogram
+}
+
+// NewService wires the parts; reg may be nil.
+func NewService(engine *Engine, store *Store, notify Notifier, log zerolog.Logger, reg prometheus.Registerer) *Service {
+	s := &Service{engine: engine, store: store, notify: notify, log: log.With().Str("component", "alerts").Logger(), now: time.Now,
+		fired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitalwire_alerts_fired_total",
+			Help: "Alerts opened, by rule and severity."}, []string{"rule", "severity"}),
+		toAck: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vitalwire_alert_time_to_ack_seconds",
+			Help: "Time from an alert firing to a clinician acknowledging it.", Buckets: prometheus.ExponentialBuckets(5, 2, 12)}),
+	}
+	if reg != nil {
+		reg.MustRegister(s.fired, s.toAck)
+	}
+	return s
+}
+
+// Store returns the alert store.
+func (s *Service) Store() *Store { return s.store }
+
+// Readings implements the ingester's Sink.
+func (s *Service) Readings(batch []vitals.Reading) {
+	now := s.now()
+	for _, r := range batch {
+		for _, tr := range s.engine.Observe(r, now) {
+			s.apply(tr)
+		}
+	}
+}
+
+func (s *Service) apply(tr Transition) {
+	ctx := context.Background()
+	var a Alert
+	var changed bool
+	var err error
+	if tr.Firing {
+		a, changed, err = s.store.Fire(ctx, tr)
+		if changed {
+			s.fired.WithLabelValues(a.Rule, a.Severity).Inc()
+			s.log.Info().Int64("alert", a.ID).Str("rule", a.Rule).Str("patient", a.Patient).Msg("alert fired")
+		}
+	} else {
+		a, changed, err = s.store.Clear(ctx, tr)
+		if changed {
+			s.log.Info().Int64("alert", a.ID).Str("rule", a.Rule).Str("patient", a.Patient).Msg("alert resolved: condition cleared")
+		}
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert store failed")
+		return
+	}
+	if changed && s.notify != nil {
+		s.notify.AlertChanged(a)
+	}
+}
+
+// Ack acknowledges an alert for a clinician.
+func (s *Service) Ack(ctx context.Context, id int64, by string) (Alert, error) {
+	a, err := s.store.Ack(ctx, id, by, s.now())
+	if err == nil {
+		s.toAck.Observe(a.AckedAt.Sub(a.FiredAt).Seconds())
+		if s.notify != nil {
+			s.notify.AlertChanged(a)
+		}
+	}
+	return a, err
+}
+
+// Resolve closes an alert by hand.
+func (s *Service) Resolve(ctx context.Context, id int64, by, reason string) (Alert, error) {
+	a, err := s.store.Resolve(ctx, id, by, reason, s.now())
+	if err == nil && s.notify != nil {
+		s.notify.AlertChanged(a)
+	}
+	return a, err
+}
+
+// Warm marks the open alerts as firing in the engine, so that a restart
+// does not fire them again, then replays recent readings (the last 15
+// minutes) so that a running "for 2 min" is not lost.
+func (s *Service) Warm(ctx context.Context, readings vitals.Store, patients []string) error {
+	open, err := s.store.Open(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range open {
+		s.engine.MarkFiring(a.Patient, a.Rule)
+	}
+	now := s.now()
+	for _, p := range patients {
+		var all []vitals.Reading
+		for _, typ := range vitals.Types() {
+			rs, err := readings.Range(ctx, vitals.Query{Patient: p, Type: typ, From: now.Add(-15 * time.Minute), To: now.Add(time.Minute)})
+			if err != nil {
+				return err
+			}
+			all = append(all, rs...)
+		}
+		sortByTime(all)
+		s.Readings(all)
+	}
+	return nil
+}
+
+func sortByTime(rs []vitals.Reading) {
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Time.Before(rs[j].Time) })
+}
+
+// Run evaluates the no-data rules every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			for _, tr := range s.engine.Tick(s.now()) {
+				s.apply(tr)
+			}
+		}
+	}
+}

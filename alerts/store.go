@@ -1,0 +1,244 @@
+package alerts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Alert states.
+const (
+	Firing       = "firing"
+	Acknowledged = "acknowledged"
+	Resolved     = "resolved"
+)
+
+// Alert is one episode of a rule holding for a patient.
+type Alert struct {
+	ID            int64     `json:"id"`
+	Rule          string    `json:"rule"`
+	Patient       string    `json:"patient"`
+	Severity      string    `json:"severity"`
+	State         string    `json:"state"`
+	FiredAt       time.Time `json:"fired_at"`
+	Value         float64   `json:"value"`
+	Partial       bool      `json:"partial,omitempty"`
+	AckedBy       string    `json:"acked_by,omitempty"`
+	AckedAt       time.Time `json:"acked_at,omitzero"`
+	ResolvedBy    string    `json:"resolved_by,omitempty"`
+	ResolvedAt    time.Time `json:"resolved_at,omitzero"`
+	ResolveReason string    `json:"resolve_reason,omitempty"`
+}
+
+// Errors of the store.
+var (
+	// ErrNotFound: no such alert.
+	ErrNotFound = errors.New("alert not found")
+	// ErrState: the alert is not in a state that allows the change.
+	ErrState = errors.New("alert is not open")
+	// ErrReason: resolving by hand needs a reason.
+	ErrReason = errors.New("a reason is required")
+)
+
+// Store keeps alerts and their history in the records database.
+type Store struct {
+	db *sql.DB
+}
+
+// NewStore returns a store on the records database.
+func NewStore(db *sql.DB) *Store { return &Store{db: db} }
+
+const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason`
+
+func scanAlert(row interface{ Scan(...any) error }) (Alert, error) {
+	var a Alert
+	var fired int64
+	var acked, resolved sql.NullInt64
+	err := row.Scan(&a.ID, &a.Rule, &a.Patient, &a.Severity, &a.State, &fired, &a.Value, &a.Partial, &a.AckedBy, &acked,
+		&a.ResolvedBy, &resolved, &a.ResolveReason)
+	if err != nil {
+		return a, err
+	}
+	a.FiredAt = time.Unix(0, fired).UTC()
+	if acked.Valid {
+		a.AckedAt = time.Unix(0, acked.Int64).UTC()
+	}
+	if resolved.Valid {
+		a.ResolvedAt = time.Unix(0, resolved.Int64).UTC()
+	}
+	return a, nil
+}
+
+func (s *Store) event(ctx context.Context, tx *sql.Tx, id int64, at time.Time, kind, actor, detail string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO alert_events (alert_id, at, kind, actor, detail) VALUES (?,?,?,?,?)`, id, at.UnixNano(), kind, actor, detail)
+	return err
+}
+
+// Fire opens an alert for a transition, unless one is open for the rule and
+// patient already; it reports whether a new alert was opened.
+func (s *Store) Fire(ctx context.Context, tr Transition) (Alert, bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
+	}
+	defer tx.Rollback()
+	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertCols+` FROM alerts WHERE rule = ? AND patient = ? AND state != 'resolved'`, tr.Rule.ID, tr.Patient))
+	if err == nil {
+		return a, false, nil // this episode already has its alert
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial) VALUES (?,?,?,?,?,?,?)`,
+		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial)
+	if err != nil {
+		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	if err := s.event(ctx, tx, id, tr.At, Firing, "system", ""); err != nil {
+		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
+	}
+	a, err = s.Get(ctx, id)
+	return a, err == nil, err
+}
+
+// Clear resolves the open alert of a rule and patient, when the condition
+// cleared by itself.
+func (s *Store) Clear(ctx context.Context, tr Transition) (Alert, bool, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM alerts WHERE rule = ? AND patient = ? AND state != 'resolved'`, tr.Rule.ID, tr.Patient).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Alert{}, false, nil
+	}
+	if err != nil {
+		return Alert{}, false, fmt.Errorf("clear alert: %w", err)
+	}
+	a, err := s.resolve(ctx, id, "system", "condition cleared", tr.At)
+	return a, err == nil, err
+}
+
+// Get returns an alert.
+func (s *Store) Get(ctx context.Context, id int64) (Alert, error) {
+	a, err := scanAlert(s.db.QueryRowContext(ctx, `SELECT `+alertCols+` FROM alerts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	return a, err
+}
+
+// Ack acknowledges an open alert.
+func (s *Store) Ack(ctx context.Context, id int64, by string, at time.Time) (Alert, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Alert{}, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE alerts SET state = ?, acked_by = ?, acked_at = ? WHERE id = ? AND state = ?`,
+		Acknowledged, by, at.UnixNano(), id, Firing)
+	if err != nil {
+		return Alert{}, fmt.Errorf("ack alert: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return Alert{}, err
+		}
+		return Alert{}, ErrState
+	}
+	if err := s.event(ctx, tx, id, at, Acknowledged, by, ""); err != nil {
+		return Alert{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Alert{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// Resolve closes an open alert by hand, with a reason.
+func (s *Store) Resolve(ctx context.Context, id int64, by, reason string, at time.Time) (Alert, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Alert{}, ErrReason
+	}
+	return s.resolve(ctx, id, by, reason, at)
+}
+
+func (s *Store) resolve(ctx context.Context, id int64, by, reason string, at time.Time) (Alert, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Alert{}, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE alerts SET state = ?, resolved_by = ?, resolved_at = ?, resolve_reason = ? WHERE id = ? AND state != ?`,
+		Resolved, by, at.UnixNano(), reason, id, Resolved)
+	if err != nil {
+		return Alert{}, fmt.Errorf("resolve alert: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return Alert{}, err
+		}
+		return Alert{}, ErrState
+	}
+	if err := s.event(ctx, tx, id, at, Resolved, by, reason); err != nil {
+		return Alert{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Alert{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// List returns alerts of the given patients (all when nil is passed with
+// all=true), newest first; openOnly drops resolved ones.
+func (s *Store) List(ctx context.Context, patients []string, openOnly bool, limit int) ([]Alert, error) {
+	if len(patients) == 0 {
+		return []Alert{}, nil
+	}
+	q := `SELECT ` + alertCols + ` FROM alerts WHERE patient IN (?` + strings.Repeat(",?", len(patients)-1) + `)`
+	args := make([]any, 0, len(patients)+1)
+	for _, p := range patients {
+		args = append(args, p)
+	}
+	if openOnly {
+		q += ` AND state != 'resolved'`
+	}
+	q += ` ORDER BY fired_at DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	defer rows.Close()
+	out := []Alert{}
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Open returns every open alert (to warm the engine at start).
+func (s *Store) Open(ctx context.Context) ([]Alert, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+alertCols+` FROM alerts WHERE state != 'resolved'`)
+	if err != nil {
+		return nil, fmt.Errorf("open alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/vitalwire/vitalwire/alerts"
+	"github.com/vitalwire/vitalwire/auth"
+)
+
+// listAlerts lists the alerts of the patients the caller may see: a
+// clinician's care teams, a patient's own (?patient= narrows it; ?all=1
+// includes resolved ones).
+func (a *App) listAlerts(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.FromContext(r.Context())
+	var patients []string
+	switch c.Role {
+	case auth.RoleClinician:
+		patients = a.Chart.PatientsOf(c.Subject)
+	case auth.RolePatient:
+		patients = []string{c.Subject}
+	}
+	if p := r.URL.Query().Get("patient"); p != "" {
+		d := a.Policy.Patient(c, p)
+		ev := auth.Event{Actor: c.Subject, Role: string(c.Role), Action: "GET /api/v1/alerts", Patient: p, Resource: r.URL.Path,
+			Source: clientAddr(r), Outcome: auth.Refused, BreakGlass: d.BreakGlass}
+		if d.Allowed {
+			ev.Outcome = auth.Allowed
+		}
+		if !a.audited(w, r, ev) {
+			return
+		}
+		if !d.Allowed {
+			fail(w, http.StatusForbidden, "no access to this patient")
+			return
+		}
+		patients = []string{p}
+	} else if len(patients) > 0 && !a.auditChange(w, r, "GET /api/v1/alerts", "*", auth.Allowed) {
+		return
+	}
+	list, err := a.Alerts.Store().List(r.Context(), patients, r.URL.Query().Get("all") == "", 500)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// alertAccess loads the alert {alert} and applies the policy to its
+// patient, auditing the action.
+func (a *App) alertAccess(w http.ResponseWriter, r *http.Request, action string) (alerts.Alert, auth.Claims, bool) {
+	c, _ := auth.FromContext(r.Context())
+	id, err := strconv.ParseInt(r.PathValue("alert"), 10, 64)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "alert: a number")
+		return alerts.Alert{}, c, false
+	}
+	al, err := a.Alerts.Store().Get(r.Context(), id)
+	if err != nil {
+		fail(w, http.StatusNotFound, "no such alert")
+		return al, c, false
+	}
+	d := a.Policy.Patient(c, al.Patient)
+	ev := auth.Event{Actor: c.Subject, Role: string(c.Role), Action: action, Patient: al.Patient, Resource: r.URL.Path,
+		Source: clientAddr(r), Outcome: auth.Refused, BreakGlass: d.BreakGlass}
+	if d.Allowed {
+		ev.Outcome = auth.Allowed
+	}
+	if !a.audited(w, r, ev) {
+		return al, c, false
+	}
+	if !d.Allowed {
+		fail(w, http.StatusForbidden, "no access to this patient")
+		return al, c, false
+	}
+	return al, c, true
+}
+
+func alertError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, alerts.ErrState):
+		fail(w, http.StatusConflict, err.Error())
+	case errors.Is(err, alerts.ErrReason):
+		fail(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, alerts.ErrNotFound):
+		fail(w, http.StatusNotFound, err.Error())
+	default:
+		fail(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func (a *App) ackAlert(w http.ResponseWriter, r *http.Request) {
+	al, c, ok := a.alertAccess(w, r, "POST /api/v1/alerts/{alert}/ack")
+	if !ok {
+		return
+	}
+	al, err := a.Alerts.Ack(r.Context(), al.ID, c.Subject)
+	if err != nil {
+		alertError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, al)
+}
+
+// ResolveRequest carries the reason for resolving an alert by hand.
+type ResolveRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (a *App) resolveAlert(w http.ResponseWriter, r *http.Request) {
+	var req ResolveRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	al, c, ok := a.alertAccess(w, r, "POST /api/v1/alerts/{alert}/resolve")
+	if !ok {
+		return
+	}
+	al, err := a.Alerts.Resolve(r.Context(), al.ID, c.Subject, req.Reason)
+	if err != nil {
+		alertError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, al)
+}
