@@ -124,3 +124,12 @@ func (a *App) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, al)
 }
+
+func (a *App) reloadRules(w http.ResponseWriter, r *http.Request) {
+	n, err := a.ReloadRules()
+	if err != nil {
+		fail(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"rules": n})
+}

@@ -166,3 +166,32 @@ func TestAlertsFireLiveAreActedOnAndSurviveARestartWithoutDuplicates(t *testing.
 func itoa(n int64) string { return strconvFormat(n) }
 
 func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestRulesReloadWithoutRestartAndABadFileChangesNothing(t *testing.T) {
+	cfg := testConfig(t)
+	rulesFile := cfg.DataDir + "/rules.yaml"
+	require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - {id: hr_high, kind: threshold, vital: heart_rate, above: 150}\n"), 0o600))
+	cfg.Alerts.RulesFile = rulesFile
+	a := startApp(t, cfg)
+	admin, _ := a.Signer.Mint("root", auth.RoleAdmin, time.Hour)
+	var got map[string]int
+	require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - {id: hr_high, kind: threshold, vital: heart_rate, above: 150}\n  - {id: hr_low, kind: threshold, vital: heart_rate, below: 35}\n"), 0o600))
+	require.Equal(t, http.StatusOK, apiCall(t, a, "POST", "/api/v1/rules/reload", admin, "", &got))
+	require.Equal(t, 2, got["rules"])
+
+	require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - {id: broken, kind: threshold, vital: heart_rate}\n"), 0o600))
+	require.Equal(t, http.StatusUnprocessableEntity, apiCall(t, a, "POST", "/api/v1/rules/reload", admin, "", nil))
+
+	// The two rules stay in force: a heart rate of 30 still raises hr_low.
+	_, err := a.Chart.AddPatient(context.Background(), chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
+	require.NoError(t, err)
+	secret := addDevice(t, a, "w1", "p1")
+	d := connectDevice(t, "tcp://"+a.BrokerAddr(), "w1", secret)
+	d.publish(reading(vitals.HeartRate, 30, "/min", time.Now()))
+	var open []alerts.Alert
+	require.Eventually(t, func() bool {
+		open, err = a.Alerts.Store().List(context.Background(), []string{"p1"}, true, 10)
+		return err == nil && len(open) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, "hr_low", open[0].Rule)
+}

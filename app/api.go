@@ -58,6 +58,7 @@ func (a *App) routeTable() []route {
 		{pattern: "DELETE /api/v1/care-teams/{id}/members", roles: admin, handler: a.removeMember},
 		{pattern: "GET /api/v1/me/patients", roles: []auth.Role{auth.RoleClinician}, handler: a.myPatients},
 		{pattern: "GET /api/v1/alerts", roles: anyone, handler: a.listAlerts},
+		{pattern: "POST /api/v1/rules/reload", roles: admin, handler: a.reloadRules},
 		{pattern: "POST /api/v1/alerts/{alert}/ack", roles: staff, handler: a.ackAlert},
 		{pattern: "POST /api/v1/alerts/{alert}/resolve", roles: staff, handler: a.resolveAlert},
 		{pattern: "POST /api/v1/tokens/revoke", roles: anyone, handler: a.revokeToken},

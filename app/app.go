@@ -57,6 +57,7 @@ type App struct {
 	Policy   *auth.Policy
 	Hub      *live.Hub
 	Alerts   *alerts.Service
+	engine   *alerts.Engine
 	ws       wsConns
 	Store    vitals.Store
 	Signer   *auth.Signer
@@ -137,6 +138,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		sc := a.Chart.ScoringOf(patient)
 		return alerts.PatientInfo{Scale: sc.SpO2Scale, OnOxygen: sc.OnOxygen}
 	})
+	a.engine = engine
 	a.Alerts = alerts.NewService(engine, alerts.NewStore(a.records), hubNotifier{a.Hub}, log, a.metrics)
 	if err := a.Alerts.Warm(ctx, a.Store, a.boundPatients()); err != nil {
 		return nil, fmt.Errorf("warm alerts: %w", err)
@@ -479,6 +481,22 @@ func (m multiSink) Readings(b []vitals.Reading) {
 	for _, s := range m {
 		s.Readings(b)
 	}
+}
+
+// ReloadRules reads the rules file again (or the default set) and swaps it
+// in. A bad file is refused whole and the rules in force stay.
+func (a *App) ReloadRules() (int, error) {
+	rules := alerts.DefaultRules()
+	if a.cfg.Alerts.RulesFile != "" {
+		var err error
+		if rules, err = alerts.LoadRules(a.cfg.Alerts.RulesFile); err != nil {
+			a.log.Error().Err(err).Msg("rules reload refused; the rules in force stay")
+			return 0, err
+		}
+	}
+	a.engine.SetRules(rules)
+	a.log.Info().Int("rules", len(rules.Rules)).Msg("rules reloaded")
+	return len(rules.Rules), nil
 }
 
 // boundPatients lists the patients some device measures now.

@@ -168,6 +168,20 @@ Try, in another terminal:
 
 `, a.URL(), a.BrokerAddr(), a.AdminToken, a.ClinicianToken, cfg.Sim.Patients, cfg.Sim.Interval, cfg.DataDir)
 	}
+	// SIGHUP reloads the alert rules.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				a.ReloadRules()
+			}
+		}
+	}()
 	// First signal drains; a second one forces the exit.
 	go func() {
 		<-ctx.Done()
