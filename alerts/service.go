@@ -19,13 +19,15 @@ type Notifier interface {
 // Service runs the engine on durable readings, keeps the alerts' lifecycle
 // in the store, and tells the notifier. It is the ingester's sink for rules.
 type Service struct {
-	engine *Engine
-	store  *Store
-	notify Notifier
-	log    zerolog.Logger
-	now    func() time.Time
-	fired  *prometheus.CounterVec
-	toAck  prometheus.Histogram
+	hooks         *Webhooks
+	escalateAfter time.Duration
+	engine        *Engine
+	store         *Store
+	notify        Notifier
+	log           zerolog.Logger
+	now           func() time.Time
+	fired         *prometheus.CounterVec
+	toAck         prometheus.Histogram
 }
 
 // NewService wires the parts; reg may be nil.
@@ -40,6 +42,24 @@ func NewService(engine *Engine, store *Store, notify Notifier, log zerolog.Logge
 		reg.MustRegister(s.fired, s.toAck)
 	}
 	return s
+}
+
+// SetEscalation raises alerts not acknowledged within after (0: never).
+func (s *Service) SetEscalation(after time.Duration) { s.escalateAfter = after }
+
+// SetWebhooks makes the service deliver every alert change to webhooks.
+func (s *Service) SetWebhooks(w *Webhooks) { s.hooks = w }
+
+// changed tells the live view and the webhooks.
+func (s *Service) changed(event string, a Alert) {
+	if s.notify != nil {
+		s.notify.AlertChanged(a)
+	}
+	if s.hooks != nil {
+		if err := s.hooks.Enqueue(context.Background(), event, a); err != nil {
+			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
+		}
+	}
 }
 
 // Store returns the alert store.
@@ -76,8 +96,8 @@ func (s *Service) apply(tr Transition) {
 		s.log.Error().Err(err).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert store failed")
 		return
 	}
-	if changed && s.notify != nil {
-		s.notify.AlertChanged(a)
+	if changed {
+		s.changed("alert."+a.State, a)
 	}
 }
 
@@ -86,9 +106,7 @@ func (s *Service) Ack(ctx context.Context, id int64, by string) (Alert, error) {
 	a, err := s.store.Ack(ctx, id, by, s.now())
 	if err == nil {
 		s.toAck.Observe(a.AckedAt.Sub(a.FiredAt).Seconds())
-		if s.notify != nil {
-			s.notify.AlertChanged(a)
-		}
+		s.changed("alert.acknowledged", a)
 	}
 	return a, err
 }
@@ -96,8 +114,8 @@ func (s *Service) Ack(ctx context.Context, id int64, by string) (Alert, error) {
 // Resolve closes an alert by hand.
 func (s *Service) Resolve(ctx context.Context, id int64, by, reason string) (Alert, error) {
 	a, err := s.store.Resolve(ctx, id, by, reason, s.now())
-	if err == nil && s.notify != nil {
-		s.notify.AlertChanged(a)
+	if err == nil {
+		s.changed("alert.resolved", a)
 	}
 	return a, err
 }
@@ -133,7 +151,8 @@ func sortByTime(rs []vitals.Reading) {
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Time.Before(rs[j].Time) })
 }
 
-// Run evaluates the no-data rules every interval until ctx ends.
+// Run evaluates the no-data rules, and escalates unacknowledged alerts,
+// every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -144,6 +163,17 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 			for _, tr := range s.engine.Tick(s.now()) {
 				s.apply(tr)
+			}
+			if s.escalateAfter > 0 {
+				now := s.now()
+				up, err := s.store.Escalate(ctx, now.Add(-s.escalateAfter), now)
+				if err != nil {
+					s.log.Error().Err(err).Msg("escalation failed")
+				}
+				for _, a := range up {
+					s.log.Warn().Int64("alert", a.ID).Str("rule", a.Rule).Str("severity", a.Severity).Msg("alert escalated: not acknowledged in time")
+					s.changed("alert.escalated", a)
+				}
 			}
 		}
 	}

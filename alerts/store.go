@@ -31,6 +31,7 @@ type Alert struct {
 	ResolvedBy    string    `json:"resolved_by,omitempty"`
 	ResolvedAt    time.Time `json:"resolved_at,omitzero"`
 	ResolveReason string    `json:"resolve_reason,omitempty"`
+	EscalatedAt   time.Time `json:"escalated_at,omitzero"`
 }
 
 // Errors of the store.
@@ -51,14 +52,14 @@ type Store struct {
 // NewStore returns a store on the records database.
 func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
-const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason`
+const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at`
 
 func scanAlert(row interface{ Scan(...any) error }) (Alert, error) {
 	var a Alert
 	var fired int64
-	var acked, resolved sql.NullInt64
+	var acked, resolved, escalated sql.NullInt64
 	err := row.Scan(&a.ID, &a.Rule, &a.Patient, &a.Severity, &a.State, &fired, &a.Value, &a.Partial, &a.AckedBy, &acked,
-		&a.ResolvedBy, &resolved, &a.ResolveReason)
+		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated)
 	if err != nil {
 		return a, err
 	}
@@ -68,6 +69,9 @@ func scanAlert(row interface{ Scan(...any) error }) (Alert, error) {
 	}
 	if resolved.Valid {
 		a.ResolvedAt = time.Unix(0, resolved.Int64).UTC()
+	}
+	if escalated.Valid {
+		a.EscalatedAt = time.Unix(0, escalated.Int64).UTC()
 	}
 	return a, nil
 }
@@ -241,4 +245,61 @@ func (s *Store) Open(ctx context.Context) ([]Alert, error) {
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// Escalate raises by one severity step every alert still firing (not
+// acknowledged) since before cutoff and not escalated yet, and returns them.
+func (s *Store) Escalate(ctx context.Context, cutoff, now time.Time) ([]Alert, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, severity FROM alerts WHERE state = ? AND fired_at < ? AND escalated_at IS NULL`,
+		Firing, cutoff.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("escalate: %w", err)
+	}
+	type due struct {
+		id  int64
+		sev string
+	}
+	var ds []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.sev); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	rows.Close()
+	var out []Alert
+	for _, d := range ds {
+		sev := d.sev
+		for i, x := range severities {
+			if x == d.sev && i+1 < len(severities) {
+				sev = severities[i+1]
+			}
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return out, err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE alerts SET severity = ?, escalated_at = ? WHERE id = ? AND state = ? AND escalated_at IS NULL`,
+			sev, now.UnixNano(), d.id, Firing)
+		if err == nil {
+			if n, _ := res.RowsAffected(); n == 1 {
+				err = s.event(ctx, tx, d.id, now, "escalated", "system", d.sev+" -> "+sev)
+			}
+		}
+		if err != nil {
+			tx.Rollback()
+			return out, fmt.Errorf("escalate: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return out, err
+		}
+		a, err := s.Get(ctx, d.id)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

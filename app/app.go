@@ -58,6 +58,7 @@ type App struct {
 	Hub      *live.Hub
 	Alerts   *alerts.Service
 	engine   *alerts.Engine
+	hooks    *alerts.Webhooks
 	ws       wsConns
 	Store    vitals.Store
 	Signer   *auth.Signer
@@ -140,6 +141,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	})
 	a.engine = engine
 	a.Alerts = alerts.NewService(engine, alerts.NewStore(a.records), hubNotifier{a.Hub}, log, a.metrics)
+	a.hooks = alerts.NewWebhooks(a.records, cfg.Alerts.Webhooks, log)
+	a.Alerts.SetWebhooks(a.hooks)
+	a.Alerts.SetEscalation(cfg.Alerts.EscalateAfter)
 	if err := a.Alerts.Warm(ctx, a.Store, a.boundPatients()); err != nil {
 		return nil, fmt.Errorf("warm alerts: %w", err)
 	}
@@ -318,7 +322,8 @@ func (a *App) Run(ctx context.Context) error {
 		brokerDone = run("broker", a.broker.Run, brokerCtx)
 	}
 	devicesDone := run("devices", func(c context.Context) error { return a.Devices.Run(c, 5*time.Second) }, devCtx)
-	alertsDone := run("alerts", func(c context.Context) error { return a.Alerts.Run(c, 30*time.Second) }, devCtx)
+	alertsDone := run("alerts", func(c context.Context) error { return a.Alerts.Run(c, 5*time.Second) }, devCtx)
+	hooksDone := run("webhooks", a.hooks.Run, devCtx)
 	ingestDone := run("ingest", a.Ingester.Run, ingestCtx)
 	var subscription func(context.Context) error
 	if a.consumer != nil {
@@ -364,6 +369,7 @@ func (a *App) Run(ctx context.Context) error {
 	stopDevices()
 	<-devicesDone
 	<-alertsDone
+	<-hooksDone
 	a.close()
 	close(errc)
 	var errs []error

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
 )
@@ -48,6 +49,11 @@ type AlertsConfig struct {
 	// RulesFile is a YAML rule set; empty: the default set shipped in
 	// alerts/default_rules.yaml.
 	RulesFile string `yaml:"rules_file"`
+	// Webhooks receive every alert change, signed with HMAC-SHA256.
+	Webhooks []alerts.Webhook `yaml:"webhooks"`
+	// EscalateAfter raises an alert not acknowledged in this time one
+	// severity step and tells the webhooks (alert.escalated); 0: never.
+	EscalateAfter time.Duration `yaml:"escalate_after"`
 }
 
 // TLSConfig locates the server certificate (PEM).

@@ -1,0 +1,171 @@
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Webhook is a receiver of alert changes.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// Secret signs each delivery: X-Vitalwire-Signature is
+	// "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)), with
+	// the timestamp in X-Vitalwire-Timestamp (Unix seconds).
+	Secret string `yaml:"secret"`
+}
+
+// Sign computes the signature header value of a delivery.
+func Sign(secret string, timestamp int64, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(strconv.FormatInt(timestamp, 10)))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Webhooks delivers alert changes to receivers through a durable outbox,
+// retrying with backoff until each is delivered. Every delivery of one
+// change carries the same Idempotency-Key, so a receiver that saw it
+// already can drop the repeat.
+type Webhooks struct {
+	db     *sql.DB
+	hooks  []Webhook
+	client *http.Client
+	log    zerolog.Logger
+	now    func() time.Time
+	kick   chan struct{}
+}
+
+// NewWebhooks returns a deliverer; with no hooks it does nothing.
+func NewWebhooks(db *sql.DB, hooks []Webhook, log zerolog.Logger) *Webhooks {
+	return &Webhooks{db: db, hooks: hooks, client: &http.Client{Timeout: 10 * time.Second},
+		log: log.With().Str("component", "webhooks").Logger(), now: time.Now, kick: make(chan struct{}, 1)}
+}
+
+// WebhookPayload is the JSON body of a delivery.
+type WebhookPayload struct {
+	Event string `json:"event"` // alert.firing, alert.acknowledged, alert.resolved, alert.escalated
+	Alert Alert  `json:"alert"`
+}
+
+// Enqueue stores a delivery of an alert change for every receiver.
+func (w *Webhooks) Enqueue(ctx context.Context, event string, a Alert) error {
+	if len(w.hooks) == 0 {
+		return nil
+	}
+	body, err := json.Marshal(WebhookPayload{Event: event, Alert: a})
+	if err != nil {
+		return err
+	}
+	key := fmt.Sprintf("alert-%d-%s", a.ID, event)
+	for _, h := range w.hooks {
+		if _, err := w.db.ExecContext(ctx, `INSERT OR IGNORE INTO webhook_outbox (url, idempotency_key, payload, next_at) VALUES (?,?,?,?)`,
+			h.URL, key, body, w.now().UnixNano()); err != nil {
+			return fmt.Errorf("enqueue webhook: %w", err)
+		}
+	}
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run delivers due webhooks until ctx ends.
+func (w *Webhooks) Run(ctx context.Context) error {
+	if len(w.hooks) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	secrets := map[string]string{}
+	for _, h := range w.hooks {
+		secrets[h.URL] = h.Secret
+	}
+	for {
+		next := w.deliverDue(ctx, secrets)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.kick:
+		case <-time.After(next):
+		}
+	}
+}
+
+// deliverDue sends every due delivery once and returns how long to wait
+// before the next is due.
+func (w *Webhooks) deliverDue(ctx context.Context, secrets map[string]string) time.Duration {
+	now := w.now()
+	rows, err := w.db.QueryContext(ctx, `SELECT id, url, idempotency_key, payload, attempts FROM webhook_outbox
+		WHERE delivered_at IS NULL AND next_at <= ? ORDER BY id LIMIT 100`, now.UnixNano())
+	if err != nil {
+		return time.Second
+	}
+	type item struct {
+		id       int64
+		url, key string
+		body     []byte
+		attempts int
+	}
+	var due []item
+	for rows.Next() {
+		var it item
+		if rows.Scan(&it.id, &it.url, &it.key, &it.body, &it.attempts) == nil {
+			due = append(due, it)
+		}
+	}
+	rows.Close()
+	for _, it := range due {
+		err := w.post(ctx, it.url, secrets[it.url], it.key, it.body)
+		if err == nil {
+			w.db.ExecContext(ctx, `UPDATE webhook_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, w.now().UnixNano(), it.id)
+			continue
+		}
+		backoff := min(time.Duration(1<<min(it.attempts, 6))*time.Second, time.Minute)
+		w.db.ExecContext(ctx, `UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`,
+			w.now().Add(backoff).UnixNano(), err.Error(), it.id)
+		if it.attempts == 0 {
+			w.log.Warn().Err(err).Str("key", it.key).Msg("webhook delivery failed; retrying with backoff")
+		}
+	}
+	var nextAt sql.NullInt64
+	w.db.QueryRowContext(ctx, `SELECT min(next_at) FROM webhook_outbox WHERE delivered_at IS NULL`).Scan(&nextAt)
+	if !nextAt.Valid {
+		return time.Minute
+	}
+	return max(10*time.Millisecond, time.Until(time.Unix(0, nextAt.Int64)))
+}
+
+func (w *Webhooks) post(ctx context.Context, url, secret, key string, body []byte) error {
+	ts := w.now().Unix()
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set("X-Vitalwire-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-Vitalwire-Signature", Sign(secret, ts, body))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("receiver answered %s", resp.Status)
+	}
+	return nil
+}
