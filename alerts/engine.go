@@ -54,8 +54,9 @@ type Engine struct {
 	patients map[string]*patientState
 }
 
+// sample times are Unix nanoseconds: comparing them is the hot path.
 type sample struct {
-	t time.Time
+	t int64
 	v float64
 }
 
@@ -93,17 +94,31 @@ func (e *Engine) patient(id string) *patientState {
 }
 
 // value is the median of a vital over the smoothing window ending at t.
-func (p *patientState) value(typ vitals.Type, t time.Time) (float64, bool) {
-	var xs []float64
-	for _, s := range p.recent[typ] {
-		if !s.t.After(t) && t.Sub(s.t) < smoothing {
-			xs = append(xs, s.v)
-		}
+// Samples are in time order, so only the tail is read.
+func (p *patientState) value(typ vitals.Type, at time.Time) (float64, bool) {
+	return p.valueAt(typ, at.UnixNano())
+}
+
+func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
+	ss := p.recent[typ]
+	end := len(ss)
+	for end > 0 && ss[end-1].t > t {
+		end--
+	}
+	var buf [32]float64
+	xs := buf[:0]
+	for i := end - 1; i >= 0 && t-ss[i].t < int64(smoothing) && len(xs) < len(buf); i-- {
+		xs = append(xs, ss[i].v)
 	}
 	if len(xs) == 0 {
 		return 0, false
 	}
-	sort.Float64s(xs)
+	// insertion sort: the window holds a handful of samples
+	for i := 1; i < len(xs); i++ {
+		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
+			xs[j], xs[j-1] = xs[j-1], xs[j]
+		}
+	}
 	if n := len(xs); n%2 == 0 {
 		return (xs[n/2-1] + xs[n/2]) / 2, true
 	}
@@ -119,13 +134,17 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	p := e.patient(r.Patient)
 	// Remember the reading in time order; out-of-order arrivals within the
 	// window slot in.
+	rt := r.Time.UnixNano()
 	ss := p.recent[r.Type]
-	i := sort.Search(len(ss), func(i int) bool { return ss[i].t.After(r.Time) })
+	i := len(ss)
+	if i > 0 && ss[i-1].t > rt {
+		i = sort.Search(len(ss), func(i int) bool { return ss[i].t > rt })
+	}
 	ss = append(ss, sample{})
 	copy(ss[i+1:], ss[i:])
-	ss[i] = sample{r.Time, r.Value}
+	ss[i] = sample{rt, r.Value}
 	cut := 0
-	for cut < len(ss) && r.Time.Sub(ss[cut].t) > news2Window {
+	for cut < len(ss) && rt-ss[cut].t > int64(news2Window) {
 		cut++
 	}
 	p.recent[r.Type] = ss[cut:]
@@ -135,6 +154,8 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	}
 	info := e.info(r.Patient)
 	var out []Transition
+	var score news2.Score
+	scored := false
 	for _, rule := range e.set.Rules {
 		if rule.SpO2Scale != 0 && rule.SpO2Scale != max(1, info.Scale) {
 			continue
@@ -165,7 +186,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			v, _ := p.value(r.Type, r.Time)
 			lo, hi := v, v
 			for _, s := range p.recent[r.Type] {
-				if !s.t.After(r.Time) && r.Time.Sub(s.t) <= rule.Window {
+				if s.t <= rt && rt-s.t <= int64(rule.Window) {
 					lo, hi = min(lo, s.v), max(hi, s.v)
 				}
 			}
@@ -182,7 +203,9 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 				continue
 			}
 			st.lastAt = r.Time
-			score := p.news2(r.Time, info)
+			if !scored {
+				score, scored = p.news2(r.Time, info), true
+			}
 			breach := (rule.AtLeast > 0 && score.Total >= rule.AtLeast) || (rule.SingleThree && score.Red)
 			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Partial); ok {
 				out = append(out, tr)
@@ -239,15 +262,16 @@ func isNEWS2Parameter(t vitals.Type) bool {
 // news2 scores the patient from the latest smoothed parameters within the
 // NEWS2 window before t.
 func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
+	tn := t.UnixNano()
 	get := func(typ vitals.Type) *float64 {
 		ss := p.recent[typ]
 		// the newest sample at or before t, then the median around it
 		for i := len(ss) - 1; i >= 0; i-- {
-			if !ss[i].t.After(t) {
-				if t.Sub(ss[i].t) > news2Window {
+			if ss[i].t <= tn {
+				if tn-ss[i].t > int64(news2Window) {
 					return nil
 				}
-				v, _ := p.value(typ, ss[i].t)
+				v, _ := p.valueAt(typ, ss[i].t)
 				return &v
 			}
 		}
@@ -286,7 +310,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 				st = &ruleState{}
 				p.rules[rule.ID] = st
 			}
-			last := ss[len(ss)-1].t
+			last := time.Unix(0, ss[len(ss)-1].t).UTC()
 			if !st.firing && now.Sub(last) >= rule.After {
 				st.firing = true
 				out = append(out, Transition{Rule: rule, Patient: id, Firing: true, At: last.Add(rule.After)})

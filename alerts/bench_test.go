@@ -1,0 +1,31 @@
+package alerts
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// BenchmarkEngine evaluates the default rule set over 10,000 patients, each
+// reading one of the five NEWS2 vitals in turn, one reading per op.
+func BenchmarkEngine(b *testing.B) {
+	e := NewEngine(DefaultRules(), func(string) PatientInfo { return PatientInfo{Scale: 1} })
+	const patients = 10_000
+	ids := make([]string, patients)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("patient-%05d", i)
+	}
+	types := []vitals.Type{vitals.HeartRate, vitals.SpO2, vitals.RespiratoryRate, vitals.BodyTemperature, vitals.BloodPressure}
+	values := []float64{72, 97, 16, 36.8, 120}
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := i % 5
+		at := t0.Add(time.Duration(i/patients) * time.Second)
+		e.Observe(vitals.Reading{Patient: ids[i%patients], Type: types[k], Time: at, Value: values[k]}, at)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+}
