@@ -195,3 +195,38 @@ func TestRulesReloadWithoutRestartAndABadFileChangesNothing(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, "hr_low", open[0].Rule)
 }
+
+func TestAClinicianAssessmentFeedsNEWS2(t *testing.T) {
+	a := startApp(t, testConfig(t))
+	ctx := context.Background()
+	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
+	require.NoError(t, err)
+	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
+	require.NoError(t, a.Chart.AddMember(ctx, "ward", "clinician", "doc"))
+	require.NoError(t, a.Chart.AddMember(ctx, "ward", "patient", "p1"))
+	doc, _ := a.Signer.Mint("doc", auth.RoleClinician, time.Hour)
+	pat, _ := a.Signer.Mint("p1", auth.RolePatient, time.Hour)
+	require.Equal(t, http.StatusForbidden, apiCall(t, a, "POST", "/api/v1/patients/p1/assessment", pat, `{"consciousness":"alert"}`, nil))
+	require.Equal(t, http.StatusBadRequest, apiCall(t, a, "POST", "/api/v1/patients/p1/assessment", doc, `{"consciousness":"sleepy"}`, nil))
+
+	secret := addDevice(t, a, "w1", "p1")
+	d := connectDevice(t, "tcp://"+a.BrokerAddr(), "w1", secret)
+	d.publish(reading(vitals.HeartRate, 70, "/min", time.Now()))
+	list := func() []alerts.Alert {
+		l, err := a.Alerts.Store().List(ctx, []string{"p1"}, true, 10)
+		require.NoError(t, err)
+		return l
+	}
+	require.Empty(t, list(), "a normal heart rate of an alert patient raises nothing")
+
+	require.Equal(t, http.StatusNoContent, apiCall(t, a, "POST", "/api/v1/patients/p1/assessment", doc, `{"consciousness":"voice","on_oxygen":true}`, nil))
+	d.publish(reading(vitals.HeartRate, 71, "/min", time.Now()))
+	require.Eventually(t, func() bool {
+		for _, al := range list() {
+			if al.Rule == "news2_single_3" {
+				return al.Partial
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "responds only to voice: a 3 in NEWS2, from a partial score")
+}

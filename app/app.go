@@ -34,6 +34,7 @@ import (
 	"github.com/vitalwire/vitalwire/simulators"
 	"github.com/vitalwire/vitalwire/vitals"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
+	"github.com/vitalwire/vitalwire/vitals/news2"
 	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
 )
 
@@ -137,7 +138,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	}
 	engine := alerts.NewEngine(rules, func(patient string) alerts.PatientInfo {
 		sc := a.Chart.ScoringOf(patient)
-		return alerts.PatientInfo{Scale: sc.SpO2Scale, OnOxygen: sc.OnOxygen}
+		return alerts.PatientInfo{Scale: sc.SpO2Scale, OnOxygen: sc.OnOxygen, Consciousness: news2.Consciousness(sc.Consciousness)}
 	})
 	a.engine = engine
 	a.Alerts = alerts.NewService(engine, alerts.NewStore(a.records), hubNotifier{a.Hub}, log, a.metrics)

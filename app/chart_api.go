@@ -230,3 +230,22 @@ func (a *App) exportAudit(w http.ResponseWriter, r *http.Request) {
 		a.log.Error().Err(err).Msg("audit export failed")
 	}
 }
+
+// assess records consciousness and supplemental oxygen for NEWS2. The
+// policy has let the caller reach the patient; only clinicians assess.
+func (a *App) assess(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.FromContext(r.Context())
+	if c.Role != auth.RoleClinician {
+		fail(w, http.StatusForbidden, "only a clinician records an assessment")
+		return
+	}
+	var req chart.Assessment
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if err := a.Chart.Assess(r.Context(), r.PathValue("id"), c.Subject, req, time.Now()); err != nil {
+		chartError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

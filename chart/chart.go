@@ -83,8 +83,9 @@ type Chart struct {
 
 // Scoring is what the rules engine needs of a patient's chart.
 type Scoring struct {
-	SpO2Scale int
-	OnOxygen  bool
+	SpO2Scale     int
+	OnOxygen      bool
+	Consciousness string // ACVPU, "" until assessed
 }
 
 // Open loads the care-team index.
@@ -93,7 +94,7 @@ func Open(ctx context.Context, db *sql.DB) (*Chart, error) {
 	if err := c.reindex(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT id, spo2_scale, on_oxygen FROM patients`)
+	rows, err := db.QueryContext(ctx, `SELECT id, spo2_scale, on_oxygen, consciousness FROM patients`)
 	if err != nil {
 		return nil, fmt.Errorf("load patients: %w", err)
 	}
@@ -101,7 +102,7 @@ func Open(ctx context.Context, db *sql.DB) (*Chart, error) {
 	for rows.Next() {
 		var id string
 		var sc Scoring
-		if err := rows.Scan(&id, &sc.SpO2Scale, &sc.OnOxygen); err != nil {
+		if err := rows.Scan(&id, &sc.SpO2Scale, &sc.OnOxygen, &sc.Consciousness); err != nil {
 			return nil, err
 		}
 		c.scoring[id] = sc
@@ -311,4 +312,36 @@ func (c *Chart) Teams(ctx context.Context) ([]Team, error) {
 		}
 	}
 	return out, rows.Err()
+}
+
+// Assessment is what a clinician records at the bedside or in a visit.
+type Assessment struct {
+	// Consciousness on the ACVPU scale: alert, confusion (new), voice,
+	// pain, unresponsive.
+	Consciousness string `json:"consciousness"`
+	OnOxygen      bool   `json:"on_oxygen"`
+}
+
+var acvpu = map[string]bool{"alert": true, "confusion": true, "voice": true, "pain": true, "unresponsive": true}
+
+// Assess records a clinician's assessment of a patient; NEWS2 uses it from
+// the next reading on.
+func (c *Chart) Assess(ctx context.Context, patient, by string, a Assessment, at time.Time) error {
+	if !acvpu[a.Consciousness] {
+		return fmt.Errorf("%w: consciousness: alert, confusion, voice, pain or unresponsive", ErrInvalid)
+	}
+	res, err := c.db.ExecContext(ctx, `UPDATE patients SET consciousness = ?, on_oxygen = ?, assessed_by = ?, assessed_at = ? WHERE id = ?`,
+		a.Consciousness, a.OnOxygen, by, at.UnixNano(), patient)
+	if err != nil {
+		return fmt.Errorf("assess: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	c.mu.Lock()
+	sc := c.scoring[patient]
+	sc.OnOxygen, sc.Consciousness = a.OnOxygen, a.Consciousness
+	c.scoring[patient] = sc
+	c.mu.Unlock()
+	return nil
 }
