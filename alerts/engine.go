@@ -17,6 +17,32 @@ type PatientInfo struct {
 	Scale         int
 	OnOxygen      bool
 	Consciousness news2.Consciousness
+	// Overrides replace a threshold rule's level (and clear level) for
+	// this patient, by rule id: a clinician's individual target.
+	Overrides map[string]Override
+}
+
+// Override is a per-patient level of a threshold rule.
+type Override struct {
+	Level float64  `json:"level"`
+	Clear *float64 `json:"clear,omitempty"`
+}
+
+// with returns the rule with the override's levels.
+func (r Rule) with(o Override) Rule {
+	v := o.Level
+	switch {
+	case r.Above != nil:
+		r.Above = &v
+	case r.Below != nil:
+		r.Below = &v
+	case r.AtOrAbove != nil:
+		r.AtOrAbove = &v
+	case r.AtOrBelow != nil:
+		r.AtOrBelow = &v
+	}
+	r.Clear = o.Clear
+	return r
 }
 
 // Transition is a rule starting or stopping to hold for a patient, at the
@@ -75,6 +101,13 @@ type ruleState struct {
 // NewEngine returns an engine for a rule set; info looks patients up.
 func NewEngine(set *RuleSet, info func(patient string) PatientInfo) *Engine {
 	return &Engine{set: set, info: info, patients: map[string]*patientState{}}
+}
+
+// Rules returns the rule set in force.
+func (e *Engine) Rules() *RuleSet {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.set
 }
 
 // SetRules swaps the rule set; state of rules that remain is kept.
@@ -169,6 +202,9 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 		case KindThreshold:
 			if rule.Vital != r.Type {
 				continue
+			}
+			if o, ok := info.Overrides[rule.ID]; ok {
+				rule = rule.with(o)
 			}
 			if r.Time.Before(st.lastAt) {
 				continue // older than what decided the state: stored, not re-judged

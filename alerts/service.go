@@ -80,6 +80,10 @@ func (s *Service) apply(tr Transition) {
 	var a Alert
 	var changed bool
 	var err error
+	if tr.Firing && s.store.Snoozed(ctx, tr.Patient, tr.Rule.ID, tr.At) {
+		s.log.Info().Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert snoozed")
+		return
+	}
 	if tr.Firing {
 		a, changed, err = s.store.Fire(ctx, tr)
 		if changed {

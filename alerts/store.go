@@ -303,3 +303,72 @@ func (s *Store) Escalate(ctx context.Context, cutoff, now time.Time) ([]Alert, e
 	}
 	return out, nil
 }
+
+// Snooze is a rule silenced for a patient until a time, with a reason.
+type Snooze struct {
+	Patient string    `json:"patient"`
+	Rule    string    `json:"rule"`
+	Until   time.Time `json:"until"`
+	Reason  string    `json:"reason"`
+	By      string    `json:"by"`
+}
+
+// AddSnooze records a snooze.
+func (s *Store) AddSnooze(ctx context.Context, z Snooze, at time.Time) error {
+	if strings.TrimSpace(z.Reason) == "" {
+		return ErrReason
+	}
+	if !z.Until.After(at) {
+		return fmt.Errorf("%w: until must be in the future", ErrState)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO alert_snoozes (patient, rule, until, reason, by, at) VALUES (?,?,?,?,?,?)`,
+		z.Patient, z.Rule, z.Until.UnixNano(), z.Reason, z.By, at.UnixNano())
+	return err
+}
+
+// Snoozed reports whether a rule is snoozed for a patient at t.
+func (s *Store) Snoozed(ctx context.Context, patient, rule string, t time.Time) bool {
+	var n int
+	s.db.QueryRowContext(ctx, `SELECT count(*) FROM alert_snoozes WHERE patient = ? AND rule = ? AND until > ?`,
+		patient, rule, t.UnixNano()).Scan(&n)
+	return n > 0
+}
+
+// SetOverride stores a per-patient rule level.
+func (s *Store) SetOverride(ctx context.Context, patient, rule string, o Override, by string, at time.Time) error {
+	var clear any
+	if o.Clear != nil {
+		clear = *o.Clear
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_overrides (patient, rule, level, clear, by, at) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (patient, rule) DO UPDATE SET level = excluded.level, clear = excluded.clear, by = excluded.by, at = excluded.at`,
+		patient, rule, o.Level, clear, by, at.UnixNano())
+	return err
+}
+
+// Overrides loads every per-patient override: patient -> rule -> override.
+func (s *Store) Overrides(ctx context.Context) (map[string]map[string]Override, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT patient, rule, level, clear FROM rule_overrides`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]Override{}
+	for rows.Next() {
+		var p, r string
+		var o Override
+		var clear sql.NullFloat64
+		if err := rows.Scan(&p, &r, &o.Level, &clear); err != nil {
+			return nil, err
+		}
+		if clear.Valid {
+			c := clear.Float64
+			o.Clear = &c
+		}
+		if out[p] == nil {
+			out[p] = map[string]Override{}
+		}
+		out[p][r] = o
+	}
+	return out, rows.Err()
+}

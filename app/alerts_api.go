@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
@@ -132,4 +133,78 @@ func (a *App) reloadRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"rules": n})
+}
+
+// SnoozeRequest silences a rule for a patient until a time.
+type SnoozeRequest struct {
+	Rule   string    `json:"rule"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+}
+
+func (a *App) snooze(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.FromContext(r.Context())
+	if c.Role != auth.RoleClinician {
+		fail(w, http.StatusForbidden, "only a clinician snoozes alerts")
+		return
+	}
+	var req SnoozeRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !a.ruleExists(req.Rule) {
+		fail(w, http.StatusBadRequest, "rule: no such rule")
+		return
+	}
+	z := alerts.Snooze{Patient: r.PathValue("id"), Rule: req.Rule, Until: req.Until, Reason: req.Reason, By: c.Subject}
+	if err := a.Alerts.Store().AddSnooze(r.Context(), z, time.Now()); err != nil {
+		alertError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, z)
+}
+
+// OverrideRequest sets a patient's own level for a threshold rule.
+type OverrideRequest struct {
+	Rule  string   `json:"rule"`
+	Level float64  `json:"level"`
+	Clear *float64 `json:"clear,omitempty"`
+}
+
+func (a *App) override(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.FromContext(r.Context())
+	if c.Role != auth.RoleClinician {
+		fail(w, http.StatusForbidden, "only a clinician sets a patient's targets")
+		return
+	}
+	var req OverrideRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !a.ruleExists(req.Rule) {
+		fail(w, http.StatusBadRequest, "rule: no such threshold rule")
+		return
+	}
+	patient := r.PathValue("id")
+	o := alerts.Override{Level: req.Level, Clear: req.Clear}
+	if err := a.Alerts.Store().SetOverride(r.Context(), patient, req.Rule, o, c.Subject, time.Now()); err != nil {
+		alertError(w, err)
+		return
+	}
+	a.overridesMu.Lock()
+	if a.overrides[patient] == nil {
+		a.overrides[patient] = map[string]alerts.Override{}
+	}
+	a.overrides[patient][req.Rule] = o
+	a.overridesMu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *App) ruleExists(id string) bool {
+	for _, r := range a.engine.Rules().Rules {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
 }

@@ -51,6 +51,8 @@ func (a *App) routeTable() []route {
 		{pattern: "GET /api/v1/patients/{id}/latest", patient: true, handler: a.latest},
 		{pattern: "GET /api/v1/patients/{id}/aggregates", patient: true, handler: a.aggregates},
 		{pattern: "POST /api/v1/patients/{id}/assessment", patient: true, handler: a.assess},
+		{pattern: "POST /api/v1/patients/{id}/snooze", patient: true, handler: a.snooze},
+		{pattern: "POST /api/v1/patients/{id}/overrides", patient: true, handler: a.override},
 		{pattern: "POST /api/v1/patients/{id}/break-glass", roles: staff, handler: a.breakGlass},
 		{pattern: "GET /api/v1/break-glass", roles: admin, handler: a.listBreakGlass},
 		{pattern: "GET /api/v1/care-teams", roles: admin, handler: a.listTeams},

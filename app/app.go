@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	pahomqtt "github.com/eclipse/paho.mqtt.golang"
@@ -46,30 +47,33 @@ type Options struct {
 
 // App is a wired Vitalwire service.
 type App struct {
-	cfg      Config
-	log      zerolog.Logger
-	metrics  *prometheus.Registry
-	records  *sql.DB
-	Devices  *devices.Registry
-	Chart    *chart.Chart
-	Audit    *auth.AuditLog
-	Revoked  *auth.Revocations
-	Glass    *auth.BreakGlass
-	Policy   *auth.Policy
-	Hub      *live.Hub
-	Alerts   *alerts.Service
-	engine   *alerts.Engine
-	hooks    *alerts.Webhooks
-	ws       wsConns
-	Store    vitals.Store
-	Signer   *auth.Signer
-	Ingester *ingest.Ingester
-	consumer *ingest.Consumer
-	broker   *broker.Broker
-	httpSrv  *http.Server
-	httpLn   net.Listener
-	scheme   string // http or https
-	sim      *simulators.Runner
+	cfg     Config
+	log     zerolog.Logger
+	metrics *prometheus.Registry
+	records *sql.DB
+	Devices *devices.Registry
+	Chart   *chart.Chart
+	Audit   *auth.AuditLog
+	Revoked *auth.Revocations
+	Glass   *auth.BreakGlass
+	Policy  *auth.Policy
+	Hub     *live.Hub
+	Alerts  *alerts.Service
+	engine  *alerts.Engine
+	// overrides are per-patient rule levels: patient -> rule -> override.
+	overridesMu sync.RWMutex
+	overrides   map[string]map[string]alerts.Override
+	hooks       *alerts.Webhooks
+	ws          wsConns
+	Store       vitals.Store
+	Signer      *auth.Signer
+	Ingester    *ingest.Ingester
+	consumer    *ingest.Consumer
+	broker      *broker.Broker
+	httpSrv     *http.Server
+	httpLn      net.Listener
+	scheme      string // http or https
+	sim         *simulators.Runner
 	// AdminToken and ClinicianToken are minted in dev mode for the
 	// newcomer and the CLI.
 	AdminToken, ClinicianToken string
@@ -138,10 +142,16 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	}
 	engine := alerts.NewEngine(rules, func(patient string) alerts.PatientInfo {
 		sc := a.Chart.ScoringOf(patient)
-		return alerts.PatientInfo{Scale: sc.SpO2Scale, OnOxygen: sc.OnOxygen, Consciousness: news2.Consciousness(sc.Consciousness)}
+		a.overridesMu.RLock()
+		ov := a.overrides[patient]
+		a.overridesMu.RUnlock()
+		return alerts.PatientInfo{Scale: sc.SpO2Scale, OnOxygen: sc.OnOxygen, Consciousness: news2.Consciousness(sc.Consciousness), Overrides: ov}
 	})
 	a.engine = engine
 	a.Alerts = alerts.NewService(engine, alerts.NewStore(a.records), hubNotifier{a.Hub}, log, a.metrics)
+	if a.overrides, err = a.Alerts.Store().Overrides(ctx); err != nil {
+		return nil, fmt.Errorf("load rule overrides: %w", err)
+	}
 	a.hooks = alerts.NewWebhooks(a.records, cfg.Alerts.Webhooks, log)
 	a.Alerts.SetWebhooks(a.hooks)
 	a.Alerts.SetEscalation(cfg.Alerts.EscalateAfter)

@@ -46,7 +46,8 @@ type Resolver interface {
 }
 
 // Sink receives each durable batch of readings seen for the first time, in
-// the ingester's goroutines: it must not block for long.
+// the ingester's goroutines, before the batch's messages are acknowledged:
+// it must not block for long.
 type Sink interface {
 	Readings(batch []vitals.Reading)
 }
@@ -461,11 +462,14 @@ func (in *Ingester) persist(ctx context.Context, b batch) {
 			in.deps.Metrics.Lag.Observe(now.Sub(firsts[i].Time).Seconds())
 		}
 	}
-	for _, ack := range b.acks {
-		ack()
-	}
+	// The sink (rules, live views) runs before the acknowledgements: when a
+	// device or the broker learns its readings are stored, the alerts they
+	// raise are too.
 	if in.deps.Sink != nil && len(firsts) > 0 {
 		in.deps.Sink.Readings(firsts)
+	}
+	for _, ack := range b.acks {
+		ack()
 	}
 }
 
