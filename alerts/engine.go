@@ -65,8 +65,13 @@ func (t Transition) String() string {
 }
 
 // smoothing is the window whose median a rule sees: wearables are noisy,
-// and a clinician reads a trend, not one beat.
-const smoothing = time.Minute
+// and a clinician reads a trend, not one beat. A vital measured less often
+// than that is the median of its last minSamples within sparseWindow.
+const (
+	smoothing    = time.Minute
+	minSamples   = 3
+	sparseWindow = 10 * time.Minute
+)
 
 // news2Window is how old the latest reading of a NEWS2 parameter may be.
 const news2Window = time.Hour
@@ -140,7 +145,13 @@ func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
 	}
 	var buf [32]float64
 	xs := buf[:0]
-	for i := end - 1; i >= 0 && t-ss[i].t < int64(smoothing) && len(xs) < len(buf); i-- {
+	i := end - 1
+	for ; i >= 0 && t-ss[i].t < int64(smoothing) && len(xs) < len(buf); i-- {
+		xs = append(xs, ss[i].v)
+	}
+	// Sparse vitals (spot checks every few minutes): the median of the
+	// last three, so that one motion artifact is outvoted.
+	for ; i >= 0 && len(xs) < minSamples && t-ss[i].t < int64(sparseWindow); i-- {
 		xs = append(xs, ss[i].v)
 	}
 	if len(xs) == 0 {

@@ -171,7 +171,11 @@ func TestNEWS2Rules(t *testing.T) {
 		}
 		require.True(t, ids["news2_medium"])
 		require.NotContains(t, ids, "news2_high")
-		feedAll(f, t0.Add(2*time.Minute), 22, 95, 105, 115, 38.5) // +1 systolic +1 temp = 7
+		// +1 systolic +1 temp = 7, observed three times: sparse vitals are
+		// the median of their last three readings
+		for m := 2; m <= 4; m++ {
+			feedAll(f, t0.Add(time.Duration(m)*time.Minute), 22, 95, 105, 115, 38.5)
+		}
 		var high *Transition
 		for i := range f.out {
 			if f.out[i].Rule.ID == "news2_high" {
