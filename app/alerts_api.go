@@ -23,17 +23,7 @@ func (a *App) listAlerts(w http.ResponseWriter, r *http.Request) {
 		patients = []string{c.Subject}
 	}
 	if p := r.URL.Query().Get("patient"); p != "" {
-		d := a.Policy.Patient(c, p)
-		ev := auth.Event{Actor: c.Subject, Role: string(c.Role), Action: "GET /api/v1/alerts", Patient: p, Resource: r.URL.Path,
-			Source: clientAddr(r), Outcome: auth.Refused, BreakGlass: d.BreakGlass}
-		if d.Allowed {
-			ev.Outcome = auth.Allowed
-		}
-		if !a.audited(w, r, ev) {
-			return
-		}
-		if !d.Allowed {
-			fail(w, http.StatusForbidden, "no access to this patient")
+		if !a.allowPatient(w, r, c, p, "GET /api/v1/alerts") {
 			return
 		}
 		patients = []string{p}
@@ -62,20 +52,7 @@ func (a *App) alertAccess(w http.ResponseWriter, r *http.Request, action string)
 		fail(w, http.StatusNotFound, "no such alert")
 		return al, c, false
 	}
-	d := a.Policy.Patient(c, al.Patient)
-	ev := auth.Event{Actor: c.Subject, Role: string(c.Role), Action: action, Patient: al.Patient, Resource: r.URL.Path,
-		Source: clientAddr(r), Outcome: auth.Refused, BreakGlass: d.BreakGlass}
-	if d.Allowed {
-		ev.Outcome = auth.Allowed
-	}
-	if !a.audited(w, r, ev) {
-		return al, c, false
-	}
-	if !d.Allowed {
-		fail(w, http.StatusForbidden, "no access to this patient")
-		return al, c, false
-	}
-	return al, c, true
+	return al, c, a.allowPatient(w, r, c, al.Patient, action)
 }
 
 func alertError(w http.ResponseWriter, err error) {
@@ -142,17 +119,24 @@ type SnoozeRequest struct {
 	Reason string    `json:"reason"`
 }
 
-func (a *App) snooze(w http.ResponseWriter, r *http.Request) {
+// clinicianBody lets only a clinician through (the policy has already let
+// the caller reach the patient) and decodes the body into v.
+func clinicianBody(w http.ResponseWriter, r *http.Request, what string, v any) (auth.Claims, bool) {
 	c, _ := auth.FromContext(r.Context())
 	if c.Role != auth.RoleClinician {
-		fail(w, http.StatusForbidden, "only a clinician snoozes alerts")
-		return
+		fail(w, http.StatusForbidden, "only a clinician "+what)
+		return c, false
 	}
+	return c, decodeBody(w, r, v)
+}
+
+func (a *App) snooze(w http.ResponseWriter, r *http.Request) {
 	var req SnoozeRequest
-	if !decodeBody(w, r, &req) {
+	c, ok := clinicianBody(w, r, "snoozes alerts", &req)
+	if !ok {
 		return
 	}
-	if !a.ruleExists(req.Rule) {
+	if !a.ruleExists(req.Rule, "") {
 		fail(w, http.StatusBadRequest, "rule: no such rule")
 		return
 	}
@@ -172,16 +156,12 @@ type OverrideRequest struct {
 }
 
 func (a *App) override(w http.ResponseWriter, r *http.Request) {
-	c, _ := auth.FromContext(r.Context())
-	if c.Role != auth.RoleClinician {
-		fail(w, http.StatusForbidden, "only a clinician sets a patient's targets")
-		return
-	}
 	var req OverrideRequest
-	if !decodeBody(w, r, &req) {
+	c, ok := clinicianBody(w, r, "sets a patient's targets", &req)
+	if !ok {
 		return
 	}
-	if !a.ruleExists(req.Rule) {
+	if !a.ruleExists(req.Rule, alerts.KindThreshold) {
 		fail(w, http.StatusBadRequest, "rule: no such threshold rule")
 		return
 	}
@@ -200,9 +180,10 @@ func (a *App) override(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *App) ruleExists(id string) bool {
+// ruleExists reports whether a rule (of kind, unless "") is in force.
+func (a *App) ruleExists(id, kind string) bool {
 	for _, r := range a.engine.Rules().Rules {
-		if r.ID == id {
+		if r.ID == id && (kind == "" || r.Kind == kind) {
 			return true
 		}
 	}

@@ -116,21 +116,36 @@ func (a *App) patientAccess(action string, h http.Handler) http.Handler {
 			fail(w, http.StatusUnauthorized, "a valid bearer token is required")
 			return
 		}
-		ev.Actor, ev.Role = c.Subject, string(c.Role)
-		d := a.Policy.Patient(c, patient)
-		ev.BreakGlass = d.BreakGlass
-		if d.Allowed {
-			ev.Outcome = auth.Allowed
-		}
-		if !a.audited(w, r, ev) {
-			return
-		}
-		if !d.Allowed {
-			fail(w, http.StatusForbidden, "no access to this patient")
+		if !a.allowPatient(w, r, c, patient, action) {
 			return
 		}
 		h.ServeHTTP(w, r.WithContext(auth.WithClaims(r.Context(), c)))
 	})
+}
+
+// decide asks the policy about a patient for an authenticated caller and
+// builds the audit event of the answer.
+func (a *App) decide(r *http.Request, c auth.Claims, patient, action, resource string) (auth.Decision, auth.Event) {
+	d := a.Policy.Patient(c, patient)
+	ev := auth.Event{Actor: c.Subject, Role: string(c.Role), Action: action, Patient: patient, Resource: resource,
+		Source: clientAddr(r), Outcome: auth.Refused, BreakGlass: d.BreakGlass}
+	if d.Allowed {
+		ev.Outcome = auth.Allowed
+	}
+	return d, ev
+}
+
+// allowPatient decides and audits; on refusal it has answered 403.
+func (a *App) allowPatient(w http.ResponseWriter, r *http.Request, c auth.Claims, patient, action string) bool {
+	d, ev := a.decide(r, c, patient, action, r.URL.Path)
+	if !a.audited(w, r, ev) {
+		return false
+	}
+	if !d.Allowed {
+		fail(w, http.StatusForbidden, "no access to this patient")
+		return false
+	}
+	return true
 }
 
 // audited appends ev, answering 503 when it cannot.

@@ -234,13 +234,9 @@ func (a *App) exportAudit(w http.ResponseWriter, r *http.Request) {
 // assess records consciousness and supplemental oxygen for NEWS2. The
 // policy has let the caller reach the patient; only clinicians assess.
 func (a *App) assess(w http.ResponseWriter, r *http.Request) {
-	c, _ := auth.FromContext(r.Context())
-	if c.Role != auth.RoleClinician {
-		fail(w, http.StatusForbidden, "only a clinician records an assessment")
-		return
-	}
 	var req chart.Assessment
-	if !decodeBody(w, r, &req) {
+	c, ok := clinicianBody(w, r, "records an assessment", &req)
+	if !ok {
 		return
 	}
 	if err := a.Chart.Assess(r.Context(), r.PathValue("id"), c.Subject, req, time.Now()); err != nil {

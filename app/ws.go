@@ -133,12 +133,7 @@ func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			for _, p := range in.Patients {
-				d := a.Policy.Patient(c, p)
-				ev := auth.Event{Actor: c.Subject, Role: string(c.Role), Action: "WS subscribe /ws/v1/live", Patient: p,
-					Resource: "/ws/v1/live", Source: clientAddr(r), Outcome: auth.Refused, BreakGlass: d.BreakGlass}
-				if d.Allowed {
-					ev.Outcome = auth.Allowed
-				}
+				d, ev := a.decide(r, c, p, "WS subscribe /ws/v1/live", "/ws/v1/live")
 				if _, err := a.Audit.Append(r.Context(), ev); err != nil {
 					replies <- wsOut{Type: "error", Patient: p, Error: "audit log unavailable"}
 					continue
