@@ -81,6 +81,7 @@ const news2Window = time.Hour
 type Engine struct {
 	mu       sync.Mutex
 	set      *RuleSet
+	gen      int // bumped by SetRules: patient states realign lazily
 	info     func(patient string) PatientInfo
 	patients map[string]*patientState
 }
@@ -91,9 +92,34 @@ type sample struct {
 	v float64
 }
 
+// vitalIndex numbers the vital types for the per-patient arrays.
+func vitalIndex(t vitals.Type) int {
+	switch t {
+	case vitals.HeartRate:
+		return 0
+	case vitals.RespiratoryRate:
+		return 1
+	case vitals.SpO2:
+		return 2
+	case vitals.BodyTemperature:
+		return 3
+	case vitals.BloodPressure:
+		return 4
+	case vitals.BodyWeight:
+		return 5
+	case vitals.BloodGlucose:
+		return 6
+	}
+	return 7
+}
+
+const numVitals = 8
+
 type patientState struct {
-	recent map[vitals.Type][]sample // the last news2Window of each vital, in time order
-	rules  map[string]*ruleState
+	recent [numVitals][]sample // the last news2Window of each vital, in time order
+	gen    int
+	rules  []ruleState // parallel to the rule set's Rules
+	ids    []string    // the rule ids the states belong to
 }
 
 type ruleState struct {
@@ -120,13 +146,28 @@ func (e *Engine) SetRules(set *RuleSet) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.set = set
+	e.gen++
 }
 
 func (e *Engine) patient(id string) *patientState {
 	p := e.patients[id]
 	if p == nil {
-		p = &patientState{recent: map[vitals.Type][]sample{}, rules: map[string]*ruleState{}}
+		p = &patientState{gen: -1}
 		e.patients[id] = p
+	}
+	if p.gen != e.gen {
+		// The rule set changed: keep the state of rules that remain.
+		old := map[string]ruleState{}
+		for i, id := range p.ids {
+			old[id] = p.rules[i]
+		}
+		p.rules = make([]ruleState, len(e.set.Rules))
+		p.ids = make([]string, len(e.set.Rules))
+		for i, r := range e.set.Rules {
+			p.ids[i] = r.ID
+			p.rules[i] = old[r.ID]
+		}
+		p.gen = e.gen
 	}
 	return p
 }
@@ -138,7 +179,7 @@ func (p *patientState) value(typ vitals.Type, at time.Time) (float64, bool) {
 }
 
 func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
-	ss := p.recent[typ]
+	ss := p.recent[vitalIndex(typ)]
 	end := len(ss)
 	for end > 0 && ss[end-1].t > t {
 		end--
@@ -179,7 +220,8 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	// Remember the reading in time order; out-of-order arrivals within the
 	// window slot in.
 	rt := r.Time.UnixNano()
-	ss := p.recent[r.Type]
+	vi := vitalIndex(r.Type)
+	ss := p.recent[vi]
 	i := len(ss)
 	if i > 0 && ss[i-1].t > rt {
 		i = sort.Search(len(ss), func(i int) bool { return ss[i].t > rt })
@@ -191,7 +233,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	for cut < len(ss) && rt-ss[cut].t > int64(news2Window) {
 		cut++
 	}
-	p.recent[r.Type] = ss[cut:]
+	p.recent[vi] = ss[cut:]
 
 	if now.Sub(r.Time) > e.set.Freshness {
 		return nil
@@ -200,22 +242,20 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	var out []Transition
 	var score news2.Score
 	scored := false
-	for _, rule := range e.set.Rules {
+	for ri := range e.set.Rules {
+		rule := &e.set.Rules[ri] // by pointer: a Rule is large and this loop is hot
 		if rule.SpO2Scale != 0 && rule.SpO2Scale != max(1, info.Scale) {
 			continue
 		}
-		st := p.rules[rule.ID]
-		if st == nil {
-			st = &ruleState{}
-			p.rules[rule.ID] = st
-		}
+		st := &p.rules[ri]
 		switch rule.Kind {
 		case KindThreshold:
 			if rule.Vital != r.Type {
 				continue
 			}
 			if o, ok := info.Overrides[rule.ID]; ok {
-				rule = rule.with(o)
+				own := rule.with(o)
+				rule = &own
 			}
 			if r.Time.Before(st.lastAt) {
 				continue // older than what decided the state: stored, not re-judged
@@ -232,7 +272,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			st.lastAt = r.Time
 			v, _ := p.value(r.Type, r.Time)
 			lo, hi := v, v
-			for _, s := range p.recent[r.Type] {
+			for _, s := range p.recent[vi] {
 				if s.t <= rt && rt-s.t <= int64(rule.Window) {
 					lo, hi = min(lo, s.v), max(hi, s.v)
 				}
@@ -261,7 +301,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			if rule.Vital == r.Type && st.firing {
 				// Data is back.
 				st.firing, st.since = false, time.Time{}
-				out = append(out, Transition{Rule: rule, Patient: r.Patient, Firing: false, At: r.Time})
+				out = append(out, Transition{Rule: *rule, Patient: r.Patient, Firing: false, At: r.Time})
 			}
 		}
 	}
@@ -269,7 +309,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 }
 
 // step advances a duration-and-hysteresis state machine.
-func step(rule Rule, st *ruleState, patient string, t time.Time, v float64, breach, clear, partial bool) (Transition, bool) {
+func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, breach, clear, partial bool) (Transition, bool) {
 	if !st.firing {
 		if !breach {
 			st.since = time.Time{}
@@ -282,7 +322,7 @@ func step(rule Rule, st *ruleState, patient string, t time.Time, v float64, brea
 			return Transition{}, false
 		}
 		st.firing, st.clearSince = true, time.Time{}
-		return Transition{Rule: rule, Patient: patient, Firing: true, At: t, Value: v, Partial: partial}, true
+		return Transition{Rule: *rule, Patient: patient, Firing: true, At: t, Value: v, Partial: partial}, true
 	}
 	if !clear {
 		st.clearSince = time.Time{}
@@ -295,7 +335,7 @@ func step(rule Rule, st *ruleState, patient string, t time.Time, v float64, brea
 		return Transition{}, false
 	}
 	st.firing, st.since = false, time.Time{}
-	return Transition{Rule: rule, Patient: patient, Firing: false, At: t, Value: v}, true
+	return Transition{Rule: *rule, Patient: patient, Firing: false, At: t, Value: v}, true
 }
 
 func isNEWS2Parameter(t vitals.Type) bool {
@@ -310,16 +350,18 @@ func isNEWS2Parameter(t vitals.Type) bool {
 // NEWS2 window before t.
 func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
 	tn := t.UnixNano()
+	var vals [numVitals]float64 // one allocation for the five parameters
 	get := func(typ vitals.Type) *float64 {
-		ss := p.recent[typ]
+		ss := p.recent[vitalIndex(typ)]
 		// the newest sample at or before t, then the median around it
 		for i := len(ss) - 1; i >= 0; i-- {
 			if ss[i].t <= tn {
 				if tn-ss[i].t > int64(news2Window) {
 					return nil
 				}
-				v, _ := p.valueAt(typ, ss[i].t)
-				return &v
+				k := vitalIndex(typ)
+				vals[k], _ = p.valueAt(typ, ss[i].t)
+				return &vals[k]
 			}
 		}
 		return nil
@@ -343,20 +385,17 @@ func (e *Engine) Tick(now time.Time) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []Transition
-	for id, p := range e.patients {
-		for _, rule := range e.set.Rules {
+	for id := range e.patients {
+		p := e.patient(id)
+		for ri, rule := range e.set.Rules {
 			if rule.Kind != KindNoData {
 				continue
 			}
-			ss := p.recent[rule.Vital]
+			ss := p.recent[vitalIndex(rule.Vital)]
 			if len(ss) == 0 {
 				continue
 			}
-			st := p.rules[rule.ID]
-			if st == nil {
-				st = &ruleState{}
-				p.rules[rule.ID] = st
-			}
+			st := &p.rules[ri]
 			last := time.Unix(0, ss[len(ss)-1].t).UTC()
 			if !st.firing && now.Sub(last) >= rule.After {
 				st.firing = true
@@ -374,10 +413,9 @@ func (e *Engine) MarkFiring(patient, rule string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.patient(patient)
-	st := p.rules[rule]
-	if st == nil {
-		st = &ruleState{}
-		p.rules[rule] = st
+	for i, id := range p.ids {
+		if id == rule {
+			p.rules[i].firing = true
+		}
 	}
-	st.firing = true
 }

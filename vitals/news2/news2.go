@@ -43,6 +43,30 @@ type Params struct {
 	Temperature     *float64 // Cel
 }
 
+// paramNames are the parameters' names, as Part takes them.
+var paramNames = [...]string{"respiratory_rate", "spo2", "air_or_oxygen", "systolic", "pulse", "consciousness", "temperature"}
+
+func paramIndex(name string) int {
+	for i, n := range paramNames {
+		if n == name {
+			return i
+		}
+	}
+	panic("news2: unknown parameter " + name)
+}
+
+// Part returns the points a parameter scored, and false when it was
+// missing. Names: respiratory_rate, spo2, air_or_oxygen, systolic, pulse,
+// consciousness, temperature.
+func (s Score) Part(name string) (int, bool) {
+	for i, n := range paramNames {
+		if n == name {
+			return int(s.parts[i]), s.parts[i] >= 0
+		}
+	}
+	return 0, false
+}
+
 // Band is the clinical response band.
 type Band string
 
@@ -57,9 +81,8 @@ const (
 // Score is a NEWS2 result.
 type Score struct {
 	Total int
-	// Parts are the points of each parameter, by name; a missing parameter
-	// has no entry.
-	Parts map[string]int
+	// parts are the points of each parameter (see Part); -1 when missing.
+	parts [len(paramNames)]int8
 	// Partial is set when any parameter was missing: the total is then a
 	// lower bound.
 	Partial bool
@@ -70,9 +93,12 @@ type Score struct {
 
 // Compute scores the parameters.
 func Compute(p Params) Score {
-	s := Score{Parts: map[string]int{}}
+	s := Score{}
+	for i := range s.parts {
+		s.parts[i] = -1
+	}
 	add := func(name string, points int) {
-		s.Parts[name] = points
+		s.parts[paramIndex(name)] = int8(points)
 		s.Total += points
 		if points == 3 {
 			s.Red = true
