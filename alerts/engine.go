@@ -261,7 +261,10 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 				continue // older than what decided the state: stored, not re-judged
 			}
 			st.lastAt = r.Time
-			v, _ := p.value(r.Type, r.Time)
+			v := r.Value
+			if !rule.Raw {
+				v, _ = p.value(r.Type, r.Time)
+			}
 			if tr, ok := step(rule, st, r.Patient, r.Time, v, rule.breached(v), rule.cleared(v), false); ok {
 				out = append(out, tr)
 			}

@@ -256,3 +256,20 @@ rules:
 	_, err = ParseRules([]byte("rulez: []\n"))
 	require.ErrorContains(t, err, "rulez")
 }
+
+func TestARawRuleJudgesEachReading(t *testing.T) {
+	rs, err := ParseRules([]byte("rules:\n  - {id: probe, kind: threshold, vital: blood_glucose, below: 45, clear: 46, raw: true}\n"))
+	require.NoError(t, err)
+	f := &feeder{e: NewEngine(rs, scale1)}
+	for i := 0; i < 6; i++ {
+		f.feed("p", vitals.BloodGlucose, t0.Add(time.Duration(2*i)*time.Second), 100)
+		f.feed("p", vitals.BloodGlucose, t0.Add(time.Duration(2*i+1)*time.Second), 40)
+	}
+	var fires int
+	for _, tr := range f.out {
+		if tr.Firing {
+			fires++
+		}
+	}
+	require.Equal(t, 6, fires, "every low reading is a new episode")
+}

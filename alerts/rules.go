@@ -64,6 +64,10 @@ type Rule struct {
 	Window time.Duration `yaml:"window"`
 	// NoData: nothing for After.
 	After time.Duration `yaml:"after"`
+	// Raw makes a threshold rule judge each reading as it is, without the
+	// engine's smoothing: for devices whose single readings are trusted
+	// (a lab-grade meter), and for latency probes.
+	Raw bool `yaml:"raw"`
 }
 
 // RuleSet is a rules file.

@@ -6,6 +6,8 @@
 # report. Knobs: STORE, DURATION (60s), DEVICES (20), CONNECTIONS (ingester
 # subscriber connections, 4), WRITERS (4), WINDOW (per-device in-flight, 64).
 # Extra arguments go to "wearsim load" (e.g. --rate 8000 messages/s).
+# PROBE=1 also measures publish-to-alert latency on a clinician's live
+# WebSocket: a probe device trips a rule every 200 ms during the load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STORE=${STORE:-influx}
@@ -66,12 +68,26 @@ CONF
   store_yaml="store:\n  kind: influx\n  influx:\n    url: http://127.0.0.1:$ihttp\n    bucket: vitalwire/autogen"
 fi
 
+{ cat alerts/default_rules.yaml; echo "  - {id: probe, kind: threshold, vital: blood_glucose, below: 45, clear: 46, raw: true, severity: low}"; } > "$work/rules.yaml"
+printf "alerts:\n  rules_file: $work/rules.yaml\n" > "$work/alerts.yaml"
 printf "data_dir: $work/data\nhttp:\n  addr: 127.0.0.1:$http_port\nbroker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-load\n  connections: $CONNECTIONS\n$store_yaml\ningest:\n  writers: $WRITERS\nlog:\n  level: warn\n" > "$work/vitalwire.yaml"
+cat "$work/alerts.yaml" >> "$work/vitalwire.yaml"
 "$work/vitalwire" serve --config "$work/vitalwire.yaml" & pids+=($!)
 wait_tcp "$http_port"
 token=$("$work/vitalwire" token create --sub load-admin --role admin --data-dir "$work/data" 2>/dev/null)
 
-"$work/wearsim" provision --server "http://127.0.0.1:$http_port" --token "$token" --patients "$DEVICES" --out "$work/devices.json" >&2
+"$work/wearsim" provision --server "http://127.0.0.1:$http_port" --token "$token" --patients "$DEVICES" --devices-per-patient 1 --prefix load --out "$work/devices.json" >&2
+probe=()
+if [ "${PROBE:-0}" = 1 ]; then
+  api() { curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "http://127.0.0.1:$http_port$1" -d "$2"; }
+  api /api/v1/patients '{"id":"probe-patient","mrn":"PROBE-1","name":"Probe","birth_date":"1970-01-01"}' >/dev/null
+  api /api/v1/care-teams '{"id":"probe-team","name":"Probe team"}' >/dev/null
+  api /api/v1/care-teams/probe-team/members '{"kind":"clinician","member":"probe-doc"}'
+  api /api/v1/care-teams/probe-team/members '{"kind":"patient","member":"probe-patient"}'
+  api /api/v1/devices '{"id":"probe-cgm","kind":"cgm","patient":"probe-patient"}' \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps([{"id":d["id"],"secret":d["secret"],"kind":"cgm","patient":"probe-patient"}]))' > "$work/probe.json"
+  probe=(--probe-device "$work/probe.json" --probe-token "$("$work/vitalwire" token create --sub probe-doc --role clinician --data-dir "$work/data" 2>/dev/null)")
+fi
 echo "load: store=$STORE devices=$DEVICES connections=$CONNECTIONS writers=$WRITERS window=$WINDOW duration=$DURATION" >&2
 "$work/wearsim" load --broker "tcp://127.0.0.1:$mqtt_port" --server "http://127.0.0.1:$http_port" \
-  --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" "$@"
+  --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" "${probe[@]}" "$@"

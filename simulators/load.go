@@ -54,6 +54,9 @@ type Report struct {
 	LagP50Ms         float64 `json:"publish_to_durable_p50_ms"`
 	LagP99Ms         float64 `json:"publish_to_durable_p99_ms"`
 	DurableAfterSecs float64 `json:"all_durable_after_seconds"`
+	// Probe, when a probe ran, is publish-to-alert latency on a live
+	// WebSocket during the load.
+	Probe *ProbeReport `json:"alert_probe,omitempty"`
 }
 
 // Run runs the load and returns its report.

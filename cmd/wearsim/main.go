@@ -184,6 +184,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		window := fs.Int("window", 64, "unacknowledged messages per connection")
 		rate := fs.Int("rate", 0, "messages per second in all (0: as fast as acknowledged)")
 		qos := fs.Int("qos", 1, "MQTT QoS")
+		probeFile := fs.String("probe-device", "", "credentials file of one device whose readings trip the probe rule (publish-to-alert latency)")
+		probeToken := fs.String("probe-token", "", "token of a clinician of the probe device's patient")
+		probeRule := fs.String("probe-rule", "probe", "the rule the probe readings trip")
+		probeEvery := fs.Duration("probe-every", 200*time.Millisecond, "time between probes")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -193,9 +197,37 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		l := &simulators.Load{Broker: *broker, Server: *server, Devices: devs, Batch: *batch, Window: *window,
 			Rate: *rate, Duration: *duration, QoS: byte(*qos)}
+		var probe *simulators.AlertProbe
+		if *probeFile != "" {
+			pd, err := readDevices(*probeFile)
+			if err != nil || len(pd) != 1 {
+				return fmt.Errorf("--probe-device: one device is needed (%v)", err)
+			}
+			probe = &simulators.AlertProbe{Broker: *broker, Server: *server, Device: pd[0], Token: *probeToken,
+				Rule: *probeRule, Every: *probeEvery, Duration: *duration}
+		}
+		var probeRep simulators.ProbeReport
+		var probeErr error
+		probeDone := make(chan struct{})
+		go func() {
+			defer close(probeDone)
+			if probe != nil {
+				probeRep, probeErr = probe.Run(ctx)
+			}
+		}()
 		rep, err := l.Run(ctx)
 		if err != nil {
 			return err
+		}
+		<-probeDone
+		if probeErr != nil {
+			return probeErr
+		}
+		if probe != nil {
+			rep.Probe = &probeRep
+			// The probe's own readings (two a probe) are not the load's.
+			rep.DurableReadings -= int64(2 * probeRep.Probes)
+			rep.Lost += int64(2 * probeRep.Probes)
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
