@@ -256,8 +256,8 @@ func conditionsFor(p Profile) []*condition {
 		{name: "temperature_39_1_or_above", test: func(v Vitals, _ news2.Score) bool { return v.Temperature >= 39.1 }},
 		{name: "glucose_below_54", test: func(v Vitals, _ news2.Score) bool { return v.Glucose < 54 }},
 		{name: "glucose_below_70_for_15m", need: 15 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.Glucose < 70 }},
-		{name: "news2_5_or_more", test: func(_ Vitals, s news2.Score) bool { return s.Total >= 5 }},
-		{name: "news2_7_or_more", test: func(_ Vitals, s news2.Score) bool { return s.Total >= 7 }},
-		{name: "news2_single_3", test: func(_ Vitals, s news2.Score) bool { return s.Red }},
+		{name: "news2_5_or_more", need: 5 * time.Minute, test: func(_ Vitals, s news2.Score) bool { return s.Total >= 5 }},
+		{name: "news2_7_or_more", need: 5 * time.Minute, test: func(_ Vitals, s news2.Score) bool { return s.Total >= 7 }},
+		{name: "news2_single_3", need: 5 * time.Minute, test: func(_ Vitals, s news2.Score) bool { return s.Red }},
 	}
 }
