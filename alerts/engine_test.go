@@ -162,18 +162,22 @@ func TestNEWS2Rules(t *testing.T) {
 		feedAll(f, t0, 16, 97, 120, 70, 36.8)
 		require.Empty(t, f.out)
 	})
-	t.Run("a total of 5 raises news2_medium, 7 news2_high", func(t *testing.T) {
+	t.Run("a total of 5 held for 5 minutes raises news2_medium, 7 news2_high", func(t *testing.T) {
 		f := &feeder{e: NewEngine(rs, scale1)}
-		feedAll(f, t0, 22, 95, 120, 115, 37) // 2 + 1 + 0 + 2 + 0 = 5
+		for m := 0; m <= 4; m++ {
+			feedAll(f, t0.Add(time.Duration(m)*time.Minute), 22, 95, 120, 115, 37) // 2 + 1 + 0 + 2 + 0 = 5
+		}
+		require.Empty(t, f.out, "not yet 5 minutes")
+		feedAll(f, t0.Add(5*time.Minute), 22, 95, 120, 115, 37)
 		ids := map[string]bool{}
 		for _, tr := range f.out {
 			ids[tr.Rule.ID] = tr.Firing
 		}
 		require.True(t, ids["news2_medium"])
 		require.NotContains(t, ids, "news2_high")
-		// +1 systolic +1 temp = 7, observed three times: sparse vitals are
-		// the median of their last three readings
-		for m := 2; m <= 4; m++ {
+		// +1 systolic +1 temp = 7, for five more minutes (sparse vitals are
+		// the median of their last three readings)
+		for m := 6; m <= 14; m++ {
 			feedAll(f, t0.Add(time.Duration(m)*time.Minute), 22, 95, 105, 115, 38.5)
 		}
 		var high *Transition
@@ -187,7 +191,9 @@ func TestNEWS2Rules(t *testing.T) {
 	})
 	t.Run("a single parameter of 3 raises news2_single_3; a partial score is marked", func(t *testing.T) {
 		f := &feeder{e: NewEngine(rs, scale1)}
-		f.feed("p", vitals.RespiratoryRate, t0, 26) // 3, nothing else known
+		for m := 0; m <= 5; m++ {
+			f.feed("p", vitals.RespiratoryRate, t0.Add(time.Duration(m)*time.Minute), 26) // 3, nothing else known
+		}
 		require.Len(t, f.out, 1)
 		require.Equal(t, "news2_single_3", f.out[0].Rule.ID)
 		require.True(t, f.out[0].Partial)
@@ -196,7 +202,9 @@ func TestNEWS2Rules(t *testing.T) {
 		f := &feeder{e: NewEngine(rs, func(string) PatientInfo {
 			return PatientInfo{Scale: 1, OnOxygen: true, Consciousness: news2.Voice}
 		})}
-		feedAll(f, t0, 16, 97, 120, 70, 36.8) // 0 + oxygen 2 + voice 3 = 5
+		for m := 0; m <= 5; m++ {
+			feedAll(f, t0.Add(time.Duration(m)*time.Minute), 16, 97, 120, 70, 36.8) // 0 + oxygen 2 + voice 3 = 5
+		}
 		ids := map[string]bool{}
 		for _, tr := range f.out {
 			ids[tr.Rule.ID] = true

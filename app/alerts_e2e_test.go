@@ -80,8 +80,8 @@ func TestAlertsFireLiveAreActedOnAndSurviveARestartWithoutDuplicates(t *testing.
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.WriteJSON(map[string]any{"type": "subscribe", "patients": []string{"p1"}}))
-	// An SpO2 of 87 on scale 1 also scores 3 in NEWS2 at once; this test
-	// follows the spo2_low alert.
+	// This test follows the spo2_low alert (an SpO2 of 87 also scores 3 in
+	// NEWS2, which fires after 5 minutes).
 	nextAlert := func() alerts.Alert {
 		t.Helper()
 		for {
@@ -123,7 +123,7 @@ func TestAlertsFireLiveAreActedOnAndSurviveARestartWithoutDuplicates(t *testing.
 	var list []alerts.Alert
 	require.Equal(t, http.StatusOK, apiCall(t, a, "GET", "/api/v1/alerts", docA, "", &list))
 	require.Equal(t, 1, countRule(list, "spo2_low"))
-	require.Equal(t, 1, countRule(list, "news2_single_3"))
+	require.Zero(t, countRule(list, "news2_single_3"), "NEWS2 needs 5 minutes; the data covers 3")
 
 	// Doctor A acknowledges; doctor B's live view sees it.
 	var acked alerts.Alert
@@ -146,7 +146,6 @@ func TestAlertsFireLiveAreActedOnAndSurviveARestartWithoutDuplicates(t *testing.
 	d2.publish(batch(2, rs...))
 	require.Equal(t, http.StatusOK, apiCall(t, a2, "GET", "/api/v1/alerts?all=1", docA, "", &list))
 	require.Equal(t, 1, countRule(list, "spo2_low"), "still one alert per rule for the episode")
-	require.Equal(t, 1, countRule(list, "news2_single_3"))
 
 	// Resolving by hand needs a reason.
 	require.Equal(t, http.StatusBadRequest, apiCall(t, a2, "POST", "/api/v1/alerts/"+itoa(fired.ID)+"/resolve", docA, `{"reason":""}`, nil))
@@ -209,7 +208,7 @@ func TestAClinicianAssessmentFeedsNEWS2(t *testing.T) {
 
 	secret := addDevice(t, a, "w1", "p1")
 	d := connectDevice(t, "tcp://"+a.BrokerAddr(), "w1", secret)
-	d.publish(reading(vitals.HeartRate, 70, "/min", time.Now()))
+	d.publish(reading(vitals.HeartRate, 70, "/min", time.Now().Add(-9*time.Minute)))
 	list := func() []alerts.Alert {
 		l, err := a.Alerts.Store().List(ctx, []string{"p1"}, true, 10)
 		require.NoError(t, err)
@@ -218,7 +217,12 @@ func TestAClinicianAssessmentFeedsNEWS2(t *testing.T) {
 	require.Empty(t, list(), "a normal heart rate of an alert patient raises nothing")
 
 	require.Equal(t, http.StatusNoContent, apiCall(t, a, "POST", "/api/v1/patients/p1/assessment", doc, `{"consciousness":"voice","on_oxygen":true}`, nil))
-	d.publish(reading(vitals.HeartRate, 71, "/min", time.Now()))
+	// Six minutes of readings (NEWS2 rules need five).
+	var rs []string
+	for m := 6; m >= 0; m-- {
+		rs = append(rs, reading(vitals.HeartRate, 71, "/min", time.Now().Add(-time.Duration(m)*time.Minute)))
+	}
+	d.publish(batch(1, rs...))
 	var found bool
 	for _, al := range list() {
 		if al.Rule == "news2_single_3" {
@@ -248,9 +252,9 @@ func TestPerPatientOverridesAndSnoozes(t *testing.T) {
 
 	secret := addDevice(t, a, "w1", "p1")
 	d := connectDevice(t, "tcp://"+a.BrokerAddr(), "w1", secret)
-	start := time.Now().UTC().Add(-4 * time.Minute)
+	start := time.Now().UTC().Add(-7 * time.Minute)
 	var rs []string
-	for s := 0; s <= 180; s += 10 {
+	for s := 0; s <= 360; s += 10 {
 		at := start.Add(time.Duration(s) * time.Second)
 		rs = append(rs, reading(vitals.HeartRate, 142, "/min", at), reading(vitals.SpO2, 88, "%", at))
 	}
