@@ -138,29 +138,9 @@ func (s *Store) Get(ctx context.Context, id int64) (Alert, error) {
 
 // Ack acknowledges an open alert.
 func (s *Store) Ack(ctx context.Context, id int64, by string, at time.Time) (Alert, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Alert{}, err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE alerts SET state = ?, acked_by = ?, acked_at = ? WHERE id = ? AND state = ?`,
+	return s.change(ctx, id, at, Acknowledged, by, "",
+		`UPDATE alerts SET state = ?, acked_by = ?, acked_at = ? WHERE id = ? AND state = ?`,
 		Acknowledged, by, at.UnixNano(), id, Firing)
-	if err != nil {
-		return Alert{}, fmt.Errorf("ack alert: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.Get(ctx, id); err != nil {
-			return Alert{}, err
-		}
-		return Alert{}, ErrState
-	}
-	if err := s.event(ctx, tx, id, at, Acknowledged, by, ""); err != nil {
-		return Alert{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return Alert{}, err
-	}
-	return s.Get(ctx, id)
 }
 
 // Resolve closes an open alert by hand, with a reason.
@@ -172,15 +152,23 @@ func (s *Store) Resolve(ctx context.Context, id int64, by, reason string, at tim
 }
 
 func (s *Store) resolve(ctx context.Context, id int64, by, reason string, at time.Time) (Alert, error) {
+	return s.change(ctx, id, at, Resolved, by, reason,
+		`UPDATE alerts SET state = ?, resolved_by = ?, resolved_at = ?, resolve_reason = ? WHERE id = ? AND state != ?`,
+		Resolved, by, at.UnixNano(), reason, id, Resolved)
+}
+
+// change applies one lifecycle step (update, which must touch the row only
+// when the step is allowed) and records it in the history, in one
+// transaction. ErrState when the alert is not in a state for it.
+func (s *Store) change(ctx context.Context, id int64, at time.Time, kind, by, detail, update string, args ...any) (Alert, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Alert{}, err
+		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE alerts SET state = ?, resolved_by = ?, resolved_at = ?, resolve_reason = ? WHERE id = ? AND state != ?`,
-		Resolved, by, at.UnixNano(), reason, id, Resolved)
+	res, err := tx.ExecContext(ctx, update, args...)
 	if err != nil {
-		return Alert{}, fmt.Errorf("resolve alert: %w", err)
+		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		if _, err := s.Get(ctx, id); err != nil {
@@ -188,11 +176,11 @@ func (s *Store) resolve(ctx context.Context, id int64, by, reason string, at tim
 		}
 		return Alert{}, ErrState
 	}
-	if err := s.event(ctx, tx, id, at, Resolved, by, reason); err != nil {
-		return Alert{}, err
+	if err := s.event(ctx, tx, id, at, kind, by, detail); err != nil {
+		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Alert{}, err
+		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
 	}
 	return s.Get(ctx, id)
 }

@@ -196,11 +196,7 @@ func TestRulesReloadWithoutRestartAndABadFileChangesNothing(t *testing.T) {
 func TestAClinicianAssessmentFeedsNEWS2(t *testing.T) {
 	a := startApp(t, testConfig(t))
 	ctx := context.Background()
-	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
-	require.NoError(t, err)
-	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
-	require.NoError(t, a.Chart.AddMember(ctx, "ward", "clinician", "doc"))
-	require.NoError(t, a.Chart.AddMember(ctx, "ward", "patient", "p1"))
+	chartWard(t, a, "p1", "doc")
 	doc, _ := a.Signer.Mint("doc", auth.RoleClinician, time.Hour)
 	pat, _ := a.Signer.Mint("p1", auth.RolePatient, time.Hour)
 	require.Equal(t, http.StatusForbidden, apiCall(t, a, "POST", "/api/v1/patients/p1/assessment", pat, `{"consciousness":"alert"}`, nil))
@@ -235,11 +231,8 @@ func TestAClinicianAssessmentFeedsNEWS2(t *testing.T) {
 func TestPerPatientOverridesAndSnoozes(t *testing.T) {
 	a := startApp(t, testConfig(t))
 	ctx := context.Background()
-	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
-	require.NoError(t, err)
-	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
-	require.NoError(t, a.Chart.AddMember(ctx, "ward", "clinician", "doc"))
-	require.NoError(t, a.Chart.AddMember(ctx, "ward", "patient", "p1"))
+	chartWard(t, a, "p1", "doc")
+	var err error
 	doc, _ := a.Signer.Mint("doc", auth.RoleClinician, time.Hour)
 
 	// An athlete's heart runs fast: her own level is 150.
@@ -269,4 +262,19 @@ func TestPerPatientOverridesAndSnoozes(t *testing.T) {
 	require.False(t, rules["heart_rate_high"], "142 is under her own level")
 	require.False(t, rules["spo2_low"], "snoozed")
 	require.True(t, rules["news2_single_3"], "SpO2 88 still scores 3 in NEWS2: the snooze is of one rule only")
+}
+
+// chartWard charts a patient in care team "ward" with the given clinicians.
+func chartWard(t *testing.T, a *app.App, patient string, clinicians ...string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: patient, MRN: "M-" + patient, Name: "N", BirthDate: "1950-01-01"})
+	require.NoError(t, err)
+	if err := a.Chart.AddTeam(ctx, "ward", "Ward"); err != nil {
+		require.ErrorIs(t, err, chart.ErrExists)
+	}
+	for _, c := range clinicians {
+		require.NoError(t, a.Chart.AddMember(ctx, "ward", "clinician", c))
+	}
+	require.NoError(t, a.Chart.AddMember(ctx, "ward", "patient", patient))
 }
