@@ -140,6 +140,9 @@ func (w *Webhooks) deliverDue(ctx context.Context, secrets map[string]string) ti
 			w.log.Warn().Err(err).Str("key", it.key).Msg("webhook delivery failed; retrying with backoff")
 		}
 	}
+	// Delivered rows are kept a day for inspection, then dropped.
+	w.db.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?`,
+		now.Add(-24*time.Hour).UnixNano())
 	var nextAt sql.NullInt64
 	w.db.QueryRowContext(ctx, `SELECT min(next_at) FROM webhook_outbox WHERE delivered_at IS NULL`).Scan(&nextAt)
 	if !nextAt.Valid {
