@@ -19,19 +19,7 @@ go build -o "$work/wearsim" ./cmd/wearsim
 mqtt_port=$(port); http_port=$(port)
 
 if [ "$BROKER" = mosquitto ]; then
-  cat > "$work/mosquitto.conf" <<CONF
-listener $mqtt_port 127.0.0.1
-allow_anonymous true
-persistence false
-max_inflight_messages 1000
-max_queued_messages 1000000
-max_queued_bytes 0
-log_dest stderr
-log_type error
-$( [ "$(id -u)" = 0 ] && echo "user root" )
-CONF
-  /usr/sbin/mosquitto -c "$work/mosquitto.conf" & pids+=($!)
-  wait_tcp "$mqtt_port"
+  start_mosquitto "$mqtt_port" false
   broker_yaml="broker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-fleet\n  connections: 2"
 else
   broker_yaml="broker:\n  embedded: true\n  addr: 127.0.0.1:$mqtt_port"

@@ -23,21 +23,7 @@ go build -o "$work/vitalwire" ./cmd/vitalwire
 go build -o "$work/wearsim" ./cmd/wearsim
 
 mqtt_port=$(port); http_port=$(port)
-cat > "$work/mosquitto.conf" <<CONF
-listener $mqtt_port 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location $work/
-autosave_interval 10
-max_inflight_messages 1000
-max_queued_messages 1000000
-max_queued_bytes 0
-log_dest stderr
-log_type error
-$( [ "$(id -u)" = 0 ] && echo "user root" )
-CONF
-/usr/sbin/mosquitto -c "$work/mosquitto.conf" & pids+=($!)
-wait_tcp "$mqtt_port"
+start_mosquitto "$mqtt_port" true
 
 store_yaml="store:\n  kind: sqlite"
 if [ "$STORE" = influx ]; then
