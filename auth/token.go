@@ -47,6 +47,9 @@ type Claims struct {
 	IssuedAt int64  `json:"iat"`
 	Expires  int64  `json:"exp"`
 	ID       string `json:"jti"`
+	// Use is empty for a bearer token; "signin" for a one-time sign-in
+	// link, which is good for nothing but starting a browser session.
+	Use string `json:"use,omitempty"`
 }
 
 // Token errors.
@@ -83,11 +86,27 @@ func NewSigner(key []byte) (*Signer, error) {
 
 // Mint signs a token for subject in role, valid for ttl.
 func (s *Signer) Mint(subject string, role Role, ttl time.Duration) (string, Claims) {
+	return s.mint(subject, role, ttl, "")
+}
+
+// MintSignInLink signs a one-time sign-in code for subject in role, valid
+// for ttl. It is refused as a bearer token.
+func (s *Signer) MintSignInLink(subject string, role Role, ttl time.Duration) (string, Claims) {
+	return s.mint(subject, role, ttl, UseSignIn)
+}
+
+// UseSignIn marks a sign-in link's claims.
+const UseSignIn = "signin"
+
+// ErrWrongUse: a sign-in link used as a bearer token, or the reverse.
+var ErrWrongUse = errors.New("auth: token not valid for this use")
+
+func (s *Signer) mint(subject string, role Role, ttl time.Duration, use string) (string, Claims) {
 	now := s.now()
 	id := make([]byte, 9)
 	rand.Read(id)
 	c := Claims{Subject: subject, Role: role, IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix(),
-		ID: base64.RawURLEncoding.EncodeToString(id)}
+		ID: base64.RawURLEncoding.EncodeToString(id), Use: use}
 	body, _ := json.Marshal(c)
 	payload := base64.RawURLEncoding.EncodeToString(body)
 	return tokenPrefix + payload + "." + s.sign(payload), c
@@ -99,8 +118,27 @@ func (s *Signer) sign(payload string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Verify checks a token's signature and expiry and returns its claims.
+// Verify checks a bearer token's signature and expiry and returns its
+// claims. Sign-in links are refused.
 func (s *Signer) Verify(token string) (Claims, error) {
+	c, err := s.verify(token)
+	if err == nil && c.Use != "" {
+		return Claims{}, ErrWrongUse
+	}
+	return c, err
+}
+
+// VerifySignInLink checks a one-time sign-in code. That it is used once is
+// the caller's to enforce (Sessions.Redeem).
+func (s *Signer) VerifySignInLink(code string) (Claims, error) {
+	c, err := s.verify(code)
+	if err == nil && c.Use != UseSignIn {
+		return Claims{}, ErrWrongUse
+	}
+	return c, err
+}
+
+func (s *Signer) verify(token string) (Claims, error) {
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	if !ok {
 		return Claims{}, ErrMalformedToken

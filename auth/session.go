@@ -1,0 +1,268 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+)
+
+// Browser sessions. A browser signs in once (a one-time link or a username
+// and password) and then holds a random session cookie. The database keeps
+// the cookie's SHA-256 only, so a copy of the database opens no session. A
+// session ends after Idle without a request (HIPAA automatic log-off), at
+// most MaxAge after it began, or when its owner signs out.
+
+// Session errors.
+var (
+	// ErrNoSession: the cookie names no live session.
+	ErrNoSession = errors.New("auth: no such session, or it has ended")
+	// ErrLinkUsed: the sign-in link was used before.
+	ErrLinkUsed = errors.New("auth: sign-in link already used")
+	// ErrBadLogin: unknown user, wrong password, or a disabled account.
+	ErrBadLogin = errors.New("auth: wrong username or password")
+	// ErrLockedOut: too many wrong passwords for the account lately.
+	ErrLockedOut = errors.New("auth: too many failed sign-ins; try again in a minute")
+	// ErrWeakPassword: a password shorter than 12 characters.
+	ErrWeakPassword = errors.New("auth: a password needs at least 12 characters")
+	// ErrBadUsername: a username outside [a-z0-9._-]{3,64}.
+	ErrBadUsername = errors.New("auth: a username is 3-64 of a-z, 0-9, '.', '_' and '-'")
+)
+
+// dummyHash is checked for unknown usernames, so that their answer takes
+// as long as a wrong password's.
+var dummyHash = sync.OnceValue(func() string { return HashPassword(NewSecret()) })
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9._-]{3,64}$`)
+
+// lockout is how many wrong passwords in a row lock an account, and for how
+// long.
+const (
+	lockoutAfter = 5
+	lockoutFor   = time.Minute
+)
+
+// Sessions stores users, sessions and used sign-in links in the records
+// database.
+type Sessions struct {
+	db     *sql.DB
+	idle   time.Duration
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu       sync.Mutex
+	failures map[string]failure // by username
+}
+
+type failure struct {
+	n     int
+	until time.Time
+}
+
+// NewSessions returns the session store; idle is the automatic log-off
+// time, maxAge the longest a session lives.
+func NewSessions(db *sql.DB, idle, maxAge time.Duration) *Sessions {
+	return &Sessions{db: db, idle: idle, maxAge: maxAge, now: time.Now, failures: map[string]failure{}}
+}
+
+// Idle is the automatic log-off time.
+func (s *Sessions) Idle() time.Duration { return s.idle }
+
+func hashCookie(cookie string) string {
+	h := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(h[:])
+}
+
+// Create starts a session for subject in role and returns the cookie value
+// and the claims the session stands for.
+func (s *Sessions) Create(ctx context.Context, subject string, role Role) (string, Claims, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	cookie := base64.RawURLEncoding.EncodeToString(b)
+	j := make([]byte, 9)
+	rand.Read(j)
+	now := s.now()
+	c := Claims{Subject: subject, Role: role, IssuedAt: now.Unix(), Expires: now.Add(s.idle).Unix(),
+		ID: "s." + base64.RawURLEncoding.EncodeToString(j)}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_hash, jti, subject, role, created_at, last_seen, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, hashCookie(cookie), c.ID, subject, string(role), now.Unix(), now.Unix(), now.Add(s.maxAge).Unix())
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("create session: %w", err)
+	}
+	return cookie, c, nil
+}
+
+// Check returns the claims of a live session and, when touch is set,
+// counts the request as activity. Claims.Expires is when the session ends
+// if nothing more happens.
+func (s *Sessions) Check(ctx context.Context, cookie string, touch bool) (Claims, error) {
+	if cookie == "" {
+		return Claims{}, ErrNoSession
+	}
+	var c Claims
+	var role string
+	var created, last, expires int64
+	err := s.db.QueryRowContext(ctx, `SELECT jti, subject, role, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?`,
+		hashCookie(cookie)).Scan(&c.ID, &c.Subject, &role, &created, &last, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Claims{}, ErrNoSession
+	}
+	if err != nil {
+		return Claims{}, fmt.Errorf("check session: %w", err)
+	}
+	now := s.now()
+	end := min(time.Unix(last, 0).Add(s.idle).Unix(), expires)
+	if now.Unix() >= end {
+		s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashCookie(cookie))
+		return Claims{}, ErrNoSession
+	}
+	if touch && now.Unix() > last {
+		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE id_hash = ?`, now.Unix(), hashCookie(cookie)); err != nil {
+			return Claims{}, fmt.Errorf("touch session: %w", err)
+		}
+		last = now.Unix()
+	}
+	c.Role, c.IssuedAt = Role(role), created
+	c.Expires = min(time.Unix(last, 0).Add(s.idle).Unix(), expires)
+	return c, nil
+}
+
+// End signs a session out and returns its id (to close its sockets).
+func (s *Sessions) End(ctx context.Context, cookie string) (string, error) {
+	var jti string
+	err := s.db.QueryRowContext(ctx, `DELETE FROM sessions WHERE id_hash = ? RETURNING jti`, hashCookie(cookie)).Scan(&jti)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNoSession
+	}
+	return jti, err
+}
+
+// Sweep deletes ended sessions and expired link records.
+func (s *Sessions) Sweep(ctx context.Context) error {
+	now := s.now().Unix()
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen + ? <= ?`,
+		now, int64(s.idle/time.Second), now); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM signin_links_used WHERE expires_at < ?`, now)
+	return err
+}
+
+// Redeem marks a sign-in link used; a second use is ErrLinkUsed.
+func (s *Sessions) Redeem(ctx context.Context, link Claims) error {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO signin_links_used (jti, used_at, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (jti) DO NOTHING`, link.ID, s.now().Unix(), link.Expires)
+	if err != nil {
+		return fmt.Errorf("redeem sign-in link: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLinkUsed
+	}
+	return nil
+}
+
+// User is a person who signs in with a password.
+type User struct {
+	Username  string    `json:"username"`
+	Subject   string    `json:"subject"`
+	Role      Role      `json:"role"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Disabled  bool      `json:"disabled,omitempty"`
+}
+
+// SetPassword creates or updates a user with a password (stored as an
+// argon2id hash).
+func (s *Sessions) SetPassword(ctx context.Context, username, subject string, role Role, password string) error {
+	if !usernameRE.MatchString(username) {
+		return ErrBadUsername
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return err
+	}
+	if subject == "" {
+		return errors.New("auth: a user needs a subject (the person's id)")
+	}
+	if len([]rune(password)) < 12 {
+		return ErrWeakPassword
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users (username, subject, role, hash, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (username) DO UPDATE SET subject = excluded.subject, role = excluded.role, hash = excluded.hash,
+		updated_at = excluded.updated_at, disabled = 0`, username, subject, string(role), HashPassword(password), s.now().Unix())
+	return err
+}
+
+// Disable stops a user from signing in (their sessions end at once).
+func (s *Sessions) Disable(ctx context.Context, username string) error {
+	var subject string
+	if err := s.db.QueryRowContext(ctx, `UPDATE users SET disabled = 1 WHERE username = ? RETURNING subject`, username).Scan(&subject); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrBadLogin
+		}
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE subject = ?`, subject)
+	return err
+}
+
+// Users lists the users, without their hashes.
+func (s *Sessions) Users(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT username, subject, role, updated_at, disabled FROM users ORDER BY username`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []User{}
+	for rows.Next() {
+		var u User
+		var at int64
+		if err := rows.Scan(&u.Username, &u.Subject, &u.Role, &at, &u.Disabled); err != nil {
+			return nil, err
+		}
+		u.UpdatedAt = time.Unix(at, 0).UTC()
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Login checks a username and password. After five wrong passwords in a
+// row the account refuses every attempt for a minute.
+func (s *Sessions) Login(ctx context.Context, username, password string) (User, error) {
+	s.mu.Lock()
+	f := s.failures[username]
+	s.mu.Unlock()
+	if f.n >= lockoutAfter && s.now().Before(f.until) {
+		return User{}, ErrLockedOut
+	}
+	var u User
+	var hash string
+	err := s.db.QueryRowContext(ctx, `SELECT username, subject, role, hash, disabled FROM users WHERE username = ?`, username).
+		Scan(&u.Username, &u.Subject, &u.Role, &hash, &u.Disabled)
+	ok := false
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		VerifySecret(dummyHash(), password) // the same work as a real check
+	case err != nil:
+		return User{}, err
+	default:
+		ok, _ = VerifySecret(hash, password)
+		ok = ok && !u.Disabled
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok {
+		f := s.failures[username]
+		f.n++
+		f.until = s.now().Add(lockoutFor)
+		s.failures[username] = f
+		return User{}, ErrBadLogin
+	}
+	delete(s.failures, username)
+	return u, nil
+}
