@@ -382,6 +382,18 @@ func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
 		Consciousness: c, Temperature: get(vitals.BodyTemperature)})
 }
 
+// Score is a patient's NEWS2 at now from the latest readings the engine
+// holds; ok is false for a patient it has no readings of.
+func (e *Engine) Score(patient string, now time.Time) (news2.Score, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.patients[patient]
+	if p == nil {
+		return news2.Score{}, false
+	}
+	return p.news2(now, e.info(patient)), true
+}
+
 // Tick evaluates the no-data rules at now: a patient who has sent a vital
 // before and nothing of it for the rule's time.
 func (e *Engine) Tick(now time.Time) []Transition {

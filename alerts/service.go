@@ -3,17 +3,25 @@ package alerts
 import (
 	"context"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/vitalwire/vitalwire/vitals"
+	"github.com/vitalwire/vitalwire/vitals/news2"
 )
 
 // Notifier is told of every alert change (live delivery).
 type Notifier interface {
 	AlertChanged(a Alert)
+}
+
+// ScoreNotifier, when the Notifier also is one, hears of every change of a
+// patient's NEWS2 total or band.
+type ScoreNotifier interface {
+	ScoreChanged(patient string, s news2.Score)
 }
 
 // Service runs the engine on durable readings, keeps the alerts' lifecycle
@@ -26,6 +34,8 @@ type Service struct {
 	notify        Notifier
 	log           zerolog.Logger
 	now           func() time.Time
+	scoreMu       sync.Mutex
+	lastScore     map[string]news2.Score // by patient
 	fired         *prometheus.CounterVec
 	toAck         prometheus.Histogram
 }
@@ -73,7 +83,31 @@ func (s *Service) Readings(batch []vitals.Reading) {
 			s.apply(tr)
 		}
 	}
+	sn, ok := s.notify.(ScoreNotifier)
+	if !ok {
+		return
+	}
+	s.scoreMu.Lock()
+	defer s.scoreMu.Unlock()
+	if s.lastScore == nil {
+		s.lastScore = map[string]news2.Score{}
+	}
+	var last string
+	for _, r := range batch {
+		if r.Patient == last || !isNEWS2Parameter(r.Type) {
+			continue
+		}
+		last = r.Patient
+		sc, ok := s.engine.Score(r.Patient, now)
+		if old, seen := s.lastScore[r.Patient]; ok && (!seen || old.Total != sc.Total || old.Band != sc.Band || old.Partial != sc.Partial) {
+			s.lastScore[r.Patient] = sc
+			sn.ScoreChanged(r.Patient, sc)
+		}
+	}
 }
+
+// Score is a patient's current NEWS2 (ok false: no readings yet).
+func (s *Service) Score(patient string) (news2.Score, bool) { return s.engine.Score(patient, s.now()) }
 
 func (s *Service) apply(tr Transition) {
 	ctx := context.Background()

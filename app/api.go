@@ -66,6 +66,19 @@ func (a *App) routeTable() []route {
 		{pattern: "POST /api/v1/alerts/{alert}/resolve", roles: staff, handler: a.resolveAlert},
 		{pattern: "POST /api/v1/tokens/revoke", roles: anyone, handler: a.revokeToken},
 		{pattern: "GET /api/v1/audit", roles: admin, handler: a.exportAudit},
+		{pattern: "POST /api/v1/session", public: true, handler: a.signIn},
+		{pattern: "GET /api/v1/session", roles: anyone, handler: a.whoAmI},
+		{pattern: "DELETE /api/v1/session", public: true, handler: a.signOut},
+		{pattern: "POST /api/v1/session/activity", roles: anyone, handler: a.activity},
+		{pattern: "GET /api/v1/users", roles: admin, handler: a.listUsers},
+		{pattern: "POST /api/v1/users", roles: admin, handler: a.setUser},
+		{pattern: "POST /api/v1/users/{username}/disable", roles: admin, handler: a.disableUser},
+		{pattern: "POST /api/v1/signin-links", roles: admin, handler: a.newSignInLink},
+		{pattern: "GET /api/v1/dashboard", roles: anyone, handler: a.dashboard},
+		{pattern: "GET /api/v1/patients/{id}/devices", patient: true, handler: a.patientDevices},
+		{pattern: "GET /api/v1/rules", roles: anyone, handler: a.listRules},
+		// The browser UI: static files, no patient data.
+		{pattern: "GET /", public: true, handler: a.webUI},
 		// The live socket authenticates itself (header or access_token) and
 		// checks and audits each patient subscription with the policy.
 		{pattern: "GET /ws/v1/live", public: true, handler: a.liveSocket},
@@ -81,7 +94,7 @@ func (a *App) routes() http.Handler {
 		case r.patient:
 			h = a.patientAccess(r.pattern, h)
 		default:
-			h = a.Signer.Allow(r.roles, h)
+			h = a.allow(r.roles, h)
 		}
 		mux.Handle(r.pattern, h)
 	}
@@ -103,10 +116,10 @@ func (a *App) patientAccess(action string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		patient := r.PathValue("id")
 		ev := auth.Event{Actor: "anonymous", Action: action, Patient: patient, Resource: r.URL.Path, Source: clientAddr(r), Outcome: auth.Refused}
-		var c auth.Claims
-		tok, err := auth.BearerToken(r)
-		if err == nil {
-			c, err = a.Signer.Verify(tok)
+		c, _, err := a.authenticate(r)
+		if errors.Is(err, errCrossSite) {
+			fail(w, http.StatusForbidden, "cross-site request refused")
+			return
 		}
 		if err != nil {
 			if !a.audited(w, r, ev) {

@@ -57,9 +57,11 @@ type App struct {
 	Revoked *auth.Revocations
 	Glass   *auth.BreakGlass
 	Policy  *auth.Policy
-	Hub     *live.Hub
-	Alerts  *alerts.Service
-	engine  *alerts.Engine
+	// Sessions are the browser UI's sign-ins.
+	Sessions *auth.Sessions
+	Hub      *live.Hub
+	Alerts   *alerts.Service
+	engine   *alerts.Engine
 	// overrides are per-patient rule levels: patient -> rule -> override.
 	overridesMu sync.RWMutex
 	overrides   map[string]map[string]alerts.Override
@@ -77,6 +79,9 @@ type App struct {
 	// AdminToken and ClinicianToken are minted in dev mode for the
 	// newcomer and the CLI.
 	AdminToken, ClinicianToken string
+	// ClinicianSignIn and AdminSignIn are one-time links to the browser
+	// UI, minted in dev mode.
+	ClinicianSignIn, AdminSignIn string
 }
 
 // New opens the stores and binds the listeners; Run starts the work.
@@ -121,6 +126,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		return nil, err
 	}
 	a.Policy = &auth.Policy{Teams: a.Chart, BreakGlass: a.Glass}
+	a.Sessions = auth.NewSessions(a.records, cfg.Auth.SessionIdle, cfg.Auth.SessionMaxAge)
 	a.Hub = live.NewHub()
 	a.Revoked.Watch(a.ws.revoked)
 	switch cfg.Store.Kind {
@@ -248,6 +254,8 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 		if err := writePrivate(filepath.Join(cfg.DataDir, "server.url"), a.URL()+"\n"); err != nil {
 			return nil, err
 		}
+		a.ClinicianSignIn = a.SignInURL(DevClinician, auth.RoleClinician, 12*time.Hour).URL
+		a.AdminSignIn = a.SignInURL("dev-admin", auth.RoleAdmin, 12*time.Hour).URL
 	}
 	if cfg.Sim.Patients > 0 {
 		if a.broker == nil {
@@ -534,6 +542,11 @@ type hubNotifier struct{ hub *live.Hub }
 
 func (h hubNotifier) AlertChanged(al alerts.Alert) {
 	h.hub.Publish(live.Event{Patient: al.Patient, Kind: "alert", Data: al})
+}
+
+// ScoreChanged sends a patient's new NEWS2 to their live subscribers.
+func (h hubNotifier) ScoreChanged(patient string, s news2.Score) {
+	h.hub.Publish(live.Event{Patient: patient, Kind: "news2", Data: scoreJSON(s)})
 }
 
 // embeddedHandler connects the embedded broker to the ingester.

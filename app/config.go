@@ -82,6 +82,12 @@ type AuthConfig struct {
 	TokenTTL time.Duration `yaml:"token_ttl"`
 	// BreakGlassTTL is how long a break-glass grant lasts (default 1 h).
 	BreakGlassTTL time.Duration `yaml:"break_glass_ttl"`
+	// SessionIdle logs a browser session off after this long without
+	// activity (default 15 min).
+	SessionIdle time.Duration `yaml:"session_idle"`
+	// SessionMaxAge ends a browser session this long after sign-in
+	// whatever its activity (default 12 h).
+	SessionMaxAge time.Duration `yaml:"session_max_age"`
 }
 
 // StoreConfig chooses the time-series store.
@@ -134,7 +140,7 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir: "data",
 		HTTP:    HTTPConfig{Addr: "127.0.0.1:8080"},
-		Auth:    AuthConfig{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour},
+		Auth:    AuthConfig{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour},
 		Store:   StoreConfig{Kind: "sqlite"},
 		Broker:  BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
 		Log:     LogConfig{Level: "info", Format: "json"},
@@ -339,6 +345,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.BreakGlassTTL <= 0 || c.Auth.BreakGlassTTL > 24*time.Hour {
 		bad("auth.break_glass_ttl", "must be between 0 and 24h")
+	}
+	if c.Auth.SessionIdle < 10*time.Second || c.Auth.SessionIdle > 12*time.Hour {
+		bad("auth.session_idle", "must be between 10s and 12h")
+	}
+	if c.Auth.SessionMaxAge < c.Auth.SessionIdle || c.Auth.SessionMaxAge > 7*24*time.Hour {
+		bad("auth.session_max_age", "must be at least auth.session_idle and at most 168h")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

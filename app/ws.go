@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 //	        {"type":"error","patient":"p2","error":"forbidden"}
 //	        {"type":"reading","patient":"p1","device":"...","vital":"heart_rate","time":"...","value":72,"unit":"/min"}
 //	        {"type":"alert","patient":"p1","alert":{"id":3,"rule":"spo2_low","state":"firing",...}}
+//	        {"type":"news2","patient":"p1","news2":{"total":5,"band":"medium"}}
 const (
 	wsWriteWait  = 10 * time.Second
 	wsPongWait   = 60 * time.Second
@@ -33,8 +35,9 @@ const (
 var upgrader = websocket.Upgrader{
 	ReadBufferSize:  4096,
 	WriteBufferSize: 4096,
-	// Tokens, not cookies, authenticate: a cross-site page cannot use a
-	// token it does not have, so the origin check adds nothing here.
+	// A token in a header or the query cannot be used by a page that does
+	// not have it; a session cookie can, so authenticate refuses a cookie
+	// upgrade from another origin before the upgrader runs.
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
@@ -93,17 +96,30 @@ type wsOut struct {
 	Diastolic *float64    `json:"diastolic,omitempty"`
 	Unit      string      `json:"unit,omitempty"`
 	Alert     any         `json:"alert,omitempty"`
+	NEWS2     any         `json:"news2,omitempty"`
 }
 
 func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
-	tok, err := auth.BearerToken(r)
-	if err != nil {
-		tok = r.URL.Query().Get("access_token")
+	c, cookie, err := a.authenticate(r)
+	if errors.Is(err, auth.ErrNoToken) {
+		c, err = a.Signer.Verify(r.URL.Query().Get("access_token"))
 	}
-	c, err := a.Signer.Verify(tok)
+	if errors.Is(err, errCrossSite) {
+		fail(w, http.StatusForbidden, "cross-site request refused")
+		return
+	}
 	if err != nil {
 		fail(w, http.StatusUnauthorized, "a valid token is required")
 		return
+	}
+	var sessionCheck <-chan time.Time
+	if cookie {
+		// A session's end moves with its activity: look again every few
+		// seconds rather than at a fixed expiry.
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		sessionCheck = t.C
+		c.Expires = time.Now().Add(a.cfg.Auth.SessionMaxAge).Unix()
 	}
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -172,6 +188,12 @@ func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
 		case <-expiry.C:
 			closeWith(websocket.ClosePolicyViolation, "token expired")
 			return
+		case <-sessionCheck:
+			ck, _ := r.Cookie(sessionCookie)
+			if _, err := a.Sessions.Check(r.Context(), ck.Value, false); err != nil {
+				closeWith(websocket.ClosePolicyViolation, "signed out")
+				return
+			}
 		case <-ping.C:
 			conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
 			if conn.WriteMessage(websocket.PingMessage, nil) != nil {
@@ -184,7 +206,11 @@ func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-sub.Events:
-			if !write(wsOut{Type: ev.Kind, Patient: ev.Patient, Alert: ev.Data}) {
+			out := wsOut{Type: ev.Kind, Patient: ev.Patient, Alert: ev.Data}
+			if ev.Kind == "news2" {
+				out.Alert, out.NEWS2 = nil, ev.Data
+			}
+			if !write(out) {
 				conn.Close()
 				return
 			}

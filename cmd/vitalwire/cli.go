@@ -34,6 +34,8 @@ Usage:
   vitalwire patient add ID --mrn M --name N --birth-date D | list      patient records (admin)
   vitalwire team add ID --name N | add-member TEAM --clinician C | --patient P | list
   vitalwire token revoke TOKEN                      refuse a token from now on
+  vitalwire signin-link --sub ID --role ROLE [--ttl 15m]   a one-time link to the browser UI
+  vitalwire user set USERNAME --sub ID --role ROLE < FILE  set a browser password (read from stdin)
   vitalwire audit verify | export [--from T] [--to T] [--patient P]
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
 
@@ -67,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = patientCmd(ctx, args[1:], stdout)
 	case "team", "teams":
 		err = teamCmd(ctx, args[1:], stdout)
+	case "signin-link":
+		err = signInLinkCmd(ctx, args[1:], stdout)
+	case "user", "users":
+		err = userCmd(ctx, args[1:], os.Stdin, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -159,14 +165,19 @@ Vitalwire is running (dev mode, loopback only).
   MQTT broker:  tcp://%s
   Admin token:      %s
   Clinician token:  %s  (dev-clinician, care team dev-ward)
+
+  Dashboard (one-time sign-in links, valid for 12 h):
+    clinician: %s
+    admin:     %s
   Simulated patients: %d (sim-patient-001 ...), uploading every %s
 
+More links: go run ./cmd/vitalwire signin-link --sub dev-clinician --role clinician
 Try, in another terminal:
   go run ./cmd/vitalwire readings --patient sim-patient-001 --since 5m
   go run ./cmd/vitalwire device list
 (the CLI finds the server and token in %s/)
 
-`, a.URL(), a.BrokerAddr(), a.AdminToken, a.ClinicianToken, cfg.Sim.Patients, cfg.Sim.Interval, cfg.DataDir)
+`, a.URL(), a.BrokerAddr(), a.AdminToken, a.ClinicianToken, a.ClinicianSignIn, a.AdminSignIn, cfg.Sim.Patients, cfg.Sim.Interval, cfg.DataDir)
 	}
 	// SIGHUP reloads the alert rules.
 	hup := make(chan os.Signal, 1)

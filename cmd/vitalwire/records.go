@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -191,4 +193,61 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// signInLinkCmd asks the server for a one-time link to the browser UI.
+func signInLinkCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("signin-link", flag.ContinueOnError)
+	sub := fs.String("sub", "", "the person's id (a clinician, patient or admin)")
+	role := fs.String("role", "", "admin, clinician or patient")
+	ttl := fs.Duration("ttl", 15*time.Minute, "how long the link may wait to be used (at most 24h)")
+	mk := clientFlags(fs, "admin.token")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return err
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	var link app.SignInLink
+	req := app.SignInLinkRequest{Subject: *sub, Role: auth.Role(*role), TTLSeconds: int(ttl.Seconds())}
+	if err := c.do(ctx, "POST", "/api/v1/signin-links", req, &link); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, link.URL)
+	fmt.Fprintf(os.Stderr, "valid once, until %s\n", link.Expires.Format(time.RFC3339))
+	return nil
+}
+
+// userCmd sets a person's password for the browser UI; the password is
+// read from standard input (one line), never from the command line.
+func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "set" {
+		return errors.New("usage: vitalwire user set USERNAME --sub ID --role ROLE < password-file")
+	}
+	fs := flag.NewFlagSet("user set", flag.ContinueOnError)
+	sub := fs.String("sub", "", "the person's id")
+	role := fs.String("role", "", "admin, clinician or patient")
+	mk := clientFlags(fs, "admin.token")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("usage: vitalwire user set USERNAME --sub ID --role ROLE < password-file")
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	req := app.UserRequest{Username: pos[0], Subject: *sub, Role: auth.Role(*role), Password: strings.TrimRight(line, "\r\n")}
+	if err := c.do(ctx, "POST", "/api/v1/users", req, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password set for %s\n", pos[0])
+	return nil
 }
