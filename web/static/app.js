@@ -1,0 +1,740 @@
+// Vitalwire browser UI: one page that routes on the URL fragment. It talks
+// to the server's JSON API with the session cookie, and listens to
+// /ws/v1/live for readings, NEWS2 changes and alert changes. Patient data
+// is only ever put in the page as text (never as HTML).
+'use strict';
+
+const VITALS = {
+  heart_rate: { label: 'Heart rate', unit: '/min', digits: 0, staleAfter: 10 * 60 },
+  spo2: { label: 'SpO2', unit: '%', digits: 0, staleAfter: 10 * 60 },
+  respiratory_rate: { label: 'Respiration', unit: '/min', digits: 0, staleAfter: 10 * 60 },
+  body_temperature: { label: 'Temperature', unit: '°C', digits: 1, staleAfter: 14 * 3600 },
+  blood_pressure: { label: 'Blood pressure', unit: 'mmHg', digits: 0, staleAfter: 14 * 3600 },
+  blood_glucose: { label: 'Glucose', unit: 'mg/dL', digits: 0, staleAfter: 20 * 60 },
+  body_weight: { label: 'Weight', unit: 'kg', digits: 1, staleAfter: 36 * 3600 },
+  steps: { label: 'Steps', unit: '/min', digits: 0, staleAfter: 10 * 60 },
+};
+const TILE_VITALS = ['heart_rate', 'spo2', 'respiratory_rate', 'body_temperature', 'blood_pressure', 'blood_glucose'];
+const SEVERITY_SHAPE = { critical: '▲', high: '◆', medium: '●', low: '○' };
+const SEVERITY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
+const BAND_SHAPE = { high: '▲', medium: '◆', 'low-medium': '●', low: '○' };
+
+// Measurements the tests and the performance report read.
+window.vitalwire = { lags: [], longTasks: [], rendered: 0 };
+if ('PerformanceObserver' in window) {
+  try {
+    new PerformanceObserver(list => { for (const e of list.getEntries()) window.vitalwire.longTasks.push(e.duration); })
+      .observe({ type: 'longtask', buffered: true });
+  } catch (e) { /* long tasks not supported */ }
+}
+
+// ---- small helpers -------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const SVGNS = 'http://www.w3.org/2000/svg';
+function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
+  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+function fmt(type, v) {
+  const d = (VITALS[type] || { digits: 1 }).digits;
+  return Number(v).toFixed(d);
+}
+
+function readingText(r) {
+  if (r.type === 'blood_pressure' || r.vital === 'blood_pressure') return `${fmt('blood_pressure', r.value)}/${fmt('blood_pressure', r.diastolic ?? 0)}`;
+  return fmt(r.type || r.vital, r.value);
+}
+
+function ago(t) {
+  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+function timeText(t) { return new Date(t).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' }); }
+
+function ruleText(rule) { return rule.replace(/_/g, ' '); }
+
+function notice(text) { document.getElementById('notice').textContent = text || ''; }
+
+class APIError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(method, path, body, background) {
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (background) headers['X-Vitalwire-Background'] = '1';
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401 && !path.startsWith('/api/v1/session')) {
+    signedOut('Your session has ended. Please sign in again.');
+    throw new APIError(401, 'signed out');
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) { try { data = JSON.parse(text); } catch (e) { data = text; } }
+  if (!res.ok) throw new APIError(res.status, (data && data.error) || res.statusText);
+  return data;
+}
+
+// ---- session ---------------------------------------------------------------
+
+let me = null;
+let lastActivity = Date.now();
+let lastPing = Date.now();
+
+function activity() { lastActivity = Date.now(); }
+for (const ev of ['keydown', 'mousedown', 'pointermove', 'wheel', 'touchstart']) window.addEventListener(ev, activity, { passive: true });
+
+// Automatic log-off: the server ends an idle session; the page follows it
+// and keeps the session alive while someone works on it.
+setInterval(async () => {
+  if (!me) return;
+  const idle = me.idle_seconds * 1000;
+  if (Date.now() - lastActivity >= idle) { await signOut('You were signed out after ' + Math.round(idle / 60000) + ' minutes without activity.'); return; }
+  if (lastActivity > lastPing && Date.now() - lastPing > Math.min(60000, idle / 3)) {
+    lastPing = Date.now();
+    try { await api('POST', '/api/v1/session/activity'); } catch (e) { /* 401 handled */ }
+  }
+}, 2000);
+
+function signedOut(message) {
+  me = null;
+  live.close();
+  renderChrome();
+  notice(message);
+  if (!location.hash.startsWith('#/signin')) location.hash = '#/signin';
+  else route();
+}
+
+async function signOut(message) {
+  try { await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin' }); } catch (e) { /* offline */ }
+  signedOut(message || 'You are signed out.');
+}
+
+function renderChrome() {
+  const nav = document.getElementById('nav');
+  const who = document.getElementById('who');
+  nav.replaceChildren();
+  who.replaceChildren();
+  if (!me) return;
+  const links = [];
+  if (me.role === 'clinician') links.push(['#/', 'Dashboard']);
+  if (me.role === 'patient') links.push([`#/patients/${encodeURIComponent(me.subject)}`, 'My vitals']);
+  if (me.role === 'admin') links.push(['#/admin/devices', 'Devices'], ['#/admin/people', 'People and care teams'], ['#/admin/audit', 'Audit log']);
+  for (const [href, text] of links) {
+    nav.append(h('a', { href, 'aria-current': location.hash === href || (href === '#/' && location.hash === '') ? 'page' : null }, text));
+  }
+  who.append(h('span', {}, `Signed in as ${me.subject} (${me.role})`),
+    h('button', { type: 'button', class: 'link', onclick: () => signOut() }, 'Sign out'));
+}
+
+// ---- live socket -------------------------------------------------------------
+
+const live = {
+  ws: null, wanted: new Set(), handlers: new Set(), retry: 500, timer: null,
+  open() {
+    if (this.ws || !me) return;
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/v1/live');
+    this.ws = ws;
+    ws.onopen = () => { this.retry = 500; if (this.wanted.size) ws.send(JSON.stringify({ type: 'subscribe', patients: [...this.wanted] })); };
+    ws.onmessage = ev => { const m = JSON.parse(ev.data); for (const f of this.handlers) f(m); };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (me) this.timer = setTimeout(() => this.open(), this.retry = Math.min(this.retry * 2, 10000));
+    };
+  },
+  subscribe(ids) {
+    const fresh = ids.filter(id => !this.wanted.has(id));
+    for (const id of fresh) this.wanted.add(id);
+    if (this.ws && this.ws.readyState === WebSocket.OPEN && fresh.length) this.ws.send(JSON.stringify({ type: 'subscribe', patients: fresh }));
+    this.open();
+  },
+  close() {
+    clearTimeout(this.timer);
+    this.wanted.clear();
+    this.handlers.clear();
+    if (this.ws) { const ws = this.ws; this.ws = null; ws.close(); }
+  },
+};
+
+// ---- router ----------------------------------------------------------------
+
+let pageTimers = [];
+function onPageLeave(f) { pageTimers.push(f); }
+
+async function route() {
+  for (const f of pageTimers) f();
+  pageTimers = [];
+  live.handlers.clear();
+  const main = document.getElementById('main');
+  const hash = location.hash || '#/';
+  const [path, query] = hash.slice(1).split('?');
+  const params = new URLSearchParams(query || '');
+  if (path === '/signin') return signInPage(main, params);
+  if (!me) {
+    try { me = await api('GET', '/api/v1/session'); } catch (e) { me = null; }
+    if (!me) { location.hash = '#/signin'; return; }
+  }
+  renderChrome();
+  let m;
+  try {
+    if (path === '/' && me.role === 'patient') { location.hash = `#/patients/${encodeURIComponent(me.subject)}`; return; }
+    if (path === '/' && me.role === 'admin') { location.hash = '#/admin/devices'; return; }
+    if (path === '/') await dashboardPage(main);
+    else if ((m = path.match(/^\/patients\/([^/]+)$/))) await patientPage(main, decodeURIComponent(m[1]));
+    else if (path === '/admin/devices') await adminDevicesPage(main);
+    else if (path === '/admin/people') await adminPeoplePage(main);
+    else if (path === '/admin/audit') await adminAuditPage(main);
+    else main.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, 'There is no such page.'));
+  } catch (e) {
+    if (e.status === 401) return;
+    main.replaceChildren(h('h1', {}, e.status === 403 ? 'Not allowed' : 'Something went wrong'),
+      h('p', { class: 'error', role: 'alert' }, e.status === 403 ? 'You do not have access to this page.' : e.message));
+  }
+}
+window.addEventListener('hashchange', route);
+window.addEventListener('DOMContentLoaded', route);
+
+// ---- sign-in -----------------------------------------------------------------
+
+async function signInPage(main, params) {
+  renderChrome();
+  const code = params.get('code');
+  if (code) {
+    history.replaceState(null, '', location.pathname + '#/signin'); // the code is used once; keep it out of history
+    main.replaceChildren(h('p', {}, 'Signing in…'));
+    try {
+      me = await api('POST', '/api/v1/session', { code });
+      notice('');
+      location.hash = '#/';
+    } catch (e) {
+      renderSignInForm(main, e.message);
+    }
+    return;
+  }
+  renderSignInForm(main, '');
+}
+
+function renderSignInForm(main, error) {
+  const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true });
+  const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const err = h('p', { class: 'error', role: 'alert' }, error);
+  const form = h('form', {
+    class: 'panel', onsubmit: async ev => {
+      ev.preventDefault();
+      try {
+        me = await api('POST', '/api/v1/session', { username: user.value, password: pass.value });
+        notice('');
+        location.hash = '#/';
+      } catch (e) { err.textContent = e.message; pass.value = ''; pass.focus(); }
+    },
+  },
+  h('label', { for: 'username' }, 'Username', user),
+  h('label', { for: 'password' }, 'Password', pass),
+  h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Sign in')), err,
+  h('p', {}, 'Or open the one-time sign-in link your administrator gave you.'));
+  main.replaceChildren(h('h1', {}, 'Sign in to Vitalwire'), form);
+}
+
+// ---- dashboard ---------------------------------------------------------------
+
+function severityBadge(sev) {
+  return h('span', { class: `badge sev-${sev}` }, `${SEVERITY_SHAPE[sev] || '●'} ${sev}`);
+}
+
+function news2Badge(score) {
+  if (!score) return h('span', { class: 'badge' }, 'NEWS2 —');
+  return h('span', { class: `badge band-${score.band}`, title: score.partial ? 'computed with parameters missing' : '' },
+    `${BAND_SHAPE[score.band] || ''} NEWS2 ${score.total} · ${score.band}${score.partial ? ' · partial' : ''}`);
+}
+
+function sparkPath(points, w, hgt) {
+  if (points.length < 2) return '';
+  const xs = points.map(p => p[0]);
+  const ys = points.map(p => p[1]);
+  const x0 = Math.min(...xs); const x1 = Math.max(...xs) || x0 + 1;
+  let y0 = Math.min(...ys); let y1 = Math.max(...ys);
+  if (y1 - y0 < 1) { y0 -= 1; y1 += 1; }
+  return points.map((p, i) => `${i ? 'L' : 'M'}${((p[0] - x0) / (x1 - x0 || 1) * w).toFixed(1)},${(hgt - 2 - (p[1] - y0) / (y1 - y0) * (hgt - 4)).toFixed(1)}`).join('');
+}
+
+class TileView {
+  constructor(tile, page) {
+    this.page = page;
+    this.id = tile.patient.id;
+    this.patient = tile.patient;
+    this.latest = {};
+    for (const r of tile.latest) this.latest[r.type] = r;
+    this.spark = {}; // vital -> Map(minuteStart ms -> {sum, n})
+    for (const [type, ws] of Object.entries(tile.spark || {})) {
+      const m = new Map();
+      for (const w of ws) m.set(Date.parse(w.start), { sum: w.mean * w.count, n: w.count });
+      this.spark[type] = m;
+    }
+    this.news2 = tile.news2 || null;
+    this.devices = tile.devices;
+    this.el = h('li', { class: 'tile', 'data-patient': this.id, 'aria-labelledby': `tile-${this.id}` });
+    this.render();
+  }
+
+  urgency() {
+    let u = 0;
+    for (const a of this.page.alertsOf(this.id)) u = Math.max(u, SEVERITY_RANK[a.severity] * 100 + (a.state === 'firing' ? 50 : 0));
+    return u + (this.news2 ? this.news2.total : 0);
+  }
+
+  render() {
+    const alerts = this.page.alertsOf(this.id);
+    const name = this.patient.name || this.id;
+    this.el.classList.toggle('urgent', alerts.some(a => a.state === 'firing' && SEVERITY_RANK[a.severity] >= 3));
+    this.values = {};
+    const dl = h('dl', {});
+    for (const type of TILE_VITALS) {
+      const v = VITALS[type];
+      const value = h('span', { class: 'value' });
+      const age = h('span', { class: 'age' });
+      const dd = h('dd', { 'data-vital': type }, value, ' ', h('span', { class: 'unit' }, v.unit), ' ', age);
+      this.values[type] = { dd, value, age };
+      dl.append(h('dt', {}, v.label), dd);
+      this.fill(type);
+    }
+    this.sparks = {};
+    const sparks = h('div', {});
+    for (const type of ['heart_rate', 'spo2']) {
+      const path = s('path', { d: '' });
+      const svg = s('svg', { class: 'spark', viewBox: '0 0 200 28', preserveAspectRatio: 'none', role: 'img', 'aria-label': `${VITALS[type].label}, last hour` }, path);
+      this.sparks[type] = { svg, path };
+      sparks.append(h('div', { class: 'sr-only' }, `${VITALS[type].label} trend, last hour:`), svg);
+    }
+    this.drawSparks();
+    const devs = h('ul', { class: 'devices', 'aria-label': 'Devices' });
+    for (const d of this.devices) {
+      const battery = d.battery != null ? ` · battery ${Math.round(d.battery * (d.battery <= 1 ? 100 : 1))}%` : '';
+      devs.append(h('li', { class: d.online ? '' : 'offline' }, `${d.kind || 'device'}: ${d.online ? 'online' : '✕ offline'}${battery}`));
+    }
+    this.news2El = h('span', {}, news2Badge(this.news2));
+    const alertText = alerts.length
+      ? h('p', { class: 'tile-alerts' }, `${alerts.length} open alert${alerts.length > 1 ? 's' : ''}: `,
+        ...alerts.map(a => h('span', {}, severityBadge(a.severity), ' ', ruleText(a.rule), a.state === 'acknowledged' ? ' (acknowledged) ' : ' ')))
+      : h('p', { class: 'tile-alerts' }, 'No open alerts');
+    this.el.replaceChildren(
+      h('header', {}, h('h2', { id: `tile-${this.id}` }, h('a', { href: `#/patients/${encodeURIComponent(this.id)}` }, name)), this.news2El),
+      dl, sparks, alertText, devs);
+  }
+
+  fill(type) {
+    const r = this.latest[type];
+    const cell = this.values[type];
+    if (!cell) return;
+    if (!r) { cell.value.textContent = '—'; cell.age.textContent = ''; cell.dd.classList.remove('stale'); return; }
+    cell.value.textContent = readingText(r);
+    this.age(type);
+  }
+
+  age(type) {
+    const r = this.latest[type];
+    const cell = this.values[type];
+    if (!r || !cell) return;
+    const t = Date.parse(r.time);
+    const stale = Date.now() - t > VITALS[type].staleAfter * 1000;
+    cell.dd.classList.toggle('stale', stale);
+    cell.age.textContent = stale ? `stale: ${ago(t)}` : ago(t);
+  }
+
+  reading(m) {
+    const r = { type: m.vital, value: m.value, diastolic: m.diastolic, time: m.time, unit: m.unit };
+    const old = this.latest[m.vital];
+    if (!old || Date.parse(old.time) <= Date.parse(m.time)) {
+      this.latest[m.vital] = r;
+      this.fill(m.vital);
+    }
+    if (this.spark[m.vital] || m.vital === 'heart_rate' || m.vital === 'spo2') {
+      const map = this.spark[m.vital] || (this.spark[m.vital] = new Map());
+      const minute = Math.floor(Date.parse(m.time) / 60000) * 60000;
+      const b = map.get(minute) || { sum: 0, n: 0 };
+      b.sum += m.value; b.n++;
+      map.set(minute, b);
+      this.page.dirty.add(this);
+    }
+  }
+
+  drawSparks() {
+    const cut = Date.now() - 3600000;
+    for (const [type, sp] of Object.entries(this.sparks || {})) {
+      const map = this.spark[type] || new Map();
+      for (const k of map.keys()) if (k < cut - 60000) map.delete(k);
+      const pts = [...map.entries()].sort((a, b) => a[0] - b[0]).map(([t, b]) => [t, b.sum / b.n]);
+      sp.path.setAttribute('d', sparkPath(pts, 200, 28));
+      if (pts.length) {
+        const ys = pts.map(p => p[1]);
+        sp.svg.setAttribute('aria-label', `${VITALS[type].label}, last hour: ${fmt(type, Math.min(...ys))} to ${fmt(type, Math.max(...ys))} ${VITALS[type].unit}`);
+      }
+    }
+  }
+}
+
+async function dashboardPage(main) {
+  const data = await api('GET', '/api/v1/dashboard');
+  const page = {
+    tiles: new Map(), alerts: new Map(), dirty: new Set(),
+    alertsOf(id) { return [...this.alerts.values()].filter(a => a.patient === id); },
+  };
+  for (const t of data.tiles) for (const a of t.alerts) page.alerts.set(a.id, a);
+  const list = h('ul', { class: 'tiles', 'aria-label': 'Patients' });
+  for (const t of data.tiles) {
+    const v = new TileView(t, page);
+    page.tiles.set(v.id, v);
+  }
+  const resort = () => {
+    const views = [...page.tiles.values()].sort((a, b) => b.urgency() - a.urgency());
+    list.replaceChildren(...views.map(v => v.el));
+  };
+  resort();
+  const panel = h('ul', { class: 'alerts', id: 'alert-list' });
+  const count = h('span', {});
+  const renderPanel = () => {
+    const open = [...page.alerts.values()].sort((a, b) => (SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]) || (Date.parse(b.fired_at) - Date.parse(a.fired_at)));
+    count.textContent = ` (${open.length})`;
+    panel.replaceChildren(...(open.length ? open.map(a => alertItem(a, page)) : [h('li', {}, 'No open alerts.')]));
+  };
+  renderPanel();
+  main.replaceChildren(
+    h('h1', {}, `Patients of ${data.subject}`),
+    h('div', { class: 'layout' },
+      h('section', { 'aria-label': 'Patients' }, data.tiles.length ? list : h('p', {}, 'No patients in your care teams.')),
+      h('section', { class: 'panel', 'aria-labelledby': 'alerts-h' }, h('h2', { id: 'alerts-h' }, 'Open alerts', count), panel)));
+
+  const draw = () => {
+    for (const v of page.dirty) v.drawSparks();
+    page.dirty.clear();
+    raf = requestAnimationFrame(draw);
+  };
+  let raf = requestAnimationFrame(draw);
+  const ages = setInterval(() => { for (const v of page.tiles.values()) for (const type of TILE_VITALS) v.age(type); }, 5000);
+  onPageLeave(() => { cancelAnimationFrame(raf); clearInterval(ages); });
+
+  live.handlers.add(m => {
+    const v = page.tiles.get(m.patient);
+    if (!v) return;
+    if (m.type === 'reading') {
+      v.reading(m);
+      const t = Date.parse(m.time);
+      window.vitalwire.rendered++;
+      requestAnimationFrame(() => window.vitalwire.lags.push(Date.now() - t));
+    } else if (m.type === 'news2') {
+      v.news2 = m.news2;
+      v.news2El.replaceChildren(news2Badge(m.news2));
+      resort();
+    } else if (m.type === 'alert') {
+      const a = m.alert;
+      if (a.state === 'resolved') page.alerts.delete(a.id); else page.alerts.set(a.id, a);
+      v.render();
+      renderPanel();
+      resort();
+    }
+  });
+  page.refreshPanel = renderPanel;
+  live.subscribe([...page.tiles.keys()]);
+}
+
+function alertItem(a, page) {
+  const tile = page.tiles.get(a.patient);
+  const name = tile ? (tile.patient.name || a.patient) : a.patient;
+  const err = h('p', { class: 'error', role: 'alert' });
+  const actions = h('div', { class: 'actions' });
+  const act = async (f) => {
+    try { await f(); } catch (e) { err.textContent = e.message; }
+  };
+  const showForm = (kind) => {
+    const reason = h('input', { id: `reason-${kind}-${a.id}`, required: true, minlength: 3 });
+    const fields = [h('label', { for: reason.id }, 'Reason', reason)];
+    let until;
+    if (kind === 'snooze') {
+      until = h('select', { id: `until-${a.id}` }, ...[['15', '15 minutes'], ['30', '30 minutes'], ['60', '1 hour'], ['240', '4 hours']].map(([v, t]) => h('option', { value: v }, t)));
+      fields.push(h('label', { for: until.id }, 'For', until));
+    }
+    const form = h('form', {
+      'aria-label': `${kind === 'snooze' ? 'Snooze' : 'Resolve'} ${ruleText(a.rule)} for ${name}`,
+      onsubmit: ev => {
+        ev.preventDefault();
+        act(async () => {
+          if (kind === 'resolve') {
+            const done = await api('POST', `/api/v1/alerts/${a.id}/resolve`, { reason: reason.value });
+            page.alerts.delete(done.id);
+          } else {
+            const end = new Date(Date.now() + Number(until.value) * 60000).toISOString();
+            await api('POST', `/api/v1/patients/${encodeURIComponent(a.patient)}/snooze`, { rule: a.rule, until: end, reason: reason.value });
+            if (a.state === 'firing') page.alerts.set(a.id, await api('POST', `/api/v1/alerts/${a.id}/ack`));
+            notice(`${ruleText(a.rule)} snoozed for ${name}.`);
+          }
+          page.refreshPanel();
+          if (tile) tile.render();
+        });
+      },
+    }, ...fields, h('button', { type: 'submit', class: 'primary' }, kind === 'snooze' ? 'Snooze' : 'Resolve'),
+    h('button', { type: 'button', onclick: () => { page.refreshPanel(); } }, 'Cancel'));
+    actions.replaceChildren(form);
+    reason.focus();
+  };
+  if (a.state === 'firing') {
+    actions.append(h('button', {
+      type: 'button', class: 'primary', 'aria-label': `Acknowledge ${ruleText(a.rule)} for ${name}`,
+      onclick: () => act(async () => {
+        page.alerts.set(a.id, await api('POST', `/api/v1/alerts/${a.id}/ack`));
+        page.refreshPanel();
+        if (tile) tile.render();
+      }),
+    }, 'Acknowledge'));
+  }
+  actions.append(
+    h('button', { type: 'button', 'aria-label': `Resolve ${ruleText(a.rule)} for ${name}`, onclick: () => showForm('resolve') }, 'Resolve…'),
+    h('button', { type: 'button', 'aria-label': `Snooze ${ruleText(a.rule)} for ${name}`, onclick: () => showForm('snooze') }, 'Snooze…'));
+  return h('li', { 'data-alert': a.id, 'data-state': a.state },
+    h('div', {}, severityBadge(a.severity), ' ', h('strong', {}, ruleText(a.rule)), ' · ', h('a', { href: `#/patients/${encodeURIComponent(a.patient)}` }, name)),
+    h('div', { class: 'meta' }, `value ${a.value}${a.partial ? ' (partial)' : ''} · fired ${timeText(a.fired_at)} · `,
+      a.state === 'acknowledged' ? `acknowledged by ${a.acked_by}` : 'not acknowledged', a.escalated_at ? ' · escalated' : ''),
+    actions, err);
+}
+
+// ---- patient page ---------------------------------------------------------------
+
+const RANGES = [['1h', 3600e3], ['24h', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3]];
+const STEPS = [60e3, 300e3, 900e3, 1800e3, 3600e3, 2 * 3600e3, 6 * 3600e3, 86400e3];
+
+function stepFor(span) {
+  for (const st of STEPS) if (span / st <= 300) return st;
+  return STEPS[STEPS.length - 1];
+}
+
+function durationParam(ms) { return `${Math.round(ms / 1000)}s`; }
+
+async function patientPage(main, id) {
+  const enc = encodeURIComponent(id);
+  const patient = await api('GET', `/api/v1/patients/${enc}`);
+  const [devices, rules, alerts] = await Promise.all([
+    api('GET', `/api/v1/patients/${enc}/devices`),
+    api('GET', '/api/v1/rules'),
+    api('GET', `/api/v1/alerts?patient=${enc}&all=1`),
+  ]);
+  let span = 86400e3;
+  let end = Date.now();
+  const charts = h('div', {});
+  const rangeButtons = RANGES.map(([label, ms]) => h('button', {
+    type: 'button', 'aria-pressed': String(ms === span),
+    onclick: () => { span = ms; end = Date.now(); rangeButtons.forEach(b => b.setAttribute('aria-pressed', String(b.textContent === label))); draw(); },
+  }, label));
+  const zoom = (f) => { const mid = end - span / 2; span = Math.max(10 * 60e3, Math.min(90 * 86400e3, span * f)); end = Math.min(Date.now(), mid + span / 2); draw(); };
+  const shift = (f) => { end = Math.min(Date.now(), end + span * f); draw(); };
+  const status = h('p', { role: 'status', class: 'age' });
+  async function draw() {
+    const from = end - span;
+    const every = stepFor(span);
+    status.textContent = `Showing ${timeText(from)} to ${timeText(end)}, one point per ${every / 60000} min.`;
+    const types = Object.keys(VITALS);
+    const results = await Promise.all(types.map(t => api('GET',
+      `/api/v1/patients/${enc}/aggregates?type=${t}&from=${new Date(from).toISOString()}&to=${new Date(end).toISOString()}&every=${durationParam(every)}`, undefined, true)
+      .then(r => r.windows || []).catch(() => [])));
+    const cards = [];
+    types.forEach((t, i) => {
+      if (!results[i].length) return;
+      cards.push(trendChart(t, results[i], from, end, every, rules.filter(r => r.vital === t && r.level != null && (!r.spo2_scale || r.spo2_scale === patient.spo2_scale)), alerts, (a, b) => { end = b; span = Math.max(10 * 60e3, b - a); draw(); }));
+    });
+    charts.replaceChildren(...(cards.length ? cards : [h('p', {}, 'No readings in this period.')]));
+  }
+  const devTable = h('table', {}, h('caption', { class: 'sr-only' }, 'Devices'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Device'), h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Battery'), h('th', { scope: 'col' }, 'Last seen'))),
+    h('tbody', {}, ...devices.map(d => h('tr', {}, h('td', {}, d.id), h('td', {}, d.kind), h('td', {}, d.online ? 'online' : '✕ offline'),
+      h('td', {}, d.battery != null ? `${Math.round(d.battery * (d.battery <= 1 ? 100 : 1))}%` : '—'), h('td', {}, d.last_seen ? timeText(d.last_seen) : '—')))));
+  const alertTable = h('table', {}, h('caption', { class: 'sr-only' }, 'Alerts'),
+    h('thead', {}, h('tr', {}, ...['Rule', 'Severity', 'State', 'Fired', 'Value'].map(c => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, ...alerts.slice(0, 50).map(a => h('tr', {}, h('td', {}, ruleText(a.rule)), h('td', {}, severityBadge(a.severity)), h('td', {}, a.state),
+      h('td', {}, timeText(a.fired_at)), h('td', {}, String(a.value))))));
+  main.replaceChildren(
+    h('h1', {}, patient.name || id),
+    h('p', {}, `MRN ${patient.mrn || '—'} · born ${patient.birth_date || '—'} · NEWS2 SpO2 scale ${patient.spo2_scale}${patient.on_oxygen ? ' · on oxygen' : ''}`),
+    h('section', { 'aria-labelledby': 'trends-h' }, h('h2', { id: 'trends-h' }, 'Trends'),
+      h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Period' }, ...rangeButtons,
+        h('button', { type: 'button', onclick: () => zoom(0.5) }, 'Zoom in'), h('button', { type: 'button', onclick: () => zoom(2) }, 'Zoom out'),
+        h('button', { type: 'button', onclick: () => shift(-0.5) }, '← Earlier'), h('button', { type: 'button', onclick: () => shift(0.5) }, 'Later →')),
+      status, charts),
+    h('div', { class: 'cards' },
+      h('section', { 'aria-labelledby': 'dev-h' }, h('h2', { id: 'dev-h' }, 'Devices'), devices.length ? devTable : h('p', {}, 'No devices bound.')),
+      h('section', { 'aria-labelledby': 'al-h' }, h('h2', { id: 'al-h' }, 'Alerts'), alerts.length ? alertTable : h('p', {}, 'No alerts.'))));
+  await draw();
+  const refresh = setInterval(() => { if (Date.now() - end < span / 100 + 120e3) { end = Date.now(); draw(); } }, 60000);
+  onPageLeave(() => clearInterval(refresh));
+}
+
+// trendChart draws min-max bands and the mean per window, the rule levels
+// as dashed lines and the alerts as markers. Dragging across it zooms.
+function trendChart(type, windows, from, to, every, rules, alerts, onZoom) {
+  const W = 800, H = 180, L = 44, R = 8, T = 8, B = 22;
+  const v = VITALS[type];
+  let lo = Math.min(...windows.map(w => w.min), ...rules.map(r => r.level));
+  let hi = Math.max(...windows.map(w => w.max), ...rules.map(r => r.level));
+  if (hi - lo < 1) { lo -= 1; hi += 1; }
+  const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+  const x = t => L + (t - from) / (to - from) * (W - L - R);
+  const y = val => T + (hi - val) / (hi - lo) * (H - T - B);
+  const pts = windows.map(w => ({ t: Date.parse(w.start) + every / 2, w }));
+  const band = pts.length ? 'M' + pts.map(p => `${x(p.t).toFixed(1)},${y(p.w.max).toFixed(1)}`).join('L') + 'L' +
+    pts.slice().reverse().map(p => `${x(p.t).toFixed(1)},${y(p.w.min).toFixed(1)}`).join('L') + 'Z' : '';
+  const mean = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.w.mean).toFixed(1)}`).join('');
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img',
+    'aria-label': `${v.label} from ${timeText(from)} to ${timeText(to)}: ${fmt(type, Math.min(...windows.map(w => w.min)))} to ${fmt(type, Math.max(...windows.map(w => w.max)))} ${v.unit}, ${windows.reduce((n, w) => n + w.count, 0)} readings` },
+  s('path', { class: 'band', d: band }), s('path', { class: 'mean', d: mean, 'data-points': String(pts.length) }));
+  for (const r of rules) {
+    svg.append(s('line', { class: 'threshold', x1: L, x2: W - R, y1: y(r.level), y2: y(r.level) }),
+      s('text', { class: 'threshold-label', x: W - R - 4, y: y(r.level) - 3, 'text-anchor': 'end' }, `${ruleText(r.id)} ${r.direction} ${r.level}`));
+  }
+  for (const a of alerts) {
+    const t = Date.parse(a.fired_at);
+    if (t < from || t > to) continue;
+    const rule = rules.find(r => r.id === a.rule);
+    if (!rule && !a.rule.startsWith(type)) continue;
+    const cx = x(t);
+    svg.append(s('path', { class: 'marker', d: `M${cx - 5},${T + 10}L${cx + 5},${T + 10}L${cx},${T}Z` }, s('title', {}, `${ruleText(a.rule)} at ${timeText(t)}`)));
+  }
+  for (const frac of [0, 0.5, 1]) {
+    const val = lo + pad + (hi - lo - 2 * pad) * frac;
+    svg.append(s('text', { class: 'axis', x: 2, y: y(val) + 4 }, fmt(type, val)));
+  }
+  svg.append(s('text', { class: 'axis', x: L, y: H - 6 }, timeText(from)), s('text', { class: 'axis', x: W - R, y: H - 6, 'text-anchor': 'end' }, timeText(to)));
+  // drag to zoom
+  let start = null; let sel = null;
+  const toTime = ev => { const rect = svg.getBoundingClientRect(); const px = (ev.clientX - rect.left) / rect.width * W; return from + (px - L) / (W - L - R) * (to - from); };
+  svg.addEventListener('pointerdown', ev => { start = toTime(ev); sel = s('rect', { class: 'selection', x: x(start), y: T, width: 0, height: H - T - B }); svg.append(sel); });
+  svg.addEventListener('pointermove', ev => { if (start == null) return; const t = toTime(ev); sel.setAttribute('x', x(Math.min(start, t))); sel.setAttribute('width', Math.abs(x(t) - x(start))); });
+  svg.addEventListener('pointerup', ev => { if (start == null) return; const t = toTime(ev); const a = Math.min(start, t); const b = Math.max(start, t); start = null; sel.remove(); if (b - a > (to - from) / 50) onZoom(Math.max(a, from), Math.min(b, to)); });
+  return h('figure', { class: 'trend', 'data-vital': type }, h('figcaption', {}, h('h3', {}, `${v.label} (${v.unit})`)), svg);
+}
+
+// ---- admin pages ---------------------------------------------------------------
+
+function table(caption, cols, rows) {
+  return h('table', {}, h('caption', { class: 'sr-only' }, caption), h('thead', {}, h('tr', {}, ...cols.map(c => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, ...rows.map(r => h('tr', {}, ...r.map(c => h('td', {}, c))))));
+}
+
+function formOf(label, fields, submit, onsubmit) {
+  const err = h('p', { class: 'error', role: 'alert' });
+  const out = h('div', { role: 'status' });
+  const inputs = {};
+  const els = fields.map(([name, text, type, options]) => {
+    const id = `f-${label.replace(/\W+/g, '-')}-${name}`;
+    const el = type === 'select' ? h('select', { id, name }, ...options.map(o => h('option', { value: o }, o)))
+      : type === 'checkbox' ? h('input', { id, name, type: 'checkbox' })
+        : h('input', { id, name, type: type || 'text', required: type !== 'optional' ? true : null });
+    if (type === 'optional') el.type = 'text';
+    inputs[name] = el;
+    return h('label', { for: id }, text, el);
+  });
+  const form = h('form', {
+    class: 'panel', 'aria-label': label, onsubmit: async ev => {
+      ev.preventDefault(); err.textContent = ''; out.replaceChildren();
+      try { const r = await onsubmit(inputs); if (r) out.replaceChildren(r); } catch (e) { err.textContent = e.message; }
+    },
+  }, h('h2', {}, label), ...els, h('div', {}, h('button', { type: 'submit', class: 'primary' }, submit)), err, out);
+  return form;
+}
+
+async function adminDevicesPage(main) {
+  const list = await api('GET', '/api/v1/devices');
+  const now = Date.now();
+  const rows = list.map(d => {
+    const b = (d.bindings || []).find(b => Date.parse(b.from) <= now && (!b.to || Date.parse(b.to) > now));
+    return [d.id, d.kind || '', b ? b.patient : '—', d.revoked_at ? 'revoked' : (d.status.online ? 'online' : 'offline'),
+      d.revoked_at ? '' : h('button', {
+        type: 'button', 'aria-label': `Revoke ${d.id}`, onclick: async () => {
+          if (!confirm(`Revoke ${d.id}? It will be disconnected and refused from now on.`)) return;
+          await api('POST', `/api/v1/devices/${encodeURIComponent(d.id)}/revoke`); route();
+        },
+      }, 'Revoke')];
+  });
+  main.replaceChildren(h('h1', {}, 'Devices'),
+    h('div', { class: 'cards' },
+      formOf('Add a device', [['id', 'Device id'], ['kind', 'Kind', 'select', ['watch', 'ring', 'patch', 'cuff', 'thermometer', 'cgm', 'scale']], ['patient', 'Bind to patient (optional)', 'optional']], 'Add', async f => {
+        const r = await api('POST', '/api/v1/devices', { id: f.id.value, kind: f.kind.value, patient: f.patient.value || undefined });
+        return h('div', {}, h('p', {}, `Device ${r.id} added. Its secret is shown this once; configure the device with it now:`), h('p', { class: 'secret' }, r.secret));
+      }),
+      formOf('Bind a device', [['id', 'Device id'], ['patient', 'Patient id']], 'Bind', async f => {
+        await api('POST', `/api/v1/devices/${encodeURIComponent(f.id.value)}/bind`, { patient: f.patient.value });
+        return h('p', {}, `Bound ${f.id.value} to ${f.patient.value}.`);
+      })),
+    h('h2', {}, 'Registered devices'), table('Registered devices', ['Device', 'Kind', 'Patient', 'Status', 'Action'], rows));
+}
+
+async function adminPeoplePage(main) {
+  const [users, teams, patients] = await Promise.all([api('GET', '/api/v1/users'), api('GET', '/api/v1/care-teams'), api('GET', '/api/v1/patients')]);
+  main.replaceChildren(h('h1', {}, 'People and care teams'),
+    h('div', { class: 'cards' },
+      formOf('Set a password', [['username', 'Username'], ['subject', 'Person id'], ['role', 'Role', 'select', ['clinician', 'patient', 'admin']], ['password', 'Password (12 or more characters)', 'password']], 'Save', async f => {
+        await api('POST', '/api/v1/users', { username: f.username.value, subject: f.subject.value, role: f.role.value, password: f.password.value });
+        f.password.value = '';
+        return h('p', {}, `Saved ${f.username.value}.`);
+      }),
+      formOf('One-time sign-in link', [['subject', 'Person id'], ['role', 'Role', 'select', ['clinician', 'patient', 'admin']]], 'Create link', async f => {
+        const r = await api('POST', '/api/v1/signin-links', { subject: f.subject.value, role: f.role.value });
+        return h('div', {}, h('p', {}, `Valid once, until ${timeText(r.expires)}:`), h('p', { class: 'secret' }, r.url));
+      }),
+      formOf('Add a care team', [['id', 'Team id'], ['name', 'Name']], 'Add team', async f => {
+        await api('POST', '/api/v1/care-teams', { id: f.id.value, name: f.name.value }); route();
+      }),
+      formOf('Add a team member', [['team', 'Team id'], ['kind', 'Member kind', 'select', ['clinician', 'patient']], ['member', 'Member id']], 'Add member', async f => {
+        await api('POST', `/api/v1/care-teams/${encodeURIComponent(f.team.value)}/members`, { kind: f.kind.value, member: f.member.value }); route();
+      }),
+      formOf('Add a patient', [['id', 'Patient id'], ['mrn', 'MRN'], ['name', 'Name'], ['birth_date', 'Birth date', 'date'], ['scale', 'NEWS2 SpO2 scale', 'select', ['1', '2']]], 'Add patient', async f => {
+        await api('POST', '/api/v1/patients', { id: f.id.value, mrn: f.mrn.value, name: f.name.value, birth_date: f.birth_date.value, spo2_scale: Number(f.scale.value) }); route();
+      })),
+    h('h2', {}, 'Users'), table('Users', ['Username', 'Person id', 'Role', 'Updated', 'Status'], users.map(u => [u.username, u.subject, u.role, timeText(u.updated_at), u.disabled ? 'disabled' : 'active'])),
+    h('h2', {}, 'Care teams'), table('Care teams', ['Team', 'Name', 'Clinicians', 'Patients'], (teams || []).map(t => [t.id, t.name, (t.clinicians || []).join(', '), String((t.patients || []).length)])),
+    h('h2', {}, 'Patients'), table('Patients', ['Patient id', 'MRN', 'Name', 'Scale'], (patients || []).map(p => [p.id, p.mrn, p.name, String(p.spo2_scale)])));
+}
+
+async function adminAuditPage(main) {
+  const results = h('div', {});
+  const run = async (f) => {
+    const q = new URLSearchParams();
+    if (f.patient.value) q.set('patient', f.patient.value);
+    if (f.from.value) q.set('from', new Date(f.from.value).toISOString().replace(/\.\d+Z$/, 'Z'));
+    if (f.to.value) q.set('to', new Date(f.to.value).toISOString().replace(/\.\d+Z$/, 'Z'));
+    const res = await fetch('/api/v1/audit?' + q, { credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`audit export failed (${res.status})`);
+    let events = (await res.text()).split('\n').filter(Boolean).map(l => JSON.parse(l));
+    const actor = f.actor.value.trim();
+    if (actor) events = events.filter(e => e.actor === actor);
+    if (f.outcome.value !== 'any') events = events.filter(e => e.outcome === f.outcome.value);
+    if (f.glass.checked) events = events.filter(e => e.break_glass);
+    const shown = events.slice(-500).reverse();
+    results.replaceChildren(h('p', { role: 'status' }, `${events.length} events${events.length > 500 ? ', newest 500 shown' : ''}.`),
+      table('Audit events', ['#', 'Time', 'Actor', 'Role', 'Action', 'Patient', 'Outcome', 'Break-glass', 'Source'],
+        shown.map(e => [String(e.seq), timeText(e.time), e.actor, e.role, e.action, e.patient, e.outcome, e.break_glass ? 'yes' : '', e.source])));
+  };
+  const form = formOf('Filter', [['patient', 'Patient id', 'optional'], ['actor', 'Actor', 'optional'], ['outcome', 'Outcome', 'select', ['any', 'allowed', 'refused']],
+    ['from', 'From', 'datetime-local'], ['to', 'To', 'datetime-local'], ['glass', 'Break-glass only', 'checkbox']], 'Show', async f => { await run(f); });
+  for (const el of form.querySelectorAll('input[type="datetime-local"]')) el.removeAttribute('required');
+  main.replaceChildren(h('h1', {}, 'Audit log'), form, results);
+  form.requestSubmit();
+}
