@@ -263,4 +263,3 @@ func alertsOf(t *testing.T, a *app.App, patient string) []map[string]any {
 	require.NoError(t, json.Unmarshal(b, &out))
 	return out
 }
-
