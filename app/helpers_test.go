@@ -22,7 +22,7 @@ import (
 
 // testConfig is a one-machine configuration on free loopback ports with
 // its own data folder and no simulated patients.
-func testConfig(t *testing.T) app.Config {
+func testConfig(t testing.TB) app.Config {
 	cfg := app.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
@@ -32,7 +32,7 @@ func testConfig(t *testing.T) app.Config {
 }
 
 // startApp builds and runs the service until the test ends.
-func startApp(t *testing.T, cfg app.Config) *app.App {
+func startApp(t testing.TB, cfg app.Config) *app.App {
 	t.Helper()
 	cfg.Finish()
 	require.NoError(t, cfg.Validate())

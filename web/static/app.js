@@ -426,9 +426,28 @@ async function dashboardPage(main) {
       h('section', { 'aria-label': 'Patients' }, data.tiles.length ? list : h('p', {}, 'No patients in your care teams.')),
       h('section', { class: 'panel', 'aria-labelledby': 'alerts-h' }, h('h2', { id: 'alerts-h' }, 'Open alerts', count), panel)));
 
+  // Readings are applied once a frame, in one pass: a burst of messages
+  // costs one style and layout, not one each. Sparklines, a point a
+  // minute, are redrawn at most every few seconds.
+  let queue = [];
+  let lastSpark = 0;
   const draw = () => {
-    for (const v of page.dirty) v.drawSparks();
-    page.dirty.clear();
+    if (queue.length) {
+      const batch = queue;
+      queue = [];
+      for (const m of batch) {
+        const v = page.tiles.get(m.patient);
+        if (v) v.reading(m);
+      }
+      const now = Date.now();
+      for (const m of batch) window.vitalwire.lags.push(now - Date.parse(m.time));
+      window.vitalwire.rendered += batch.length;
+    }
+    if (page.dirty.size && Date.now() - lastSpark > 5000) {
+      for (const v of page.dirty) v.drawSparks();
+      page.dirty.clear();
+      lastSpark = Date.now();
+    }
     raf = requestAnimationFrame(draw);
   };
   let raf = requestAnimationFrame(draw);
@@ -439,10 +458,7 @@ async function dashboardPage(main) {
     const v = page.tiles.get(m.patient);
     if (!v) return;
     if (m.type === 'reading') {
-      v.reading(m);
-      const t = Date.parse(m.time);
-      window.vitalwire.rendered++;
-      requestAnimationFrame(() => window.vitalwire.lags.push(Date.now() - t));
+      queue.push(m);
     } else if (m.type === 'news2') {
       v.news2 = m.news2;
       v.news2El.replaceChildren(news2Badge(m.news2));
