@@ -56,14 +56,20 @@ func TestTheNewcomerPath(t *testing.T) {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			b.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Admin token:") {
+			if strings.Contains(sc.Text(), "Simulated patients:") {
 				banner <- b.String()
 			}
 		}
 	}()
+	var clinicianLink string
 	select {
 	case b := <-banner:
 		require.Contains(t, b, fmt.Sprintf("http://127.0.0.1:%d", httpPort))
+		for _, line := range strings.Split(b, "\n") {
+			if l, ok := strings.CutPrefix(strings.TrimSpace(line), "clinician: "); ok {
+				clinicianLink = l
+			}
+		}
 	case err := <-exited:
 		t.Fatalf("serve --dev exited: %v\n%s", err, logs.String())
 	case <-time.After(60 * time.Second):
@@ -82,6 +88,20 @@ func TestTheNewcomerPath(t *testing.T) {
 			return strings.Contains(out, "heart_rate") && strings.Contains(out, "spo2") && strings.Contains(out, "respiratory_rate")
 		}, 60*time.Second, 250*time.Millisecond, "readings output:\n%s", out)
 		require.Contains(t, out, "sim-patient-001-watch")
+	})
+
+	t.Run("the printed link opens the dashboard in a browser, with live vitals", func(t *testing.T) {
+		require.NotEmpty(t, clinicianLink, "the banner prints a sign-in link")
+		tab := testenv.StartBrowser(t).Tab(t)
+		tab.Go(clinicianLink)
+		tab.Wait(`document.querySelectorAll('li.tile').length === 5`, 30*time.Second)
+		hr := `document.querySelector('[data-patient="sim-patient-001"] [data-vital="heart_rate"] .age').textContent`
+		tab.Wait(hr+`.endsWith('s ago')`, 30*time.Second)
+		// The age of the latest heart rate keeps resetting: the tile is live.
+		first := testenv.Eval[string](tab, `document.querySelector('[data-patient="sim-patient-001"]').dataset.patient`)
+		require.Equal(t, "sim-patient-001", first[:15])
+		tab.Wait(`(() => { const v = window.vitalwire; return v.rendered > 20 })()`, 30*time.Second)
+		tab.Screenshot("newcomer-dashboard")
 	})
 
 	var secret string
