@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/internal/sqldb"
+)
+
+func TestSessionsEndOnIdleAndAgeAndKeepNoSecrets(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	s := NewSessions(db, 15*time.Minute, time.Hour)
+	s.now = func() time.Time { return now }
+
+	cookie, c, err := s.Create(ctx, "doc", RoleClinician)
+	require.NoError(t, err)
+	var stored int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM sessions WHERE id_hash = ?`, cookie).Scan(&stored))
+	require.Zero(t, stored, "the cookie itself is not stored")
+
+	now = now.Add(14 * time.Minute)
+	_, err = s.Check(ctx, cookie, false) // a background refresh
+	require.NoError(t, err)
+	now = now.Add(2 * time.Minute)
+	_, err = s.Check(ctx, cookie, true)
+	require.ErrorIs(t, err, ErrNoSession, "16 minutes without activity")
+
+	cookie, _, err = s.Create(ctx, "doc", RoleClinician)
+	require.NoError(t, err)
+	for range 5 { // active every 14 minutes...
+		now = now.Add(14 * time.Minute)
+		if _, err = s.Check(ctx, cookie, true); err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, ErrNoSession, "...but not past the maximum age of an hour")
+	require.True(t, strings.HasPrefix(c.ID, "s."))
+
+	jti, err := func() (string, error) {
+		cookie, _, err := s.Create(ctx, "doc", RoleClinician)
+		require.NoError(t, err)
+		return s.End(ctx, cookie)
+	}()
+	require.NoError(t, err)
+	require.NotEmpty(t, jti)
+}
+
+func TestPasswordsAreHashedAndLockOut(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	s := NewSessions(db, 15*time.Minute, time.Hour)
+	s.now = func() time.Time { return now }
+	require.ErrorIs(t, s.SetPassword(ctx, "Bad Name", "kim", RoleClinician, "long enough password"), ErrBadUsername)
+	require.ErrorIs(t, s.SetPassword(ctx, "kim", "kim", RoleClinician, "short"), ErrWeakPassword)
+	require.NoError(t, s.SetPassword(ctx, "kim", "kim", RoleClinician, "long enough password"))
+	var hash string
+	require.NoError(t, db.QueryRow(`SELECT hash FROM users WHERE username = 'kim'`).Scan(&hash))
+	require.True(t, strings.HasPrefix(hash, "$argon2id$"), hash)
+	require.NotContains(t, hash, "long enough password")
+
+	u, err := s.Login(ctx, "kim", "long enough password")
+	require.NoError(t, err)
+	require.Equal(t, RoleClinician, u.Role)
+	for range 5 {
+		_, err = s.Login(ctx, "kim", "a wrong password")
+		require.ErrorIs(t, err, ErrBadLogin)
+	}
+	_, err = s.Login(ctx, "kim", "long enough password")
+	require.ErrorIs(t, err, ErrLockedOut)
+	now = now.Add(61 * time.Second)
+	_, err = s.Login(ctx, "kim", "long enough password")
+	require.NoError(t, err, "the lock lasts a minute")
+	require.NoError(t, s.Disable(ctx, "kim"))
+	_, err = s.Login(ctx, "kim", "long enough password")
+	require.ErrorIs(t, err, ErrBadLogin, "a disabled account")
+	_, err = s.Login(ctx, "nobody", "long enough password")
+	require.ErrorIs(t, err, ErrBadLogin)
+}
