@@ -1,0 +1,442 @@
+package telehealth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+)
+
+// Config configures the media side.
+type Config struct {
+	// ICEServers are the STUN and TURN servers offered to browsers and
+	// used by the server's own peer connections.
+	ICEServers []webrtc.ICEServer
+	// UDPPortMin and UDPPortMax bound the server's media ports (0: any).
+	UDPPortMin, UDPPortMax uint16
+	// LoopbackOnly gathers only loopback candidates (tests, dev mode).
+	LoopbackOnly bool
+	// PublicIPs are announced as host candidates when the server sits
+	// behind a 1:1 NAT.
+	PublicIPs []string
+}
+
+// SFU forwards media between the participants of each visit. Each
+// participant has one PeerConnection with the server; what one sends, the
+// others receive on tracks the server adds to theirs.
+type SFU struct {
+	api   *webrtc.API
+	cfg   Config
+	log   zerolog.Logger
+	mu    sync.Mutex
+	rooms map[string]*room
+
+	// Forwarded counts RTP packets written to subscribers.
+	Forwarded atomic.Int64
+}
+
+// NewSFU builds the WebRTC stack: default codecs, the default interceptors
+// (NACK generator and responder for retransmission, RTCP reports, TWCC),
+// the port range and candidate policy.
+func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("telehealth udp port range: %w", err)
+		}
+	}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if cfg.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return &SFU{api: api, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}}, nil
+}
+
+// ICEServers returns the servers browsers should use.
+func (s *SFU) ICEServers() []webrtc.ICEServer { return s.cfg.ICEServers }
+
+func (s *SFU) room(id string) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[id]
+	if r == nil {
+		r = &room{id: id, sfu: s, peers: map[string]*peer{}, tracks: map[string]*forward{}}
+		s.rooms[id] = r
+	}
+	return r
+}
+
+// Participants lists who is connected to a visit now.
+func (s *SFU) Participants(visit string) []Participant {
+	return s.room(visit).participants()
+}
+
+// EndVisit tells every participant the visit is over and hangs up.
+func (s *SFU) EndVisit(visit string) {
+	s.mu.Lock()
+	r := s.rooms[visit]
+	delete(s.rooms, visit)
+	s.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	peers := make([]*peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		peers = append(peers, p)
+	}
+	r.mu.Unlock()
+	for _, p := range peers {
+		p.send(Message{Type: "ended"})
+		r.remove(p)
+	}
+}
+
+// Participant is someone in a visit.
+type Participant struct {
+	Subject string `json:"subject"`
+	Role    string `json:"role"`
+}
+
+type room struct {
+	id     string
+	sfu    *SFU
+	mu     sync.Mutex
+	peers  map[string]*peer    // by subject
+	tracks map[string]*forward // by source subject + "/" + track id
+}
+
+// forward is one incoming track and the local track it is copied to.
+type forward struct {
+	key      string
+	source   *peer
+	remote   *webrtc.TrackRemote
+	local    *webrtc.TrackLocalStaticRTP
+	lastPLI  atomic.Int64
+	stopOnce sync.Once
+}
+
+type peer struct {
+	Participant
+	room *room
+	pc   *webrtc.PeerConnection
+	out  func(Message) bool
+
+	mu      sync.Mutex
+	senders map[string]*webrtc.RTPSender // forward key -> sender
+	// negotiation: the server always offers; one offer at a time.
+	offering bool
+	pending  bool
+	restart  bool
+	closed   bool
+}
+
+func (p *peer) send(m Message) { p.out(m) }
+
+func (r *room) participants() []Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Participant, 0, len(r.peers))
+	for _, p := range r.peers {
+		out = append(out, p.Participant)
+	}
+	return out
+}
+
+func (r *room) broadcastParticipants() {
+	ps := r.participants()
+	r.mu.Lock()
+	peers := make([]*peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		peers = append(peers, p)
+	}
+	r.mu.Unlock()
+	for _, p := range peers {
+		p.send(Message{Type: "participants", Participants: ps})
+	}
+}
+
+// join adds a participant with a fresh PeerConnection; one already there
+// under the same subject (a rejoin after a dropped socket) is replaced.
+func (r *room) join(who Participant, out func(Message) bool) (*peer, error) {
+	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
+	if err != nil {
+		return nil, err
+	}
+	p := &peer{Participant: who, room: r, pc: pc, out: out, senders: map[string]*webrtc.RTPSender{}}
+	// The participant sends one audio and one video track.
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			init := c.ToJSON()
+			p.send(Message{Type: "candidate", Candidate: &init})
+		}
+	})
+	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { r.published(p, remote) })
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateFailed {
+			r.sfu.log.Info().Str("visit", r.id).Str("role", p.Role).Msg("peer connection failed; waiting for an ICE restart or rejoin")
+		}
+	})
+
+	r.mu.Lock()
+	old := r.peers[who.Subject]
+	r.peers[who.Subject] = p
+	var existing []*forward
+	for _, f := range r.tracks {
+		if f.source != old && f.source != p {
+			existing = append(existing, f)
+		}
+	}
+	r.mu.Unlock()
+	if old != nil {
+		r.remove(old)
+		r.mu.Lock()
+		r.peers[who.Subject] = p // remove deleted the entry only if it was old's
+		r.mu.Unlock()
+	}
+	for _, f := range existing {
+		p.subscribe(f)
+	}
+	p.negotiate()
+	r.broadcastParticipants()
+	return p, nil
+}
+
+// published starts forwarding a track a participant sends.
+func (r *room) published(src *peer, remote *webrtc.TrackRemote) {
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.Kind().String(), src.Subject)
+	if err != nil {
+		r.sfu.log.Error().Err(err).Msg("local track")
+		return
+	}
+	f := &forward{key: src.Subject + "/" + remote.Kind().String(), source: src, remote: remote, local: local}
+	r.mu.Lock()
+	if r.peers[src.Subject] != src {
+		r.mu.Unlock()
+		return // the participant has been replaced meanwhile
+	}
+	if old := r.tracks[f.key]; old != nil {
+		r.mu.Unlock()
+		r.unpublish(old)
+		r.mu.Lock()
+	}
+	r.tracks[f.key] = f
+	var subs []*peer
+	for _, p := range r.peers {
+		if p != src {
+			subs = append(subs, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range subs {
+		p.subscribe(f)
+		p.negotiate()
+	}
+	go r.copy(f)
+}
+
+// copy forwards RTP from the sender to every subscriber until the track
+// ends.
+func (r *room) copy(f *forward) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := f.remote.Read(buf)
+		if err != nil {
+			r.unpublish(f)
+			return
+		}
+		if _, err := f.local.Write(buf[:n]); err != nil && !errors.Is(err, errClosedPipe) {
+			continue
+		}
+		r.sfu.Forwarded.Add(1)
+	}
+}
+
+var errClosedPipe = errors.New("io: read/write on closed pipe")
+
+// unpublish stops a track: subscribers drop it and renegotiate.
+func (r *room) unpublish(f *forward) {
+	r.mu.Lock()
+	if r.tracks[f.key] == f {
+		delete(r.tracks, f.key)
+	}
+	subs := make([]*peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		subs = append(subs, p)
+	}
+	r.mu.Unlock()
+	for _, p := range subs {
+		p.unsubscribe(f)
+	}
+}
+
+// subscribe adds a forwarded track to this participant's connection and
+// passes its keyframe requests back to the sender.
+func (p *peer) subscribe(f *forward) {
+	p.mu.Lock()
+	if p.closed || p.senders[f.key] != nil {
+		p.mu.Unlock()
+		return
+	}
+	sender, err := p.pc.AddTrack(f.local)
+	if err != nil {
+		p.mu.Unlock()
+		p.room.sfu.log.Error().Err(err).Msg("add track")
+		return
+	}
+	p.senders[f.key] = sender
+	p.mu.Unlock()
+	go func() {
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pkt := range pkts {
+				switch pkt.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					f.requestKeyframe()
+				}
+			}
+		}
+	}()
+	f.requestKeyframe() // the new subscriber needs a keyframe to start decoding
+}
+
+// requestKeyframe sends a PLI to the track's sender, at most every 500 ms.
+func (f *forward) requestKeyframe() {
+	if f.remote.Kind() != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := f.lastPLI.Load()
+	if now-last < int64(500*time.Millisecond) || !f.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	f.source.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(f.remote.SSRC())}})
+}
+
+func (p *peer) unsubscribe(f *forward) {
+	p.mu.Lock()
+	sender := p.senders[f.key]
+	if sender == nil || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.senders, f.key)
+	p.mu.Unlock()
+	if p.pc.RemoveTrack(sender) == nil {
+		p.negotiate()
+	}
+}
+
+// negotiate sends an offer, or remembers to once the outstanding one is
+// answered.
+func (p *peer) negotiate() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	if p.offering {
+		p.pending = true
+		p.mu.Unlock()
+		return
+	}
+	p.offering = true
+	restart := p.restart
+	p.restart = false
+	p.mu.Unlock()
+	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	if err == nil {
+		err = p.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.mu.Lock()
+		p.offering = false
+		p.mu.Unlock()
+		p.room.sfu.log.Error().Err(err).Str("visit", p.room.id).Msg("offer")
+		return
+	}
+	p.send(Message{Type: "offer", SDP: offer.SDP})
+}
+
+// answered applies the participant's answer and sends a pending offer.
+func (p *peer) answered(sdp string) error {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.offering = false
+	again := p.pending
+	p.pending = false
+	p.mu.Unlock()
+	if again {
+		p.negotiate()
+	}
+	return nil
+}
+
+// iceRestart renegotiates with fresh ICE credentials (the participant's
+// network changed).
+func (p *peer) iceRestart() {
+	p.mu.Lock()
+	p.restart = true
+	p.mu.Unlock()
+	p.negotiate()
+}
+
+// remove hangs up a participant and stops what they sent.
+func (r *room) remove(p *peer) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	r.mu.Lock()
+	if r.peers[p.Subject] == p {
+		delete(r.peers, p.Subject)
+	}
+	var gone []*forward
+	for _, f := range r.tracks {
+		if f.source == p {
+			gone = append(gone, f)
+		}
+	}
+	r.mu.Unlock()
+	p.pc.Close()
+	for _, f := range gone {
+		r.unpublish(f)
+	}
+	r.broadcastParticipants()
+}
