@@ -25,6 +25,7 @@ import (
 type route struct {
 	pattern string // "METHOD /path/{var}"
 	public  bool
+	self    bool // authenticates and decides itself (visits: visitAccess)
 	patient bool
 	roles   []auth.Role
 	handler http.HandlerFunc
@@ -77,6 +78,22 @@ func (a *App) routeTable() []route {
 		{pattern: "GET /api/v1/dashboard", roles: anyone, handler: a.dashboard},
 		{pattern: "GET /api/v1/patients/{id}/devices", patient: true, handler: a.patientDevices},
 		{pattern: "GET /api/v1/rules", roles: anyone, handler: a.listRules},
+		{pattern: "POST /api/v1/patients/{id}/visits", patient: true, handler: a.createVisit},
+		{pattern: "GET /api/v1/patients/{id}/visits", patient: true, handler: a.patientVisits},
+		{pattern: "GET /api/v1/visits/{visit}", self: true, handler: a.getVisit},
+		{pattern: "POST /api/v1/visits/{visit}/invite", self: true, handler: a.inviteToVisit},
+		{pattern: "POST /api/v1/visits/{visit}/end", self: true, handler: a.endVisitRoute},
+		{pattern: "POST /api/v1/visits/{visit}/attach", self: true, handler: a.attachVisit},
+		{pattern: "POST /api/v1/visits/{visit}/session", public: true, handler: a.joinSession},
+		{pattern: "GET /ws/v1/visits/{visit}", self: true, handler: a.visitSocket},
+		{pattern: "GET /fhir/r4/Patient/{id}", patient: true, handler: a.fhirPatient},
+		{pattern: "GET /fhir/r4/Patient/{id}/$everything", patient: true, handler: a.fhirEverything},
+		{pattern: "GET /fhir/r4/Device", roles: anyone, handler: a.fhirDeviceSearch},
+		{pattern: "GET /fhir/r4/Device/{device}", roles: anyone, handler: a.fhirDevice},
+		{pattern: "GET /fhir/r4/Observation", roles: anyone, handler: a.fhirObservationSearch},
+		{pattern: "GET /fhir/r4/Observation/{obs}", roles: anyone, handler: a.fhirObservation},
+		{pattern: "GET /fhir/r4/Encounter", roles: anyone, handler: a.fhirEncounterSearch},
+		{pattern: "GET /fhir/r4/Encounter/{enc}", roles: anyone, handler: a.fhirEncounter},
 		// The browser UI: static files, no patient data.
 		{pattern: "GET /", public: true, handler: a.webUI},
 		// The live socket authenticates itself (header or access_token) and
@@ -90,7 +107,7 @@ func (a *App) routes() http.Handler {
 	for _, r := range a.routeTable() {
 		var h http.Handler = r.handler
 		switch {
-		case r.public:
+		case r.public, r.self:
 		case r.patient:
 			h = a.patientAccess(r.pattern, h)
 		default:

@@ -33,6 +33,7 @@ import (
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/simulators"
+	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
 	"github.com/vitalwire/vitalwire/vitals/news2"
@@ -59,9 +60,13 @@ type App struct {
 	Policy  *auth.Policy
 	// Sessions are the browser UI's sign-ins.
 	Sessions *auth.Sessions
-	Hub      *live.Hub
-	Alerts   *alerts.Service
-	engine   *alerts.Engine
+	// Visits, Encounters and SFU run telehealth visits.
+	Visits     *telehealth.Visits
+	Encounters *chart.Encounters
+	SFU        *telehealth.SFU
+	Hub        *live.Hub
+	Alerts     *alerts.Service
+	engine     *alerts.Engine
 	// overrides are per-patient rule levels: patient -> rule -> override.
 	overridesMu sync.RWMutex
 	overrides   map[string]map[string]alerts.Override
@@ -127,6 +132,11 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	}
 	a.Policy = &auth.Policy{Teams: a.Chart, BreakGlass: a.Glass}
 	a.Sessions = auth.NewSessions(a.records, cfg.Auth.SessionIdle, cfg.Auth.SessionMaxAge)
+	a.Visits = telehealth.NewVisits(a.records)
+	a.Encounters = chart.NewEncounters(a.records)
+	if a.SFU, err = telehealth.NewSFU(sfuConfig(cfg.Telehealth), log); err != nil {
+		return nil, err
+	}
 	a.Hub = live.NewHub()
 	a.Revoked.Watch(a.ws.revoked)
 	switch cfg.Store.Kind {

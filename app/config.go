@@ -39,6 +39,8 @@ type Config struct {
 	Log     LogConfig     `yaml:"log"`
 	Sim     SimConfig     `yaml:"simulate"`
 	Alerts  AlertsConfig  `yaml:"alerts"`
+	// Telehealth configures video visits.
+	Telehealth TelehealthConfig `yaml:"telehealth"`
 	// TLS, when a certificate and key are set, serves HTTPS and MQTT over
 	// TLS (the embedded broker's listeners).
 	TLS TLSConfig `yaml:"tls"`
@@ -134,17 +136,48 @@ type SimConfig struct {
 	Interval time.Duration `yaml:"interval"`
 }
 
+// TelehealthConfig configures video visits and their media.
+type TelehealthConfig struct {
+	// STUNURLs are STUN servers for participants behind NAT, comma
+	// separated (e.g. "stun:stun.example.org:3478").
+	STUNURLs string `yaml:"stun_urls"`
+	// TURNURLs relay media for participants no direct path reaches,
+	// comma separated ("turn:host:3478?transport=udp"), with
+	// TURNUsername and TURNCredential.
+	TURNURLs       string `yaml:"turn_urls"`
+	TURNUsername   string `yaml:"turn_username"`
+	TURNCredential string `yaml:"turn_credential"`
+	// EmbeddedTURNAddr runs a TURN server in Vitalwire on this UDP address
+	// (host:port; "" for none), with TURNUsername and TURNCredential.
+	EmbeddedTURNAddr string `yaml:"embedded_turn_addr"`
+	// UDPPortMin and UDPPortMax bound the media ports (0: any).
+	UDPPortMin int `yaml:"udp_port_min"`
+	UDPPortMax int `yaml:"udp_port_max"`
+	// PublicIP is announced as the media address when the server sits
+	// behind a 1:1 NAT.
+	PublicIP string `yaml:"public_ip"`
+	// LoopbackOnly offers only loopback media addresses (tests).
+	LoopbackOnly bool `yaml:"loopback_only"`
+	// JoinLinkTTL is how long a join link lasts (after the visit's
+	// scheduled start; default 1 h).
+	JoinLinkTTL time.Duration `yaml:"join_link_ttl"`
+	// AttachLookback is how far before a visit the readings attached to
+	// its Encounter reach (default 24 h).
+	AttachLookback time.Duration `yaml:"attach_lookback"`
+}
+
 // DefaultConfig is the configuration of a production server with the
 // embedded stores; Dev fills in the rest for --dev.
 func DefaultConfig() Config {
 	return Config{
-		DataDir: "data",
-		HTTP:    HTTPConfig{Addr: "127.0.0.1:8080"},
-		Auth:    AuthConfig{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour},
-		Store:   StoreConfig{Kind: "sqlite"},
-		Broker:  BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
-		Log:     LogConfig{Level: "info", Format: "json"},
-		Sim:     SimConfig{Interval: 5 * time.Second},
+		DataDir:    "data",
+		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080"},
+		Auth:       AuthConfig{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour},
+		Store:      StoreConfig{Kind: "sqlite"},
+		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
+		Log:        LogConfig{Level: "info", Format: "json"},
+		Sim:        SimConfig{Interval: 5 * time.Second},
+		Telehealth: TelehealthConfig{JoinLinkTTL: time.Hour, AttachLookback: 24 * time.Hour},
 	}
 }
 
@@ -345,6 +378,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.BreakGlassTTL <= 0 || c.Auth.BreakGlassTTL > 24*time.Hour {
 		bad("auth.break_glass_ttl", "must be between 0 and 24h")
+	}
+	th := c.Telehealth
+	if th.UDPPortMin < 0 || th.UDPPortMax > 65535 || th.UDPPortMin > th.UDPPortMax || (th.UDPPortMin == 0) != (th.UDPPortMax == 0) {
+		bad("telehealth.udp_port_min", "udp_port_min and udp_port_max: both 0, or 1 <= min <= max <= 65535")
+	}
+	if th.JoinLinkTTL < time.Minute || th.JoinLinkTTL > 7*24*time.Hour {
+		bad("telehealth.join_link_ttl", "must be between 1m and 168h")
+	}
+	if th.AttachLookback < 0 || th.AttachLookback > 30*24*time.Hour {
+		bad("telehealth.attach_lookback", "must be between 0 and 720h")
+	}
+	if (th.TURNURLs != "" || th.EmbeddedTURNAddr != "") && (th.TURNUsername == "" || th.TURNCredential == "") {
+		bad("telehealth.turn_username", "TURN needs turn_username and turn_credential")
 	}
 	if c.Auth.SessionIdle < 10*time.Second || c.Auth.SessionIdle > 12*time.Hour {
 		bad("auth.session_idle", "must be between 10s and 12h")

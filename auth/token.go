@@ -95,6 +95,21 @@ func (s *Signer) MintSignInLink(subject string, role Role, ttl time.Duration) (s
 	return s.mint(subject, role, ttl, UseSignIn)
 }
 
+// MintUse signs a token good only for use (e.g. "visit:ID", a join link),
+// refused as a bearer token.
+func (s *Signer) MintUse(subject string, role Role, ttl time.Duration, use string) (string, Claims) {
+	return s.mint(subject, role, ttl, use)
+}
+
+// VerifyUse checks a token minted for use.
+func (s *Signer) VerifyUse(code, use string) (Claims, error) {
+	c, err := s.verify(code)
+	if err == nil && (use == "" || c.Use != use) {
+		return Claims{}, ErrWrongUse
+	}
+	return c, err
+}
+
 // UseSignIn marks a sign-in link's claims.
 const UseSignIn = "signin"
 

@@ -1,0 +1,359 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/fhir"
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// The FHIR R4 read API under /fhir/r4/: Patient, Device, Observation
+// (raw readings mapped from the time-series store), Encounter, and
+// Patient/{id}/$everything. Every answer about a patient goes through the
+// access policy and the audit log, like the rest of the API.
+
+func writeFHIR(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", fhir.ContentType)
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func fhirFail(w http.ResponseWriter, status int, code, text string) {
+	writeFHIR(w, status, fhir.Outcome("error", code, text))
+}
+
+func (a *App) fhirBase(r *http.Request) string { return a.URL() + "/fhir/r4" }
+
+func (a *App) fhirPatient(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Chart.Patient(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Patient")
+		return
+	}
+	writeFHIR(w, http.StatusOK, fhir.Patient(p))
+}
+
+// patientQuery reads the patient a search is about and applies the
+// policy, auditing; it has answered when ok is false.
+func (a *App) fhirPatientParam(w http.ResponseWriter, r *http.Request, action string) (string, bool) {
+	p := strings.TrimPrefix(r.URL.Query().Get("patient"), "Patient/")
+	if p == "" {
+		p = strings.TrimPrefix(r.URL.Query().Get("subject"), "Patient/")
+	}
+	if p == "" {
+		fhirFail(w, http.StatusBadRequest, "required", "a patient search parameter is required")
+		return "", false
+	}
+	c, _ := auth.FromContext(r.Context())
+	return p, a.allowPatient(w, r, c, p, action)
+}
+
+func (a *App) fhirDevice(w http.ResponseWriter, r *http.Request) {
+	d, err := a.Devices.Get(r.PathValue("device"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Device")
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	patient, bound := d.Patient(time.Now())
+	if !bound {
+		if c.Role != auth.RoleAdmin {
+			fhirFail(w, http.StatusForbidden, "forbidden", "an unbound device is an admin's")
+			return
+		}
+		writeFHIR(w, http.StatusOK, fhir.Device(d, ""))
+		return
+	}
+	if !a.allowPatient(w, r, c, patient, "GET /fhir/r4/Device/{device}") {
+		return
+	}
+	writeFHIR(w, http.StatusOK, fhir.Device(d, patient))
+}
+
+func (a *App) devicesOf(patient string) []fhir.Resource {
+	var out []fhir.Resource
+	now := time.Now()
+	for _, d := range a.Devices.List() {
+		if p, ok := d.Patient(now); ok && p == patient {
+			out = append(out, fhir.Device(d, patient))
+		}
+	}
+	return out
+}
+
+func (a *App) fhirDeviceSearch(w http.ResponseWriter, r *http.Request) {
+	patient, ok := a.fhirPatientParam(w, r, "GET /fhir/r4/Device")
+	if !ok {
+		return
+	}
+	ds := a.devicesOf(patient)
+	self := a.fhirBase(r) + "/Device?" + r.URL.RawQuery
+	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), ds, len(ds), [][2]string{{"self", self}}))
+}
+
+// obsQuery is an Observation search.
+type obsQuery struct {
+	patient  string
+	types    []vitals.Type
+	from, to time.Time
+	count    int
+	offset   int
+}
+
+// parseFHIRDate reads a search date with an optional prefix (ge, gt, le,
+// lt, eq); a date without a time means that whole day.
+func parseFHIRDate(s string) (prefix string, from, to time.Time, err error) {
+	prefix = "eq"
+	if len(s) > 2 && strings.ContainsAny(s[:1], "glen") && s[1] >= 'a' && s[1] <= 'z' {
+		prefix, s = s[:2], s[2:]
+	}
+	if t, e := time.Parse(time.RFC3339Nano, s); e == nil {
+		return prefix, t, t.Add(time.Millisecond), nil
+	}
+	if t, e := time.Parse("2006-01-02", s); e == nil {
+		return prefix, t, t.AddDate(0, 0, 1), nil
+	}
+	return "", time.Time{}, time.Time{}, errors.New("date: ge/gt/le/lt followed by YYYY-MM-DD or an RFC 3339 time")
+}
+
+func (a *App) readObsQuery(r *http.Request, patient string) (obsQuery, error) {
+	q := obsQuery{patient: patient, count: 100, to: time.Now().Add(time.Minute), from: time.Now().AddDate(0, 0, -30)}
+	v := r.URL.Query()
+	if codes := v.Get("code"); codes != "" {
+		for _, c := range strings.Split(codes, ",") {
+			t, ok := fhir.CodeType(c)
+			if !ok {
+				return q, errors.New("code: not a LOINC code of a vital this server keeps: " + c)
+			}
+			q.types = append(q.types, t)
+		}
+	} else {
+		q.types = vitals.Types()
+	}
+	for _, d := range v["date"] {
+		prefix, from, to, err := parseFHIRDate(d)
+		if err != nil {
+			return q, err
+		}
+		switch prefix {
+		case "ge":
+			q.from = from
+		case "gt":
+			q.from = to
+		case "le":
+			q.to = to
+		case "lt":
+			q.to = from
+		case "eq":
+			q.from, q.to = from, to
+		default:
+			return q, errors.New("date: prefix " + prefix + " is not supported")
+		}
+	}
+	if s := v.Get("_count"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return q, errors.New("_count: 1-1000")
+		}
+		q.count = n
+	}
+	if s := v.Get("_offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return q, errors.New("_offset: a non-negative number")
+		}
+		q.offset = n
+	}
+	return q, nil
+}
+
+// observations reads the readings of a query, newest first.
+func (a *App) observations(r *http.Request, q obsQuery) ([]vitals.Reading, error) {
+	var all []vitals.Reading
+	for _, t := range q.types {
+		rs, err := a.Store.Range(r.Context(), vitals.Query{Patient: q.patient, Type: t, From: q.from, To: q.to})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, rs...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.After(all[j].Time) })
+	return all, nil
+}
+
+func (a *App) fhirObservationSearch(w http.ResponseWriter, r *http.Request) {
+	patient, ok := a.fhirPatientParam(w, r, "GET /fhir/r4/Observation")
+	if !ok {
+		return
+	}
+	q, err := a.readObsQuery(r, patient)
+	if err != nil {
+		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	all, err := a.observations(r, q)
+	if err != nil {
+		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
+		return
+	}
+	page := all[min(q.offset, len(all)):min(q.offset+q.count, len(all))]
+	res := make([]fhir.Resource, 0, len(page))
+	for _, rd := range page {
+		res = append(res, fhir.Observation(rd, ""))
+	}
+	link := func(offset int) string {
+		v := r.URL.Query()
+		v.Set("_offset", strconv.Itoa(offset))
+		v.Set("_count", strconv.Itoa(q.count))
+		return a.fhirBase(r) + "/Observation?" + v.Encode()
+	}
+	links := [][2]string{{"self", link(q.offset)}}
+	if q.offset+q.count < len(all) {
+		links = append(links, [2]string{"next", link(q.offset + q.count)})
+	}
+	if q.offset > 0 {
+		links = append(links, [2]string{"previous", link(max(0, q.offset-q.count))})
+	}
+	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(all), links))
+}
+
+func (a *App) fhirObservation(w http.ResponseWriter, r *http.Request) {
+	patient, typ, at, tag, err := fhir.ParseObservationID(r.PathValue("obs"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Observation")
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	if !a.allowPatient(w, r, c, patient, "GET /fhir/r4/Observation/{obs}") {
+		return
+	}
+	rs, err := a.Store.Range(r.Context(), vitals.Query{Patient: patient, Type: typ, From: at, To: at.Add(time.Millisecond)})
+	if err != nil {
+		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
+		return
+	}
+	for _, rd := range rs {
+		if fhir.MatchesTag(rd.Device, tag) {
+			writeFHIR(w, http.StatusOK, fhir.Observation(rd, ""))
+			return
+		}
+	}
+	fhirFail(w, http.StatusNotFound, "not-found", "no such Observation")
+}
+
+func (a *App) fhirEncounter(w http.ResponseWriter, r *http.Request) {
+	enc, err := a.Encounters.Get(r.Context(), r.PathValue("enc"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Encounter")
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	if !a.allowPatient(w, r, c, enc.Patient, "GET /fhir/r4/Encounter/{enc}") {
+		return
+	}
+	writeFHIR(w, http.StatusOK, fhir.Encounter(enc))
+}
+
+func (a *App) fhirEncounterSearch(w http.ResponseWriter, r *http.Request) {
+	patient, ok := a.fhirPatientParam(w, r, "GET /fhir/r4/Encounter")
+	if !ok {
+		return
+	}
+	encs, err := a.Encounters.ForPatient(r.Context(), patient)
+	if err != nil {
+		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
+		return
+	}
+	res := make([]fhir.Resource, 0, len(encs))
+	for _, e := range encs {
+		res = append(res, fhir.Encounter(e))
+	}
+	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(res),
+		[][2]string{{"self", a.fhirBase(r) + "/Encounter?patient=" + url.QueryEscape(patient)}}))
+}
+
+// fhirEverything answers Patient/{id}/$everything: the patient, their
+// devices, encounters, and the observations of each encounter's window
+// and of the period asked (start/end, default the last 24 h), at most
+// _count (default 1000) observations.
+func (a *App) fhirEverything(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	p, err := a.Chart.Patient(r.Context(), id)
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Patient")
+		return
+	}
+	q := obsQuery{patient: id, types: vitals.Types(), to: time.Now().Add(time.Minute), from: time.Now().Add(-24 * time.Hour), count: 1000}
+	for name, dst := range map[string]*time.Time{"start": &q.from, "end": &q.to} {
+		if s := r.URL.Query().Get(name); s != "" {
+			_, from, _, err := parseFHIRDate(s)
+			if err != nil {
+				fhirFail(w, http.StatusBadRequest, "invalid", name+": a date or time")
+				return
+			}
+			*dst = from
+		}
+	}
+	if s := r.URL.Query().Get("_count"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 && n <= 10000 {
+			q.count = n
+		}
+	}
+	res := []fhir.Resource{fhir.Patient(p)}
+	res = append(res, a.devicesOf(id)...)
+	encs, err := a.Encounters.ForPatient(r.Context(), id)
+	if err != nil {
+		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
+		return
+	}
+	seen := map[string]bool{}
+	addObs := func(rs []vitals.Reading, enc func(vitals.Reading) string) {
+		for _, rd := range rs {
+			if len(seen) >= q.count {
+				return
+			}
+			o := fhir.Observation(rd, enc(rd))
+			if !seen[o["id"].(string)] {
+				seen[o["id"].(string)] = true
+				res = append(res, o)
+			}
+		}
+	}
+	for _, e := range encs {
+		res = append(res, fhir.Encounter(e))
+	}
+	for _, e := range encs {
+		rs, err := a.observations(r, obsQuery{patient: id, types: vitals.Types(), from: e.WindowStart, to: e.End.Add(time.Millisecond)})
+		if err != nil {
+			fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
+			return
+		}
+		addObs(rs, func(vitals.Reading) string { return e.ID })
+	}
+	rs, err := a.observations(r, q)
+	if err != nil {
+		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
+		return
+	}
+	addObs(rs, func(rd vitals.Reading) string { return encounterOf(encs, rd.Time) })
+	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(res),
+		[][2]string{{"self", a.fhirBase(r) + "/Patient/" + url.PathEscape(id) + "/$everything"}}))
+}
+
+func encounterOf(encs []chart.Encounter, t time.Time) string {
+	for _, e := range encs {
+		if !t.Before(e.WindowStart) && !t.After(e.End) {
+			return e.ID
+		}
+	}
+	return ""
+}

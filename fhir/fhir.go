@@ -1,0 +1,291 @@
+// Package fhir maps Vitalwire's records to FHIR R4 resources (JSON):
+// Patient, Device, Observation (the vital-signs profile, from raw
+// readings), Encounter (from a visit's chart entry), Bundle and
+// OperationOutcome. It holds no state; the app serves it under /fhir/r4/.
+package fhir
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// ContentType is the FHIR JSON media type.
+const ContentType = "application/fhir+json"
+
+// Resource is a FHIR resource as JSON.
+type Resource = map[string]any
+
+const (
+	ucum            = "http://unitsofmeasure.org"
+	categorySystem  = "http://terminology.hl7.org/CodeSystem/observation-category"
+	vitalSignsProf  = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+	mrnSystem       = "urn:vitalwire:mrn"
+	actCode         = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+	participantType = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+)
+
+// idRE is FHIR's id syntax.
+var idRE = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+
+// ValidID reports whether s can be a FHIR resource id.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
+func ref(kind, id string) Resource { return Resource{"reference": kind + "/" + id} }
+
+func instant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// Patient maps a chart record.
+func Patient(p chart.Patient) Resource {
+	r := Resource{"resourceType": "Patient", "id": p.ID, "active": true,
+		"identifier": []Resource{{"system": mrnSystem, "value": p.MRN}},
+		"name":       []Resource{{"text": p.Name}}}
+	if p.BirthDate != "" {
+		r["birthDate"] = p.BirthDate
+	}
+	return r
+}
+
+// Device maps a registered device; patient is who it measures now ("" for
+// none).
+func Device(d devices.Device, patient string) Resource {
+	status := "active"
+	if !d.RevokedAt.IsZero() {
+		status = "inactive"
+	}
+	r := Resource{"resourceType": "Device", "id": d.ID, "status": status,
+		"deviceName": []Resource{{"name": d.ID, "type": "user-friendly-name"}}}
+	if d.Kind != "" {
+		r["type"] = Resource{"text": d.Kind}
+	}
+	if patient != "" {
+		r["patient"] = ref("Patient", patient)
+	}
+	return r
+}
+
+// typeLetters name vital types inside Observation ids.
+var typeLetters = map[vitals.Type]byte{vitals.HeartRate: 'h', vitals.RespiratoryRate: 'r', vitals.SpO2: 's',
+	vitals.BodyTemperature: 't', vitals.BloodPressure: 'b', vitals.BodyWeight: 'w', vitals.BloodGlucose: 'g', vitals.Steps: 'p'}
+
+func deviceTag(device string) string {
+	h := sha256.Sum256([]byte(device))
+	return hex.EncodeToString(h[:3])
+}
+
+// ObservationID names a reading: patient, type, time in milliseconds and a
+// tag of the device, e.g. "p1.h1a2b3c4d5.0f3a9c".
+func ObservationID(r vitals.Reading) string {
+	return fmt.Sprintf("%s.%c%s.%s", r.Patient, typeLetters[r.Type], strconv.FormatInt(r.Time.UnixMilli(), 36), deviceTag(r.Device))
+}
+
+// ErrBadID: an Observation id that names no reading.
+var ErrBadID = errors.New("fhir: not an Observation id of this server")
+
+// ParseObservationID returns what an Observation id names.
+func ParseObservationID(id string) (patient string, typ vitals.Type, at time.Time, tag string, err error) {
+	i := strings.LastIndexByte(id, '.')
+	if i < 0 {
+		return "", "", time.Time{}, "", ErrBadID
+	}
+	tag = id[i+1:]
+	rest := id[:i]
+	j := strings.LastIndexByte(rest, '.')
+	if j < 1 || j+2 > len(rest) {
+		return "", "", time.Time{}, "", ErrBadID
+	}
+	patient, mid := rest[:j], rest[j+1:]
+	for t, l := range typeLetters {
+		if l == mid[0] {
+			typ = t
+		}
+	}
+	ms, perr := strconv.ParseInt(mid[1:], 36, 64)
+	if typ == "" || perr != nil {
+		return "", "", time.Time{}, "", ErrBadID
+	}
+	return patient, typ, time.UnixMilli(ms).UTC(), tag, nil
+}
+
+// MatchesTag reports whether a reading's device has the id's tag.
+func MatchesTag(device, tag string) bool { return deviceTag(device) == tag }
+
+func codeable(codes []vitals.Code) Resource {
+	var cs []Resource
+	for _, c := range codes {
+		cs = append(cs, Resource{"system": c.System, "code": c.Code, "display": c.Display})
+	}
+	return Resource{"coding": cs, "text": codes[0].Display}
+}
+
+func quantity(v float64, unit string) Resource {
+	return Resource{"value": round(v), "unit": unit, "system": ucum, "code": unit}
+}
+
+func round(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// category returns the Observation category: vital signs, except steps
+// (activity) and glucose (laboratory, as the HL7 CGM guide has it).
+func category(t vitals.Type) (code, display string) {
+	switch t {
+	case vitals.Steps:
+		return "activity", "Activity"
+	case vitals.BloodGlucose:
+		return "laboratory", "Laboratory"
+	}
+	return "vital-signs", "Vital Signs"
+}
+
+// Observation maps a raw reading; encounter, when not "", is the visit the
+// reading belongs to.
+func Observation(r vitals.Reading, encounter string) Resource {
+	spec, _ := vitals.Lookup(r.Type)
+	cat, catDisplay := category(r.Type)
+	o := Resource{"resourceType": "Observation", "id": ObservationID(r), "status": "final",
+		"category": []Resource{{"coding": []Resource{{"system": categorySystem, "code": cat, "display": catDisplay}}, "text": catDisplay}},
+		"code":              codeable(spec.Codes),
+		"subject":           ref("Patient", r.Patient),
+		"effectiveDateTime": instant(r.Time),
+		"device":            ref("Device", r.Device),
+	}
+	if cat == "vital-signs" {
+		o["meta"] = Resource{"profile": []string{vitalSignsProf}}
+	}
+	if encounter != "" {
+		o["encounter"] = ref("Encounter", encounter)
+	}
+	if spec.IsPanel() {
+		o["component"] = []Resource{
+			{"code": codeable(spec.Components[:1]), "valueQuantity": quantity(r.Value, spec.Canonical)},
+			{"code": codeable(spec.Components[1:]), "valueQuantity": quantity(r.Diastolic, spec.Canonical)},
+		}
+	} else {
+		o["valueQuantity"] = quantity(r.Value, spec.Canonical)
+	}
+	return o
+}
+
+// Encounter maps a visit's chart entry (the visit is virtual: class VR).
+func Encounter(e chart.Encounter) Resource {
+	var parts []Resource
+	for _, p := range e.Participants {
+		code, display := "PART", "Participation"
+		switch p.Role {
+		case "clinician":
+			code, display = "PPRF", "primary performer"
+		case "interpreter":
+			code, display = "TRANS", "Translator"
+		}
+		parts = append(parts, Resource{
+			"type":       []Resource{{"coding": []Resource{{"system": participantType, "code": code, "display": display}}}},
+			"period":     Resource{"start": instant(p.Start), "end": instant(p.End)},
+			"individual": Resource{"display": p.Subject + " (" + p.Role + ")"},
+		})
+	}
+	r := Resource{"resourceType": "Encounter", "id": e.ID, "status": "finished",
+		"class":   Resource{"system": actCode, "code": "VR", "display": "virtual"},
+		"subject": ref("Patient", e.Patient),
+		"period":  Resource{"start": instant(e.Start), "end": instant(e.End)},
+		"text":    Resource{"status": "generated", "div": narrative(e)},
+	}
+	if len(parts) > 0 {
+		r["participant"] = parts
+	}
+	return r
+}
+
+// narrative is the encounter's human-readable summary: the note, each
+// vital's summary over the window, and the alerts.
+func narrative(e chart.Encounter) string {
+	var b strings.Builder
+	b.WriteString(`<div xmlns="http://www.w3.org/1999/xhtml">`)
+	fmt.Fprintf(&b, "<p>Telehealth visit %s to %s; readings from %s.</p>", instant(e.Start), instant(e.End), instant(e.WindowStart))
+	if e.Note != "" {
+		fmt.Fprintf(&b, "<p>Note: %s</p>", html.EscapeString(e.Note))
+	}
+	if len(e.Summaries) > 0 {
+		b.WriteString("<table><tr><th>Vital</th><th>Count</th><th>Min</th><th>Max</th><th>Mean</th><th>Last</th></tr>")
+		for _, s := range e.Summaries {
+			last := strconv.FormatFloat(round(s.Last), 'f', -1, 64)
+			if s.LastDia != nil {
+				last += "/" + strconv.FormatFloat(round(*s.LastDia), 'f', -1, 64)
+			}
+			fmt.Fprintf(&b, "<tr><td>%s (%s)</td><td>%d</td><td>%v</td><td>%v</td><td>%v</td><td>%s</td></tr>",
+				html.EscapeString(s.Type), html.EscapeString(s.Unit), s.Count, round(s.Min), round(s.Max), round(s.Mean), last)
+		}
+		b.WriteString("</table>")
+	}
+	if len(e.Alerts) > 0 {
+		b.WriteString("<ul>")
+		for _, a := range e.Alerts {
+			fmt.Fprintf(&b, "<li>Alert %s (%s) at %s, value %v</li>", html.EscapeString(a.Rule), html.EscapeString(a.Severity), instant(a.FiredAt), round(a.Value))
+		}
+		b.WriteString("</ul>")
+	}
+	b.WriteString("</div>")
+	return b.String()
+}
+
+// Bundle wraps resources in a searchset (or collection) bundle; links are
+// relation to URL.
+func Bundle(kind string, base string, resources []Resource, total int, links [][2]string) Resource {
+	entries := make([]Resource, 0, len(resources))
+	for _, r := range resources {
+		e := Resource{"fullUrl": base + "/" + r["resourceType"].(string) + "/" + r["id"].(string), "resource": r}
+		if kind == "searchset" {
+			e["search"] = Resource{"mode": "match"}
+		}
+		entries = append(entries, e)
+	}
+	b := Resource{"resourceType": "Bundle", "type": kind, "entry": entries}
+	if kind == "searchset" {
+		b["total"] = total
+	}
+	if len(links) > 0 {
+		var ls []Resource
+		for _, l := range links {
+			ls = append(ls, Resource{"relation": l[0], "url": l[1]})
+		}
+		b["link"] = ls
+	}
+	if len(entries) == 0 {
+		delete(b, "entry")
+	}
+	return b
+}
+
+// Outcome is an OperationOutcome with one issue.
+func Outcome(severity, code, text string) Resource {
+	return Resource{"resourceType": "OperationOutcome", "issue": []Resource{{"severity": severity, "code": code, "diagnostics": text}}}
+}
+
+// CodeType finds the vital type of a LOINC code ("8867-4" or
+// "http://loinc.org|8867-4").
+func CodeType(code string) (vitals.Type, bool) {
+	if sys, c, ok := strings.Cut(code, "|"); ok {
+		if sys != "" && sys != vitals.LOINC {
+			return "", false
+		}
+		code = c
+	}
+	for _, t := range vitals.Types() {
+		spec, _ := vitals.Lookup(t)
+		for _, c := range spec.Codes {
+			if c.Code == code {
+				return t, true
+			}
+		}
+	}
+	return "", false
+}

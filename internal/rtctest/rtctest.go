@@ -1,0 +1,311 @@
+// Package rtctest is a synthetic telehealth participant for tests and
+// benchmarks: a real pion PeerConnection that joins a visit through its
+// signalling WebSocket, sends RTP whose payloads say who sent them, in
+// what order and when, and checks and times every packet it receives.
+package rtctest
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/telehealth"
+)
+
+// A synthetic participant: a real pion PeerConnection that sends RTP whose
+// payloads say who sent them, in what order and when, so that receivers
+// can check every packet and time its trip through the SFU.
+
+const magic = "VWRTP"
+
+// Restart asks the server for an ICE restart.
+var Restart = telehealth.Message{Type: "restart"}
+
+// payload builds a packet body: magic, sender, sequence, send time, then
+// filler derived from the sequence.
+func payload(sender string, seq uint32, size int) []byte {
+	b := make([]byte, size)
+	n := copy(b, magic)
+	b[n] = byte(len(sender))
+	n++
+	n += copy(b[n:], sender)
+	binary.BigEndian.PutUint32(b[n:], seq)
+	n += 4
+	binary.BigEndian.PutUint64(b[n:], uint64(time.Now().UnixNano()))
+	n += 8
+	for i := n; i < size; i++ {
+		b[i] = byte(seq) ^ byte(i)
+	}
+	return b
+}
+
+// parse checks a payload and returns its sender, sequence and send time.
+func parse(b []byte) (sender string, seq uint32, sent time.Time, ok bool) {
+	if len(b) < len(magic)+1+12 || string(b[:len(magic)]) != magic {
+		return "", 0, time.Time{}, false
+	}
+	n := len(magic)
+	l := int(b[n])
+	n++
+	if len(b) < n+l+12 {
+		return "", 0, time.Time{}, false
+	}
+	sender = string(b[n : n+l])
+	n += l
+	seq = binary.BigEndian.Uint32(b[n:])
+	n += 4
+	sent = time.Unix(0, int64(binary.BigEndian.Uint64(b[n:])))
+	n += 8
+	for i := n; i < len(b); i++ {
+		if b[i] != byte(seq)^byte(i) {
+			return "", 0, time.Time{}, false
+		}
+	}
+	return sender, seq, sent, true
+}
+
+// Received counts what a participant got from one sender on one kind.
+type Received struct {
+	Packets atomic.Int64 // distinct packets with a valid payload
+	Bad     atomic.Int64 // packets whose payload did not check
+	mu      sync.Mutex
+	seen    map[uint32]bool
+	delays  []time.Duration
+}
+
+type Participant struct {
+	t       testing.TB
+	ID      string
+	ws      *websocket.Conn
+	wmu     sync.Mutex
+	pc      *webrtc.PeerConnection
+	audio   *webrtc.TrackLocalStaticRTP
+	video   *webrtc.TrackLocalStaticRTP
+	mu      sync.Mutex
+	got     map[string]*Received // sender/kind
+	sent    map[string]*atomic.Uint32
+	stop    chan struct{}
+	stopped sync.Once
+	ended   chan struct{}
+}
+
+func API(t testing.TB) *webrtc.API {
+	m := &webrtc.MediaEngine{}
+	require.NoError(t, m.RegisterDefaultCodecs())
+	ir := &interceptor.Registry{}
+	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+}
+
+// join connects a participant to the signalling URL and starts sending.
+func Join(t testing.TB, api *webrtc.API, url, id string, hdr http.Header) *Participant {
+	t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(url, hdr)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	p := &Participant{t: t, ID: id, ws: ws, pc: pc, got: map[string]*Received{}, sent: map[string]*atomic.Uint32{},
+		stop: make(chan struct{}), ended: make(chan struct{})}
+	p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", id)
+	require.NoError(t, err)
+	p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", id)
+	require.NoError(t, err)
+	for _, tr := range []*webrtc.TrackLocalStaticRTP{p.audio, p.video} {
+		sender, err := pc.AddTrack(tr)
+		require.NoError(t, err)
+		go func() {
+			for {
+				if _, _, err := sender.ReadRTCP(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			init := c.ToJSON()
+			p.Write(telehealth.Message{Type: "candidate", Candidate: &init})
+		}
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		key := tr.StreamID() + "/" + tr.Kind().String()
+		rc := &Received{seen: map[uint32]bool{}} // a new track (a rejoin) counts afresh
+		p.mu.Lock()
+		p.got[key] = rc
+		p.mu.Unlock()
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			sender, seq, sent, ok := parse(pkt.Payload)
+			if !ok || sender != tr.StreamID() {
+				rc.Bad.Add(1)
+				continue
+			}
+			d := time.Since(sent)
+			rc.mu.Lock()
+			if !rc.seen[seq] {
+				rc.seen[seq] = true
+				rc.Packets.Add(1)
+				rc.delays = append(rc.delays, d)
+			}
+			rc.mu.Unlock()
+		}
+	})
+	go p.signal()
+	p.Write(telehealth.Message{Type: "join"})
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *Participant) Write(m telehealth.Message) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	p.ws.WriteJSON(m)
+}
+
+func (p *Participant) signal() {
+	defer close(p.ended)
+	for {
+		_, data, err := p.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var m telehealth.Message
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case "offer":
+			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+				p.t.Errorf("%s: remote offer: %v", p.ID, err)
+				continue
+			}
+			ans, err := p.pc.CreateAnswer(nil)
+			if err == nil {
+				err = p.pc.SetLocalDescription(ans)
+			}
+			if err != nil {
+				p.t.Errorf("%s: answer: %v", p.ID, err)
+				continue
+			}
+			p.Write(telehealth.Message{Type: "answer", SDP: ans.SDP})
+		case "candidate":
+			if m.Candidate != nil {
+				p.pc.AddICECandidate(*m.Candidate)
+			}
+		}
+	}
+}
+
+// send starts sending audio (50 packets/s of 160 bytes) and video at
+// videoKbps in 30 frames/s of up to 1,100-byte packets.
+func (p *Participant) Send(videoKbps int) {
+	audioSeq, videoSeq := &atomic.Uint32{}, &atomic.Uint32{}
+	p.sent["audio"], p.sent["video"] = audioSeq, videoSeq
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		var sn uint16
+		for i := uint32(0); ; i++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			sn++
+			s := audioSeq.Add(1)
+			p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: sn, Timestamp: i * 960},
+				Payload: payload(p.ID, s, 160)})
+		}
+	}()
+	go func() {
+		frameBytes := videoKbps * 1000 / 8 / 30
+		tick := time.NewTicker(time.Second / 30)
+		defer tick.Stop()
+		var sn uint16
+		for frame := uint32(0); ; frame++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			for left := frameBytes; left > 0; left -= 1100 {
+				size := min(left, 1100)
+				sn++
+				s := videoSeq.Add(1)
+				p.video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: sn, Timestamp: frame * 3000, Marker: left <= 1100},
+					Payload: payload(p.ID, s, max(size, 64))})
+			}
+		}
+	}()
+}
+
+func (p *Participant) From(sender, kind string) *Received {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rc := p.got[sender+"/"+kind]; rc != nil {
+		return rc
+	}
+	return &Received{seen: map[uint32]bool{}}
+}
+
+// waitFor waits until p has received at least n packets of kind from sender.
+func (p *Participant) WaitFor(sender, kind string, n int64, within time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	for p.From(sender, kind).Packets.Load() < n {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s got %d %s packets from %s within %s, want %d", p.ID, p.From(sender, kind).Packets.Load(), kind, sender, within, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *Participant) Close() {
+	p.stopped.Do(func() {
+		close(p.stop)
+		p.ws.Close()
+		p.pc.Close()
+	})
+}
+
+// Delays returns the send-to-receive times of the packets received.
+func (r *Received) Delays() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Duration(nil), r.delays...)
+}
+
+// Sent returns how many packets of kind the participant has sent.
+func (p *Participant) Sent(kind string) int64 {
+	if c := p.sent[kind]; c != nil {
+		return int64(c.Load())
+	}
+	return 0
+}
