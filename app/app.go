@@ -312,6 +312,10 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 // URL is the base URL of the HTTP API.
 func (a *App) URL() string { return a.scheme + "://" + a.httpLn.Addr().String() }
 
+// RecordsDB is the records database (chart, audit, alerts, visits), for
+// tools and tests that inspect it.
+func (a *App) RecordsDB() *sql.DB { return a.records }
+
 // BrokerAddr is the embedded broker's TCP address, or "".
 func (a *App) BrokerAddr() string {
 	if a.broker == nil {

@@ -203,6 +203,9 @@ func (p *Participant) signal() {
 		switch m.Type {
 		case "offer":
 			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+				if p.closing() {
+					return
+				}
 				p.t.Errorf("%s: remote offer: %v", p.ID, err)
 				continue
 			}
@@ -211,6 +214,9 @@ func (p *Participant) signal() {
 				err = p.pc.SetLocalDescription(ans)
 			}
 			if err != nil {
+				if p.closing() {
+					return
+				}
 				p.t.Errorf("%s: answer: %v", p.ID, err)
 				continue
 			}
@@ -284,6 +290,17 @@ func (p *Participant) WaitFor(sender, kind string, n int64, within time.Duration
 			p.t.Fatalf("%s got %d %s packets from %s within %s, want %d", p.ID, p.From(sender, kind).Packets.Load(), kind, sender, within, n)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// closing reports whether the participant or its connection is shutting
+// down (errors then are expected).
+func (p *Participant) closing() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return p.pc.ConnectionState() == webrtc.PeerConnectionStateClosed
 	}
 }
 
