@@ -153,7 +153,7 @@ func Observation(r vitals.Reading, encounter string) Resource {
 	spec, _ := vitals.Lookup(r.Type)
 	cat, catDisplay := category(r.Type)
 	o := Resource{"resourceType": "Observation", "id": ObservationID(r), "status": "final",
-		"category": []Resource{{"coding": []Resource{{"system": categorySystem, "code": cat, "display": catDisplay}}, "text": catDisplay}},
+		"category":          []Resource{{"coding": []Resource{{"system": categorySystem, "code": cat, "display": catDisplay}}, "text": catDisplay}},
 		"code":              codeable(spec.Codes),
 		"subject":           ref("Patient", r.Patient),
 		"effectiveDateTime": instant(r.Time),
