@@ -58,9 +58,12 @@ function fmt(type, v) {
   return Number(v).toFixed(d);
 }
 
+// readingText formats a reading of the API (type) or of the live socket
+// (vital).
 function readingText(r) {
-  if (r.type === 'blood_pressure' || r.vital === 'blood_pressure') return `${fmt('blood_pressure', r.value)}/${fmt('blood_pressure', r.diastolic ?? 0)}`;
-  return fmt(r.type || r.vital, r.value);
+  const type = r.vital || r.type;
+  if (type === 'blood_pressure') return `${fmt(type, r.value)}/${fmt(type, r.diastolic ?? 0)}`;
+  return fmt(type, r.value);
 }
 
 function ago(t) {
@@ -193,6 +196,7 @@ async function route() {
   const [path, query] = hash.slice(1).split('?');
   const params = new URLSearchParams(query || '');
   if (path === '/signin') return signInPage(main, params);
+  if (path === '/join') return joinPage(main, params).catch(e => main.replaceChildren(h('h1', {}, 'Your visit'), h('p', { class: 'error', role: 'alert' }, e.message)));
   if (!me) {
     try { me = await api('GET', '/api/v1/session'); } catch (e) { me = null; }
     if (!me) { location.hash = '#/signin'; return; }
@@ -204,6 +208,7 @@ async function route() {
     if (path === '/' && me.role === 'admin') { location.hash = '#/admin/devices'; return; }
     if (path === '/') await dashboardPage(main);
     else if ((m = path.match(/^\/patients\/([^/]+)$/))) await patientPage(main, decodeURIComponent(m[1]));
+    else if ((m = path.match(/^\/visits\/([^/]+)$/))) await visitPage(main, decodeURIComponent(m[1]));
     else if (path === '/admin/devices') await adminDevicesPage(main);
     else if (path === '/admin/people') await adminPeoplePage(main);
     else if (path === '/admin/audit') await adminAuditPage(main);
@@ -549,10 +554,11 @@ function durationParam(ms) { return `${Math.round(ms / 1000)}s`; }
 async function patientPage(main, id) {
   const enc = encodeURIComponent(id);
   const patient = await api('GET', `/api/v1/patients/${enc}`);
-  const [devices, rules, alerts] = await Promise.all([
+  const [devices, rules, alerts, visits] = await Promise.all([
     api('GET', `/api/v1/patients/${enc}/devices`),
     api('GET', '/api/v1/rules'),
     api('GET', `/api/v1/alerts?patient=${enc}&all=1`),
+    api('GET', `/api/v1/patients/${enc}/visits`),
   ]);
   let span = 86400e3;
   let end = Date.now();
@@ -587,6 +593,7 @@ async function patientPage(main, id) {
     h('thead', {}, h('tr', {}, ...['Rule', 'Severity', 'State', 'Fired', 'Value'].map(c => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, ...alerts.slice(0, 50).map(a => h('tr', {}, h('td', {}, ruleText(a.rule)), h('td', {}, severityBadge(a.severity)), h('td', {}, a.state),
       h('td', {}, timeText(a.fired_at)), h('td', {}, String(a.value))))));
+  const visitsSection = visitsOf(id, visits);
   main.replaceChildren(
     h('h1', {}, patient.name || id),
     h('p', {}, `MRN ${patient.mrn || '—'} · born ${patient.birth_date || '—'} · NEWS2 SpO2 scale ${patient.spo2_scale}${patient.on_oxygen ? ' · on oxygen' : ''}`),
@@ -597,10 +604,41 @@ async function patientPage(main, id) {
       status, charts),
     h('div', { class: 'cards' },
       h('section', { 'aria-labelledby': 'dev-h' }, h('h2', { id: 'dev-h' }, 'Devices'), devices.length ? devTable : h('p', {}, 'No devices bound.')),
-      h('section', { 'aria-labelledby': 'al-h' }, h('h2', { id: 'al-h' }, 'Alerts'), alerts.length ? alertTable : h('p', {}, 'No alerts.'))));
+      h('section', { 'aria-labelledby': 'al-h' }, h('h2', { id: 'al-h' }, 'Alerts'), alerts.length ? alertTable : h('p', {}, 'No alerts.'))),
+    visitsSection);
   await draw();
   const refresh = setInterval(() => { if (Date.now() - end < span / 100 + 120e3) { end = Date.now(); draw(); } }, 60000);
   onPageLeave(() => clearInterval(refresh));
+}
+
+// visitsOf lists a patient's visits (upcoming and past) and the chart
+// entries they left, and lets a clinician start one.
+function visitsOf(id, data) {
+  const encs = new Map(data.encounters.map(e => [e.id, e]));
+  const out = h('div', { role: 'status' });
+  const err = h('p', { class: 'error', role: 'alert' });
+  const rows = data.visits.map(v => {
+    const e = encs.get(v.id);
+    const summary = e ? e.summaries.map(s => `${VITALS[s.type] ? VITALS[s.type].label : s.type} ${fmt(s.type, s.min)}–${fmt(s.type, s.max)} (last ${fmt(s.type, s.last)}${s.last_diastolic != null ? '/' + fmt(s.type, s.last_diastolic) : ''}, ${s.count} readings)`).join('; ') : '';
+    return [timeText(v.scheduled_at), v.state.replace('_', ' '),
+      v.state === 'ended' ? `${Math.round(v.interactive_seconds / 60)} min` : '',
+      e ? h('div', {}, e.note ? h('p', {}, `Note: ${e.note}`) : null, h('p', {}, summary || 'No readings in the window.'), e.alerts.length ? h('p', {}, `${e.alerts.length} alert(s): ${e.alerts.map(a => ruleText(a.rule)).join(', ')}`) : null) : '',
+      v.state === 'ended' ? '' : me.role === 'clinician' ? h('a', { href: `#/visits/${encodeURIComponent(v.id)}` }, 'Open visit')
+        : me.role === 'patient' ? h('a', { href: `#/join?visit=${encodeURIComponent(v.id)}` }, 'Join visit') : ''];
+  });
+  const start = me.role === 'clinician' ? h('button', {
+    type: 'button', class: 'primary', id: 'start-visit', onclick: async () => {
+      err.textContent = '';
+      try {
+        const r = await api('POST', `/api/v1/patients/${encodeURIComponent(id)}/visits`, {});
+        out.replaceChildren(h('p', {}, `Visit created. Send the patient this link (valid until ${timeText(r.patient_link.expires)}):`),
+          h('p', { class: 'secret', id: 'patient-join-link' }, r.patient_link.url),
+          h('p', {}, h('a', { href: `#/visits/${encodeURIComponent(r.visit.id)}`, id: 'open-visit' }, 'Open the visit')));
+      } catch (e) { err.textContent = e.message; }
+    },
+  }, 'Start a video visit') : null;
+  return h('section', { 'aria-labelledby': 'visits-h' }, h('h2', { id: 'visits-h' }, 'Visits and chart entries'), start, err, out,
+    rows.length ? table('Visits', ['When', 'State', 'Interactive', 'Chart entry', ''], rows) : h('p', {}, 'No visits.'));
 }
 
 // trendChart draws min-max bands and the mean per window, the rule levels

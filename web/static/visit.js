@@ -1,0 +1,266 @@
+// Telehealth visit pages: the clinician's visit page and the patient's
+// join page. Media goes through the server's SFU: the server offers, the
+// page answers, candidates trickle both ways over /ws/v1/visits/{id}.
+'use strict';
+
+// call joins a visit with a local stream and keeps the connection up: it
+// rejoins when the signalling socket drops and asks for an ICE restart
+// when the network fails.
+function startCall(visitId, stream, handlers) {
+  const state = { ended: false, pc: null, ws: null, retry: 500 };
+  window.vitalwire.call = state;
+  const connect = () => {
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + `/ws/v1/visits/${encodeURIComponent(visitId)}`);
+    state.ws = ws;
+    const send = m => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
+    ws.onopen = () => { state.retry = 500; send({ type: 'join' }); };
+    ws.onmessage = async ev => {
+      const m = JSON.parse(ev.data);
+      if (m.type === 'welcome') {
+        if (state.pc) state.pc.close();
+        const pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
+        state.pc = pc;
+        for (const t of stream.getTracks()) pc.addTrack(t, stream);
+        pc.ontrack = e => handlers.track(e.streams[0] || new MediaStream([e.track]), e.track);
+        pc.onicecandidate = e => { if (e.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
+        pc.oniceconnectionstatechange = () => {
+          handlers.status(pc.iceConnectionState);
+          if (pc.iceConnectionState === 'failed') send({ type: 'restart' });
+        };
+      } else if (m.type === 'offer') {
+        await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        const answer = await state.pc.createAnswer();
+        await state.pc.setLocalDescription(answer);
+        send({ type: 'answer', sdp: answer.sdp });
+      } else if (m.type === 'candidate') {
+        try { await state.pc.addIceCandidate(m.candidate); } catch (e) { /* a candidate of an old session */ }
+      } else if (m.type === 'participants') {
+        handlers.participants(m.participants || []);
+      } else if (m.type === 'ended') {
+        state.ended = true;
+        handlers.ended();
+      } else if (m.type === 'error') {
+        handlers.error(m.error);
+      }
+    };
+    ws.onclose = () => {
+      if (state.ws !== ws || state.ended) return;
+      handlers.status('reconnecting');
+      setTimeout(connect, state.retry = Math.min(state.retry * 2, 8000));
+    };
+  };
+  // A changed network: renegotiate with fresh ICE credentials.
+  const online = () => { if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: 'restart' })); };
+  window.addEventListener('online', online);
+  connect();
+  state.hangUp = () => {
+    state.ended = true;
+    window.removeEventListener('online', online);
+    if (state.ws) { try { state.ws.send(JSON.stringify({ type: 'leave' })); } catch (e) { /* closed */ } state.ws.close(); }
+    if (state.pc) state.pc.close();
+    for (const t of stream.getTracks()) t.stop();
+  };
+  return state;
+}
+
+// remoteVideos shows one video element per remote participant.
+function remoteVideos(container, names) {
+  const byStream = new Map();
+  return {
+    track(stream, track) {
+      let v = byStream.get(stream.id);
+      if (!v) {
+        v = h('video', { autoplay: true, playsinline: true, class: 'remote', 'data-participant': stream.id, 'aria-label': `Video of ${names(stream.id)}` });
+        v.srcObject = stream;
+        byStream.set(stream.id, v);
+        container.append(h('figure', { class: 'video' }, v, h('figcaption', {}, names(stream.id))));
+      } else if (v.srcObject !== stream) {
+        v.srcObject = stream;
+      }
+      track.onended = () => {};
+    },
+    keep(subjects) {
+      for (const [id, v] of byStream) {
+        if (!subjects.includes(id)) { v.closest('figure').remove(); byStream.delete(id); }
+      }
+    },
+  };
+}
+
+async function localMedia() {
+  return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+}
+
+// vitalsPanel lists a patient's latest vitals and keeps them live.
+async function vitalsPanel(patient, withTrends) {
+  const enc = encodeURIComponent(patient);
+  const latest = await api('GET', `/api/v1/patients/${enc}/latest`);
+  const cells = {};
+  const list = h('dl', { class: 'live-vitals' });
+  const byType = {};
+  for (const r of latest.readings) byType[r.type] = r;
+  for (const type of TILE_VITALS) {
+    const value = h('span', { class: 'value' });
+    const age = h('span', { class: 'age' });
+    cells[type] = { value, age };
+    list.append(h('dt', {}, VITALS[type].label), h('dd', { 'data-vital': type }, value, ' ', VITALS[type].unit, ' ', age));
+    const r = byType[type];
+    value.textContent = r ? readingText(r) : '—';
+    age.textContent = r ? ago(Date.parse(r.time)) : '';
+  }
+  const trends = h('div', {});
+  const panel = h('section', { class: 'panel', 'aria-labelledby': 'vitals-h' }, h('h2', { id: 'vitals-h' }, 'Live vitals'), list, trends);
+  if (withTrends) {
+    const now = Date.now();
+    const rules = await api('GET', '/api/v1/rules');
+    for (const t of ['heart_rate', 'spo2']) {
+      const r = await api('GET', `/api/v1/patients/${enc}/aggregates?type=${t}&since=1h&every=60s`, undefined, true);
+      if (r.windows && r.windows.length) trends.append(trendChart(t, r.windows, now - 3600e3, now, 60e3, rules.filter(x => x.vital === t && x.level != null), [], () => {}));
+    }
+  }
+  live.handlers.add(m => {
+    if (m.patient !== patient || m.type !== 'reading' || !cells[m.vital]) return;
+    cells[m.vital].value.textContent = readingText(m);
+    cells[m.vital].age.textContent = ago(Date.parse(m.time));
+    window.vitalwire.rendered++;
+  });
+  live.subscribe([patient]);
+  return panel;
+}
+
+async function visitPage(main, id) {
+  const visit = await api('GET', `/api/v1/visits/${encodeURIComponent(id)}`);
+  let patient = { id: visit.patient, name: visit.patient };
+  try { patient = await api('GET', `/api/v1/patients/${encodeURIComponent(visit.patient)}`); } catch (e) { /* an interpreter sees no chart */ }
+  const names = s => (s === visit.patient ? patient.name || s : s);
+  const status = h('p', { role: 'status', id: 'call-status' }, visit.state === 'ended' ? 'This visit has ended.' : 'Starting your camera…');
+  const local = h('video', { autoplay: true, playsinline: true, muted: true, id: 'local-video', 'aria-label': 'Your camera' });
+  local.muted = true;
+  const remotes = h('div', { class: 'videos', id: 'remote-videos' });
+  const people = h('p', { id: 'participants' });
+  const note = h('textarea', { id: 'visit-note', rows: 4, cols: 40 });
+  const err = h('p', { class: 'error', role: 'alert' });
+  const out = h('div', { role: 'status' });
+  const clinician = visit.you === 'clinician';
+  const alertsList = h('ul', { class: 'alerts', id: 'visit-alerts' });
+  const side = h('div', { class: 'visit-side' });
+  main.replaceChildren(h('h1', {}, `Visit with ${names(visit.patient)}`), status,
+    h('div', { class: 'visit' },
+      h('div', {}, h('div', { class: 'videos' }, h('figure', { class: 'video' }, local, h('figcaption', {}, 'You')), remotes), people,
+        clinician ? h('section', { class: 'panel', 'aria-labelledby': 'note-h' }, h('h2', { id: 'note-h' }, 'Visit'),
+          h('label', { for: 'visit-note' }, 'Note for the chart', note),
+          h('div', { class: 'actions' },
+            h('button', { type: 'button', class: 'primary', id: 'end-visit', onclick: () => endVisit() }, 'End visit and attach to chart'),
+            h('button', { type: 'button', id: 'attach-visit', onclick: () => attach() }, 'Attach to chart now')),
+          formOf('Invite to this visit', [['subject', 'Person id'], ['role', 'Role', 'select', ['interpreter', 'clinician']]], 'Invite', async f => {
+            const link = await api('POST', `/api/v1/visits/${encodeURIComponent(id)}/invite`, { subject: f.subject.value, role: f.role.value });
+            return h('div', {}, h('p', {}, `Send this link to ${f.subject.value} (valid until ${timeText(link.expires)}):`), h('p', { class: 'secret' }, link.url));
+          }), err, out) : null),
+      side));
+  if (clinician) {
+    side.append(await vitalsPanel(visit.patient, true),
+      h('section', { class: 'panel', 'aria-labelledby': 'va-h' }, h('h2', { id: 'va-h' }, 'Alerts'), alertsList));
+    const open = new Map();
+    const draw = () => alertsList.replaceChildren(...(open.size ? [...open.values()].map(a => h('li', { 'data-alert': a.id }, severityBadge(a.severity), ' ', ruleText(a.rule), ` · ${a.value} · ${timeText(a.fired_at)} · ${a.state}`)) : [h('li', {}, 'No open alerts.')]));
+    for (const a of await api('GET', `/api/v1/alerts?patient=${encodeURIComponent(visit.patient)}`)) open.set(a.id, a);
+    draw();
+    live.handlers.add(m => { if (m.type === 'alert' && m.patient === visit.patient) { if (m.alert.state === 'resolved') open.delete(m.alert.id); else open.set(m.alert.id, m.alert); draw(); } });
+  }
+  if (visit.state === 'ended') return;
+  let call = null;
+  const finish = (text) => {
+    if (call) call.hangUp();
+    status.textContent = text;
+  };
+  async function endVisit() {
+    err.textContent = '';
+    try {
+      const enc = await api('POST', `/api/v1/visits/${encodeURIComponent(id)}/end`, { note: note.value });
+      finish('The visit has ended and is attached to the chart.');
+      out.replaceChildren(h('p', { id: 'encounter-done', 'data-encounter': enc.id }, `Encounter ${enc.id} attached with ${enc.summaries.length} vitals summarized.`));
+    } catch (e) { err.textContent = e.message; }
+  }
+  async function attach() {
+    err.textContent = '';
+    try {
+      const enc = await api('POST', `/api/v1/visits/${encodeURIComponent(id)}/attach`, { note: note.value });
+      out.replaceChildren(h('p', {}, `Attached to the chart (Encounter ${enc.id}).`));
+    } catch (e) { err.textContent = e.message; }
+  }
+  let stream;
+  try { stream = await localMedia(); } catch (e) { status.textContent = 'Your camera or microphone is not available: ' + e.message; return; }
+  local.srcObject = stream;
+  const rv = remoteVideos(remotes, names);
+  status.textContent = 'Connecting…';
+  call = startCall(id, stream, {
+    track: rv.track,
+    status: s => { status.textContent = s === 'connected' || s === 'completed' ? 'In the visit.' : s === 'reconnecting' ? 'Reconnecting…' : `Connection: ${s}`; },
+    participants: ps => {
+      rv.keep(ps.map(p => p.subject));
+      people.textContent = 'In the visit: ' + ps.map(p => `${names(p.subject)} (${p.role})`).join(', ');
+    },
+    ended: () => finish('The visit has ended.'),
+    error: e => { err.textContent = e; },
+  });
+  onPageLeave(() => call.hangUp());
+}
+
+// joinPage: the patient's way in, from the link the care team sent.
+async function joinPage(main, params) {
+  const visitId = params.get('visit');
+  const code = params.get('code');
+  if (code) {
+    history.replaceState(null, '', location.pathname + `#/join?visit=${encodeURIComponent(visitId)}`);
+    main.replaceChildren(h('p', {}, 'Opening your visit…'));
+    try { me = await api('POST', `/api/v1/visits/${encodeURIComponent(visitId)}/session`, { code }); } catch (e) {
+      main.replaceChildren(h('h1', {}, 'Your visit'), h('p', { class: 'error', role: 'alert' }, e.message));
+      return;
+    }
+    renderChrome();
+  }
+  if (!me) {
+    try { me = await api('GET', '/api/v1/session'); } catch (e) { location.hash = '#/signin'; return; }
+  }
+  const visit = await api('GET', `/api/v1/visits/${encodeURIComponent(visitId)}`);
+  const check = h('p', { role: 'status', id: 'media-check' }, 'Checking your camera and microphone…');
+  const preview = h('video', { autoplay: true, playsinline: true, muted: true, id: 'local-video', 'aria-label': 'Your camera' });
+  preview.muted = true;
+  const status = h('p', { role: 'status', id: 'call-status' });
+  const remotes = h('div', { class: 'videos', id: 'remote-videos' });
+  const joinBtn = h('button', { type: 'button', class: 'primary', id: 'join-visit', disabled: true }, 'Join the visit');
+  const side = h('div', { class: 'visit-side' });
+  main.replaceChildren(h('h1', {}, 'Your video visit'),
+    h('div', { class: 'visit' },
+      h('div', {}, h('div', { class: 'videos' }, h('figure', { class: 'video' }, preview, h('figcaption', {}, 'You')), remotes), check, joinBtn, status),
+      side));
+  if (visit.you === 'patient') side.append(await vitalsPanel(visit.patient, false));
+  if (visit.state === 'ended') { check.textContent = 'This visit has ended.'; return; }
+  let stream;
+  try {
+    stream = await localMedia();
+    preview.srcObject = stream;
+    const a = stream.getAudioTracks().length; const v = stream.getVideoTracks().length;
+    check.textContent = `Camera ${v ? 'working' : 'missing'}, microphone ${a ? 'working' : 'missing'}.`;
+    joinBtn.disabled = false;
+  } catch (e) {
+    check.textContent = 'We could not use your camera or microphone: ' + e.message + '. Allow them in your browser and reload.';
+    return;
+  }
+  joinBtn.addEventListener('click', () => {
+    joinBtn.remove();
+    status.textContent = 'Waiting room: your clinician will join shortly.';
+    const rv = remoteVideos(remotes, s => (s === me.subject ? 'You' : s));
+    const call = startCall(visitId, stream, {
+      track: rv.track,
+      status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
+      participants: ps => {
+        rv.keep(ps.map(p => p.subject));
+        const clin = ps.filter(p => p.role === 'clinician');
+        status.textContent = clin.length ? `In your visit with ${clin.map(p => p.subject).join(', ')}.` : 'Waiting room: your clinician will join shortly.';
+      },
+      ended: () => { status.textContent = 'Your visit has ended. Thank you.'; call.hangUp(); },
+      error: e => { status.textContent = e; },
+    });
+    onPageLeave(() => call.hangUp());
+  });
+}
