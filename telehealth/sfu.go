@@ -10,10 +10,15 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 )
+
+// nackHistory is how many packets of each outgoing stream are kept for
+// retransmission.
+const nackHistory = 256
 
 // Config configures the media side.
 type Config struct {
@@ -41,6 +46,56 @@ type SFU struct {
 
 	// Forwarded counts RTP packets written to subscribers.
 	Forwarded atomic.Int64
+	// Delay is the time from the SFU reading a packet to its write to
+	// every subscriber returning.
+	Delay LatencyHistogram
+}
+
+// LatencyHistogram counts durations in 50 µs buckets up to 200 ms, without
+// locks (the forwarding path records every packet).
+type LatencyHistogram struct {
+	buckets [4001]atomic.Int64 // the last: 200 ms or more
+}
+
+const histStep = 50 * time.Microsecond
+
+// Observe counts one duration.
+func (h *LatencyHistogram) Observe(d time.Duration) {
+	h.buckets[min(int(d/histStep), len(h.buckets)-1)].Add(1)
+}
+
+// Snapshot returns the counts so far (to subtract a baseline).
+func (h *LatencyHistogram) Snapshot() []int64 {
+	out := make([]int64, len(h.buckets))
+	for i := range h.buckets {
+		out[i] = h.buckets[i].Load()
+	}
+	return out
+}
+
+// Quantile returns the q-quantile (0-1) of the counts since base (a
+// Snapshot, or nil), as the upper edge of its bucket.
+func (h *LatencyHistogram) Quantile(base []int64, q float64) time.Duration {
+	var total int64
+	counts := h.Snapshot()
+	for i := range counts {
+		if base != nil {
+			counts[i] -= base[i]
+		}
+		total += counts[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	want := int64(q * float64(total))
+	var seen int64
+	for i, c := range counts {
+		seen += c
+		if seen > want {
+			return time.Duration(i+1) * histStep
+		}
+	}
+	return time.Duration(len(counts)) * histStep
 }
 
 // NewSFU builds the WebRTC stack: default codecs, the default interceptors
@@ -52,7 +107,13 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	// The NACK responder keeps each outgoing video stream's recent packets
+	// for retransmission: 256 is over 2 s of 1 Mbit/s video, plenty for a
+	// NACK's round trip, and a quarter of the default's memory (which,
+	// live in the heap, made the garbage collector's pauses the SFU's
+	// worst delays).
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
+		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
@@ -273,9 +334,11 @@ func (r *room) copy(f *forward) {
 			r.unpublish(f)
 			return
 		}
+		start := time.Now()
 		if _, err := f.local.Write(buf[:n]); err != nil && !errors.Is(err, errClosedPipe) {
 			continue
 		}
+		r.sfu.Delay.Observe(time.Since(start))
 		r.sfu.Forwarded.Add(1)
 	}
 }

@@ -7,6 +7,7 @@ package rtctest
 import (
 	"encoding/binary"
 	"encoding/json"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -105,7 +107,7 @@ func API(t testing.TB) *webrtc.API {
 	m := &webrtc.MediaEngine{}
 	require.NoError(t, m.RegisterDefaultCodecs())
 	ir := &interceptor.Registry{}
-	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
+	require.NoError(t, webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithNackResponderOptions(nack.ResponderSize(256))))
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
@@ -235,6 +237,7 @@ func (p *Participant) Send(videoKbps int) {
 	audioSeq, videoSeq := &atomic.Uint32{}, &atomic.Uint32{}
 	p.sent["audio"], p.sent["video"] = audioSeq, videoSeq
 	go func() {
+		time.Sleep(time.Duration(mrand.Int64N(int64(20 * time.Millisecond))))
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		var sn uint16
@@ -251,6 +254,9 @@ func (p *Participant) Send(videoKbps int) {
 		}
 	}()
 	go func() {
+		// Real cameras are not in step with each other: start at a random
+		// point of the frame interval.
+		time.Sleep(time.Duration(mrand.Int64N(int64(time.Second / 30))))
 		frameBytes := videoKbps * 1000 / 8 / 30
 		tick := time.NewTicker(time.Second / 30)
 		defer tick.Stop()
