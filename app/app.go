@@ -64,6 +64,7 @@ type App struct {
 	Visits     *telehealth.Visits
 	Encounters *chart.Encounters
 	SFU        *telehealth.SFU
+	turn       *telehealth.TURNServer
 	Hub        *live.Hub
 	Alerts     *alerts.Service
 	engine     *alerts.Engine
@@ -134,7 +135,17 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	a.Sessions = auth.NewSessions(a.records, cfg.Auth.SessionIdle, cfg.Auth.SessionMaxAge)
 	a.Visits = telehealth.NewVisits(a.records)
 	a.Encounters = chart.NewEncounters(a.records)
-	if a.SFU, err = telehealth.NewSFU(sfuConfig(cfg.Telehealth), log); err != nil {
+	var turnCreds *telehealth.TURNCredentials
+	if addr := cfg.Telehealth.EmbeddedTURNAddr; addr != "" {
+		// One secret serves the embedded server and any external one.
+		turnCreds = turnCredentials(cfg.Telehealth, addr)
+		if a.turn, err = telehealth.StartTURN(addr, turnCreds); err != nil {
+			return nil, err
+		}
+	} else {
+		turnCreds = turnCredentials(cfg.Telehealth, "")
+	}
+	if a.SFU, err = telehealth.NewSFU(sfuConfig(cfg.Telehealth, turnCreds), log); err != nil {
 		return nil, err
 	}
 	a.Hub = live.NewHub()
@@ -415,6 +426,9 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) close() {
 	if a.httpLn != nil {
 		a.httpLn.Close()
+	}
+	if a.turn != nil {
+		a.turn.Close()
 	}
 	if a.Store != nil {
 		a.Store.Close()

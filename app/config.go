@@ -142,13 +142,17 @@ type TelehealthConfig struct {
 	// separated (e.g. "stun:stun.example.org:3478").
 	STUNURLs string `yaml:"stun_urls"`
 	// TURNURLs relay media for participants no direct path reaches,
-	// comma separated ("turn:host:3478?transport=udp"), with
-	// TURNUsername and TURNCredential.
+	// comma separated ("turn:host:3478?transport=udp"). With TURNSecret
+	// (coturn's static-auth-secret) each participant gets short-lived
+	// credentials of their own; otherwise TURNUsername and TURNCredential
+	// are handed to every participant.
 	TURNURLs       string `yaml:"turn_urls"`
+	TURNSecret     string `yaml:"turn_secret"`
 	TURNUsername   string `yaml:"turn_username"`
 	TURNCredential string `yaml:"turn_credential"`
 	// EmbeddedTURNAddr runs a TURN server in Vitalwire on this UDP address
-	// (host:port; "" for none), with TURNUsername and TURNCredential.
+	// (IP:port, the IP participants reach; "" for none). Its credentials
+	// are short-lived, per participant, under a secret made at start.
 	EmbeddedTURNAddr string `yaml:"embedded_turn_addr"`
 	// UDPPortMin and UDPPortMax bound the media ports (0: any).
 	UDPPortMin int `yaml:"udp_port_min"`
@@ -389,8 +393,8 @@ func (c *Config) Validate() error {
 	if th.AttachLookback < 0 || th.AttachLookback > 30*24*time.Hour {
 		bad("telehealth.attach_lookback", "must be between 0 and 720h")
 	}
-	if (th.TURNURLs != "" || th.EmbeddedTURNAddr != "") && (th.TURNUsername == "" || th.TURNCredential == "") {
-		bad("telehealth.turn_username", "TURN needs turn_username and turn_credential")
+	if th.TURNURLs != "" && th.TURNSecret == "" && (th.TURNUsername == "" || th.TURNCredential == "") {
+		bad("telehealth.turn_secret", "TURN needs turn_secret, or turn_username and turn_credential")
 	}
 	if c.Auth.SessionIdle < 10*time.Second || c.Auth.SessionIdle > 12*time.Hour {
 		bad("auth.session_idle", "must be between 10s and 12h")

@@ -424,24 +424,39 @@ func (a *App) visitSocket(w http.ResponseWriter, r *http.Request) {
 	a.SFU.Serve(conn, v.ID, telehealth.Participant{Subject: c.Subject, Role: role}, hooks)
 }
 
-// sfuConfig turns the configuration into the media settings.
-func sfuConfig(c TelehealthConfig) telehealth.Config {
+// sfuConfig turns the configuration into the media settings; turnURL is
+// the embedded TURN server's, or "".
+func sfuConfig(c TelehealthConfig, turnCreds *telehealth.TURNCredentials) telehealth.Config {
 	var servers []webrtc.ICEServer
 	if c.STUNURLs != "" {
 		servers = append(servers, webrtc.ICEServer{URLs: splitList(c.STUNURLs)})
 	}
-	turnURLs := splitList(c.TURNURLs)
-	if c.EmbeddedTURNAddr != "" {
-		turnURLs = append(turnURLs, "turn:"+c.EmbeddedTURNAddr+"?transport=udp")
+	if c.TURNURLs != "" && c.TURNSecret == "" {
+		servers = append(servers, webrtc.ICEServer{URLs: splitList(c.TURNURLs), Username: c.TURNUsername, Credential: c.TURNCredential})
 	}
-	if len(turnURLs) > 0 {
-		servers = append(servers, webrtc.ICEServer{URLs: turnURLs, Username: c.TURNUsername, Credential: c.TURNCredential})
-	}
-	out := telehealth.Config{ICEServers: servers, UDPPortMin: uint16(c.UDPPortMin), UDPPortMax: uint16(c.UDPPortMax), LoopbackOnly: c.LoopbackOnly}
+	out := telehealth.Config{ICEServers: servers, UDPPortMin: uint16(c.UDPPortMin), UDPPortMax: uint16(c.UDPPortMax),
+		LoopbackOnly: c.LoopbackOnly, TURN: turnCreds}
 	if c.PublicIP != "" {
 		out.PublicIPs = []string{c.PublicIP}
 	}
 	return out
+}
+
+// turnCredentials is the issuer of per-participant TURN credentials: for
+// the embedded server (a secret of this run) and for an external server
+// sharing turn_secret. Nil when neither is configured.
+func turnCredentials(c TelehealthConfig, embedded string) *telehealth.TURNCredentials {
+	var urls []string
+	if embedded != "" {
+		urls = append(urls, "turn:"+embedded+"?transport=udp")
+	}
+	if c.TURNURLs != "" && c.TURNSecret != "" {
+		urls = append(urls, splitList(c.TURNURLs)...)
+	}
+	if len(urls) == 0 {
+		return nil
+	}
+	return telehealth.NewTURNCredentials(urls, c.TURNSecret, 12*time.Hour)
 }
 
 func splitList(s string) []string {

@@ -17,7 +17,16 @@ import (
 // sfuServer serves signalling for one visit; the subject comes from the
 // query (the app authenticates; here the SFU is under test).
 func sfuServer(t testing.TB) (*telehealth.SFU, string) {
-	sfu, err := telehealth.NewSFU(telehealth.Config{LoopbackOnly: true}, zerolog.Nop())
+	return sfuServerConfig(t, telehealth.Config{LoopbackOnly: true})
+}
+
+func sfuServerWith(t testing.TB, cfg telehealth.Config) string {
+	_, base := sfuServerConfig(t, cfg)
+	return base
+}
+
+func sfuServerConfig(t testing.TB, cfg telehealth.Config) (*telehealth.SFU, string) {
+	sfu, err := telehealth.NewSFU(cfg, zerolog.Nop())
 	require.NoError(t, err)
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

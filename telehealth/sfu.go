@@ -32,6 +32,8 @@ type Config struct {
 	// PublicIPs are announced as host candidates when the server sits
 	// behind a 1:1 NAT.
 	PublicIPs []string
+	// TURN, when set, gives each participant short-lived TURN credentials.
+	TURN *TURNCredentials
 }
 
 // SFU forwards media between the participants of each visit. Each
@@ -135,8 +137,15 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 	return &SFU{api: api, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}}, nil
 }
 
-// ICEServers returns the servers browsers should use.
-func (s *SFU) ICEServers() []webrtc.ICEServer { return s.cfg.ICEServers }
+// ICEServers returns the STUN and TURN servers a participant should use,
+// with TURN credentials of their own.
+func (s *SFU) ICEServers(subject string) []webrtc.ICEServer {
+	out := append([]webrtc.ICEServer(nil), s.cfg.ICEServers...)
+	if s.cfg.TURN != nil {
+		out = append(out, s.cfg.TURN.For(subject))
+	}
+	return out
+}
 
 func (s *SFU) room(id string) *room {
 	s.mu.Lock()

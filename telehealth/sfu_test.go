@@ -1,12 +1,17 @@
 package telehealth_test
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/internal/rtctest"
+	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/telehealth"
 )
 
 func TestTheSFUForwardsMediaBetweenParticipants(t *testing.T) {
@@ -61,5 +66,57 @@ func TestTheSFUForwardsMediaBetweenParticipants(t *testing.T) {
 		carol.Write(rtctest.Restart)
 		before := carol.From("alice", "video").Packets.Load()
 		require.Eventually(t, func() bool { return carol.From("alice", "video").Packets.Load() > before+150 }, 15*time.Second, 50*time.Millisecond)
+	})
+}
+
+func TestAParticipantBehindNATIsRelayedByTheEmbeddedTURNServer(t *testing.T) {
+	creds := telehealth.NewTURNCredentials(nil, "", time.Hour)
+	srv, err := telehealth.StartTURN(fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), creds)
+	require.NoError(t, err)
+	defer srv.Close()
+	creds.URLs = []string{"turn:" + srv.Addr + "?transport=udp"}
+	base := sfuServerWith(t, telehealth.Config{LoopbackOnly: true, TURN: creds})
+	api := rtctest.API(t)
+	natted := rtctest.JoinWith(t, api, wsURL(base, "v1", "pat"), "pat", nil, rtctest.Options{RelayOnly: true})
+	doc := rtctest.Join(t, api, wsURL(base, "v1", "doc"), "doc", nil)
+	natted.Send(300)
+	doc.Send(300)
+	natted.WaitFor("doc", "video", 100, 20*time.Second)
+	doc.WaitFor("pat", "video", 100, 20*time.Second)
+	require.Equal(t, "relay", natted.LocalCandidateType(), "media went through the TURN relay")
+
+	t.Run("a forged or expired TURN credential is refused", func(t *testing.T) {
+		other := telehealth.NewTURNCredentials([]string{"turn:" + srv.Addr + "?transport=udp"}, "not-the-secret", time.Hour)
+		expired := telehealth.NewTURNCredentials(creds.URLs, "", -time.Minute)
+		for i, c := range []*telehealth.TURNCredentials{creds, other, expired} {
+			ice := c.For("mallory")
+			pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: []webrtc.ICEServer{ice}, ICETransportPolicy: webrtc.ICETransportPolicyRelay})
+			require.NoError(t, err)
+			_, err = pc.CreateDataChannel("x", nil)
+			require.NoError(t, err)
+			var relays atomic.Int32
+			done := make(chan struct{})
+			pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+				if c == nil {
+					close(done)
+				} else if c.Typ == webrtc.ICECandidateTypeRelay {
+					relays.Add(1)
+				}
+			})
+			offer, err := pc.CreateOffer(nil)
+			require.NoError(t, err)
+			require.NoError(t, pc.SetLocalDescription(offer))
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("gathering did not finish")
+			}
+			if i == 0 {
+				require.NotZero(t, relays.Load(), "the server's own credential gets a relay")
+			} else {
+				require.Zero(t, relays.Load(), "no relay allocated")
+			}
+			pc.Close()
+		}
 	})
 }

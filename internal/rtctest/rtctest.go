@@ -119,6 +119,20 @@ func API(t testing.TB) *webrtc.API {
 // join connects a participant to the signalling URL and starts sending.
 func Join(t testing.TB, api *webrtc.API, url, id string, hdr http.Header) *Participant {
 	t.Helper()
+	return JoinWith(t, api, url, id, hdr, Options{})
+}
+
+// Options change how a participant connects.
+type Options struct {
+	// RelayOnly uses only TURN relay candidates, as behind a NAT that
+	// lets nothing else through.
+	RelayOnly bool
+}
+
+// JoinWith is Join with options. The peer connection is made with the ICE
+// servers the server's welcome gives.
+func JoinWith(t testing.TB, api *webrtc.API, url, id string, hdr http.Header, opts Options) *Participant {
+	t.Helper()
 	ws, resp, err := websocket.DefaultDialer.Dial(url, hdr)
 	if err != nil {
 		status := 0
@@ -127,7 +141,18 @@ func Join(t testing.TB, api *webrtc.API, url, id string, hdr http.Header) *Parti
 		}
 		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	require.NoError(t, ws.WriteJSON(telehealth.Message{Type: "join"}))
+	var welcome telehealth.Message
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	require.NoError(t, ws.ReadJSON(&welcome))
+	ws.SetReadDeadline(time.Time{})
+	require.Equal(t, "welcome", welcome.Type, "the server's first message: %+v", welcome)
+	conf := webrtc.Configuration{ICEServers: welcome.ICEServers}
+	if opts.RelayOnly {
+		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(conf)
 	require.NoError(t, err)
 	p := &Participant{t: t, ID: id, ws: ws, pc: pc, got: map[string]*Received{}, sent: map[string]*atomic.Uint32{},
 		stop: make(chan struct{}), ended: make(chan struct{})}
@@ -179,7 +204,6 @@ func Join(t testing.TB, api *webrtc.API, url, id string, hdr http.Header) *Parti
 		}
 	})
 	go p.signal()
-	p.Write(telehealth.Message{Type: "join"})
 	t.Cleanup(p.Close)
 	return p
 }
@@ -331,4 +355,14 @@ func (p *Participant) Sent(kind string) int64 {
 		return int64(c.Load())
 	}
 	return 0
+}
+
+// LocalCandidateType is the type of the local candidate of the selected
+// ICE pair ("host", "srflx", "relay"), or "".
+func (p *Participant) LocalCandidateType() string {
+	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return ""
+	}
+	return pair.Local.Typ.String()
 }
