@@ -75,6 +75,8 @@ func TestAVideoVisitInTwoBrowsers(t *testing.T) {
 		t.Logf("heart rate went from %s to %s", first, testenv.Eval[string](doc, hr))
 		require.NotContains(t, first, ".", "a heart rate is shown in whole beats")
 		require.Empty(t, axe(t, doc), "serious accessibility violations on the visit page")
+		// The last hour from the store beside the live values.
+		doc.Wait(`document.querySelector('.visit-side figure.trend[data-vital="heart_rate"] path.mean')`, 20*time.Second)
 	})
 
 	t.Run("ending the visit puts the Encounter and its Observations on /fhir/r4", func(t *testing.T) {

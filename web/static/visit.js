@@ -111,12 +111,20 @@ async function vitalsPanel(patient, withTrends) {
   const trends = h('div', {});
   const panel = h('section', { class: 'panel', 'aria-labelledby': 'vitals-h' }, h('h2', { id: 'vitals-h' }, 'Live vitals'), list, trends);
   if (withTrends) {
-    const now = Date.now();
+    // The last hour from the store, as context; refreshed every 15 s.
     const rules = await api('GET', '/api/v1/rules');
-    for (const t of ['heart_rate', 'spo2']) {
-      const r = await api('GET', `/api/v1/patients/${enc}/aggregates?type=${t}&since=1h&every=60s`, undefined, true);
-      if (r.windows && r.windows.length) trends.append(trendChart(t, r.windows, now - 3600e3, now, 60e3, rules.filter(x => x.vital === t && x.level != null), [], () => {}));
-    }
+    const drawTrends = async () => {
+      const now = Date.now();
+      const figs = [];
+      for (const t of ['heart_rate', 'spo2']) {
+        const r = await api('GET', `/api/v1/patients/${enc}/aggregates?type=${t}&since=1h&every=60s`, undefined, true);
+        if (r.windows && r.windows.length) figs.push(trendChart(t, r.windows, now - 3600e3, now, 60e3, rules.filter(x => x.vital === t && x.level != null), [], () => {}));
+      }
+      trends.replaceChildren(...(figs.length ? figs : [h('p', {}, 'No readings in the last hour yet.')]));
+    };
+    await drawTrends();
+    const every = setInterval(() => drawTrends().catch(() => {}), 15000);
+    onPageLeave(() => clearInterval(every));
   }
   live.handlers.add(m => {
     if (m.patient !== patient || m.type !== 'reading' || !cells[m.vital]) return;
