@@ -7,6 +7,7 @@ package rtctest
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -229,7 +230,7 @@ func (p *Participant) signal() {
 		switch m.Type {
 		case "offer":
 			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
-				if p.closing() {
+				if p.closing() || errors.Is(err, webrtc.ErrConnectionClosed) {
 					return
 				}
 				p.t.Errorf("%s: remote offer: %v", p.ID, err)
@@ -240,7 +241,7 @@ func (p *Participant) signal() {
 				err = p.pc.SetLocalDescription(ans)
 			}
 			if err != nil {
-				if p.closing() {
+				if p.closing() || errors.Is(err, webrtc.ErrConnectionClosed) {
 					return
 				}
 				p.t.Errorf("%s: answer: %v", p.ID, err)
@@ -330,7 +331,9 @@ func (p *Participant) closing() bool {
 	case <-p.stop:
 		return true
 	default:
-		return p.pc.ConnectionState() == webrtc.PeerConnectionStateClosed
+		// pion closes a connection itself when the far end's DTLS closes
+		// (the visit ended): offers still in flight then fail.
+		return p.pc.ConnectionState() == webrtc.PeerConnectionStateClosed || p.pc.SignalingState() == webrtc.SignalingStateClosed
 	}
 }
 
