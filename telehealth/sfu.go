@@ -221,6 +221,7 @@ type peer struct {
 	pending  bool
 	restart  bool
 	closed   bool
+	slots    int // receive slots: one audio and one video at first
 }
 
 func (p *peer) send(m Message) { p.out(m) }
@@ -255,7 +256,7 @@ func (r *room) join(who Participant, out func(Message) bool) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{Participant: who, room: r, pc: pc, out: out, senders: map[string]*webrtc.RTPSender{}}
+	p := &peer{Participant: who, room: r, pc: pc, out: out, senders: map[string]*webrtc.RTPSender{}, slots: 2}
 	// The participant sends one audio and one video track.
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -302,12 +303,12 @@ func (r *room) join(who Participant, out func(Message) bool) (*peer, error) {
 
 // published starts forwarding a track a participant sends.
 func (r *room) published(src *peer, remote *webrtc.TrackRemote) {
-	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.Kind().String(), src.Subject)
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), src.Subject)
 	if err != nil {
 		r.sfu.log.Error().Err(err).Msg("local track")
 		return
 	}
-	f := &forward{key: src.Subject + "/" + remote.Kind().String(), source: src, remote: remote, local: local}
+	f := &forward{key: src.Subject + "/" + remote.ID(), source: src, remote: remote, local: local}
 	r.mu.Lock()
 	if r.peers[src.Subject] != src {
 		r.mu.Unlock()
@@ -475,6 +476,42 @@ func (p *peer) answered(sdp string) error {
 		p.negotiate()
 	}
 	return nil
+}
+
+// addSlot gives the participant room for one more track of kind (a
+// screen share, a second camera) and offers it.
+func (p *peer) addSlot(kind string) error {
+	k := webrtc.NewRTPCodecType(kind)
+	if k == 0 {
+		return errors.New("kind: audio or video")
+	}
+	p.mu.Lock()
+	if p.slots >= maxSlots {
+		p.mu.Unlock()
+		return errors.New("too many tracks")
+	}
+	p.slots++
+	p.mu.Unlock()
+	if _, err := p.pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		return err
+	}
+	p.negotiate()
+	return nil
+}
+
+// maxSlots bounds the tracks one participant may send.
+const maxSlots = 6
+
+// dropTrack stops forwarding one of the participant's tracks (they
+// stopped sharing their screen); the others renegotiate.
+func (p *peer) dropTrack(id string) {
+	r := p.room
+	r.mu.Lock()
+	f := r.tracks[p.Subject+"/"+id]
+	r.mu.Unlock()
+	if f != nil && f.source == p {
+		r.unpublish(f)
+	}
 }
 
 // iceRestart renegotiates with fresh ICE credentials (the participant's

@@ -62,6 +62,19 @@ func TestTheSFUForwardsMediaBetweenParticipants(t *testing.T) {
 		require.Eventually(t, func() bool { return alice.From("bob", "video").Packets.Load() > after+100 }, 15*time.Second, 50*time.Millisecond)
 	})
 
+	t.Run("a participant adds a screen share and drops it: the others renegotiate", func(t *testing.T) {
+		stop := carol.ShareScreen("screen", 200)
+		alice.WaitFor("carol", "screen", 30, 15*time.Second)
+		require.Zero(t, alice.From("carol", "screen").Bad.Load())
+		stop()
+		time.Sleep(time.Second)
+		before := alice.From("carol", "screen").Packets.Load()
+		time.Sleep(time.Second)
+		require.Equal(t, before, alice.From("carol", "screen").Packets.Load(), "the share has stopped")
+		before = alice.From("carol", "video").Packets.Load()
+		require.Eventually(t, func() bool { return alice.From("carol", "video").Packets.Load() > before+30 }, 10*time.Second, 50*time.Millisecond, "the camera still flows")
+	})
+
 	t.Run("an ICE restart keeps the media flowing", func(t *testing.T) {
 		carol.Write(rtctest.Restart)
 		before := carol.From("alice", "video").Packets.Load()

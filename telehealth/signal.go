@@ -17,6 +17,8 @@ import (
 //	both:   {"type":"candidate","candidate":{"candidate":"...","sdpMid":"0","sdpMLineIndex":0}}
 //	server: {"type":"participants","participants":[{"subject":"...","role":"patient"}]}
 //	client: {"type":"restart"}   the network changed: the server offers with an ICE restart
+//	client: {"type":"add_track","kind":"video"}   room for one more track (a screen share): the server offers
+//	client: {"type":"remove_track","track":"<track id>"}   stop forwarding it; the others renegotiate
 //	client: {"type":"leave"}     client (a clinician): {"type":"end","note":"..."}
 //	server: {"type":"ended"}     {"type":"error","error":"..."}
 //
@@ -31,6 +33,8 @@ type Message struct {
 	Participants []Participant            `json:"participants,omitempty"`
 	ICEServers   []webrtc.ICEServer       `json:"ice_servers,omitempty"`
 	Note         string                   `json:"note,omitempty"`
+	Kind         string                   `json:"kind,omitempty"`
+	Track        string                   `json:"track,omitempty"`
 	Error        string                   `json:"error,omitempty"`
 }
 
@@ -158,6 +162,12 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 			}
 		case "restart":
 			p.iceRestart()
+		case "add_track":
+			if err := p.addSlot(m.Kind); err != nil {
+				send(Message{Type: "error", Error: err.Error()})
+			}
+		case "remove_track":
+			p.dropTrack(m.Track)
 		case "leave":
 			return
 		case "end":

@@ -179,7 +179,7 @@ func JoinWith(t testing.TB, api *webrtc.API, url, id string, hdr http.Header, op
 		}
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		key := tr.StreamID() + "/" + tr.Kind().String()
+		key := tr.StreamID() + "/" + tr.ID()     // the sender's track id: "audio", "video", or another added
 		rc := &Received{seen: map[uint32]bool{}} // a new track (a rejoin) counts afresh
 		p.mu.Lock()
 		p.got[key] = rc
@@ -368,4 +368,45 @@ func (p *Participant) LocalCandidateType() string {
 		return ""
 	}
 	return pair.Local.Typ.String()
+}
+
+// ShareScreen adds a second video track with the given id, asks the server
+// for room for it, and sends kbps on it; stop ends it.
+func (p *Participant) ShareScreen(id string, kbps int) (stop func()) {
+	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, id, p.ID)
+	require.NoError(p.t, err)
+	sender, err := p.pc.AddTrack(tr)
+	require.NoError(p.t, err)
+	go func() {
+		for {
+			if _, _, err := sender.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+	p.Write(telehealth.Message{Type: "add_track", Kind: "video"})
+	seq := &atomic.Uint32{}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Second / 15)
+		defer tick.Stop()
+		var sn uint16
+		for frame := uint32(0); ; frame++ {
+			select {
+			case <-done:
+				return
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			sn++
+			tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: sn, Timestamp: frame * 6000, Marker: true},
+				Payload: payload(p.ID, seq.Add(1), min(max(kbps*1000/8/15, 64), 1100))})
+		}
+	}()
+	return func() {
+		close(done)
+		p.pc.RemoveTrack(sender)
+		p.Write(telehealth.Message{Type: "remove_track", Track: id})
+	}
 }
