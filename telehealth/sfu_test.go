@@ -133,3 +133,20 @@ func TestAParticipantBehindNATIsRelayedByTheEmbeddedTURNServer(t *testing.T) {
 		}
 	})
 }
+
+func TestTheServersMediaStaysInItsPortRange(t *testing.T) {
+	lo := testenv.FreePort(t)
+	base := sfuServerWith(t, telehealth.Config{LoopbackOnly: true, UDPPortMin: uint16(lo), UDPPortMax: uint16(lo + 20)})
+	api := rtctest.API(t)
+	a := rtctest.Join(t, api, wsURL(base, "v1", "a"), "a", nil)
+	b := rtctest.Join(t, api, wsURL(base, "v1", "b"), "b", nil)
+	a.Send(100)
+	b.Send(100)
+	a.WaitFor("b", "video", 20, 15*time.Second)
+	b.WaitFor("a", "video", 20, 15*time.Second)
+	for _, p := range []*rtctest.Participant{a, b} {
+		port := p.RemotePort()
+		require.GreaterOrEqual(t, port, lo, "the server's media port")
+		require.LessOrEqual(t, port, lo+20)
+	}
+}

@@ -410,3 +410,13 @@ func (p *Participant) ShareScreen(id string, kbps int) (stop func()) {
 		p.Write(telehealth.Message{Type: "remove_track", Track: id})
 	}
 }
+
+// RemotePort is the port of the far end of the selected ICE pair (the
+// server's media port), or 0.
+func (p *Participant) RemotePort() int {
+	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return 0
+	}
+	return int(pair.Remote.Port)
+}
