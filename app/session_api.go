@@ -34,12 +34,12 @@ func (a *App) authenticate(r *http.Request) (c auth.Claims, cookie bool, err err
 	if err != nil {
 		return auth.Claims{}, false, auth.ErrNoToken
 	}
+	if !sameOrigin(r) { // before the session counts it as activity
+		return auth.Claims{}, true, errCrossSite
+	}
 	c, err = a.Sessions.Check(r.Context(), ck.Value, r.Header.Get(backgroundHeader) == "")
 	if err != nil {
 		return auth.Claims{}, true, err
-	}
-	if !sameOrigin(r) {
-		return auth.Claims{}, true, errCrossSite
 	}
 	return c, true, nil
 }

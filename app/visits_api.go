@@ -336,9 +336,13 @@ type JoinRequest struct {
 	Code string `json:"code"`
 }
 
-// joinSession signs the holder of a join link in to the browser UI (the
-// patient's join page then reads their own vitals like any signed-in
-// patient). The link stays good until it expires, for rejoining.
+// joinSession signs the patient of a visit in to the browser UI with
+// their join link (the join page then reads their own vitals like any
+// signed-in patient). Anyone else's link (an invited colleague or
+// interpreter) is good for the visit only, never for a session: a
+// clinician may invite any subject, and must not thereby mint a session in
+// someone else's name. The link stays good until it expires, for
+// rejoining.
 func (a *App) joinSession(w http.ResponseWriter, r *http.Request) {
 	var req JoinRequest
 	if !decodeBody(w, r, &req) {
@@ -358,6 +362,13 @@ func (a *App) joinSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && v.State == telehealth.Ended {
 		err = telehealth.ErrEnded
+	}
+	if err == nil && (c.Role != auth.RolePatient || c.Subject != v.Patient) {
+		if !a.audited(w, r, ev) {
+			return
+		}
+		fail(w, http.StatusForbidden, "this link is for the visit only: open the visit with it")
+		return
 	}
 	if err != nil {
 		if verr == nil && !a.audited(w, r, ev) {

@@ -135,6 +135,12 @@ func TestAVisitThroughTheSFUEndsInTheChartAsFHIR(t *testing.T) {
 		require.Equal(t, http.StatusCreated, apiCall(t, a, "POST", "/api/v1/visits/"+id+"/invite", doc1, `{"subject":"interp-es","role":"interpreter"}`, &link))
 		lu, _ := url.Parse(link.URL)
 		lq, _ := url.ParseQuery(strings.TrimPrefix(lu.Fragment, "/join?"))
+		// A guest's link opens the visit, never a session in that name (a
+		// clinician may invite any subject).
+		require.Equal(t, http.StatusForbidden, apiCall(t, a, "POST", "/api/v1/visits/"+id+"/session", "", `{"code":"`+lq.Get("code")+`"}`, nil))
+		var pv app.VisitView
+		require.Equal(t, http.StatusOK, apiCall(t, a, "GET", "/api/v1/visits/"+id+"?join="+url.QueryEscape(lq.Get("code")), "", "", &pv))
+		require.Equal(t, "interpreter", pv.You)
 		interp := rtctest.Join(t, api, wsBase(a)+"/ws/v1/visits/"+id+"?join="+url.QueryEscape(lq.Get("code")), "interp-es", nil)
 		interp.Send(100)
 		interp.WaitFor("p1", "audio", 30, 15*time.Second)

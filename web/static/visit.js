@@ -6,11 +6,12 @@
 // call joins a visit with a local stream and keeps the connection up: it
 // rejoins when the signalling socket drops and asks for an ICE restart
 // when the network fails.
-function startCall(visitId, stream, handlers) {
+function startCall(visitId, stream, handlers, joinCode) {
   const state = { ended: false, pc: null, ws: null, retry: 500 };
   window.vitalwire.call = state;
   const connect = () => {
-    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + `/ws/v1/visits/${encodeURIComponent(visitId)}`);
+    const join = joinCode ? `?join=${encodeURIComponent(joinCode)}` : '';
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + `/ws/v1/visits/${encodeURIComponent(visitId)}${join}`);
     state.ws = ws;
     const send = m => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
     ws.onopen = () => { state.retry = 500; send({ type: 'join' }); };
@@ -217,19 +218,26 @@ async function visitPage(main, id) {
 async function joinPage(main, params) {
   const visitId = params.get('visit');
   const code = params.get('code');
+  // A patient's link signs them in; a guest's (an interpreter, a
+  // colleague) is kept in this page only and used for the visit alone.
+  let guestCode = null;
   if (code) {
     history.replaceState(null, '', location.pathname + `#/join?visit=${encodeURIComponent(visitId)}`);
     main.replaceChildren(h('p', {}, 'Opening your visit…'));
     try { me = await api('POST', `/api/v1/visits/${encodeURIComponent(visitId)}/session`, { code }); } catch (e) {
-      main.replaceChildren(h('h1', {}, 'Your visit'), h('p', { class: 'error', role: 'alert' }, e.message));
-      return;
+      if (e.status !== 403) {
+        main.replaceChildren(h('h1', {}, 'Your visit'), h('p', { class: 'error', role: 'alert' }, e.message));
+        return;
+      }
+      guestCode = code;
     }
     renderChrome();
   }
-  if (!me) {
+  if (!me && !guestCode) {
     try { me = await api('GET', '/api/v1/session'); } catch (e) { location.hash = '#/signin'; return; }
   }
-  const visit = await api('GET', `/api/v1/visits/${encodeURIComponent(visitId)}`);
+  const visit = await api('GET', `/api/v1/visits/${encodeURIComponent(visitId)}${guestCode ? '?join=' + encodeURIComponent(guestCode) : ''}`);
+  const self = me ? me.subject : visit.you;
   const check = h('p', { role: 'status', id: 'media-check' }, 'Checking your camera and microphone…');
   const preview = h('video', { autoplay: true, playsinline: true, muted: true, id: 'local-video', 'aria-label': 'Your camera' });
   preview.muted = true;
@@ -257,7 +265,7 @@ async function joinPage(main, params) {
   joinBtn.addEventListener('click', () => {
     joinBtn.remove();
     status.textContent = 'Waiting room: your clinician will join shortly.';
-    const rv = remoteVideos(remotes, s => (s === me.subject ? 'You' : s));
+    const rv = remoteVideos(remotes, s => (s === self ? 'You' : s));
     const call = startCall(visitId, stream, {
       track: rv.track,
       status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
@@ -268,7 +276,7 @@ async function joinPage(main, params) {
       },
       ended: () => { status.textContent = 'Your visit has ended. Thank you.'; call.hangUp(); },
       error: e => { status.textContent = e; },
-    });
+    }, guestCode);
     onPageLeave(() => call.hangUp());
   });
 }
