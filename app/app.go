@@ -323,6 +323,23 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 // URL is the base URL of the HTTP API.
 func (a *App) URL() string { return a.scheme + "://" + a.httpLn.Addr().String() }
 
+// sweepSessions deletes ended browser sessions and used sign-in links
+// past their expiry, every ten minutes.
+func (a *App) sweepSessions(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := a.Sessions.Sweep(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error().Err(err).Msg("session sweep failed")
+			}
+		}
+	}
+}
+
 // RecordsDB is the records database (chart, audit, alerts, visits), for
 // tools and tests that inspect it.
 func (a *App) RecordsDB() *sql.DB { return a.records }
@@ -368,6 +385,7 @@ func (a *App) Run(ctx context.Context) error {
 	devicesDone := run("devices", func(c context.Context) error { return a.Devices.Run(c, 5*time.Second) }, devCtx)
 	alertsDone := run("alerts", func(c context.Context) error { return a.Alerts.Run(c, 5*time.Second) }, devCtx)
 	hooksDone := run("webhooks", a.hooks.Run, devCtx)
+	sweepDone := run("sessions", a.sweepSessions, devCtx)
 	ingestDone := run("ingest", a.Ingester.Run, ingestCtx)
 	var subscription func(context.Context) error
 	if a.consumer != nil {
@@ -414,6 +432,7 @@ func (a *App) Run(ctx context.Context) error {
 	<-devicesDone
 	<-alertsDone
 	<-hooksDone
+	<-sweepDone
 	a.close()
 	close(errc)
 	var errs []error

@@ -88,3 +88,26 @@ func TestPasswordsAreHashedAndLockOut(t *testing.T) {
 	_, err = s.Login(ctx, "nobody", "long enough password")
 	require.ErrorIs(t, err, ErrBadLogin)
 }
+
+func TestSweepDeletesEndedSessionsOnly(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	s := NewSessions(db, 15*time.Minute, time.Hour)
+	s.now = func() time.Time { return now }
+	old, _, err := s.Create(ctx, "a", RoleClinician)
+	require.NoError(t, err)
+	now = now.Add(20 * time.Minute)
+	live, _, err := s.Create(ctx, "b", RoleClinician)
+	require.NoError(t, err)
+	require.NoError(t, s.Sweep(ctx))
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n))
+	require.Equal(t, 1, n)
+	_, err = s.Check(ctx, live, false)
+	require.NoError(t, err)
+	_, err = s.Check(ctx, old, false)
+	require.ErrorIs(t, err, ErrNoSession)
+}
