@@ -105,6 +105,20 @@ func TestBrowserSessions(t *testing.T) {
 	require.NoError(t, a.Chart.AddMember(ctx, "ward", "clinician", "doc"))
 	require.NoError(t, a.Chart.AddMember(ctx, "ward", "patient", "p1"))
 
+	t.Run("the UI is served from the binary under a strict content policy", func(t *testing.T) {
+		for _, path := range []string{"/", "/app.js", "/visit.js", "/app.css"} {
+			resp, err := http.Get(a.URL() + path)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode, path)
+			csp := resp.Header.Get("Content-Security-Policy")
+			require.Contains(t, csp, "default-src 'self'")
+			require.Contains(t, csp, "script-src 'self'")
+			require.Contains(t, csp, "frame-ancestors 'none'")
+			require.NotContains(t, csp, "http", "no other origin is allowed")
+		}
+	})
+
 	t.Run("a sign-in link works once and sets a strict HttpOnly cookie", func(t *testing.T) {
 		link := a.SignInURL("doc", auth.RoleClinician, time.Minute).URL
 		b := newBrowserish(t, a)
