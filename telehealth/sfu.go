@@ -1,6 +1,7 @@
 package telehealth
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,9 @@ type Config struct {
 	PublicIPs []string
 	// TURN, when set, gives each participant short-lived TURN credentials.
 	TURN *TURNCredentials
+	// MeasureArrival counts Delay from each packet's arrival on the
+	// socket rather than from the SFU's read of it (benchmarks).
+	MeasureArrival bool
 }
 
 // SFU forwards media between the participants of each visit. Each
@@ -45,9 +49,13 @@ type SFU struct {
 	log   zerolog.Logger
 	mu    sync.Mutex
 	rooms map[string]*room
+	arr   *arrivals // nil unless Config.MeasureArrival
 
 	// Forwarded counts RTP packets written to subscribers.
 	Forwarded atomic.Int64
+	// ArrivalMisses counts forwarded packets whose arrival was not seen
+	// (MeasureArrival; their delay counts from the read).
+	ArrivalMisses atomic.Int64
 	// Delay is the time from the SFU reading a packet to its write to
 	// every subscriber returning.
 	Delay LatencyHistogram
@@ -133,8 +141,17 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 	if len(cfg.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
+	var arr *arrivals
+	if cfg.MeasureArrival {
+		arr = &arrivals{m: map[uint64]int64{}}
+		n, err := newStampNet(arr)
+		if err != nil {
+			return nil, err
+		}
+		se.SetNet(n)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &SFU{api: api, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}}, nil
+	return &SFU{api: api, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}, arr: arr}, nil
 }
 
 // ICEServers returns the STUN and TURN servers a participant should use,
@@ -344,11 +361,18 @@ func (r *room) copy(f *forward) {
 			r.unpublish(f)
 			return
 		}
-		start := time.Now()
+		start := time.Now().UnixNano()
+		if arr := r.sfu.arr; arr != nil && n >= 12 {
+			if t, ok := arr.take(binary.BigEndian.Uint32(buf[8:12]), binary.BigEndian.Uint16(buf[2:4])); ok {
+				start = t
+			} else {
+				r.sfu.ArrivalMisses.Add(1)
+			}
+		}
 		if _, err := f.local.Write(buf[:n]); err != nil && !errors.Is(err, errClosedPipe) {
 			continue
 		}
-		r.sfu.Delay.Observe(time.Since(start))
+		r.sfu.Delay.Observe(time.Duration(time.Now().UnixNano() - start))
 		r.sfu.Forwarded.Add(1)
 	}
 }

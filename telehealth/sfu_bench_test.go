@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwire/vitalwire/internal/rtctest"
+	"github.com/vitalwire/vitalwire/telehealth"
 )
 
 // BenchmarkSFUVisits runs growing numbers of concurrent one-to-one visits
@@ -59,7 +60,7 @@ func BenchmarkSFUVisits(b *testing.B) {
 }
 
 func runVisits(b *testing.B, visits int, measure time.Duration) (loss float64, p50, p99, fwd99 time.Duration, mbps float64) {
-	sfu, base := sfuServer(b)
+	sfu, base := sfuServerConfig(b, telehealth.Config{LoopbackOnly: true, MeasureArrival: true})
 	api := rtctest.API(b)
 	type pair struct{ a, b *rtctest.Participant }
 	pairs := make([]pair, visits)
@@ -127,8 +128,8 @@ func runVisits(b *testing.B, visits int, measure time.Duration) (loss float64, p
 	// forwarded packets are ~1,100-byte video or 160-byte audio: report
 	// the media bit rate from what the senders were asked for.
 	mbps = float64(visits*2) * 1.064 // 1 Mbit/s video + 64 kbit/s audio each
-	b.Logf("%d visits: sent %d, received %d (loss %.3f%%), send-to-receive p50 %s p99 %s; SFU read-to-written p50 %s p99 %s; forwarded %d packets in %s",
-		visits, sent, recv, loss*100, p50, p99, sfu.Delay.Quantile(hist0, 0.5), fwd99, fwd, measure)
+	b.Logf("%d visits: sent %d, received %d (loss %.3f%%), send-to-receive p50 %s p99 %s; SFU arrival-to-written p50 %s p99 %s; forwarded %d packets in %s (arrival not seen for %d since start)",
+		visits, sent, recv, loss*100, p50, p99, sfu.Delay.Quantile(hist0, 0.5), fwd99, fwd, measure, sfu.ArrivalMisses.Load())
 	for _, p := range pairs {
 		p.a.Close()
 		p.b.Close()
