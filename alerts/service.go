@@ -18,6 +18,12 @@ type Notifier interface {
 	AlertChanged(a Alert)
 }
 
+// EscalationNotifier, when the Notifier also is one, hears who is paged
+// when an alert escalates.
+type EscalationNotifier interface {
+	Escalated(a Alert, contacts []string)
+}
+
 // ScoreNotifier, when the Notifier also is one, hears of every change of a
 // patient's NEWS2 total or band.
 type ScoreNotifier interface {
@@ -28,6 +34,7 @@ type ScoreNotifier interface {
 // in the store, and tells the notifier. It is the ingester's sink for rules.
 type Service struct {
 	hooks         *Webhooks
+	contacts      func(ctx context.Context, patient string) ([]string, error)
 	escalateAfter time.Duration
 	engine        *Engine
 	store         *Store
@@ -57,6 +64,12 @@ func NewService(engine *Engine, store *Store, notify Notifier, log zerolog.Logge
 // SetEscalation raises alerts not acknowledged within after (0: never).
 func (s *Service) SetEscalation(after time.Duration) { s.escalateAfter = after }
 
+// SetContacts tells the service whom to page when a patient's alert
+// escalates.
+func (s *Service) SetContacts(f func(ctx context.Context, patient string) ([]string, error)) {
+	s.contacts = f
+}
+
 // SetWebhooks makes the service deliver every alert change to webhooks.
 func (s *Service) SetWebhooks(w *Webhooks) { s.hooks = w }
 
@@ -67,6 +80,31 @@ func (s *Service) changed(event string, a Alert) {
 	}
 	if s.hooks != nil {
 		if err := s.hooks.Enqueue(context.Background(), event, a); err != nil {
+			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
+		}
+	}
+}
+
+// escalated pages the escalation contacts of the patient's care teams:
+// on the live view and in the webhook delivery.
+func (s *Service) escalated(ctx context.Context, a Alert) {
+	var contacts []string
+	if s.contacts != nil {
+		var err error
+		if contacts, err = s.contacts(ctx, a.Patient); err != nil {
+			s.log.Error().Err(err).Int64("alert", a.ID).Msg("escalation contacts unavailable")
+		}
+	}
+	s.log.Warn().Int64("alert", a.ID).Str("rule", a.Rule).Str("severity", a.Severity).Int("contacts", len(contacts)).
+		Msg("alert escalated: not acknowledged in time")
+	if s.notify != nil {
+		s.notify.AlertChanged(a)
+		if en, ok := s.notify.(EscalationNotifier); ok {
+			en.Escalated(a, contacts)
+		}
+	}
+	if s.hooks != nil {
+		if err := s.hooks.EnqueuePayload(ctx, WebhookPayload{Event: "alert.escalated", Alert: a, Contacts: contacts}); err != nil {
 			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
 		}
 	}
@@ -209,8 +247,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 					s.log.Error().Err(err).Msg("escalation failed")
 				}
 				for _, a := range up {
-					s.log.Warn().Int64("alert", a.ID).Str("rule", a.Rule).Str("severity", a.Severity).Msg("alert escalated: not acknowledged in time")
-					s.changed("alert.escalated", a)
+					s.escalated(ctx, a)
 				}
 			}
 		}

@@ -58,14 +58,23 @@ func NewWebhooks(db *sql.DB, hooks []Webhook, log zerolog.Logger) *Webhooks {
 type WebhookPayload struct {
 	Event string `json:"event"` // alert.firing, alert.acknowledged, alert.resolved, alert.escalated
 	Alert Alert  `json:"alert"`
+	// Contacts are who to page (alert.escalated): the escalation contacts
+	// of the patient's care teams.
+	Contacts []string `json:"contacts,omitempty"`
 }
 
 // Enqueue stores a delivery of an alert change for every receiver.
 func (w *Webhooks) Enqueue(ctx context.Context, event string, a Alert) error {
+	return w.EnqueuePayload(ctx, WebhookPayload{Event: event, Alert: a})
+}
+
+// EnqueuePayload stores a delivery of p for every receiver.
+func (w *Webhooks) EnqueuePayload(ctx context.Context, p WebhookPayload) error {
+	event, a := p.Event, p.Alert
 	if len(w.hooks) == 0 {
 		return nil
 	}
-	body, err := json.Marshal(WebhookPayload{Event: event, Alert: a})
+	body, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}

@@ -182,6 +182,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	a.hooks = alerts.NewWebhooks(a.records, cfg.Alerts.Webhooks, log)
 	a.Alerts.SetWebhooks(a.hooks)
 	a.Alerts.SetEscalation(cfg.Alerts.EscalateAfter)
+	a.Alerts.SetContacts(a.Chart.EscalationContacts)
 	if err := a.Alerts.Warm(ctx, a.Store, a.boundPatients()); err != nil {
 		return nil, fmt.Errorf("warm alerts: %w", err)
 	}
@@ -589,6 +590,15 @@ type hubNotifier struct{ hub *live.Hub }
 
 func (h hubNotifier) AlertChanged(al alerts.Alert) {
 	h.hub.Publish(live.Event{Patient: al.Patient, Kind: "alert", Data: al})
+}
+
+// Escalated pages the contacts on the live view: every subscriber of the
+// patient gets the escalation with its contacts; a contact's page says so.
+func (h hubNotifier) Escalated(al alerts.Alert, contacts []string) {
+	if contacts == nil {
+		contacts = []string{}
+	}
+	h.hub.Publish(live.Event{Patient: al.Patient, Kind: "escalation", Data: map[string]any{"alert": al, "contacts": contacts}})
 }
 
 // ScoreChanged sends a patient's new NEWS2 to their live subscribers.

@@ -24,6 +24,7 @@ import (
 //	        {"type":"reading","patient":"p1","device":"...","vital":"heart_rate","time":"...","value":72,"unit":"/min"}
 //	        {"type":"alert","patient":"p1","alert":{"id":3,"rule":"spo2_low","state":"firing",...}}
 //	        {"type":"news2","patient":"p1","news2":{"total":5,"band":"medium"}}
+//	        {"type":"escalation","patient":"p1","escalation":{"alert":{...},"contacts":["charge-nurse"]}}
 const (
 	wsWriteWait  = 10 * time.Second
 	wsPongWait   = 60 * time.Second
@@ -86,17 +87,18 @@ type wsIn struct {
 }
 
 type wsOut struct {
-	Type      string      `json:"type"`
-	Patient   string      `json:"patient,omitempty"`
-	Error     string      `json:"error,omitempty"`
-	Device    string      `json:"device,omitempty"`
-	Vital     vitals.Type `json:"vital,omitempty"`
-	Time      *time.Time  `json:"time,omitempty"`
-	Value     *float64    `json:"value,omitempty"`
-	Diastolic *float64    `json:"diastolic,omitempty"`
-	Unit      string      `json:"unit,omitempty"`
-	Alert     any         `json:"alert,omitempty"`
-	NEWS2     any         `json:"news2,omitempty"`
+	Type       string      `json:"type"`
+	Patient    string      `json:"patient,omitempty"`
+	Error      string      `json:"error,omitempty"`
+	Device     string      `json:"device,omitempty"`
+	Vital      vitals.Type `json:"vital,omitempty"`
+	Time       *time.Time  `json:"time,omitempty"`
+	Value      *float64    `json:"value,omitempty"`
+	Diastolic  *float64    `json:"diastolic,omitempty"`
+	Unit       string      `json:"unit,omitempty"`
+	Alert      any         `json:"alert,omitempty"`
+	NEWS2      any         `json:"news2,omitempty"`
+	Escalation any         `json:"escalation,omitempty"`
 }
 
 func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
@@ -207,8 +209,11 @@ func (a *App) liveSocket(w http.ResponseWriter, r *http.Request) {
 			}
 		case ev := <-sub.Events:
 			out := wsOut{Type: ev.Kind, Patient: ev.Patient, Alert: ev.Data}
-			if ev.Kind == "news2" {
+			switch ev.Kind {
+			case "news2":
 				out.Alert, out.NEWS2 = nil, ev.Data
+			case "escalation":
+				out.Alert, out.Escalation = nil, ev.Data
 			}
 			if !write(out) {
 				conn.Close()

@@ -67,6 +67,9 @@ type Team struct {
 	Name       string   `json:"name"`
 	Clinicians []string `json:"clinicians"`
 	Patients   []string `json:"patients"`
+	// Escalation lists the team's clinicians paged when an alert of one of
+	// its patients is not acknowledged in time.
+	Escalation []string `json:"escalation"`
 }
 
 // Chart keeps patients and care teams in the records database, with the
@@ -253,8 +256,8 @@ func (c *Chart) AddTeam(ctx context.Context, id, name string) error {
 
 // AddMember puts a clinician or a patient (kind) in a care team.
 func (c *Chart) AddMember(ctx context.Context, team, kind, member string) error {
-	if kind != "clinician" && kind != "patient" {
-		return fmt.Errorf("%w: kind: clinician or patient", ErrInvalid)
+	if kind != "clinician" && kind != "patient" && kind != "escalation" {
+		return fmt.Errorf("%w: kind: clinician, patient or escalation", ErrInvalid)
 	}
 	if !idPattern.MatchString(member) {
 		return fmt.Errorf("%w: member: 1-64 characters of A-Z a-z 0-9 . _ -", ErrInvalid)
@@ -271,18 +274,51 @@ func (c *Chart) AddMember(ctx context.Context, team, kind, member string) error 
 			return fmt.Errorf("patient %s: %w", member, err)
 		}
 	}
+	if kind == "escalation" {
+		// A contact must be able to open what they are paged about.
+		if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM care_team_members WHERE team_id = ? AND kind = 'clinician' AND member = ?`,
+			team, member).Scan(&n); err != nil {
+			return fmt.Errorf("add member: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: member: an escalation contact must be a clinician of the team", ErrInvalid)
+		}
+	}
 	if _, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO care_team_members (team_id, member, kind) VALUES (?,?,?)`, team, member, kind); err != nil {
 		return fmt.Errorf("add member: %w", err)
 	}
 	return c.reindex(ctx)
 }
 
-// RemoveMember takes a member out of a care team.
+// RemoveMember takes a member out of a care team (a clinician leaving
+// stops being its escalation contact too).
 func (c *Chart) RemoveMember(ctx context.Context, team, kind, member string) error {
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM care_team_members WHERE team_id = ? AND kind = ? AND member = ?`, team, kind, member); err != nil {
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM care_team_members WHERE team_id = ? AND member = ? AND (kind = ? OR (? = 'clinician' AND kind = 'escalation'))`,
+		team, member, kind, kind); err != nil {
 		return fmt.Errorf("remove member: %w", err)
 	}
 	return c.reindex(ctx)
+}
+
+// EscalationContacts lists the escalation contacts of every care team of
+// a patient, sorted.
+func (c *Chart) EscalationContacts(ctx context.Context, patient string) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT a.member FROM care_team_members a
+		JOIN care_team_members b ON a.team_id = b.team_id AND a.kind = 'escalation' AND b.kind = 'patient'
+		WHERE b.member = ? ORDER BY a.member`, patient)
+	if err != nil {
+		return nil, fmt.Errorf("escalation contacts: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // Teams lists the care teams with their members.
@@ -301,7 +337,7 @@ func (c *Chart) Teams(ctx context.Context) ([]Team, error) {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].ID != id {
-			out = append(out, Team{ID: id, Name: name, Clinicians: []string{}, Patients: []string{}})
+			out = append(out, Team{ID: id, Name: name, Clinicians: []string{}, Patients: []string{}, Escalation: []string{}})
 		}
 		t := &out[len(out)-1]
 		switch kind.String {
@@ -309,6 +345,8 @@ func (c *Chart) Teams(ctx context.Context) ([]Team, error) {
 			t.Clinicians = append(t.Clinicians, member.String)
 		case "patient":
 			t.Patients = append(t.Patients, member.String)
+		case "escalation":
+			t.Escalation = append(t.Escalation, member.String)
 		}
 	}
 	return out, rows.Err()

@@ -118,13 +118,14 @@ func patientCmd(ctx context.Context, args []string, stdout io.Writer) error {
 // teamCmd manages care teams over the API (admin).
 func teamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: vitalwire team add ID --name N | add-member TEAM (--clinician C | --patient P) | remove-member ... | list")
+		return errors.New("usage: vitalwire team add ID --name N | add-member TEAM (--clinician C | --patient P | --escalation C) | remove-member ... | list")
 	}
 	fs := flag.NewFlagSet("team "+args[0], flag.ContinueOnError)
 	mk := clientFlags(fs, "admin.token")
 	name := fs.String("name", "", "team name")
 	clin := fs.String("clinician", "", "clinician id")
 	pat := fs.String("patient", "", "patient id")
+	esc := fs.String("escalation", "", "a clinician of the team paged when an alert is not acknowledged in time")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -134,13 +135,16 @@ func teamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	member := func() (app.MemberRequest, error) {
-		if len(pos) != 1 || (*clin == "") == (*pat == "") {
-			return app.MemberRequest{}, errors.New("usage: vitalwire team " + args[0] + " TEAM (--clinician C | --patient P)")
+		var given []app.MemberRequest
+		for kind, v := range map[string]string{"clinician": *clin, "patient": *pat, "escalation": *esc} {
+			if v != "" {
+				given = append(given, app.MemberRequest{Kind: kind, Member: v})
+			}
 		}
-		if *clin != "" {
-			return app.MemberRequest{Kind: "clinician", Member: *clin}, nil
+		if len(pos) != 1 || len(given) != 1 {
+			return app.MemberRequest{}, errors.New("usage: vitalwire team " + args[0] + " TEAM (--clinician C | --patient P | --escalation C)")
 		}
-		return app.MemberRequest{Kind: "patient", Member: *pat}, nil
+		return given[0], nil
 	}
 	switch args[0] {
 	case "add":
@@ -172,7 +176,7 @@ func teamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		for _, t := range ts {
-			fmt.Fprintf(stdout, "%s (%s)\n  clinicians: %v\n  patients: %v\n", t.ID, t.Name, t.Clinicians, t.Patients)
+			fmt.Fprintf(stdout, "%s (%s)\n  clinicians: %v\n  escalation contacts: %v\n  patients: %v\n", t.ID, t.Name, t.Clinicians, t.Escalation, t.Patients)
 		}
 		return nil
 	}

@@ -403,7 +403,7 @@ class TileView {
 async function dashboardPage(main) {
   const data = await api('GET', '/api/v1/dashboard');
   const page = {
-    tiles: new Map(), alerts: new Map(), dirty: new Set(),
+    tiles: new Map(), alerts: new Map(), dirty: new Set(), paged: new Set(),
     alertsOf(id) { return [...this.alerts.values()].filter(a => a.patient === id); },
   };
   for (const t of data.tiles) for (const a of t.alerts) page.alerts.set(a.id, a);
@@ -467,6 +467,16 @@ async function dashboardPage(main) {
     } else if (m.type === 'news2') {
       v.news2 = m.news2;
       v.news2El.replaceChildren(news2Badge(m.news2));
+      resort();
+    } else if (m.type === 'escalation') {
+      const a = m.escalation.alert;
+      page.alerts.set(a.id, a);
+      if ((m.escalation.contacts || []).includes(me.subject)) {
+        page.paged.add(a.id);
+        notice(`Escalated to you: ${ruleText(a.rule)} for ${v.patient.name || a.patient} has not been acknowledged.`);
+      }
+      v.render();
+      renderPanel();
       resort();
     } else if (m.type === 'alert') {
       const a = m.alert;
@@ -535,7 +545,8 @@ function alertItem(a, page) {
   return h('li', { 'data-alert': a.id, 'data-state': a.state },
     h('div', {}, severityBadge(a.severity), ' ', h('strong', {}, ruleText(a.rule)), ' · ', h('a', { href: `#/patients/${encodeURIComponent(a.patient)}` }, name)),
     h('div', { class: 'meta' }, `value ${a.value}${a.partial ? ' (partial)' : ''} · fired ${timeText(a.fired_at)} · `,
-      a.state === 'acknowledged' ? `acknowledged by ${a.acked_by}` : 'not acknowledged', a.escalated_at ? ' · escalated' : ''),
+      a.state === 'acknowledged' ? `acknowledged by ${a.acked_by}` : 'not acknowledged', a.escalated_at ? ' · escalated' : '',
+      page.paged.has(a.id) ? ' · escalated to you' : ''),
     actions, err);
 }
 
@@ -756,14 +767,14 @@ async function adminPeoplePage(main) {
       formOf('Add a care team', [['id', 'Team id'], ['name', 'Name']], 'Add team', async f => {
         await api('POST', '/api/v1/care-teams', { id: f.id.value, name: f.name.value }); route();
       }),
-      formOf('Add a team member', [['team', 'Team id'], ['kind', 'Member kind', 'select', ['clinician', 'patient']], ['member', 'Member id']], 'Add member', async f => {
+      formOf('Add a team member', [['team', 'Team id'], ['kind', 'Member kind', 'select', ['clinician', 'patient', 'escalation']], ['member', 'Member id']], 'Add member', async f => {
         await api('POST', `/api/v1/care-teams/${encodeURIComponent(f.team.value)}/members`, { kind: f.kind.value, member: f.member.value }); route();
       }),
       formOf('Add a patient', [['id', 'Patient id'], ['mrn', 'MRN'], ['name', 'Name'], ['birth_date', 'Birth date', 'date'], ['scale', 'NEWS2 SpO2 scale', 'select', ['1', '2']]], 'Add patient', async f => {
         await api('POST', '/api/v1/patients', { id: f.id.value, mrn: f.mrn.value, name: f.name.value, birth_date: f.birth_date.value, spo2_scale: Number(f.scale.value) }); route();
       })),
     h('h2', {}, 'Users'), table('Users', ['Username', 'Person id', 'Role', 'Updated', 'Status'], users.map(u => [u.username, u.subject, u.role, timeText(u.updated_at), u.disabled ? 'disabled' : 'active'])),
-    h('h2', {}, 'Care teams'), table('Care teams', ['Team', 'Name', 'Clinicians', 'Patients'], (teams || []).map(t => [t.id, t.name, (t.clinicians || []).join(', '), String((t.patients || []).length)])),
+    h('h2', {}, 'Care teams'), table('Care teams', ['Team', 'Name', 'Clinicians', 'Escalation contacts', 'Patients'], (teams || []).map(t => [t.id, t.name, (t.clinicians || []).join(', '), (t.escalation || []).join(', ') || '—', String((t.patients || []).length)])),
     h('h2', {}, 'Patients'), table('Patients', ['Patient id', 'MRN', 'Name', 'Scale'], (patients || []).map(p => [p.id, p.mrn, p.name, String(p.spo2_scale)])));
 }
 
