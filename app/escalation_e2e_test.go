@@ -113,3 +113,25 @@ func TestAnUnacknowledgedAlertPagesTheTeamsEscalationContacts(t *testing.T) {
 		require.Empty(t, contacts)
 	})
 }
+
+func TestTheContactsDashboardSaysEscalatedToYou(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Alerts.EscalateAfter = time.Second
+	a := startApp(t, cfg)
+	ctx := context.Background()
+	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "Ada Lovelace", BirthDate: "1950-01-01"})
+	require.NoError(t, err)
+	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
+	for _, m := range [][2]string{{"clinician", "charge"}, {"patient", "p1"}, {"escalation", "charge"}} {
+		require.NoError(t, a.Chart.AddMember(ctx, "ward", m[0], m[1]))
+	}
+	secret := addDevice(t, a, "cuff-1", "p1")
+	dev := connectDevice(t, "tcp://"+a.BrokerAddr(), "cuff-1", secret)
+	tab := signIn(t, testenv.StartBrowser(t), a, "charge", auth.RoleClinician)
+	tab.Wait(`document.querySelectorAll('li.tile').length === 1`, 10*time.Second)
+	time.Sleep(300 * time.Millisecond) // subscribed
+	dev.publish(`{"type":"blood_pressure","systolic":82,"diastolic":50,"unit":"mm[Hg]"}`)
+	tab.Wait(`document.querySelector('#notice').textContent.includes('Escalated to you: systolic low for Ada Lovelace')`, 20*time.Second)
+	tab.Wait(`document.querySelector('#alert-list li[data-alert]').textContent.includes('escalated to you') && document.querySelector('#alert-list li[data-alert]').textContent.includes('▲ critical')`, 5*time.Second)
+	tab.Screenshot("escalated")
+}
