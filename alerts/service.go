@@ -61,6 +61,9 @@ func NewService(engine *Engine, store *Store, notify Notifier, log zerolog.Logge
 	return s
 }
 
+// SetClock sets the service's time (a replay at accelerated time).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
 // SetEscalation raises alerts not acknowledged within after (0: never).
 func (s *Service) SetEscalation(after time.Duration) { s.escalateAfter = after }
 

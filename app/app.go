@@ -44,6 +44,11 @@ import (
 type Options struct {
 	// Sink, when set, also receives every durable batch (tests use it).
 	Sink ingest.Sink
+	// Clock, when set, is the time of the ingester's checks (a reading
+	// from the future, a stale one) and of the rules engine (freshness,
+	// no-data, escalation): a replay of simulated days at accelerated
+	// time sets it to the simulated time. Default: the wall clock.
+	Clock func() time.Time
 }
 
 // App is a wired Vitalwire service.
@@ -176,6 +181,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	})
 	a.engine = engine
 	a.Alerts = alerts.NewService(engine, alerts.NewStore(a.records), hubNotifier{a.Hub}, log, a.metrics)
+	if opts.Clock != nil {
+		a.Alerts.SetClock(opts.Clock)
+	}
 	if a.overrides, err = a.Alerts.Store().Overrides(ctx); err != nil {
 		return nil, fmt.Errorf("load rule overrides: %w", err)
 	}
@@ -195,7 +203,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (a *
 	// Refusal reports go out through whichever broker connection exists.
 	var rejecter ingest.Rejecter
 	a.Ingester, err = ingest.New(cfg.Ingest, ingest.Deps{
-		Store: a.Store, Resolver: a.Devices, Sink: sinks, Metrics: im, Log: log,
+		Store: a.Store, Resolver: a.Devices, Sink: sinks, Metrics: im, Log: log, Now: opts.Clock,
 		Rejecter: rejectFunc(func(device string, payload []byte) {
 			if rejecter != nil {
 				rejecter.Reject(device, payload)
