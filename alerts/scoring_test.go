@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/alerts"
-	"github.com/vitalwire/vitalwire/internal/alertscore"
 	"github.com/vitalwire/vitalwire/ingest"
+	"github.com/vitalwire/vitalwire/internal/alertscore"
 	"github.com/vitalwire/vitalwire/simulators"
 	"github.com/vitalwire/vitalwire/vitals"
 )

@@ -33,7 +33,9 @@ type Fire struct {
 	At            time.Time
 }
 
-func (f Fire) String() string { return fmt.Sprintf("%s for %s at %s", f.Rule, f.Patient, f.At.Format(time.RFC3339)) }
+func (f Fire) String() string {
+	return fmt.Sprintf("%s for %s at %s", f.Rule, f.Patient, f.At.Format(time.RFC3339))
+}
 
 // Episode is one stretch of a condition in the truth.
 type Episode struct {
