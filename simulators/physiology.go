@@ -46,6 +46,9 @@ type profileSpec struct {
 	glucoseSwing float64
 	// spo2Low and spo2High bound the saturation the profile's lungs reach.
 	spo2Low, spo2High float64
+	// hrLow is the lowest heart rate of the profile's ordinary days (a
+	// healthy sleeper's 45/min); scripted events may go below it.
+	hrLow float64
 	// weightPerDay is a drift (fluid retention in heart failure).
 	weightPerDay float64
 	onOxygen     bool
@@ -55,7 +58,7 @@ type profileSpec struct {
 var profiles = map[Profile]profileSpec{
 	Healthy: {hr: spread{68, 7}, rr: spread{14, 1.5}, spo2: spread{97.5, 0.7}, temp: spread{36.7, 0.2},
 		sys: spread{118, 9}, dia: spread{76, 6}, glucose: spread{92, 6}, weight: spread{75, 12},
-		mealRise: 35, glucoseSwing: 6, spo2Low: 94, spo2High: 100},
+		mealRise: 35, glucoseSwing: 6, spo2Low: 94, spo2High: 100, hrLow: 45},
 	COPD: {hr: spread{86, 6}, rr: spread{20, 1.5}, spo2: spread{90, 0.5}, temp: spread{36.7, 0.2},
 		sys: spread{128, 9}, dia: spread{80, 6}, glucose: spread{100, 8}, weight: spread{70, 10},
 		mealRise: 35, glucoseSwing: 6, spo2Low: 86.5, spo2High: 93.5, onOxygen: true, scale2: true},
@@ -185,6 +188,7 @@ func (p *person) step(t time.Time, dt time.Duration) {
 	}
 	v.Glucose = g
 	v.SpO2 = clamp(v.SpO2, s.spo2Low, s.spo2High)
+	v.HeartRate = math.Max(v.HeartRate, s.hrLow)
 	for _, e := range p.effects {
 		e.apply(t, &v)
 	}
