@@ -144,14 +144,7 @@ func replayDay(t *testing.B) {
 		gt.Measure(e, patientOf)
 	}
 	res := gt.Score(fires)
-	for _, s := range res.False {
-		t.Logf("false alert: %s", s)
-	}
-	for _, s := range res.Missed {
-		t.Logf("missed: %s", s)
-	}
-	t.Logf("episodes %d (%d observable and clear), alerts %d: precision %.3f, recall %.3f, worst delay %s",
-		res.Episodes, res.Counted, len(fires), res.Precision, res.Recall, res.Worst())
+	res.Log(t.Logf, len(fires))
 	missedBy := map[string]int{}
 	for _, m := range res.Missed {
 		var p, rule string

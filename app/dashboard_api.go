@@ -53,13 +53,7 @@ var sparkVitals = []vitals.Type{vitals.HeartRate, vitals.SpO2, vitals.Respirator
 // Each patient's read is decided by the policy and audited.
 func (a *App) dashboard(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.FromContext(r.Context())
-	var ids []string
-	switch c.Role {
-	case auth.RoleClinician:
-		ids = a.Chart.PatientsOf(c.Subject)
-	case auth.RolePatient:
-		ids = []string{c.Subject}
-	}
+	ids := a.patientsOf(c)
 	now := time.Now()
 	bound := map[string][]DeviceTile{}
 	for _, d := range a.Devices.List() {

@@ -168,9 +168,15 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true,
-		Secure: a.scheme == "https", SameSite: http.SameSiteStrictMode})
+	a.setSessionCookie(w, cookie, 0)
 	writeJSON(w, http.StatusOK, a.sessionInfo(c))
+}
+
+// setSessionCookie sets (maxAge 0: for the browser session) or clears
+// (maxAge -1) the session cookie.
+func (a *App) setSessionCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: a.scheme == "https", SameSite: http.SameSiteStrictMode})
 }
 
 func (a *App) sessionInfo(c auth.Claims) SessionInfo {
@@ -185,8 +191,7 @@ func (a *App) whoAmI(w http.ResponseWriter, r *http.Request) {
 
 // signOut ends the browser session and closes its live sockets.
 func (a *App) signOut(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: a.scheme == "https", SameSite: http.SameSiteStrictMode})
+	a.setSessionCookie(w, "", -1)
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || !sameOrigin(r) {
 		w.WriteHeader(http.StatusNoContent)

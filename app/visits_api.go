@@ -143,6 +143,23 @@ func (a *App) visitAccess(w http.ResponseWriter, r *http.Request, action string)
 	return v, c, role, true
 }
 
+// clinicianOfVisit reads the body, then lets only a clinician taking part
+// in the visit through (what says what they may not do otherwise).
+func (a *App) clinicianOfVisit(w http.ResponseWriter, r *http.Request, action, what string, body any) (telehealth.Visit, auth.Claims, bool) {
+	if !decodeBody(w, r, body) {
+		return telehealth.Visit{}, auth.Claims{}, false
+	}
+	v, c, role, ok := a.visitAccess(w, r, action)
+	if !ok {
+		return v, c, false
+	}
+	if role != telehealth.RoleClinician {
+		fail(w, http.StatusForbidden, "only a clinician "+what)
+		return v, c, false
+	}
+	return v, c, true
+}
+
 // VisitView is a visit with who is connected now.
 type VisitView struct {
 	telehealth.Visit
@@ -166,15 +183,8 @@ type InviteRequest struct {
 
 func (a *App) inviteToVisit(w http.ResponseWriter, r *http.Request) {
 	var req InviteRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	v, c, role, ok := a.visitAccess(w, r, "POST /api/v1/visits/{visit}/invite")
+	v, c, ok := a.clinicianOfVisit(w, r, "POST /api/v1/visits/{visit}/invite", "invites", &req)
 	if !ok {
-		return
-	}
-	if role != telehealth.RoleClinician {
-		fail(w, http.StatusForbidden, "only a clinician invites")
 		return
 	}
 	if req.Subject == "" || req.Subject == v.Patient {
@@ -208,15 +218,8 @@ type NoteRequest struct {
 
 func (a *App) endVisitRoute(w http.ResponseWriter, r *http.Request) {
 	var req NoteRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	v, _, role, ok := a.visitAccess(w, r, "POST /api/v1/visits/{visit}/end")
+	v, _, ok := a.clinicianOfVisit(w, r, "POST /api/v1/visits/{visit}/end", "ends the visit", &req)
 	if !ok {
-		return
-	}
-	if role != telehealth.RoleClinician {
-		fail(w, http.StatusForbidden, "only a clinician ends the visit")
 		return
 	}
 	enc, err := a.endVisit(r.Context(), v.ID, req.Note)
@@ -230,15 +233,8 @@ func (a *App) endVisitRoute(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) attachVisit(w http.ResponseWriter, r *http.Request) {
 	var req NoteRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	v, _, role, ok := a.visitAccess(w, r, "POST /api/v1/visits/{visit}/attach")
+	v, _, ok := a.clinicianOfVisit(w, r, "POST /api/v1/visits/{visit}/attach", "attaches a visit to the chart", &req)
 	if !ok {
-		return
-	}
-	if role != telehealth.RoleClinician {
-		fail(w, http.StatusForbidden, "only a clinician attaches a visit to the chart")
 		return
 	}
 	if req.Note != "" {
@@ -393,8 +389,7 @@ func (a *App) joinSession(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true,
-		Secure: a.scheme == "https", SameSite: http.SameSiteStrictMode})
+	a.setSessionCookie(w, cookie, 0)
 	writeJSON(w, http.StatusOK, a.sessionInfo(sc))
 }
 

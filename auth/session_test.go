@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,14 +13,21 @@ import (
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
-func TestSessionsEndOnIdleAndAgeAndKeepNoSecrets(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+// testSessions is a session store on a fresh records database with a
+// clock the test moves.
+func testSessions(t *testing.T) (*Sessions, *sql.DB, *time.Time) {
+	db, err := sqldb.OpenRecords(context.Background(), filepath.Join(t.TempDir(), "records.db"))
 	require.NoError(t, err)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	s := NewSessions(db, 15*time.Minute, time.Hour)
 	s.now = func() time.Time { return now }
+	return s, db, &now
+}
+
+func TestSessionsEndOnIdleAndAgeAndKeepNoSecrets(t *testing.T) {
+	ctx := context.Background()
+	s, db, now := testSessions(t)
 
 	cookie, c, err := s.Create(ctx, "doc", RoleClinician)
 	require.NoError(t, err)
@@ -27,17 +35,17 @@ func TestSessionsEndOnIdleAndAgeAndKeepNoSecrets(t *testing.T) {
 	require.NoError(t, db.QueryRow(`SELECT count(*) FROM sessions WHERE id_hash = ?`, cookie).Scan(&stored))
 	require.Zero(t, stored, "the cookie itself is not stored")
 
-	now = now.Add(14 * time.Minute)
+	*now = (*now).Add(14 * time.Minute)
 	_, err = s.Check(ctx, cookie, false) // a background refresh
 	require.NoError(t, err)
-	now = now.Add(2 * time.Minute)
+	*now = (*now).Add(2 * time.Minute)
 	_, err = s.Check(ctx, cookie, true)
 	require.ErrorIs(t, err, ErrNoSession, "16 minutes without activity")
 
 	cookie, _, err = s.Create(ctx, "doc", RoleClinician)
 	require.NoError(t, err)
 	for range 5 { // active every 14 minutes...
-		now = now.Add(14 * time.Minute)
+		*now = (*now).Add(14 * time.Minute)
 		if _, err = s.Check(ctx, cookie, true); err != nil {
 			break
 		}
@@ -56,12 +64,7 @@ func TestSessionsEndOnIdleAndAgeAndKeepNoSecrets(t *testing.T) {
 
 func TestPasswordsAreHashedAndLockOut(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
-	require.NoError(t, err)
-	defer db.Close()
-	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	s := NewSessions(db, 15*time.Minute, time.Hour)
-	s.now = func() time.Time { return now }
+	s, db, now := testSessions(t)
 	require.ErrorIs(t, s.SetPassword(ctx, "Bad Name", "kim", RoleClinician, "long enough password"), ErrBadUsername)
 	require.ErrorIs(t, s.SetPassword(ctx, "kim", "kim", RoleClinician, "short"), ErrWeakPassword)
 	require.NoError(t, s.SetPassword(ctx, "kim", "kim", RoleClinician, "long enough password"))
@@ -79,7 +82,7 @@ func TestPasswordsAreHashedAndLockOut(t *testing.T) {
 	}
 	_, err = s.Login(ctx, "kim", "long enough password")
 	require.ErrorIs(t, err, ErrLockedOut)
-	now = now.Add(61 * time.Second)
+	*now = (*now).Add(61 * time.Second)
 	_, err = s.Login(ctx, "kim", "long enough password")
 	require.NoError(t, err, "the lock lasts a minute")
 	require.NoError(t, s.Disable(ctx, "kim"))
@@ -91,15 +94,10 @@ func TestPasswordsAreHashedAndLockOut(t *testing.T) {
 
 func TestSweepDeletesEndedSessionsOnly(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
-	require.NoError(t, err)
-	defer db.Close()
-	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	s := NewSessions(db, 15*time.Minute, time.Hour)
-	s.now = func() time.Time { return now }
+	s, db, now := testSessions(t)
 	old, _, err := s.Create(ctx, "a", RoleClinician)
 	require.NoError(t, err)
-	now = now.Add(20 * time.Minute)
+	*now = (*now).Add(20 * time.Minute)
 	live, _, err := s.Create(ctx, "b", RoleClinician)
 	require.NoError(t, err)
 	require.NoError(t, s.Sweep(ctx))

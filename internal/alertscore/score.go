@@ -226,6 +226,21 @@ type Result struct {
 	Precision, Recall        float64
 }
 
+// Log writes the false alerts, late detections, misses and the summary.
+func (r Result) Log(logf func(format string, args ...any), alerts int) {
+	for _, s := range r.False {
+		logf("false alert: %s", s)
+	}
+	for _, s := range r.Late {
+		logf("late: %s", s)
+	}
+	for _, s := range r.Missed {
+		logf("missed: %s", s)
+	}
+	logf("episodes %d (%d observable and clear), alerts %d: precision %.3f, recall %.3f, worst delay %s",
+		r.Episodes, r.Counted, alerts, r.Precision, r.Recall, r.Worst())
+}
+
 // Worst is the longest detection delay.
 func (r Result) Worst() time.Duration {
 	if len(r.Delays) == 0 {
