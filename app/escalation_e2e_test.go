@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,7 +24,7 @@ func TestAnUnacknowledgedAlertPagesTheTeamsEscalationContacts(t *testing.T) {
 	port := testenv.FreePort(t)
 	var mu sync.Mutex
 	var got []alerts.WebhookPayload
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveOn(t, port, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var p alerts.WebhookPayload
 		require.NoError(t, json.Unmarshal(body, &p))
@@ -33,18 +32,14 @@ func TestAnUnacknowledgedAlertPagesTheTeamsEscalationContacts(t *testing.T) {
 		got = append(got, p)
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
-	})}
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	require.NoError(t, err)
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}))
 
 	cfg := testConfig(t)
 	cfg.Alerts.Webhooks = []alerts.Webhook{{URL: fmt.Sprintf("http://127.0.0.1:%d/hook", port), Secret: "s3cret-for-the-test"}}
 	cfg.Alerts.EscalateAfter = time.Second
 	a := startApp(t, cfg)
 	ctx := context.Background()
-	_, err = a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
+	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
 	require.NoError(t, err)
 	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
 	for _, m := range [][2]string{{"clinician", "doc"}, {"clinician", "charge"}, {"patient", "p1"}} {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -178,4 +179,15 @@ func metrics(t testing.TB, base string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// serveOn serves h on a loopback port until the test ends (a webhook
+// receiver).
+func serveOn(t testing.TB, port int, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -43,7 +42,7 @@ func TestWebhooksAreSignedRetriedThroughAnOutageAndDeliveredOnce(t *testing.T) {
 	var mu sync.Mutex
 	byKey := map[string]int{}
 	events := map[string]string{}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveOn(t, port, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		ts, _ := strconv.ParseInt(r.Header.Get("X-Vitalwire-Timestamp"), 10, 64)
 		if r.Header.Get("X-Vitalwire-Signature") != alerts.Sign(secret, ts, body) {
@@ -60,11 +59,7 @@ func TestWebhooksAreSignedRetriedThroughAnOutageAndDeliveredOnce(t *testing.T) {
 		events[fmt.Sprintf("%s %s", p.Alert.Rule, p.Event)] = p.Alert.Severity
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
-	})}
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	require.NoError(t, err)
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}))
 
 	want := map[string]string{"systolic_low alert.firing": "high", "systolic_low alert.escalated": "critical"}
 	require.Eventually(t, func() bool {

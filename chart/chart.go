@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
 // Errors of the chart.
@@ -303,22 +305,13 @@ func (c *Chart) RemoveMember(ctx context.Context, team, kind, member string) err
 // EscalationContacts lists the escalation contacts of every care team of
 // a patient, sorted.
 func (c *Chart) EscalationContacts(ctx context.Context, patient string) ([]string, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT a.member FROM care_team_members a
+	out, err := sqldb.Strings(ctx, c.db, `SELECT DISTINCT a.member FROM care_team_members a
 		JOIN care_team_members b ON a.team_id = b.team_id AND a.kind = 'escalation' AND b.kind = 'patient'
 		WHERE b.member = ? ORDER BY a.member`, patient)
 	if err != nil {
 		return nil, fmt.Errorf("escalation contacts: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Teams lists the care teams with their members.

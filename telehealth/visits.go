@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
 // Visit states.
@@ -158,20 +160,10 @@ func (v *Visits) Get(ctx context.Context, id string) (Visit, error) {
 
 // ForPatient lists a patient's visits, newest first.
 func (v *Visits) ForPatient(ctx context.Context, patient string) ([]Visit, error) {
-	rows, err := v.db.QueryContext(ctx, `SELECT id FROM visits WHERE patient = ? ORDER BY scheduled_at DESC LIMIT 200`, patient)
+	ids, err := sqldb.Strings(ctx, v.db, `SELECT id FROM visits WHERE patient = ? ORDER BY scheduled_at DESC LIMIT 200`, patient)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	out := []Visit{}
 	for _, id := range ids {
 		x, err := v.Get(ctx, id)

@@ -103,3 +103,21 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
 	}
 	return nil
 }
+
+// Strings runs a query of one text column and returns its values.
+func Strings(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
