@@ -293,6 +293,9 @@ func (d *deviceSim) step(t time.Time, emit func(Emission)) {
 			if m.night && !asleep(at) || d.removedAt(at) {
 				continue
 			}
+			if off, _ := d.offlineAt(at); !off {
+				d.person.observe(m.typ, at) // an offline device's reading comes too late to act on
+			}
 			v, v2 := m.reading(d.person.state, d)
 			unit, v := d.unit(m.typ, v)
 			if m.typ == vitals.BloodPressure {

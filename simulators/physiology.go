@@ -1,6 +1,8 @@
 package simulators
 
 import (
+	"github.com/vitalwire/vitalwire/vitals"
+
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -104,6 +106,43 @@ type person struct {
 	boutEnd   time.Time
 	effects   []effect
 	state     Vitals
+	// seen is, per vital, the true value at the last instant one of the
+	// person's devices measured it: what monitoring can know.
+	seen map[vitals.Type]seenValue
+}
+
+type seenValue struct {
+	at time.Time
+	v  float64
+}
+
+// observe notes that a device measured typ at t (the true value, before
+// the sensor's noise).
+func (p *person) observe(typ vitals.Type, t time.Time) {
+	if p.seen == nil {
+		p.seen = map[vitals.Type]seenValue{}
+	}
+	s := p.state
+	v := map[vitals.Type]float64{vitals.HeartRate: s.HeartRate, vitals.RespiratoryRate: s.RespRate, vitals.SpO2: s.SpO2,
+		vitals.BodyTemperature: s.Temperature, vitals.BloodPressure: s.Systolic, vitals.BloodGlucose: s.Glucose,
+		vitals.BodyWeight: s.Weight, vitals.Steps: s.Steps}[typ]
+	p.seen[typ] = seenValue{t, v}
+}
+
+// observed returns the state as monitoring can know it at t: each vital
+// at its last measurement (NaN if never measured, or measured more than
+// maxAge ago when maxAge > 0).
+func (p *person) observed(t time.Time, maxAge time.Duration) Vitals {
+	get := func(typ vitals.Type) float64 {
+		sv, ok := p.seen[typ]
+		if !ok || (maxAge > 0 && t.Sub(sv.at) > maxAge) {
+			return math.NaN()
+		}
+		return sv.v
+	}
+	return Vitals{HeartRate: get(vitals.HeartRate), RespRate: get(vitals.RespiratoryRate), SpO2: get(vitals.SpO2),
+		Temperature: get(vitals.BodyTemperature), Systolic: get(vitals.BloodPressure), Glucose: get(vitals.BloodGlucose),
+		Weight: get(vitals.BodyWeight), Steps: get(vitals.Steps)}
 }
 
 func newPerson(profile Profile, start time.Time, rng *rand.Rand) *person {

@@ -196,13 +196,18 @@ func DemoScenario(patients int, start time.Time, seed uint64) *Scenario {
 		nil,
 		{{Kind: EventTachyarrhythmia, At: 2 * time.Minute, For: 10 * time.Minute}},
 		{{Kind: EventHypoxemia, At: 3 * time.Minute, For: 8 * time.Minute, Ramp: time.Minute}},
-		{{Kind: EventSepsis, At: time.Minute, Ramp: 15 * time.Minute}},
+		{{Kind: EventSepsis, At: time.Minute, Ramp: 8 * time.Minute}},
 		{{Kind: EventRemoval, Device: Patch, At: 5 * time.Minute, For: 10 * time.Minute}},
 	}
 	for i := range sc.Patients {
 		if i < len(script) {
 			sc.Patients[i].Events = script[i]
 		}
+	}
+	// The septic patient wears a chest patch too: respiration and
+	// temperature are what make a sepsis visible to NEWS2 early.
+	if len(sc.Patients) > 3 && !slices.Contains(sc.Patients[3].Devices, Patch) {
+		sc.Patients[3].Devices = append(sc.Patients[3].Devices, Patch)
 	}
 	return sc
 }

@@ -156,10 +156,15 @@ type TruthEvent struct {
 
 func (s *Simulation) writeTruth(p *patientSim, t time.Time) error {
 	v := p.person.state
-	score := news2.Compute(newsParams(p.spec.Profile, v))
+	// The conditions are those monitoring can know of: each vital's true
+	// value at its last measurement, and NEWS2 from the parameters measured
+	// within the last hour (as a clinician scores from the latest
+	// observations).
+	seen := p.person.observed(t, 0)
+	score := news2.Compute(observedParams(p.spec.Profile, p.person.observed(t, time.Hour)))
 	var holding []string
 	for _, c := range p.conds {
-		changed := c.update(t, c.test(v, score))
+		changed := c.update(t, c.test(seen, score))
 		if changed && s.truth != nil {
 			state, at := "end", t
 			if c.holds {
@@ -205,6 +210,20 @@ func newsParams(p Profile, v Vitals) news2.Params {
 	}
 	return news2.Params{RespiratoryRate: news2.F(v.RespRate), SpO2: news2.F(v.SpO2), Scale: scale, OnOxygen: p.OnOxygen(),
 		Systolic: news2.F(v.Systolic), Pulse: news2.F(v.HeartRate), Consciousness: news2.Alert, Temperature: news2.F(v.Temperature)}
+}
+
+// observedParams builds NEWS2 inputs from observed values; a NaN (not
+// measured within the hour) is a missing parameter.
+func observedParams(p Profile, v Vitals) news2.Params {
+	f := func(x float64) *float64 {
+		if math.IsNaN(x) {
+			return nil
+		}
+		return news2.F(x)
+	}
+	ps := newsParams(p, v)
+	ps.RespiratoryRate, ps.SpO2, ps.Systolic, ps.Pulse, ps.Temperature = f(v.RespRate), f(v.SpO2), f(v.Systolic), f(v.HeartRate), f(v.Temperature)
+	return ps
 }
 
 // NEWS2 scores a state as the ground truth does.
