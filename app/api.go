@@ -221,7 +221,8 @@ func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz is ready when the store answers or the spool is taking writes.
+// readyz is ready when the store answers or the spool is taking writes,
+// and, with an external broker, once the device subscription is in place.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	status := map[string]any{"status": "ready"}
 	code := http.StatusOK
@@ -229,6 +230,11 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		if err := p.Ping(r.Context()); err != nil {
 			status["store"] = "unreachable (readings are spooled)"
 		}
+	}
+	if a.consumer != nil && !a.consumer.Subscribed() {
+		// Devices' messages published now would reach no subscriber.
+		status["status"], status["broker"] = "starting", "not yet subscribed to the device topics"
+		code = http.StatusServiceUnavailable
 	}
 	bytes, batches := a.Ingester.Spool().Stats()
 	status["spool_bytes"], status["spool_batches"] = bytes, batches

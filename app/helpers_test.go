@@ -52,7 +52,23 @@ func startApp(t testing.TB, cfg app.Config) *app.App {
 			t.Error("app did not stop within 30 s")
 		}
 	})
+	waitReady(t, a)
 	return a
+}
+
+// waitReady waits for /readyz: with an external broker, until the
+// ingester holds its subscription (a device publishing earlier would be
+// heard by no one).
+func waitReady(t testing.TB, a *app.App) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(a.URL() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 20*time.Millisecond, "the service becomes ready")
 }
 
 // addDevice registers a device bound to patient from an hour back.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -82,7 +83,14 @@ type Consumer struct {
 	ctx     context.Context
 	stop    context.CancelFunc
 	mu      sync.Mutex
+	// subscribed counts connections whose subscription the broker has
+	// acknowledged (and that have not lost it since).
+	subscribed atomic.Int32
 }
+
+// Subscribed reports whether at least one connection holds the device
+// subscription: until then, devices' messages may go unheard.
+func (c *Consumer) Subscribed() bool { return c.subscribed.Load() > 0 }
 
 // NewConsumer builds a consumer; Run connects it.
 func NewConsumer(cfg MQTTConfig, in *Ingester, status StatusHandler, log zerolog.Logger) (*Consumer, error) {
@@ -125,6 +133,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if c.cfg.Connections > 1 {
 			id = fmt.Sprintf("%s-%d", id, i)
 		}
+		sub := &atomic.Bool{} // this connection holds the subscription
 		opts := mqtt.NewClientOptions().
 			AddBroker(c.cfg.Broker).
 			SetClientID(id).
@@ -139,8 +148,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 			SetOrderMatters(false).
 			SetAutoAckDisabled(true).
 			SetDefaultPublishHandler(c.onMessage).
-			SetOnConnectHandler(c.onConnect).
+			SetOnConnectHandler(func(cl mqtt.Client) { c.onConnect(cl, sub) }).
 			SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+				if sub.Swap(false) {
+					c.subscribed.Add(-1)
+				}
 				c.in.deps.Metrics.Connected.Dec()
 				c.log.Warn().Err(err).Str("client_id", id).Msg("broker connection lost; reconnecting")
 			})
@@ -169,7 +181,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Consumer) onConnect(cl mqtt.Client) {
+func (c *Consumer) onConnect(cl mqtt.Client, sub *atomic.Bool) {
 	c.in.deps.Metrics.Connected.Inc()
 	tok := cl.SubscribeMultiple(c.topics(), nil)
 	go func() {
@@ -178,6 +190,9 @@ func (c *Consumer) onConnect(cl mqtt.Client) {
 			c.log.Error().Err(tok.Error()).Msg("subscribe failed; reconnecting")
 			cl.Disconnect(0)
 			return
+		}
+		if !sub.Swap(true) {
+			c.subscribed.Add(1)
 		}
 		c.log.Info().Msg("subscribed to device topics")
 	}()
