@@ -264,6 +264,11 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			v := r.Value
 			if !rule.Raw {
 				v, _ = p.value(r.Type, r.Time)
+				if st.since.IsZero() && !st.firing && rule.breached(v) {
+					// The smoothed value breaches now; the breach began with
+					// the first of the breaching readings that tipped it.
+					st.since = p.breachStart(vi, rt, rule)
+				}
 			}
 			if tr, ok := step(rule, st, r.Patient, r.Time, v, rule.breached(v), rule.cleared(v), false); ok {
 				out = append(out, tr)
@@ -309,6 +314,24 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 		}
 	}
 	return out
+}
+
+// breachStart is the time of the earliest reading of the smoothing window
+// ending at t from which every reading breaches the rule: when a median
+// crosses, the condition began at those readings, not at the median.
+func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
+	ss := p.recent[vi]
+	start := t
+	for i := len(ss) - 1; i >= 0; i-- {
+		if ss[i].t > t {
+			continue
+		}
+		if t-ss[i].t >= int64(smoothing) || !rule.breached(ss[i].v) {
+			break
+		}
+		start = ss[i].t
+	}
+	return time.Unix(0, start).UTC()
 }
 
 // step advances a duration-and-hysteresis state machine.

@@ -237,8 +237,20 @@ func (r Result) Log(logf func(format string, args ...any), alerts int) {
 	for _, s := range r.Missed {
 		logf("missed: %s", s)
 	}
-	logf("episodes %d (%d observable and clear), alerts %d: precision %.3f, recall %.3f, worst delay %s",
-		r.Episodes, r.Counted, alerts, r.Precision, r.Recall, r.Worst())
+	logf("episodes %d (%d observable and clear), alerts %d: precision %.3f, recall %.3f, worst delay %s; %d of %d detections within 10 s of the truth",
+		r.Episodes, r.Counted, alerts, r.Precision, r.Recall, r.Worst(), r.Within(10*time.Second), len(r.Delays))
+}
+
+// Within counts the detections no later than d after the truth (which
+// starts a condition when it has held for the rule's duration).
+func (r Result) Within(d time.Duration) int {
+	n := 0
+	for _, x := range r.Delays {
+		if x <= d {
+			n++
+		}
+	}
+	return n
 }
 
 // Worst is the longest detection delay.
