@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/alerts"
+	"github.com/vitalwire/vitalwire/app"
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/internal/testenv"
@@ -39,12 +40,7 @@ func TestAnUnacknowledgedAlertPagesTheTeamsEscalationContacts(t *testing.T) {
 	cfg.Alerts.EscalateAfter = time.Second
 	a := startApp(t, cfg)
 	ctx := context.Background()
-	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
-	require.NoError(t, err)
-	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
-	for _, m := range [][2]string{{"clinician", "doc"}, {"clinician", "charge"}, {"patient", "p1"}} {
-		require.NoError(t, a.Chart.AddMember(ctx, "ward", m[0], m[1]))
-	}
+	teamOf(t, a, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"}, "clinician:doc", "clinician:charge")
 	admin, _ := a.Signer.Mint("root", auth.RoleAdmin, time.Hour)
 	require.Equal(t, http.StatusBadRequest, apiCall(t, a, "POST", "/api/v1/care-teams/ward/members", admin, `{"kind":"escalation","member":"stranger"}`, nil),
 		"a contact must be a clinician of the team")
@@ -113,13 +109,7 @@ func TestTheContactsDashboardSaysEscalatedToYou(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Alerts.EscalateAfter = time.Second
 	a := startApp(t, cfg)
-	ctx := context.Background()
-	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "Ada Lovelace", BirthDate: "1950-01-01"})
-	require.NoError(t, err)
-	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
-	for _, m := range [][2]string{{"clinician", "charge"}, {"patient", "p1"}, {"escalation", "charge"}} {
-		require.NoError(t, a.Chart.AddMember(ctx, "ward", m[0], m[1]))
-	}
+	teamOf(t, a, chart.Patient{ID: "p1", MRN: "M1", Name: "Ada Lovelace", BirthDate: "1950-01-01"}, "clinician:charge", "escalation:charge")
 	secret := addDevice(t, a, "cuff-1", "p1")
 	dev := connectDevice(t, "tcp://"+a.BrokerAddr(), "cuff-1", secret)
 	tab := signIn(t, testenv.StartBrowser(t), a, "charge", auth.RoleClinician)
@@ -129,4 +119,19 @@ func TestTheContactsDashboardSaysEscalatedToYou(t *testing.T) {
 	tab.Wait(`document.querySelector('#notice').textContent.includes('Escalated to you: systolic low for Ada Lovelace')`, 20*time.Second)
 	tab.Wait(`document.querySelector('#alert-list li[data-alert]').textContent.includes('escalated to you') && document.querySelector('#alert-list li[data-alert]').textContent.includes('▲ critical')`, 5*time.Second)
 	tab.Screenshot("escalated")
+}
+
+// teamOf charts a patient in a care team "ward" with members given as
+// "kind:id" (clinicians before their escalation entries).
+func teamOf(t *testing.T, a *app.App, p chart.Patient, members ...string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := a.Chart.AddPatient(ctx, p)
+	require.NoError(t, err)
+	require.NoError(t, a.Chart.AddTeam(ctx, "ward", "Ward"))
+	require.NoError(t, a.Chart.AddMember(ctx, "ward", "patient", p.ID))
+	for _, m := range members {
+		kind, id, _ := strings.Cut(m, ":")
+		require.NoError(t, a.Chart.AddMember(ctx, "ward", kind, id))
+	}
 }
