@@ -2,7 +2,6 @@ package simulators
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -144,14 +143,19 @@ type TruthRow struct {
 	NEWS2      int       `json:"news2"`
 	Band       string    `json:"news2_band"`
 	Conditions []string  `json:"conditions"`
+	// Possible are the conditions whose test holds or might: the true
+	// values are within the sensors' noise of the level (no duration).
+	Possible []string `json:"possible,omitempty"`
 }
 
-// TruthEvent marks the instant a condition starts or stops holding.
+// TruthEvent marks the instant a condition starts or stops holding, and
+// the instant within an episode it becomes evident: a measurement shows it
+// beyond the sensors' noise, for the condition's duration.
 type TruthEvent struct {
 	Time      time.Time `json:"t"`
 	Patient   string    `json:"patient"`
 	Condition string    `json:"condition"`
-	State     string    `json:"state"` // start or end
+	State     string    `json:"state"` // start, evident or end
 }
 
 func (s *Simulation) writeTruth(p *patientSim, t time.Time) error {
@@ -160,11 +164,12 @@ func (s *Simulation) writeTruth(p *patientSim, t time.Time) error {
 	// value at its last measurement, and NEWS2 from the parameters measured
 	// within the last hour (as a clinician scores from the latest
 	// observations).
-	seen := p.person.observed(t, 0)
-	score := news2.Compute(observedParams(p.spec.Profile, p.person.observed(t, time.Hour)))
-	var holding []string
+	minute := t.Truncate(time.Minute) == t
+	j := judged{seen: p.person.observed(t, 0), params: observedParams(p.spec.Profile, p.person.observed(t, time.Hour))}
+	j.score = news2.Compute(j.params)
+	var holding, possible []string
 	for _, c := range p.conds {
-		changed := c.update(t, c.test(seen, score))
+		changed, evident := c.update(t, &j, p.person.measuredAt(t, c.from))
 		if changed && s.truth != nil {
 			state, at := "end", t
 			if c.holds {
@@ -174,8 +179,16 @@ func (s *Simulation) writeTruth(p *patientSim, t time.Time) error {
 				return err
 			}
 		}
+		if evident && s.truth != nil {
+			if err := s.truth.Encode(TruthEvent{Time: t, Patient: p.spec.ID, Condition: c.name, State: "evident"}); err != nil {
+				return err
+			}
+		}
 		if c.holds {
 			holding = append(holding, c.name)
+		}
+		if minute && c.maybe(&j) {
+			possible = append(possible, c.name)
 		}
 	}
 	for _, d := range p.devices {
@@ -186,14 +199,14 @@ func (s *Simulation) writeTruth(p *patientSim, t time.Time) error {
 			holding = append(holding, "offline:"+d.Kind)
 		}
 	}
-	if s.truth == nil || t.Truncate(time.Minute) != t {
+	if s.truth == nil || !minute {
 		return nil
 	}
 	if holding == nil {
 		holding = []string{}
 	}
 	return s.truth.Encode(TruthRow{Time: t, Patient: p.spec.ID, Profile: p.spec.Profile, Vitals: round2(v),
-		NEWS2: score.Total, Band: string(score.Band), Conditions: holding})
+		NEWS2: j.score.Total, Band: string(j.score.Band), Conditions: holding, Possible: possible})
 }
 
 func round2(v Vitals) Vitals {
@@ -228,55 +241,3 @@ func observedParams(p Profile, v Vitals) news2.Params {
 
 // NEWS2 scores a state as the ground truth does.
 func NEWS2(p Profile, v Vitals) news2.Score { return news2.Compute(newsParams(p, v)) }
-
-// condition is a clinical condition of the ground truth: a test on the
-// state that must hold for a duration.
-type condition struct {
-	name     string
-	need     time.Duration
-	test     func(Vitals, news2.Score) bool
-	since    time.Time // when the test became true; zero while false
-	holds    bool
-	heldFrom time.Time
-}
-
-// update feeds the test's result at t and reports whether holds changed.
-func (c *condition) update(t time.Time, ok bool) bool {
-	if !ok {
-		c.since = time.Time{}
-		if c.holds {
-			c.holds = false
-			return true
-		}
-		return false
-	}
-	if c.since.IsZero() {
-		c.since = t
-	}
-	if !c.holds && t.Sub(c.since) >= c.need {
-		c.holds, c.heldFrom = true, c.since.Add(c.need)
-		return true
-	}
-	return false
-}
-
-// conditionsFor lists the ground-truth conditions, matching the default
-// alert rules: the same thresholds and durations.
-func conditionsFor(p Profile) []*condition {
-	spo2Limit := 90.0
-	if p.Scale2() {
-		spo2Limit = 85
-	}
-	return []*condition{
-		{name: fmt.Sprintf("spo2_below_%v_for_2m", spo2Limit), need: 2 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.SpO2 < spo2Limit }},
-		{name: "heart_rate_above_130_for_2m", need: 2 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.HeartRate > 130 }},
-		{name: "heart_rate_below_40_for_2m", need: 2 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.HeartRate < 40 }},
-		{name: "systolic_below_90", test: func(v Vitals, _ news2.Score) bool { return v.Systolic < 90 }},
-		{name: "temperature_39_1_or_above", test: func(v Vitals, _ news2.Score) bool { return v.Temperature >= 39.1 }},
-		{name: "glucose_below_54", test: func(v Vitals, _ news2.Score) bool { return v.Glucose < 54 }},
-		{name: "glucose_below_70_for_15m", need: 15 * time.Minute, test: func(v Vitals, _ news2.Score) bool { return v.Glucose < 70 }},
-		{name: "news2_5_or_more", need: 5 * time.Minute, test: func(_ Vitals, s news2.Score) bool { return s.Total >= 5 }},
-		{name: "news2_7_or_more", need: 5 * time.Minute, test: func(_ Vitals, s news2.Score) bool { return s.Total >= 7 }},
-		{name: "news2_single_3", need: 5 * time.Minute, test: func(_ Vitals, s news2.Score) bool { return s.Red }},
-	}
-}
