@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -51,7 +52,10 @@ type Transition struct {
 	Rule    Rule
 	Patient string
 	Firing  bool // true: the condition now holds; false: it cleared
-	At      time.Time
+	// At is when, in event time, the condition was complete (for a
+	// firing, the breach's start plus the rule's duration); By is the
+	// time of the reading that decided it, which may come later.
+	At, By  time.Time
 	Value   float64 // the value (or score) that decided it
 	Partial bool    // a NEWS2 score computed with parameters missing
 }
@@ -69,8 +73,11 @@ func (t Transition) String() string {
 // than that is the median of its last minSamples within sparseWindow.
 const (
 	smoothing    = time.Minute
-	minSamples   = 3
+	minSamples   = 5
 	sparseWindow = 10 * time.Minute
+	// minEvidence is how many readings must show a breach of a rule with
+	// a duration.
+	minEvidence = 3
 )
 
 // news2Window is how old the latest reading of a NEWS2 parameter may be.
@@ -180,23 +187,14 @@ func (p *patientState) value(typ vitals.Type, at time.Time) (float64, bool) {
 
 func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
 	ss := p.recent[vitalIndex(typ)]
-	end := len(ss)
-	for end > 0 && ss[end-1].t > t {
-		end--
+	lo, end := window(ss, t)
+	if lo == end {
+		return 0, false
 	}
 	var buf [32]float64
 	xs := buf[:0]
-	i := end - 1
-	for ; i >= 0 && t-ss[i].t < int64(smoothing) && len(xs) < len(buf); i-- {
-		xs = append(xs, ss[i].v)
-	}
-	// Sparse vitals (spot checks every few minutes): the median of the
-	// last three, so that one motion artifact is outvoted.
-	for ; i >= 0 && len(xs) < minSamples && t-ss[i].t < int64(sparseWindow); i-- {
-		xs = append(xs, ss[i].v)
-	}
-	if len(xs) == 0 {
-		return 0, false
+	for _, s := range ss[lo:end] {
+		xs = append(xs, s.v)
 	}
 	// insertion sort: the window holds a handful of samples
 	for i := 1; i < len(xs); i++ {
@@ -208,6 +206,26 @@ func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
 		return (xs[n/2-1] + xs[n/2]) / 2, true
 	}
 	return xs[len(xs)/2], true
+}
+
+// window is the samples [lo, end) whose median is a vital's value at t:
+// those of the smoothing window, or for a vital measured less often, the
+// last minSamples within sparseWindow (at most 32).
+func window(ss []sample, t int64) (lo, end int) {
+	end = len(ss)
+	for end > 0 && ss[end-1].t > t {
+		end--
+	}
+	lo = end
+	for lo > 0 && t-ss[lo-1].t < int64(smoothing) && end-lo < 32 {
+		lo--
+	}
+	// Sparse vitals (spot checks every few minutes): the median of the
+	// last five, so that two motion artifacts in a row are outvoted.
+	for lo > 0 && end-lo < minSamples && t-ss[lo-1].t < int64(sparseWindow) {
+		lo--
+	}
+	return lo, end
 }
 
 // Observe evaluates one durable reading and returns the transitions it
@@ -258,7 +276,12 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 				rule = &own
 			}
 			if r.Time.Before(st.lastAt) {
-				continue // older than what decided the state: stored, not re-judged
+				// Older than what decided the state: stored, not re-judged,
+				// but a late reading may date a pending breach earlier.
+				if !rule.Raw && !st.firing && !st.since.IsZero() && rt < st.since.UnixNano() {
+					st.since = p.breachStart(vi, st.since.UnixNano(), rule)
+				}
+				continue
 			}
 			st.lastAt = r.Time
 			v := r.Value
@@ -270,7 +293,13 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 					st.since = p.breachStart(vi, rt, rule)
 				}
 			}
-			if tr, ok := step(rule, st, r.Patient, r.Time, v, rule.breached(v), rule.cleared(v), false); ok {
+			var confirm func() (time.Time, bool)
+			if !rule.Raw && rule.For > 0 {
+				// Three readings of the breach at least: a wrist sensor's
+				// artifacts can come two in a row, and from two devices.
+				confirm = func() (time.Time, bool) { return p.nthSince(vi, st.since, rt, minEvidence, rule.breached) }
+			}
+			if tr, ok := step(rule, st, r.Patient, r.Time, v, rule.breached(v), rule.cleared(v), false, confirm); ok {
 				out = append(out, tr)
 			}
 		case KindRate:
@@ -290,19 +319,31 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 				change = v - hi
 			}
 			breach := (rule.Change > 0 && change >= rule.Change) || (rule.Change < 0 && change <= rule.Change)
-			if tr, ok := step(rule, st, r.Patient, r.Time, change, breach, !breach, false); ok {
+			if tr, ok := step(rule, st, r.Patient, r.Time, change, breach, !breach, false, nil); ok {
 				out = append(out, tr)
 			}
 		case KindNEWS2:
-			if !isNEWS2Parameter(r.Type) || r.Time.Before(st.lastAt) {
+			if !isNEWS2Parameter(r.Type) {
+				continue
+			}
+			if r.Time.Before(st.lastAt) {
+				if !st.firing && !st.since.IsZero() && rt < st.since.UnixNano() {
+					st.since, _ = p.news2RunStart(st.since.UnixNano(), info, rule.news2Breached, true)
+				}
 				continue
 			}
 			st.lastAt = r.Time
 			if !scored {
 				score, scored = p.news2(r.Time, info), true
 			}
-			breach := (rule.AtLeast > 0 && score.Total >= rule.AtLeast) || (rule.SingleThree && score.Red)
-			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Partial); ok {
+			breach := rule.news2Breached(score)
+			if breach && st.since.IsZero() && !st.firing {
+				st.since, _ = p.news2RunStart(rt, info, rule.news2Breached, true)
+			}
+			// The newest readings themselves must score the breach too, so
+			// that artifacts a median still holds do not complete it.
+			confirm := func() (time.Time, bool) { return p.news2RunStart(rt, info, rule.news2Breached, false) }
+			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Partial, confirm); ok {
 				out = append(out, tr)
 			}
 		case KindNoData:
@@ -316,26 +357,147 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	return out
 }
 
-// breachStart is the time of the earliest reading of the smoothing window
-// ending at t from which every reading breaches the rule: when a median
-// crosses, the condition began at those readings, not at the median.
+// breachStart dates a breach that the median shows at t: it began with
+// the earliest of the run of readings up to t that each breach the rule,
+// as read or as the median at their time (the median crosses later than
+// the readings do on a step, and holds through one noisy reading).
 func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
+	typ := news2VitalOf(vi)
 	ss := p.recent[vi]
+	i := len(ss) - 1
+	for i >= 0 && ss[i].t > t {
+		i--
+	}
 	start := t
-	for i := len(ss) - 1; i >= 0; i-- {
-		if ss[i].t > t {
-			continue
-		}
-		if t-ss[i].t >= int64(smoothing) || !rule.breached(ss[i].v) {
-			break
+	for ; i >= 0; i-- {
+		if !rule.breached(ss[i].v) {
+			if m, _ := p.valueAt(typ, ss[i].t); !rule.breached(m) {
+				break
+			}
 		}
 		start = ss[i].t
 	}
 	return time.Unix(0, start).UTC()
 }
 
+// nthSince returns the time of the n'th reading from since to t that
+// passes ok, and false when there are fewer.
+func (p *patientState) nthSince(vi int, since time.Time, t int64, n int, ok func(float64) bool) (time.Time, bool) {
+	from := since.UnixNano()
+	ss := p.recent[vi]
+	i := sort.Search(len(ss), func(i int) bool { return ss[i].t >= from })
+	for ; i < len(ss) && ss[i].t <= t; i++ {
+		if ok(ss[i].v) {
+			if n--; n == 0 {
+				return time.Unix(0, ss[i].t).UTC(), true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+// paramPart is the NEWS2 points of value v of the k'th of news2Vitals, on
+// the SpO2 scale and oxygen of base.
+func paramPart(base news2.Params, k int, v float64) int {
+	ps := news2.Params{Scale: base.Scale, OnOxygen: base.OnOxygen}
+	name := [...]string{"respiratory_rate", "spo2", "systolic", "pulse", "temperature"}[k]
+	switch k {
+	case 0:
+		ps.RespiratoryRate = &v
+	case 1:
+		ps.SpO2 = &v
+	case 2:
+		ps.Systolic = &v
+	case 3:
+		ps.Pulse = &v
+	case 4:
+		ps.Temperature = &v
+	}
+	n, _ := news2.Compute(ps).Part(name)
+	return n
+}
+
+// news2VitalOf is the vital type of an index of the per-patient arrays.
+func news2VitalOf(vi int) vitals.Type {
+	for _, typ := range [...]vitals.Type{vitals.HeartRate, vitals.RespiratoryRate, vitals.SpO2, vitals.BodyTemperature,
+		vitals.BloodPressure, vitals.BodyWeight, vitals.BloodGlucose} {
+		if vitalIndex(typ) == vi {
+			return typ
+		}
+	}
+	return ""
+}
+
+// news2Vitals are the measured NEWS2 parameters.
+var news2Vitals = [...]vitals.Type{vitals.RespiratoryRate, vitals.SpO2, vitals.BloodPressure, vitals.HeartRate, vitals.BodyTemperature}
+
+// news2RunStart dates a NEWS2 breach as breachStart dates a threshold
+// breach: going back from t, the score of each parameter's latest reading
+// at each instant (or, when smoothed, of the median at its time if that
+// scores more), for as long as it breaches without a break. ok is false
+// (and start t) when the score at t does not breach.
+func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(news2.Score) bool, smoothed bool) (time.Time, bool) {
+	var idx [len(news2Vitals)]int
+	for k, typ := range news2Vitals {
+		ss := p.recent[vitalIndex(typ)]
+		i := len(ss) - 1
+		for i >= 0 && ss[i].t > t {
+			i--
+		}
+		idx[k] = i
+	}
+	ps := news2Base(info)
+	from, cursor, ok := t, t, false
+	for {
+		var vals [len(news2Vitals)]float64
+		var ptrs [len(news2Vitals)]*float64
+		latest := int64(math.MinInt64)
+		for k, typ := range news2Vitals {
+			ss := p.recent[vitalIndex(typ)]
+			if idx[k] < 0 || cursor-ss[idx[k]].t > int64(news2Window) {
+				continue
+			}
+			// the reading as read, or the median at its time if that
+			// scores more (see breachStart)
+			vals[k] = ss[idx[k]].v
+			if smoothed {
+				if m, _ := p.valueAt(typ, ss[idx[k]].t); paramPart(ps, k, m) > paramPart(ps, k, vals[k]) {
+					vals[k] = m
+				}
+			}
+			ptrs[k] = &vals[k]
+			latest = max(latest, ss[idx[k]].t)
+		}
+		if latest == math.MinInt64 {
+			break
+		}
+		ps.RespiratoryRate, ps.SpO2, ps.Systolic, ps.Pulse, ps.Temperature = ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4]
+		if !breached(news2.Compute(ps)) {
+			break
+		}
+		// The score held from the newest of these readings on.
+		from, ok = latest, true
+		for k, typ := range news2Vitals {
+			if idx[k] >= 0 && p.recent[vitalIndex(typ)][idx[k]].t == latest {
+				idx[k]--
+			}
+		}
+		cursor = latest - 1
+	}
+	return time.Unix(0, from).UTC(), ok
+}
+
 // step advances a duration-and-hysteresis state machine.
-func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, breach, clear, partial bool) (Transition, bool) {
+// confirm, when not nil, must also hold for the rule to fire once the
+// duration has passed (the readings themselves agree with the median); it
+// returns since when they do.
+//
+// A firing is dated in event time when the condition was complete: the
+// breach's start plus the rule's duration, or when the readings confirmed
+// it if later. The reading that decides it may be later still: devices
+// upload in batches, and the first reading to arrive after the duration
+// need not be the first one taken.
+func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, breach, clear, partial bool, confirm func() (time.Time, bool)) (Transition, bool) {
 	if !st.firing {
 		if !breach {
 			st.since = time.Time{}
@@ -347,8 +509,18 @@ func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, bre
 		if t.Sub(st.since) < rule.For {
 			return Transition{}, false
 		}
+		at := st.since.Add(rule.For)
+		if confirm != nil {
+			from, ok := confirm()
+			if !ok {
+				return Transition{}, false
+			}
+			if from.After(at) {
+				at = from
+			}
+		}
 		st.firing, st.clearSince = true, time.Time{}
-		return Transition{Rule: *rule, Patient: patient, Firing: true, At: t, Value: v, Partial: partial}, true
+		return Transition{Rule: *rule, Patient: patient, Firing: true, At: at, By: t, Value: v, Partial: partial}, true
 	}
 	if !clear {
 		st.clearSince = time.Time{}
@@ -361,7 +533,7 @@ func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, bre
 		return Transition{}, false
 	}
 	st.firing, st.since = false, time.Time{}
-	return Transition{Rule: *rule, Patient: patient, Firing: false, At: t, Value: v}, true
+	return Transition{Rule: *rule, Patient: patient, Firing: false, At: t, By: t, Value: v}, true
 }
 
 func isNEWS2Parameter(t vitals.Type) bool {
@@ -392,17 +564,23 @@ func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
 		}
 		return nil
 	}
-	scale := news2.Scale1
+	ps := news2Base(info)
+	ps.RespiratoryRate, ps.SpO2, ps.Systolic = get(vitals.RespiratoryRate), get(vitals.SpO2), get(vitals.BloodPressure)
+	ps.Pulse, ps.Temperature = get(vitals.HeartRate), get(vitals.BodyTemperature)
+	return news2.Compute(ps)
+}
+
+// news2Base is a patient's NEWS2 inputs from the chart and clinicians: the
+// SpO2 scale, oxygen and consciousness.
+func news2Base(info PatientInfo) news2.Params {
+	ps := news2.Params{Scale: news2.Scale1, OnOxygen: info.OnOxygen, Consciousness: info.Consciousness}
 	if info.Scale == 2 {
-		scale = news2.Scale2
+		ps.Scale = news2.Scale2
 	}
-	c := info.Consciousness
-	if c == "" {
-		c = news2.Alert // wearables cannot assess it; clinicians record changes
+	if ps.Consciousness == "" {
+		ps.Consciousness = news2.Alert // wearables cannot assess it; clinicians record changes
 	}
-	return news2.Compute(news2.Params{RespiratoryRate: get(vitals.RespiratoryRate), SpO2: get(vitals.SpO2), Scale: scale,
-		OnOxygen: info.OnOxygen, Systolic: get(vitals.BloodPressure), Pulse: get(vitals.HeartRate),
-		Consciousness: c, Temperature: get(vitals.BodyTemperature)})
+	return ps
 }
 
 // Score is a patient's NEWS2 at now from the latest readings the engine

@@ -227,6 +227,8 @@ rules:
 	}
 	f.feed("p", vitals.HeartRate, t0.Add(6*time.Minute), 105)
 	f.feed("p", vitals.HeartRate, t0.Add(6*time.Minute+30*time.Second), 105)
+	require.Empty(t, f.out, "two readings of five are not yet the median")
+	f.feed("p", vitals.HeartRate, t0.Add(6*time.Minute+40*time.Second), 105)
 	require.NotEmpty(t, f.out)
 	require.Equal(t, "hr_jump", f.out[0].Rule.ID)
 	require.True(t, f.out[0].Firing)
@@ -236,7 +238,7 @@ rules:
 	gone := f.e.Tick(t0.Add(30 * time.Minute))
 	require.Len(t, gone, 1)
 	require.Equal(t, "no_hr", gone[0].Rule.ID)
-	require.Equal(t, t0.Add(6*time.Minute+30*time.Second+15*time.Minute), gone[0].At)
+	require.Equal(t, t0.Add(6*time.Minute+40*time.Second+15*time.Minute), gone[0].At)
 	require.Empty(t, f.e.Tick(t0.Add(31*time.Minute)), "fires once")
 	back := f.e.Observe(vitals.Reading{Patient: "p", Type: vitals.HeartRate, Time: t0.Add(32 * time.Minute), Value: 72}, t0.Add(32*time.Minute))
 	var cleared bool
@@ -280,4 +282,70 @@ func TestARawRuleJudgesEachReading(t *testing.T) {
 		}
 	}
 	require.Equal(t, 6, fires, "every low reading is a new episode")
+}
+
+func TestAlertsAreDatedFromTheReadingsAndOutvoteArtifacts(t *testing.T) {
+	t.Run("two false desaturations in a row on a wrist oximeter fire nothing", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "spo2_low"), scale1)}
+		vals := []float64{97, 96, 97, 97, 84, 83, 97, 96, 97, 97, 96}
+		for i, v := range vals {
+			f.feed("p", vitals.SpO2, t0.Add(time.Duration(i)*2*time.Minute), v) // a watch: every 2 minutes
+		}
+		require.Empty(t, f.out)
+	})
+	t.Run("a real desaturation fires with its third low reading", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "spo2_low"), scale1)}
+		vals := []float64{97, 96, 97, 97, 85, 84, 84, 83, 84}
+		for i, v := range vals {
+			f.feed("p", vitals.SpO2, t0.Add(time.Duration(i)*2*time.Minute), v)
+		}
+		require.Len(t, f.out, 1)
+		// Low from 8 min: 2 minutes low at 10 min, but three readings show
+		// it only at 12 min, when the median of five goes low too.
+		require.Equal(t, t0.Add(12*time.Minute), f.out[0].At)
+		require.Equal(t, t0.Add(12*time.Minute), f.out[0].By)
+	})
+	t.Run("a step in heart rate is dated at the step, not when the median crosses", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "heart_rate_high"), scale1)}
+		for s := 0; s <= 400; s += 5 {
+			v := 90.0
+			if s >= 100 {
+				v = 150
+			}
+			f.feed("p", vitals.HeartRate, t0.Add(time.Duration(s)*time.Second), v)
+		}
+		require.Len(t, f.out, 1)
+		require.Equal(t, t0.Add(100*time.Second+2*time.Minute), f.out[0].At)
+	})
+	t.Run("a reading uploaded late dates a pending NEWS2 breach earlier", func(t *testing.T) {
+		f := &feeder{e: NewEngine(only(t, "news2_single_3"), scale1)}
+		// Normal vitals, then the pulse jumps to 150 (3 points) at 60 s; a
+		// patch reports every 15 s at once, a watch every 5 s in batches a
+		// minute late.
+		pulse := func(s int) float64 {
+			if s >= 60 {
+				return 150
+			}
+			return 75
+		}
+		base := func(at time.Time) {
+			f.feed("p", vitals.RespiratoryRate, at, 16)
+			f.feed("p", vitals.SpO2, at, 97)
+			f.feed("p", vitals.BodyTemperature, at, 37)
+			f.feed("p", vitals.BloodPressure, at, 125)
+		}
+		base(t0)
+		for s := 0; s <= 480; s += 5 {
+			if s%15 == 10 {
+				f.feed("p", vitals.HeartRate, t0.Add(time.Duration(s)*time.Second), pulse(s)) // the patch
+			}
+			if s%60 == 55 {
+				for w := s - 55; w <= s; w += 5 {
+					f.feed("p", vitals.HeartRate, t0.Add(time.Duration(w)*time.Second), pulse(w)+1) // the watch's batch
+				}
+			}
+		}
+		require.NotEmpty(t, f.out)
+		require.Equal(t, t0.Add(60*time.Second+5*time.Minute), f.out[0].At, "the watch measured the jump at 60 s")
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vitalwire/vitalwire/vitals"
+	"github.com/vitalwire/vitalwire/vitals/news2"
 )
 
 // Rule kinds.
@@ -201,6 +202,11 @@ func (r *Rule) direction() (upper bool, level float64) {
 }
 
 // breached reports whether v is past the threshold.
+// news2Breached reports whether a score reaches a NEWS2 rule.
+func (r *Rule) news2Breached(s news2.Score) bool {
+	return (r.AtLeast > 0 && s.Total >= r.AtLeast) || (r.SingleThree && s.Red)
+}
+
 func (r *Rule) breached(v float64) bool {
 	switch {
 	case r.Above != nil:
