@@ -13,9 +13,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/simulators"
-	"github.com/vitalwire/vitalwire/vitals"
 )
 
 // ruleFor maps the simulator's ground-truth conditions to the default rules.
@@ -27,10 +25,12 @@ var ruleFor = map[string]string{
 	"news2_single_3": "news2_single_3",
 }
 
-// Fire is an alert as scored: which rule, for whom, when (event time).
+// Fire is an alert as scored: which rule, for whom, when (event time),
+// until when it stayed open (zero: open at the end), and (when known) the
+// time of the reading that decided it.
 type Fire struct {
 	Patient, Rule string
-	At            time.Time
+	At, Until, By time.Time
 }
 
 func (f Fire) String() string {
@@ -41,44 +41,27 @@ func (f Fire) String() string {
 type Episode struct {
 	Patient, Rule string
 	Start, End    time.Time // End zero: still holding at the end
-	// Counts: the devices could see it (two readings of the vital inside
-	// it) and it is clear (the true value went past the threshold by more
-	// than the sensors' noise). Others are neither required nor held
-	// against an alert that matches them.
-	Counts bool
+	// Evident is when a measurement first showed the condition beyond the
+	// sensors' noise for the rule's duration (zero: never). Only evident
+	// episodes must be detected, and detection delay runs from here; the
+	// others are neither required nor held against an alert that matches
+	// them.
+	Evident time.Time
 }
 
-// margins are how far past a threshold the truth must go for an episode to
-// be clear of sensor noise.
-var margins = map[string]struct {
-	vital  vitals.Type
-	level  float64
-	below  bool
-	margin float64
-	get    func(simulators.Vitals) float64
-}{
-	"heart_rate_high":  {vitals.HeartRate, 130, false, 5, func(v simulators.Vitals) float64 { return v.HeartRate }},
-	"heart_rate_low":   {vitals.HeartRate, 40, true, 5, func(v simulators.Vitals) float64 { return v.HeartRate }},
-	"spo2_low":         {vitals.SpO2, 90, true, 1.5, func(v simulators.Vitals) float64 { return v.SpO2 }},
-	"spo2_low_scale2":  {vitals.SpO2, 85, true, 1.5, func(v simulators.Vitals) float64 { return v.SpO2 }},
-	"systolic_low":     {vitals.BloodPressure, 90, true, 5, func(v simulators.Vitals) float64 { return v.Systolic }},
-	"temperature_high": {vitals.BodyTemperature, 39.1, false, 0.3, func(v simulators.Vitals) float64 { return v.Temperature }},
-	"glucose_very_low": {vitals.BloodGlucose, 54, true, 5, func(v simulators.Vitals) float64 { return v.Glucose }},
-	"glucose_low":      {vitals.BloodGlucose, 70, true, 5, func(v simulators.Vitals) float64 { return v.Glucose }},
-}
+// Counts reports whether the episode must be detected.
+func (e *Episode) Counts() bool { return !e.Evident.IsZero() }
 
-// Truth is a parsed ground truth with the times the devices measured each
-// vital (patient/vital -> reading times).
+// Truth is a parsed ground truth.
 type Truth struct {
-	Rows     map[string][]simulators.TruthRow
-	Events   []simulators.TruthEvent
-	Measured map[string][]time.Time
-	End      time.Time
+	Rows   map[string][]simulators.TruthRow
+	Events []simulators.TruthEvent
+	End    time.Time
 }
 
 // ParseTruth reads the simulator's JSON lines.
 func ParseTruth(b []byte, end time.Time) (*Truth, error) {
-	t := &Truth{Rows: map[string][]simulators.TruthRow{}, Measured: map[string][]time.Time{}, End: end}
+	t := &Truth{Rows: map[string][]simulators.TruthRow{}, End: end}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -102,23 +85,6 @@ func ParseTruth(b []byte, end time.Time) (*Truth, error) {
 	return t, sc.Err()
 }
 
-// Measure notes the readings of one emission (as the ingester would take
-// them) for the observability of episodes.
-func (t *Truth) Measure(e simulators.Emission, patientOf map[string]string) {
-	var msg ingest.Message
-	if e.Readings == 0 || ingest.Decode(e.Payload, &msg) != nil {
-		return
-	}
-	for i := range msg.Readings {
-		var r vitals.Reading
-		if ingest.Normalize(&msg.Readings[i], e.Device, e.At, 5*time.Minute, 0, &r) != nil {
-			continue
-		}
-		k := patientOf[e.Device] + "/" + string(r.Type)
-		t.Measured[k] = append(t.Measured[k], r.Time)
-	}
-}
-
 // Episodes are the truth's condition episodes of the rules' conditions. The
 // truth has no hysteresis: a state wavering at a band edge starts and ends
 // many times; a gap under 15 minutes is the same episode, as a clinician
@@ -133,7 +99,8 @@ func (t *Truth) Episodes() []*Episode {
 			continue
 		}
 		key := ev.Patient + "/" + rule
-		if ev.State == "start" {
+		switch ev.State {
+		case "start":
 			if l := last[key]; l != nil && ev.Time.Sub(l.End) < 15*time.Minute {
 				l.End = time.Time{}
 				open[key] = l
@@ -142,76 +109,31 @@ func (t *Truth) Episodes() []*Episode {
 			e := &Episode{Patient: ev.Patient, Rule: rule, Start: ev.Time}
 			open[key], last[key] = e, e
 			eps = append(eps, e)
-		} else if e := open[key]; e != nil {
-			e.End = ev.Time
-			delete(open, key)
+		case "evident":
+			if e := open[key]; e != nil && e.Evident.IsZero() {
+				e.Evident = ev.Time
+			}
+		case "end":
+			if e := open[key]; e != nil {
+				e.End = ev.Time
+				delete(open, key)
+			}
 		}
-	}
-	for _, e := range eps {
-		e.Counts = t.countable(e)
 	}
 	return eps
 }
 
-func (t *Truth) countable(e *Episode) bool {
-	until := e.End
-	if until.IsZero() {
-		until = t.End
-	}
-	rows := t.Rows[e.Patient]
-	m, threshold := margins[e.Rule]
-	if !threshold {
-		// NEWS2: clear when the true score passes the level by a point.
-		need := map[string]int{"news2_medium": 6, "news2_high": 8}[e.Rule]
-		if need == 0 {
-			return true
-		}
-		for _, r := range rows {
-			if !r.Time.Before(e.Start) && !r.Time.After(until) && r.NEWS2 >= need {
-				return true
-			}
-		}
-		return false
-	}
-	n := 0
-	for _, at := range t.Measured[e.Patient+"/"+string(m.vital)] {
-		if !at.Before(e.Start.Add(-2*time.Minute)) && !at.After(until) {
-			n++
-		}
-	}
-	if n < 2 {
-		return false
-	}
-	for _, r := range rows {
-		if r.Time.Before(e.Start) || r.Time.After(until) {
-			continue
-		}
-		v := m.get(r.Vitals)
-		if (m.below && v < m.level-m.margin) || (!m.below && v > m.level+m.margin) {
-			return true
-		}
-	}
-	return false
-}
-
-// nearThreshold reports whether, within ten minutes of an alert, the true
-// value (or NEWS2 score) came within the noise margin of the rule's level.
-func (t *Truth) nearThreshold(f Fire) bool {
-	m, threshold := margins[f.Rule]
+// possible reports whether, within ten minutes of an alert, the truth had
+// the rule's condition within the sensors' noise of holding.
+func (t *Truth) possible(f Fire) bool {
 	for _, r := range t.Rows[f.Patient] {
 		if r.Time.Sub(f.At) > 10*time.Minute || f.At.Sub(r.Time) > 10*time.Minute {
 			continue
 		}
-		if !threshold {
-			level := map[string]int{"news2_medium": 5, "news2_high": 7}[f.Rule]
-			if level > 0 && r.NEWS2 >= level-1 {
+		for _, c := range r.Possible {
+			if ruleFor[c] == f.Rule {
 				return true
 			}
-			continue
-		}
-		v := m.get(r.Vitals)
-		if (m.below && v < m.level+m.margin) || (!m.below && v > m.level-m.margin) {
-			return true
 		}
 	}
 	return false
@@ -223,7 +145,11 @@ type Result struct {
 	TruePositives            int
 	False, Missed, Late      []string
 	Delays                   []time.Duration // per detected counted episode, sorted
-	Precision, Recall        float64
+	// Offsets are the detections' signed times from the episode becoming
+	// evident (negative: the alert dates the condition earlier), and
+	// Decided those of the readings that decided them, when known; sorted.
+	Offsets, Decided  []time.Duration
+	Precision, Recall float64
 }
 
 // Log writes the false alerts, late detections, misses and the summary.
@@ -237,12 +163,21 @@ func (r Result) Log(logf func(format string, args ...any), alerts int) {
 	for _, s := range r.Missed {
 		logf("missed: %s", s)
 	}
-	logf("episodes %d (%d observable and clear), alerts %d: precision %.3f, recall %.3f, worst delay %s; %d of %d detections within 10 s of the truth",
+	logf("episodes %d (%d evident), alerts %d: precision %.3f, recall %.3f, worst delay %s; %d of %d detections within 10 s of the truth",
 		r.Episodes, r.Counted, alerts, r.Precision, r.Recall, r.Worst(), r.Within(10*time.Second), len(r.Delays))
+	spread := func(ds []time.Duration) string {
+		return fmt.Sprintf("earliest %s, median %s, latest %s", ds[0], ds[len(ds)/2], ds[len(ds)-1])
+	}
+	if len(r.Offsets) > 0 {
+		logf("alert times from the episode becoming evident: %s", spread(r.Offsets))
+	}
+	if len(r.Decided) > 0 {
+		logf("deciding readings' times from the episode becoming evident: %s", spread(r.Decided))
+	}
 }
 
-// Within counts the detections no later than d after the truth (which
-// starts a condition when it has held for the rule's duration).
+// Within counts the detections no later than d after the episode became
+// evident (which is when it had held for the rule's duration).
 func (r Result) Within(d time.Duration) int {
 	n := 0
 	for _, x := range r.Delays {
@@ -261,61 +196,104 @@ func (r Result) Worst() time.Duration {
 	return r.Delays[len(r.Delays)-1]
 }
 
-// Score matches alerts to episodes: an alert within slack (5 minutes) of
-// an episode of its rule and patient matches it; an alert matching none is
-// false unless the truth was within the sensors' noise of the level.
+// Score matches alerts to episodes. An alert within slack (5 minutes) of
+// an episode of its rule and patient matches it; an alert matching no
+// episode is false unless the truth had the condition within the sensors'
+// noise (Possible) within ten minutes. An evident episode is detected by a
+// matching alert, or by an alert of its rule still open when it became
+// evident (at most one open alert per rule and patient: the hysteresis of
+// the alert outlasted the truth's gap); its delay is from becoming evident
+// to the earliest such alert (0 for one already open or earlier).
 func (t *Truth) Score(fires []Fire) Result {
 	eps := t.Episodes()
 	const slack = 5 * time.Minute
 	res := Result{Episodes: len(eps)}
-	detected := map[*Episode]bool{}
+	matches := func(f Fire, e *Episode) bool {
+		end := e.End
+		if end.IsZero() {
+			end = t.End
+		}
+		return e.Patient == f.Patient && e.Rule == f.Rule && !f.At.Before(e.Start.Add(-slack)) && !f.At.After(end.Add(slack))
+	}
 	fp := 0
 	for _, f := range fires {
-		var hit *Episode
+		matched, counted := false, false
 		for _, e := range eps {
-			end := e.End
-			if end.IsZero() {
-				end = t.End
-			}
-			if e.Patient == f.Patient && e.Rule == f.Rule && !f.At.Before(e.Start.Add(-slack)) && !f.At.After(end.Add(slack)) {
-				hit = e
-				break
+			if matches(f, e) {
+				matched = true
+				counted = counted || e.Counts()
 			}
 		}
-		if hit == nil && t.nearThreshold(f) {
-			continue
-		}
-		if hit == nil {
+		switch {
+		case counted:
+			res.TruePositives++
+		case matched || t.possible(f):
+			// an episode inside the sensors' noise: neither required nor false
+		default:
 			fp++
 			res.False = append(res.False, f.String())
-			continue
-		}
-		if !hit.Counts {
-			continue
-		}
-		res.TruePositives++
-		if !detected[hit] {
-			detected[hit] = true
-			d := f.At.Sub(hit.Start)
-			res.Delays = append(res.Delays, d)
-			if d > 10*time.Minute {
-				res.Late = append(res.Late, fmt.Sprintf("%s by %s", f, d))
-			}
 		}
 	}
 	for _, e := range eps {
-		if !e.Counts {
+		if !e.Counts() {
 			continue
 		}
 		res.Counted++
-		if detected[e] {
-			res.Found++
-		} else {
-			res.Missed = append(res.Missed, fmt.Sprintf("%s %s at %s", e.Patient, e.Rule, e.Start.Format(time.RFC3339)))
+		var best *Fire
+		delay := time.Duration(-1)
+		for i, f := range fires {
+			open := f.Patient == e.Patient && f.Rule == e.Rule && !f.At.After(e.Evident) && (f.Until.IsZero() || f.Until.After(e.Evident))
+			if !open && !matches(f, e) {
+				continue
+			}
+			if d := max(0, f.At.Sub(e.Evident)); delay < 0 || d < delay {
+				best, delay = &fires[i], d
+			}
+		}
+		if best == nil {
+			res.Missed = append(res.Missed, fmt.Sprintf("%s %s evident at %s", e.Patient, e.Rule, e.Evident.Format(time.RFC3339)))
+			continue
+		}
+		res.Found++
+		res.Delays = append(res.Delays, delay)
+		res.Offsets = append(res.Offsets, best.At.Sub(e.Evident))
+		if !best.By.IsZero() {
+			res.Decided = append(res.Decided, best.By.Sub(e.Evident))
+		}
+		if delay > 10*time.Second {
+			res.Late = append(res.Late, fmt.Sprintf("%s by %s", best, delay))
 		}
 	}
-	sort.Slice(res.Delays, func(i, j int) bool { return res.Delays[i] < res.Delays[j] })
+	for _, ds := range [][]time.Duration{res.Delays, res.Offsets, res.Decided} {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	}
 	res.Precision = float64(res.TruePositives) / float64(max(1, res.TruePositives+fp))
 	res.Recall = float64(res.Found) / float64(max(1, res.Counted))
 	return res
+}
+
+// ScriptedDay is the scored scenario: n generated patients for a
+// simulated day from 2026-03-02, a third of them with a scripted sepsis,
+// hypoxemia, hypoglycaemia or tachyarrhythmia spread over the day, the rest
+// living their profiles' ordinary days. scripted names the patients with
+// an event.
+func ScriptedDay(seed, n int) (sc *simulators.Scenario, scripted map[string]bool, err error) {
+	sc, err = simulators.ParseScenario([]byte(fmt.Sprintf("start: 2026-03-02T00:00:00Z\nduration: 24h\nseed: %d\ngenerate: %d\n", seed, n)))
+	if err != nil {
+		return nil, nil, err
+	}
+	kinds := []simulators.Event{
+		{Kind: simulators.EventSepsis, Ramp: 5 * time.Hour},
+		{Kind: simulators.EventHypoxemia, For: 40 * time.Minute, Ramp: 2 * time.Minute},
+		{Kind: simulators.EventHypoglycaemia, For: 45 * time.Minute, Ramp: 20 * time.Minute},
+		{Kind: simulators.EventTachyarrhythmia, For: 15 * time.Minute},
+	}
+	scripted = map[string]bool{}
+	for i := 0; i < len(sc.Patients); i += 3 {
+		ev := kinds[(i/3)%len(kinds)]
+		ev.At = time.Duration(1+(i*7)%20) * time.Hour
+		sc.Patients[i].Events = []simulators.Event{ev}
+		scripted[sc.Patients[i].ID] = true
+	}
+	return sc, scripted, nil
 }
