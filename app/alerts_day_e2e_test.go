@@ -17,20 +17,33 @@ import (
 	"github.com/vitalwire/vitalwire/app"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/internal/alertscore"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/simulators"
+	"github.com/vitalwire/vitalwire/vitals"
 )
 
 // TestAlertsEndToEndScriptedDay replays the scored scenario (100
 // simulated patients for 24 simulated hours, a third with a scripted
 // sepsis, hypoxemia, hypoglycaemia or tachyarrhythmia; internal/alertscore)
-// at accelerated time: every device publishes through the embedded MQTT
-// broker with its own credentials, readings are stored in SQLite, and the
-// service's clock follows the simulation. The alerts the service stores are
-// scored against the simulator's ground truth: every evident episode
-// detected within 10 s of becoming evident (its rule's duration + 10 s
-// from the breach), no alert without a condition, none on healthy
-// patients' ordinary days.
+// at accelerated time, through the embedded MQTT broker into SQLite (every
+// device with its own credentials) and through a real Mosquitto into a real
+// InfluxDB, with the service's clock following the simulation. The alerts
+// the service stores are scored against the simulator's ground truth: every
+// evident episode detected within 10 s of becoming evident (its rule's
+// duration + 10 s from the breach), no alert without a condition, none on
+// healthy patients' ordinary days.
 func TestAlertsEndToEndScriptedDay(t *testing.T) {
+	t.Run("embedded broker into SQLite", func(t *testing.T) { replayScriptedDay(t, false) })
+	t.Run("Mosquitto into InfluxDB", func(t *testing.T) { replayScriptedDay(t, true) })
+}
+
+// readingCounter is a sink that counts the durable readings the rules
+// have seen (the service calls the alerts sink first).
+type readingCounter struct{ n atomic.Int64 }
+
+func (c *readingCounter) Readings(b []vitals.Reading) { c.n.Add(int64(len(b))) }
+
+func replayScriptedDay(t *testing.T, external bool) {
 	sc, scripted, err := alertscore.ScriptedDay(2026, 100)
 	require.NoError(t, err)
 
@@ -38,14 +51,21 @@ func TestAlertsEndToEndScriptedDay(t *testing.T) {
 	simNow.Store(sc.Start.UnixNano())
 	clock := func() time.Time { return time.Unix(0, simNow.Load()).UTC() }
 	cfg := testConfig(t)
+	var m *testenv.Mosquitto
+	if external {
+		useInflux(t, &cfg)
+		m = useMosquitto(t, &cfg)
+	}
 	cfg.Finish()
 	require.NoError(t, cfg.Validate())
-	a, err := app.New(context.Background(), cfg, zerolog.New(os.Stderr).Level(zerolog.WarnLevel), app.Options{Clock: clock})
+	counter := &readingCounter{}
+	a, err := app.New(context.Background(), cfg, zerolog.New(os.Stderr).Level(zerolog.WarnLevel), app.Options{Clock: clock, Sink: counter})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	waitReady(t, a)
 
 	var truth bytes.Buffer
 	sim := simulators.NewSimulation(sc, &truth)
@@ -65,20 +85,23 @@ func TestAlertsEndToEndScriptedDay(t *testing.T) {
 		secret, err := a.Devices.Add(context.Background(), d.ID, d.Kind)
 		require.NoError(t, err)
 		require.NoError(t, a.Devices.Bind(context.Background(), d.ID, d.Patient, sc.Start.Add(-time.Hour)))
-		clients[d.ID] = connectDevice(t, "tcp://"+a.BrokerAddr(), d.ID, secret).c
+		clients[d.ID] = connectDevice(t, brokerURL(a, m), d.ID, secret).c
 	}
 
 	// A simulated minute at a time: the clock moves to the minute's end,
 	// then every device publishes what it sent in that minute, in order,
-	// each waiting for the broker's acknowledgement (which comes once the
-	// readings are durable and the rules have seen them).
+	// each waiting for the broker's acknowledgement, and the minute ends
+	// when the rules have seen every reading of it (the embedded broker
+	// acknowledges only then; Mosquitto at once).
 	start := time.Now()
 	var emissions []simulators.Emission
+	var want int64
 	for at := sc.Start.Add(time.Minute); !at.After(sim.End()); at = at.Add(time.Minute) {
 		byDevice := map[string][]simulators.Emission{}
 		require.NoError(t, sim.Advance(at, func(e simulators.Emission) {
 			byDevice[e.Device] = append(byDevice[e.Device], e)
 			emissions = append(emissions, e)
+			want += int64(e.Readings)
 		}))
 		simNow.Store(at.UnixNano())
 		var wg sync.WaitGroup
@@ -97,6 +120,11 @@ func TestAlertsEndToEndScriptedDay(t *testing.T) {
 		wg.Wait()
 		if t.Failed() {
 			t.FailNow()
+		}
+		for deadline := time.Now().Add(30 * time.Second); counter.n.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("minute to %s: the rules saw %d of %d readings", at.Format(time.RFC3339), counter.n.Load(), want)
+			}
 		}
 	}
 	t.Logf("replayed %d messages of 100 patients x 24 h in %s", len(emissions), time.Since(start).Round(time.Second))

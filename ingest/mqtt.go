@@ -209,7 +209,7 @@ func (c *Consumer) onMessage(cl mqtt.Client, m mqtt.Message) {
 		if c.ctx.Err() != nil {
 			return // stopping: leave it unacknowledged for the next session
 		}
-		err := c.in.Submit(c.ctx, Delivery{Device: device, Payload: m.Payload(), Received: time.Now(), Ack: m.Ack})
+		err := c.in.Submit(c.ctx, Delivery{Device: device, Payload: m.Payload(), Received: c.in.deps.Now(), Ack: m.Ack})
 		if err != nil {
 			return
 		}
