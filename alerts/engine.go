@@ -186,7 +186,12 @@ func (p *patientState) value(typ vitals.Type, at time.Time) (float64, bool) {
 }
 
 func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
-	ss := p.recent[vitalIndex(typ)]
+	return p.median(vitalIndex(typ), t)
+}
+
+// median is the median of the window of the vital with index vi at t.
+func (p *patientState) median(vi int, t int64) (float64, bool) {
+	ss := p.recent[vi]
 	lo, end := window(ss, t)
 	if lo == end {
 		return 0, false
@@ -362,7 +367,6 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 // as read or as the median at their time (the median crosses later than
 // the readings do on a step, and holds through one noisy reading).
 func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
-	typ := news2VitalOf(vi)
 	ss := p.recent[vi]
 	i := len(ss) - 1
 	for i >= 0 && ss[i].t > t {
@@ -371,7 +375,7 @@ func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
 	start := t
 	for ; i >= 0; i-- {
 		if !rule.breached(ss[i].v) {
-			if m, _ := p.valueAt(typ, ss[i].t); !rule.breached(m) {
+			if m, _ := p.median(vi, ss[i].t); !rule.breached(m) {
 				break
 			}
 		}
@@ -415,17 +419,6 @@ func paramPart(base news2.Params, k int, v float64) int {
 	}
 	n, _ := news2.Compute(ps).Part(name)
 	return n
-}
-
-// news2VitalOf is the vital type of an index of the per-patient arrays.
-func news2VitalOf(vi int) vitals.Type {
-	for _, typ := range [...]vitals.Type{vitals.HeartRate, vitals.RespiratoryRate, vitals.SpO2, vitals.BodyTemperature,
-		vitals.BloodPressure, vitals.BodyWeight, vitals.BloodGlucose} {
-		if vitalIndex(typ) == vi {
-			return typ
-		}
-	}
-	return ""
 }
 
 // news2Vitals are the measured NEWS2 parameters.

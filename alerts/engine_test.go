@@ -74,7 +74,7 @@ func TestThresholdRules(t *testing.T) {
 		}
 		run(3*time.Minute, 140)            // episode 1 fires
 		run(20*time.Minute, 125, 136, 129) // wavers across 130, never below the clear level 120
-		run(5*time.Minute, 100)            // clears
+		run(12*time.Minute, 100)           // clears (10 minutes below 120)
 		run(20*time.Minute, 128, 137, 133) // episode 2: above 130 most of the time
 		var fires, clears int
 		for _, tr := range f.out {
@@ -94,13 +94,13 @@ func TestThresholdRules(t *testing.T) {
 			f.feed("p", vitals.HeartRate, at, 140)
 		}
 		clearStart := at
-		for ; at.Before(t0.Add(10 * time.Minute)); at = at.Add(5 * time.Second) {
+		for ; at.Before(t0.Add(20 * time.Minute)); at = at.Add(5 * time.Second) {
 			f.feed("p", vitals.HeartRate, at, 100)
 		}
 		require.Len(t, f.out, 2)
 		require.False(t, f.out[1].Firing)
-		// the one-minute median falls below 120 within a minute, then two minutes clear
-		require.WithinDuration(t, clearStart.Add(2*time.Minute+30*time.Second), f.out[1].At, 35*time.Second)
+		// the one-minute median falls below 120 within a minute, then ten minutes clear
+		require.WithinDuration(t, clearStart.Add(10*time.Minute+30*time.Second), f.out[1].At, 35*time.Second)
 	})
 	t.Run("a late reading older than the rule's state is not re-judged", func(t *testing.T) {
 		f := &feeder{e: NewEngine(only(t, "systolic_low"), scale1)}

@@ -148,7 +148,14 @@ type Result struct {
 	// Offsets are the detections' signed times from the episode becoming
 	// evident (negative: the alert dates the condition earlier), and
 	// Decided those of the readings that decided them, when known; sorted.
-	Offsets, Decided  []time.Duration
+	Offsets, Decided []time.Duration
+	// Covered counts the evident episodes an alert of an earlier episode
+	// still open covered (no offsets for them).
+	Covered int
+	// Repeated lists the evident episodes more than one alert matched (an
+	// alert cleared by its hysteresis and a new one fired within one truth
+	// episode, the truth's gaps under 15 minutes being joined).
+	Repeated          []string
 	Precision, Recall float64
 }
 
@@ -168,8 +175,12 @@ func (r Result) Log(logf func(format string, args ...any), alerts int) {
 	spread := func(ds []time.Duration) string {
 		return fmt.Sprintf("earliest %s, median %s, latest %s", ds[0], ds[len(ds)/2], ds[len(ds)-1])
 	}
+	for _, s := range r.Repeated {
+		logf("more than one alert: %s", s)
+	}
+	logf("%d episodes were covered by an alert still open from an earlier one", r.Covered)
 	if len(r.Offsets) > 0 {
-		logf("alert times from the episode becoming evident: %s", spread(r.Offsets))
+		logf("the other alerts' times from the episode becoming evident: %s", spread(r.Offsets))
 	}
 	if len(r.Decided) > 0 {
 		logf("deciding readings' times from the episode becoming evident: %s", spread(r.Decided))
@@ -241,11 +252,13 @@ func (t *Truth) Score(fires []Fire) Result {
 		res.Counted++
 		var best *Fire
 		delay := time.Duration(-1)
+		n := 0
 		for i, f := range fires {
 			open := f.Patient == e.Patient && f.Rule == e.Rule && !f.At.After(e.Evident) && (f.Until.IsZero() || f.Until.After(e.Evident))
 			if !open && !matches(f, e) {
 				continue
 			}
+			n++
 			if d := max(0, f.At.Sub(e.Evident)); delay < 0 || d < delay {
 				best, delay = &fires[i], d
 			}
@@ -255,13 +268,21 @@ func (t *Truth) Score(fires []Fire) Result {
 			continue
 		}
 		res.Found++
+		if n > 1 {
+			res.Repeated = append(res.Repeated, fmt.Sprintf("%s %s from %s to %s: %d alerts", e.Patient, e.Rule,
+				e.Start.Format(time.RFC3339), e.End.Format(time.RFC3339), n))
+		}
 		res.Delays = append(res.Delays, delay)
+		if delay > 10*time.Second {
+			res.Late = append(res.Late, fmt.Sprintf("%s by %s", best, delay))
+		}
+		if !matches(*best, e) {
+			res.Covered++ // an alert of an earlier episode still open
+			continue
+		}
 		res.Offsets = append(res.Offsets, best.At.Sub(e.Evident))
 		if !best.By.IsZero() {
 			res.Decided = append(res.Decided, best.By.Sub(e.Evident))
-		}
-		if delay > 10*time.Second {
-			res.Late = append(res.Late, fmt.Sprintf("%s by %s", best, delay))
 		}
 	}
 	for _, ds := range [][]time.Duration{res.Delays, res.Offsets, res.Decided} {
