@@ -33,6 +33,10 @@ var (
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// patientIDPattern is the FHIR id form (no "_"), since a patient's id is
+// also the id of its FHIR Patient resource.
+var patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$`)
+
 // Patient is a patient's record.
 type Patient struct {
 	ID        string    `json:"id"`
@@ -48,8 +52,8 @@ type Patient struct {
 // Validate checks the record and names the bad field.
 func (p *Patient) Validate() error {
 	switch {
-	case !idPattern.MatchString(p.ID):
-		return fmt.Errorf("%w: id: 1-64 characters of A-Z a-z 0-9 . _ -", ErrInvalid)
+	case !patientIDPattern.MatchString(p.ID):
+		return fmt.Errorf("%w: id: 1-64 characters of A-Z a-z 0-9 . - (it is also the patient's FHIR id)", ErrInvalid)
 	case strings.TrimSpace(p.MRN) == "":
 		return fmt.Errorf("%w: mrn: required", ErrInvalid)
 	case strings.TrimSpace(p.Name) == "":
