@@ -427,7 +427,54 @@ func (a *App) visitSocket(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 	}
+	done := make(chan struct{})
+	defer close(done)
+	go a.endWithCredential(r, c, conn, done)
 	a.SFU.Serve(conn, v.ID, telehealth.Participant{Subject: c.Subject, Role: role}, hooks)
+}
+
+// endWithCredential closes a visit socket when what admitted it ends: a
+// revoked token or a signed-out session at once, an expired token at its
+// expiry, a session at its maximum age. Being in a visit is activity, so
+// an open visit keeps its session from idling out. A join link admits to
+// its visit; the visit's end (or a hang-up) ends that part.
+func (a *App) endWithCredential(r *http.Request, c auth.Claims, conn *websocket.Conn, done <-chan struct{}) {
+	kill := a.ws.add(c.ID)
+	defer a.ws.remove(c.ID, kill)
+	var expiry, check <-chan time.Time
+	_, bearer := auth.BearerToken(r)
+	ck, cookieErr := r.Cookie(sessionCookie)
+	switch {
+	case bearer == nil:
+		t := time.NewTimer(time.Until(time.Unix(c.Expires, 0)))
+		defer t.Stop()
+		expiry = t.C
+	case cookieErr == nil:
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		check = t.C
+	}
+	closeWith := func(text string) {
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, text), time.Now().Add(time.Second))
+		conn.Close()
+	}
+	for {
+		select {
+		case <-done:
+			return
+		case <-kill:
+			closeWith("signed out or token revoked")
+			return
+		case <-expiry:
+			closeWith("token expired")
+			return
+		case <-check:
+			if _, err := a.Sessions.Check(context.Background(), ck.Value, true); err != nil {
+				closeWith("signed out")
+				return
+			}
+		}
+	}
 }
 
 // sfuConfig turns the configuration into the media settings; turnURL is

@@ -110,11 +110,25 @@ function activity() { lastActivity = Date.now(); }
 for (const ev of ['keydown', 'mousedown', 'pointermove', 'wheel', 'touchstart']) window.addEventListener(ev, activity, { passive: true });
 
 // Automatic log-off: the server ends an idle session; the page follows it
-// and keeps the session alive while someone works on it.
+// and keeps the session alive while someone works on it. Before signing out
+// an idle page asks the server, which counts an open video visit (in this
+// tab or another) as activity.
 setInterval(async () => {
   if (!me) return;
   const idle = me.idle_seconds * 1000;
-  if (Date.now() - lastActivity >= idle) { await signOut('You were signed out after ' + Math.round(idle / 60000) + ' minutes without activity.'); return; }
+  if (Date.now() - lastActivity >= idle) {
+    const span = idle >= 60000 ? Math.round(idle / 60000) + ' minutes' : Math.round(idle / 1000) + ' seconds';
+    const message = 'You were signed out after ' + span + ' without activity.';
+    let session;
+    try { session = await api('GET', '/api/v1/session', undefined, true); } catch (e) {
+      if (e.status === 401) await signOut(message);
+      return; // offline: ask again at the next tick
+    }
+    const left = Date.parse(session.expires) - Date.now();
+    if (left > 3000) { lastActivity = Date.now() + left - idle; return; }
+    await signOut(message);
+    return;
+  }
   if (lastActivity > lastPing && Date.now() - lastPing > Math.min(60000, idle / 3)) {
     lastPing = Date.now();
     try { await api('POST', '/api/v1/session/activity'); } catch (e) { /* 401 handled */ }
