@@ -442,14 +442,14 @@ func (a *App) endWithCredential(r *http.Request, c auth.Claims, conn *websocket.
 	kill := a.ws.add(c.ID)
 	defer a.ws.remove(c.ID, kill)
 	var expiry, check <-chan time.Time
-	_, bearer := auth.BearerToken(r)
+	_, tokenErr := auth.BearerToken(r)
 	ck, cookieErr := r.Cookie(sessionCookie)
 	switch {
-	case bearer == nil:
+	case tokenErr == nil: // a bearer token ends at its expiry
 		t := time.NewTimer(time.Until(time.Unix(c.Expires, 0)))
 		defer t.Stop()
 		expiry = t.C
-	case cookieErr == nil:
+	case cookieErr == nil: // a session's end moves: look every few seconds, and keep it alive
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
 		check = t.C
