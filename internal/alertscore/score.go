@@ -13,6 +13,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/vitalwire/vitalwire/simulators"
 )
 
@@ -317,4 +319,34 @@ func ScriptedDay(seed, n int) (sc *simulators.Scenario, scripted map[string]bool
 		scripted[sc.Patients[i].ID] = true
 	}
 	return sc, scripted, nil
+}
+
+// HealthyDayAlerts lists the alerts on patients of the scenario who lived
+// a healthy profile's ordinary day (no scripted event).
+func HealthyDayAlerts(sc *simulators.Scenario, fires []Fire) []string {
+	healthy := map[string]bool{}
+	for _, p := range sc.Patients {
+		healthy[p.ID] = p.Profile == simulators.Healthy && len(p.Events) == 0
+	}
+	var out []string
+	for _, f := range fires {
+		if healthy[f.Patient] {
+			out = append(out, f.String())
+		}
+	}
+	return out
+}
+
+// RequireTargets asserts the rules issue's targets on a scored day, with
+// the alerts on healthy days from HealthyDayAlerts: enough evident episodes
+// to mean something, no false alert, none missed, none later than 10 s
+// after becoming evident, none on a healthy day.
+func RequireTargets(t require.TestingT, res Result, healthyDayAlerts []string) {
+	require.Greater(t, res.Counted, 100, "the day has evident episodes to find")
+	require.Empty(t, res.False, "alerts without a condition")
+	require.Empty(t, res.Missed, "evident episodes not detected")
+	require.Empty(t, res.Late, "detections later than 10 s after the episode became evident")
+	require.Empty(t, healthyDayAlerts, "alerts on healthy patients' ordinary days")
+	require.Equal(t, 1.0, res.Precision)
+	require.Equal(t, 1.0, res.Recall)
 }
