@@ -95,6 +95,12 @@ type Query struct {
 	Patient  string    // "" for all
 }
 
+// Export writes the selected events of the log as JSON lines, oldest
+// first.
+func (l *AuditLog) Export(ctx context.Context, q Query, w io.Writer) (int, error) {
+	return Export(ctx, l.db, q, w)
+}
+
 // Export writes the selected events as JSON lines, oldest first.
 func Export(ctx context.Context, db *sql.DB, q Query, w io.Writer) (int, error) {
 	to := q.To
