@@ -45,6 +45,9 @@ type Service struct {
 	lastScore     map[string]news2.Score // by patient
 	fired         *prometheus.CounterVec
 	toAck         prometheus.Histogram
+	// overrides are per-patient rule levels: patient -> rule -> override.
+	overridesMu sync.RWMutex
+	overrides   map[string]map[string]Override
 }
 
 // NewService wires the parts; reg may be nil.
@@ -112,9 +115,6 @@ func (s *Service) escalated(ctx context.Context, a Alert) {
 		}
 	}
 }
-
-// Store returns the alert store.
-func (s *Service) Store() *Store { return s.store }
 
 // Readings implements the ingester's Sink.
 func (s *Service) Readings(batch []vitals.Reading) {

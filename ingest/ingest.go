@@ -655,3 +655,21 @@ func (d *dedupe) mark(keys []dedupeKey, out []bool) []bool {
 	}
 	return out
 }
+
+// Validate checks the settings an operator gives, naming each bad field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.SpoolMaxBytes < 0 {
+		errs = append(errs, errors.New("spool_max_bytes: must not be negative"))
+	}
+	if c.MaxBatch < 0 || c.MaxBatch > 100_000 {
+		errs = append(errs, errors.New("max_batch: must be 0-100000"))
+	}
+	if c.Workers < 0 || c.Writers < 0 || c.QueueSize < 0 || c.DedupeKeys < 0 {
+		errs = append(errs, errors.New("workers, writers, queue_size, dedupe_keys: must not be negative"))
+	}
+	if c.MaxFuture < 0 || c.MaxAge < 0 {
+		errs = append(errs, errors.New("max_future, max_age: must not be negative"))
+	}
+	return errors.Join(errs...)
+}

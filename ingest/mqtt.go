@@ -265,3 +265,15 @@ func (c *Consumer) Reject(device string, payload []byte) {
 	}
 	cl.Publish(RejectsTopic(device), 0, false, payload)
 }
+
+// Validate checks the settings of the connection to an external broker.
+func (c MQTTConfig) Validate() error {
+	var errs []error
+	if c.Broker == "" {
+		errs = append(errs, errors.New("broker: is required when broker.embedded is false"))
+	}
+	if c.Connections < 0 || c.Connections > 64 {
+		errs = append(errs, errors.New("connections: must be 1-64"))
+	}
+	return errors.Join(errs...)
+}

@@ -27,6 +27,9 @@ type Event struct {
 	Patient string
 	Kind    string
 	Data    any
+	// Urgency, when set, is the patient's dashboard urgency after this
+	// change (alerts.Urgency), so that every view orders patients alike.
+	Urgency *int
 }
 
 // Sub is one subscriber. Readings arrive on C, other events on Events.

@@ -6,7 +6,10 @@
 // vitals imports nothing else of Vitalwire's; every other package may use it.
 package vitals
 
-import "sort"
+import (
+	"sort"
+	"time"
+)
 
 // Type names a kind of vital sign as it appears on the wire ("heart_rate").
 type Type string
@@ -64,6 +67,25 @@ type Spec struct {
 	Diastolic Range
 	// Components are the LOINC codes of a panel's parts (systolic, diastolic).
 	Components []Code
+	// Display is how people are shown the type.
+	Display Display
+}
+
+// Display is how the UI shows a vital: every view takes it from the
+// catalog (GET /api/v1/vitals), none keeps a copy.
+type Display struct {
+	// Label names the vital for people ("Heart rate").
+	Label string
+	// Symbol is the unit as people write it ("°C" for Cel).
+	Symbol string
+	// Digits is how many decimals a value is shown with.
+	Digits int
+	// StaleAfter is when the latest value is shown as old: a few of the
+	// devices' usual intervals.
+	StaleAfter time.Duration
+	// Order places the vital in lists; Tile puts it on dashboard tiles.
+	Order int
+	Tile  bool
 }
 
 // IsPanel reports whether a reading of this type has two values.
@@ -91,6 +113,7 @@ var catalog = map[Type]*Spec{
 		Canonical: "/min",
 		Units:     []Unit{{"/min", same}},
 		Plausible: Range{0, 350},
+		Display:   Display{Label: "Heart rate", Symbol: "/min", Digits: 0, StaleAfter: 10 * time.Minute, Order: 1, Tile: true},
 	},
 	RespiratoryRate: {
 		Type:      RespiratoryRate,
@@ -98,6 +121,7 @@ var catalog = map[Type]*Spec{
 		Canonical: "/min",
 		Units:     []Unit{{"/min", same}},
 		Plausible: Range{0, 120},
+		Display:   Display{Label: "Respiration", Symbol: "/min", Digits: 0, StaleAfter: 10 * time.Minute, Order: 3, Tile: true},
 	},
 	SpO2: {
 		Type: SpO2,
@@ -108,6 +132,7 @@ var catalog = map[Type]*Spec{
 		Canonical: "%",
 		Units:     []Unit{{"%", same}},
 		Plausible: Range{0, 100},
+		Display:   Display{Label: "SpO2", Symbol: "%", Digits: 0, StaleAfter: 10 * time.Minute, Order: 2, Tile: true},
 	},
 	BodyTemperature: {
 		Type:      BodyTemperature,
@@ -118,6 +143,7 @@ var catalog = map[Type]*Spec{
 			{"[degF]", func(f float64) float64 { return (f - 32) * 5 / 9 }},
 		},
 		Plausible: Range{10, 47},
+		Display:   Display{Label: "Temperature", Symbol: "°C", Digits: 1, StaleAfter: 14 * time.Hour, Order: 4, Tile: true},
 	},
 	BloodPressure: {
 		Type:      BloodPressure,
@@ -130,6 +156,7 @@ var catalog = map[Type]*Spec{
 			{LOINC, "8480-6", "Systolic blood pressure"},
 			{LOINC, "8462-4", "Diastolic blood pressure"},
 		},
+		Display: Display{Label: "Blood pressure", Symbol: "mmHg", Digits: 0, StaleAfter: 14 * time.Hour, Order: 5, Tile: true},
 	},
 	BodyWeight: {
 		Type:      BodyWeight,
@@ -141,6 +168,7 @@ var catalog = map[Type]*Spec{
 			{"[lb_av]", func(lb float64) float64 { return lb * 0.45359237 }},
 		},
 		Plausible: Range{0.2, 650},
+		Display:   Display{Label: "Weight", Symbol: "kg", Digits: 1, StaleAfter: 36 * time.Hour, Order: 7, Tile: false},
 	},
 	BloodGlucose: {
 		Type: BloodGlucose,
@@ -153,6 +181,7 @@ var catalog = map[Type]*Spec{
 			{"mmol/L", func(m float64) float64 { return m * mmolPerLGlucose }},
 		},
 		Plausible: Range{5, 3000},
+		Display:   Display{Label: "Glucose", Symbol: "mg/dL", Digits: 0, StaleAfter: 20 * time.Minute, Order: 6, Tile: true},
 	},
 	Steps: {
 		Type:      Steps,
@@ -160,6 +189,7 @@ var catalog = map[Type]*Spec{
 		Canonical: "{steps}",
 		Units:     []Unit{{"{steps}", same}},
 		Plausible: Range{0, 1000}, // per minute
+		Display:   Display{Label: "Steps", Symbol: "/min", Digits: 0, StaleAfter: 10 * time.Minute, Order: 8, Tile: false},
 	},
 }
 
@@ -192,4 +222,14 @@ func Types() []Type {
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
 	return ts
+}
+
+// Catalog lists every type's spec in display order.
+func Catalog() []*Spec {
+	out := make([]*Spec, 0, len(catalog))
+	for _, s := range catalog {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Display.Order < out[j].Display.Order })
+	return out
 }

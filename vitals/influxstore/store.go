@@ -328,3 +328,18 @@ func (s *Store) Close() error {
 	s.client.Close()
 	return nil
 }
+
+// Validate checks the settings, naming each bad field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("url: is required when store.kind is influx"))
+	}
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("bucket: is required when store.kind is influx"))
+	}
+	if c.Retries < 0 || c.Timeout < 0 {
+		errs = append(errs, errors.New("retries, timeout: must not be negative"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,137 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrUnknownRule: no rule of that id (and kind) is in force.
+var ErrUnknownRule = errors.New("rule: no such rule")
+
+// Rules returns the rule set in force.
+func (s *Service) Rules() *RuleSet { return s.engine.Rules() }
+
+// SetRules swaps in a new rule set (a reload).
+func (s *Service) SetRules(set *RuleSet) { s.engine.SetRules(set) }
+
+// ruleExists reports whether a rule (of kind, unless "") is in force.
+func (s *Service) ruleExists(id, kind string) bool {
+	for _, r := range s.engine.Rules().Rules {
+		if r.ID == id && (kind == "" || r.Kind == kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadOverrides reads every per-patient rule level from the store into
+// the service's memory, where the engine reads them on the hot path.
+func (s *Service) LoadOverrides(ctx context.Context) error {
+	ov, err := s.store.Overrides(ctx)
+	if err != nil {
+		return fmt.Errorf("load rule overrides: %w", err)
+	}
+	s.overridesMu.Lock()
+	s.overrides = ov
+	s.overridesMu.Unlock()
+	return nil
+}
+
+// Overrides are a patient's own rule levels, by rule.
+func (s *Service) Overrides(patient string) map[string]Override {
+	s.overridesMu.RLock()
+	defer s.overridesMu.RUnlock()
+	return s.overrides[patient]
+}
+
+// SetOverride sets a patient's own level for a threshold rule in force,
+// stored before it takes effect.
+func (s *Service) SetOverride(ctx context.Context, patient, rule string, o Override, by string) error {
+	if !s.ruleExists(rule, KindThreshold) {
+		return fmt.Errorf("%w: no threshold rule %q", ErrUnknownRule, rule)
+	}
+	if err := s.store.SetOverride(ctx, patient, rule, o, by, s.now()); err != nil {
+		return err
+	}
+	s.overridesMu.Lock()
+	defer s.overridesMu.Unlock()
+	if s.overrides == nil {
+		s.overrides = map[string]map[string]Override{}
+	}
+	// Copy on write: the engine may be reading the patient's map.
+	next := map[string]Override{rule: o}
+	for k, v := range s.overrides[patient] {
+		if k != rule {
+			next[k] = v
+		}
+	}
+	s.overrides[patient] = next
+	return nil
+}
+
+// Snooze silences a rule in force for a patient until z.Until.
+func (s *Service) Snooze(ctx context.Context, z Snooze) error {
+	if !s.ruleExists(z.Rule, "") {
+		return fmt.Errorf("%w: %q", ErrUnknownRule, z.Rule)
+	}
+	return s.store.AddSnooze(ctx, z, s.now())
+}
+
+// List lists the alerts of patients, newest first (openOnly: firing or
+// acknowledged), at most limit.
+func (s *Service) List(ctx context.Context, patients []string, openOnly bool, limit int) ([]Alert, error) {
+	return s.store.List(ctx, patients, openOnly, limit)
+}
+
+// Get reads one alert.
+func (s *Service) Get(ctx context.Context, id int64) (Alert, error) { return s.store.Get(ctx, id) }
+
+// Between lists a patient's alerts that fired in [from, to] (a visit's
+// window), newest first.
+func (s *Service) Between(ctx context.Context, patient string, from, to time.Time) ([]Alert, error) {
+	all, err := s.store.List(ctx, []string{patient}, false, 1000)
+	if err != nil {
+		return nil, err
+	}
+	var out []Alert
+	for _, al := range all {
+		if !al.FiredAt.Before(from) && !al.FiredAt.After(to) {
+			out = append(out, al)
+		}
+	}
+	return out, nil
+}
+
+// severityRank orders severities for urgency.
+var severityRank = map[string]int{"critical": 4, "high": 3, "medium": 2, "low": 1}
+
+// Urgency orders patients on a care team's dashboard: the worst open alert
+// first (an unacknowledged one above an acknowledged one of the same
+// severity), then the NEWS2 total. Higher is more urgent.
+func Urgency(open []Alert, news2Total int) int {
+	u := 0
+	for _, al := range open {
+		v := severityRank[al.Severity] * 100
+		if al.State == "firing" {
+			v += 50
+		}
+		u = max(u, v)
+	}
+	return u + news2Total
+}
+
+// PatientUrgency is a patient's current dashboard urgency: their open
+// alerts and NEWS2 total.
+func (s *Service) PatientUrgency(ctx context.Context, patient string) (int, error) {
+	open, err := s.store.List(ctx, []string{patient}, true, 100)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	if sc, ok := s.Score(patient); ok {
+		total = sc.Total
+	}
+	return Urgency(open, total), nil
+}

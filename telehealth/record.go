@@ -1,0 +1,119 @@
+package telehealth
+
+import (
+	"context"
+	"time"
+
+	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// Readings are the time-series reads an Encounter's summaries need.
+type Readings interface {
+	Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error)
+	Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error)
+}
+
+// AlertSource lists a patient's alerts that fired within a window.
+type AlertSource interface {
+	AlertsBetween(ctx context.Context, patient string, from, to time.Time) ([]chart.EncounterAlert, error)
+}
+
+// Recorder ends visits and writes them to the chart: the Encounter with
+// its period, its participants, a summary of each vital over the visit and
+// the look-back before it, and the alerts of that window.
+type Recorder struct {
+	Visits     *Visits
+	Encounters *chart.Encounters
+	Readings   Readings
+	Alerts     AlertSource
+	SFU        *SFU
+	// Lookback is how far before the visit the attached readings reach.
+	Lookback time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (r *Recorder) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// End hangs everyone up, records the end and attaches the Encounter.
+func (r *Recorder) End(ctx context.Context, id, note string) (chart.Encounter, error) {
+	v, err := r.Visits.End(ctx, id, note)
+	if err != nil {
+		return chart.Encounter{}, err
+	}
+	r.SFU.EndVisit(id)
+	return r.Attach(ctx, v)
+}
+
+// Attach records the visit's Encounter. A visit is attached once; again
+// changes nothing.
+func (r *Recorder) Attach(ctx context.Context, v Visit) (chart.Encounter, error) {
+	if enc, err := r.Encounters.Get(ctx, v.ID); err == nil {
+		return enc, nil
+	}
+	now := r.now().UTC()
+	end := v.EndedAt
+	if end.IsZero() {
+		end = now
+	}
+	start := v.StartedAt
+	if start.IsZero() {
+		start = end
+	}
+	enc := chart.Encounter{ID: v.ID, Patient: v.Patient, Start: start, End: end, WindowStart: start.Add(-r.Lookback),
+		Participants: []chart.EncounterParticipant{}, Summaries: []chart.VitalSummary{}, Alerts: []chart.EncounterAlert{},
+		Note: v.Note, AttachedAt: now}
+	for _, p := range v.Presence {
+		left := p.LeftAt
+		if left.IsZero() {
+			left = end
+		}
+		enc.Participants = append(enc.Participants, chart.EncounterParticipant{Subject: p.Subject, Role: p.Role, Start: p.JoinedAt, End: left})
+	}
+	for _, t := range vitals.Types() {
+		s, ok, err := r.summary(ctx, vitals.Query{Patient: v.Patient, Type: t, From: enc.WindowStart, To: end.Add(time.Millisecond)})
+		if err != nil {
+			return chart.Encounter{}, err
+		}
+		if ok {
+			enc.Summaries = append(enc.Summaries, s)
+		}
+	}
+	als, err := r.Alerts.AlertsBetween(ctx, v.Patient, enc.WindowStart, end)
+	if err != nil {
+		return chart.Encounter{}, err
+	}
+	enc.Alerts = append(enc.Alerts, als...)
+	stored, _, err := r.Encounters.Attach(ctx, enc)
+	return stored, err
+}
+
+// summary is one vital over the window: count, min, max, mean and the
+// last reading; ok is false when the window has none.
+func (r *Recorder) summary(ctx context.Context, q vitals.Query) (chart.VitalSummary, bool, error) {
+	ws, err := r.Readings.Aggregate(ctx, vitals.AggregateQuery{Query: q})
+	if err != nil || len(ws) == 0 || ws[0].Count == 0 {
+		return chart.VitalSummary{}, false, err
+	}
+	rs, err := r.Readings.Range(ctx, q)
+	if err != nil {
+		return chart.VitalSummary{}, false, err
+	}
+	spec, _ := vitals.Lookup(q.Type)
+	s := chart.VitalSummary{Type: string(q.Type), Unit: spec.Canonical, Count: ws[0].Count, Min: ws[0].Min, Max: ws[0].Max, Mean: ws[0].Mean}
+	if len(rs) > 0 {
+		last := rs[len(rs)-1]
+		s.Last, s.LastTime = last.Value, last.Time
+		if spec.IsPanel() {
+			d := last.Diastolic
+			s.LastDia = &d
+		}
+	}
+	return s, true, nil
+}
