@@ -16,7 +16,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vitalwire/vitalwire/alerts"
+	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/ingest"
+	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
 )
 
@@ -76,21 +78,8 @@ type HTTPConfig struct {
 	AllowPlaintext bool `yaml:"allow_plaintext"`
 }
 
-// AuthConfig locates the token signing key.
-type AuthConfig struct {
-	// SigningKeyFile holds the hex HMAC key; created on first start.
-	SigningKeyFile string `yaml:"signing_key_file"`
-	// TokenTTL is the lifetime of tokens minted by the server (dev admin).
-	TokenTTL time.Duration `yaml:"token_ttl"`
-	// BreakGlassTTL is how long a break-glass grant lasts (default 1 h).
-	BreakGlassTTL time.Duration `yaml:"break_glass_ttl"`
-	// SessionIdle logs a browser session off after this long without
-	// activity (default 15 min).
-	SessionIdle time.Duration `yaml:"session_idle"`
-	// SessionMaxAge ends a browser session this long after sign-in
-	// whatever its activity (default 12 h).
-	SessionMaxAge time.Duration `yaml:"session_max_age"`
-}
+// AuthConfig is auth's section (auth.Config).
+type AuthConfig = auth.Config
 
 // StoreConfig chooses the time-series store.
 type StoreConfig struct {
@@ -130,45 +119,16 @@ type LogConfig struct {
 // SimConfig runs simulated patients inside the server (dev mode): the demo
 // scenario of the simulators package, in real time.
 type SimConfig struct {
+	// Patients is how many; negative: the default, 5 with --dev and none
+	// otherwise. 0 runs none, also with --dev.
 	Patients int `yaml:"patients"`
 	// Interval is how often the simulated watches, rings and patches upload
 	// what they measured (real ones batch for a minute or more).
 	Interval time.Duration `yaml:"interval"`
 }
 
-// TelehealthConfig configures video visits and their media.
-type TelehealthConfig struct {
-	// STUNURLs are STUN servers for participants behind NAT, comma
-	// separated (e.g. "stun:stun.example.org:3478").
-	STUNURLs string `yaml:"stun_urls"`
-	// TURNURLs relay media for participants no direct path reaches,
-	// comma separated ("turn:host:3478?transport=udp"). With TURNSecret
-	// (coturn's static-auth-secret) each participant gets short-lived
-	// credentials of their own; otherwise TURNUsername and TURNCredential
-	// are handed to every participant.
-	TURNURLs       string `yaml:"turn_urls"`
-	TURNSecret     string `yaml:"turn_secret"`
-	TURNUsername   string `yaml:"turn_username"`
-	TURNCredential string `yaml:"turn_credential"`
-	// EmbeddedTURNAddr runs a TURN server in Vitalwire on this UDP address
-	// (IP:port, the IP participants reach; "" for none). Its credentials
-	// are short-lived, per participant, under a secret made at start.
-	EmbeddedTURNAddr string `yaml:"embedded_turn_addr"`
-	// UDPPortMin and UDPPortMax bound the media ports (0: any).
-	UDPPortMin int `yaml:"udp_port_min"`
-	UDPPortMax int `yaml:"udp_port_max"`
-	// PublicIP is announced as the media address when the server sits
-	// behind a 1:1 NAT.
-	PublicIP string `yaml:"public_ip"`
-	// LoopbackOnly offers only loopback media addresses (tests).
-	LoopbackOnly bool `yaml:"loopback_only"`
-	// JoinLinkTTL is how long a join link lasts (after the visit's
-	// scheduled start; default 1 h).
-	JoinLinkTTL time.Duration `yaml:"join_link_ttl"`
-	// AttachLookback is how far before a visit the readings attached to
-	// its Encounter reach (default 24 h).
-	AttachLookback time.Duration `yaml:"attach_lookback"`
-}
+// TelehealthConfig is telehealth's section (telehealth.Settings).
+type TelehealthConfig = telehealth.Settings
 
 // DefaultConfig is the configuration of a production server with the
 // embedded stores; Dev fills in the rest for --dev.
@@ -176,12 +136,12 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir:    "data",
 		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080"},
-		Auth:       AuthConfig{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour},
+		Auth:       auth.DefaultConfig(),
 		Store:      StoreConfig{Kind: "sqlite"},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
 		Log:        LogConfig{Level: "info", Format: "json"},
-		Sim:        SimConfig{Interval: 5 * time.Second},
-		Telehealth: TelehealthConfig{JoinLinkTTL: time.Hour, AttachLookback: 24 * time.Hour},
+		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
+		Telehealth: telehealth.DefaultSettings(),
 	}
 }
 
@@ -277,11 +237,14 @@ func setString(fv reflect.Value, s string) error {
 // Finish fills paths derived from DataDir and the dev-mode settings. Call
 // it after the file, environment and flags are applied, before Validate.
 func (c *Config) Finish() {
-	if c.Dev {
-		c.Broker.Embedded = true
-		if c.Sim.Patients == 0 {
+	if c.Sim.Patients < 0 {
+		c.Sim.Patients = 0
+		if c.Dev {
 			c.Sim.Patients = 5
 		}
+	}
+	if c.Dev {
+		c.Broker.Embedded = true
 		if c.Log.Format == "json" {
 			c.Log.Format = "console"
 		}
@@ -305,13 +268,75 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 // Validate checks the configuration and reports every problem, each naming
-// its field.
+// its field. Each component checks its own section; the sections that are
+// the service's own (listeners, stores, logging) are checked here.
 func (c *Config) Validate() error {
+	var errs []error
+	section := func(name string, err error) { errs = append(errs, inSection(name, err)...) }
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{field, fmt.Sprintf(format, args...)})
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "is required")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file go together")
+	}
+	errs = append(errs, c.checkListeners()...)
+	switch c.Store.Kind {
+	case "sqlite":
+	case "influx":
+		section("store.influx", c.Store.Influx.Validate())
+	default:
+		bad("store.kind", "must be sqlite or influx, not %q", c.Store.Kind)
+	}
+	if !c.Broker.Embedded {
+		section("mqtt", c.MQTT.Validate())
+	}
+	section("ingest", c.Ingest.Validate())
+	section("auth", c.Auth.Validate())
+	section("telehealth", c.Telehealth.Validate())
+	section("log", c.Log.validate())
+	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {
+		bad("simulate.patients", "must be 0-10000")
+	}
+	if c.Sim.Patients > 0 && c.Sim.Interval <= 0 {
+		bad("simulate.interval", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// inSection names each "field: problem" error of a component's Validate
+// by its full path.
+func inSection(name string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		field, problem, ok := strings.Cut(e.Error(), ": ")
+		if !ok {
+			field, problem = "", e.Error()
+		}
+		out = append(out, &FieldError{strings.TrimSuffix(name+"."+field, "."), problem})
+	}
+	return out
+}
+
+// checkListeners checks the addresses: host:port, loopback only in dev
+// mode, and plaintext only on loopback unless said explicitly.
+func (c *Config) checkListeners() []error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{field, fmt.Sprintf(format, args...)})
 	}
-	checkAddr := func(field, addr string, required bool) {
+	check := func(field, addr string, required, allowPlain bool) {
 		if addr == "" {
 			if required {
 				bad(field, "is required")
@@ -323,100 +348,32 @@ func (c *Config) Validate() error {
 			bad(field, "must be host:port (%v)", err)
 			return
 		}
+		if !c.TLS.Enabled() && !allowPlain && !isLoopback(host) {
+			bad(field, "%s is not a loopback address and no TLS certificate is configured (set tls.cert_file and tls.key_file, or %s.allow_plaintext: true)", addr, strings.Split(field, ".")[0])
+		}
 		if c.Dev && !isLoopback(host) {
 			bad(field, "--dev binds to loopback only, not %q", host)
 		}
 	}
-	if c.DataDir == "" {
-		bad("data_dir", "is required")
-	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		bad("tls", "cert_file and key_file go together")
-	}
-	// Plaintext only on loopback, unless said explicitly.
-	plain := func(field, addr string, allowed bool) {
-		if c.TLS.Enabled() || allowed || addr == "" {
-			return
-		}
-		if host, _, err := net.SplitHostPort(addr); err == nil && !isLoopback(host) {
-			bad(field, "%s is not a loopback address and no TLS certificate is configured (set tls.cert_file and tls.key_file, or %s.allow_plaintext: true)", addr, strings.Split(field, ".")[0])
-		}
-	}
-	plain("http.addr", c.HTTP.Addr, c.HTTP.AllowPlaintext)
+	check("http.addr", c.HTTP.Addr, true, c.HTTP.AllowPlaintext)
 	if c.Broker.Embedded {
-		plain("broker.addr", c.Broker.Addr, c.Broker.AllowPlaintext)
-		plain("broker.websocket_addr", c.Broker.WebSocketAddr, c.Broker.AllowPlaintext)
+		check("broker.addr", c.Broker.Addr, true, c.Broker.AllowPlaintext)
+		check("broker.websocket_addr", c.Broker.WebSocketAddr, false, c.Broker.AllowPlaintext)
 	}
-	checkAddr("http.addr", c.HTTP.Addr, true)
-	switch c.Store.Kind {
-	case "sqlite":
-	case "influx":
-		if c.Store.Influx.URL == "" {
-			bad("store.influx.url", "is required when store.kind is influx")
-		}
-		if c.Store.Influx.Bucket == "" {
-			bad("store.influx.bucket", "is required when store.kind is influx")
-		}
-	default:
-		bad("store.kind", "must be sqlite or influx, not %q", c.Store.Kind)
-	}
-	if c.Broker.Embedded {
-		checkAddr("broker.addr", c.Broker.Addr, true)
-		checkAddr("broker.websocket_addr", c.Broker.WebSocketAddr, false)
-	} else {
-		if c.MQTT.Broker == "" {
-			bad("mqtt.broker", "is required when broker.embedded is false")
-		}
-		if c.MQTT.Connections < 0 || c.MQTT.Connections > 64 {
-			bad("mqtt.connections", "must be 1-64")
-		}
-	}
-	if c.Ingest.SpoolMaxBytes < 0 {
-		bad("ingest.spool_max_bytes", "must not be negative")
-	}
-	if c.Ingest.MaxBatch < 0 || c.Ingest.MaxBatch > 100_000 {
-		bad("ingest.max_batch", "must be 0-100000")
-	}
-	if c.Auth.TokenTTL <= 0 {
-		bad("auth.token_ttl", "must be positive")
-	}
-	if c.Auth.BreakGlassTTL <= 0 || c.Auth.BreakGlassTTL > 24*time.Hour {
-		bad("auth.break_glass_ttl", "must be between 0 and 24h")
-	}
-	th := c.Telehealth
-	if th.UDPPortMin < 0 || th.UDPPortMax > 65535 || th.UDPPortMin > th.UDPPortMax || (th.UDPPortMin == 0) != (th.UDPPortMax == 0) {
-		bad("telehealth.udp_port_min", "udp_port_min and udp_port_max: both 0, or 1 <= min <= max <= 65535")
-	}
-	if th.JoinLinkTTL < time.Minute || th.JoinLinkTTL > 7*24*time.Hour {
-		bad("telehealth.join_link_ttl", "must be between 1m and 168h")
-	}
-	if th.AttachLookback < 0 || th.AttachLookback > 30*24*time.Hour {
-		bad("telehealth.attach_lookback", "must be between 0 and 720h")
-	}
-	if th.TURNURLs != "" && th.TURNSecret == "" && (th.TURNUsername == "" || th.TURNCredential == "") {
-		bad("telehealth.turn_secret", "TURN needs turn_secret, or turn_username and turn_credential")
-	}
-	if c.Auth.SessionIdle < 10*time.Second || c.Auth.SessionIdle > 12*time.Hour {
-		bad("auth.session_idle", "must be between 10s and 12h")
-	}
-	if c.Auth.SessionMaxAge < c.Auth.SessionIdle || c.Auth.SessionMaxAge > 7*24*time.Hour {
-		bad("auth.session_max_age", "must be at least auth.session_idle and at most 168h")
-	}
-	switch c.Log.Level {
+	return errs
+}
+
+func (l LogConfig) validate() error {
+	var errs []error
+	switch l.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log.level", "must be debug, info, warn or error")
+		errs = append(errs, errors.New("level: must be debug, info, warn or error"))
 	}
-	switch c.Log.Format {
+	switch l.Format {
 	case "json", "console":
 	default:
-		bad("log.format", "must be json or console")
-	}
-	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {
-		bad("simulate.patients", "must be 0-10000")
-	}
-	if c.Sim.Patients > 0 && c.Sim.Interval <= 0 {
-		bad("simulate.interval", "must be positive")
+		errs = append(errs, errors.New("format: must be json or console"))
 	}
 	return errors.Join(errs...)
 }

@@ -64,4 +64,28 @@ ingest:
 		require.ErrorContains(t, cfg.Validate(), "http.addr: --dev binds to loopback only")
 		require.Equal(t, 5, cfg.Sim.Patients, "dev mode simulates patients")
 	})
+	t.Run("dev mode with --simulate-patients 0 simulates none", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Dev = true
+		cfg.Sim.Patients = 0
+		cfg.Finish()
+		require.NoError(t, cfg.Validate())
+		require.Equal(t, 0, cfg.Sim.Patients)
+	})
+	t.Run("without dev mode no patients are simulated unless asked", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Finish()
+		require.Equal(t, 0, cfg.Sim.Patients)
+	})
+	t.Run("each component's own checks name the field by its full path", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Ingest.MaxBatch = -1
+		cfg.Auth.SessionIdle = time.Second
+		cfg.Telehealth.JoinLinkTTL = time.Second
+		cfg.Finish()
+		err := cfg.Validate()
+		for _, field := range []string{"ingest.max_batch", "auth.session_idle", "telehealth.join_link_ttl"} {
+			require.ErrorContains(t, err, field)
+		}
+	})
 }

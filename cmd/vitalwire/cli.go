@@ -17,6 +17,7 @@ import (
 	"github.com/vitalwire/vitalwire/app"
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/devcert"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
@@ -159,6 +160,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if cfg.Dev {
+		dev := a.Dev()
 		fmt.Fprintf(stdout, `
 Vitalwire is running (dev mode, loopback only).
   API:          %s
@@ -177,7 +179,7 @@ Try, in another terminal:
   go run ./cmd/vitalwire device list
 (the CLI finds the server and token in %s/)
 
-`, a.URL(), a.BrokerAddr(), a.AdminToken, a.ClinicianToken, a.ClinicianSignIn, a.AdminSignIn, cfg.Sim.Patients, cfg.Sim.Interval, cfg.DataDir)
+`, a.URL(), a.BrokerAddr(), dev.AdminToken, dev.ClinicianToken, dev.ClinicianSignIn, dev.AdminSignIn, cfg.Sim.Patients, cfg.Sim.Interval, cfg.DataDir)
 	}
 	// SIGHUP reloads the alert rules.
 	hup := make(chan os.Signal, 1)
@@ -220,7 +222,7 @@ func tokenCmd(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := c.do(context.Background(), "POST", "/api/v1/tokens/revoke", app.RevokeRequest{Token: pos[0]}, nil); err != nil {
+		if err := c.do(context.Background(), "POST", "/api/v1/tokens/revoke", httpapi.RevokeRequest{Token: pos[0]}, nil); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "token revoked")

@@ -18,8 +18,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vitalwire/vitalwire/app"
 	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/httpapi"
 )
 
 // client calls the server's HTTP API.
@@ -151,8 +151,8 @@ func deviceCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := need(1, "add ID [--kind K] [--patient P]"); err != nil {
 			return err
 		}
-		var resp app.AddDeviceResponse
-		if err := c.do(ctx, "POST", "/api/v1/devices", app.AddDeviceRequest{ID: pos[0], Kind: *kind, Patient: *patient}, &resp); err != nil {
+		var resp httpapi.AddDeviceResponse
+		if err := c.do(ctx, "POST", "/api/v1/devices", httpapi.AddDeviceRequest{ID: pos[0], Kind: *kind, Patient: *patient}, &resp); err != nil {
 			return err
 		}
 		if *asJSON {
@@ -178,12 +178,12 @@ func deviceCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := need(2, "bind ID PATIENT [--at TIME]"); err != nil {
 			return err
 		}
-		err = c.do(ctx, "POST", "/api/v1/devices/"+url.PathEscape(pos[0])+"/bind", app.BindRequest{Patient: pos[1], At: when}, &d)
+		err = c.do(ctx, "POST", "/api/v1/devices/"+url.PathEscape(pos[0])+"/bind", httpapi.BindRequest{Patient: pos[1], At: when}, &d)
 	case "unbind":
 		if err := need(1, "unbind ID [--at TIME]"); err != nil {
 			return err
 		}
-		err = c.do(ctx, "POST", "/api/v1/devices/"+url.PathEscape(pos[0])+"/unbind", app.BindRequest{At: when}, &d)
+		err = c.do(ctx, "POST", "/api/v1/devices/"+url.PathEscape(pos[0])+"/unbind", httpapi.BindRequest{At: when}, &d)
 	case "revoke":
 		if err := need(1, "revoke ID"); err != nil {
 			return err
@@ -257,7 +257,7 @@ func readingsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		q.Set("type", *typ)
 	}
 	var resp struct {
-		Readings []app.ReadingJSON `json:"readings"`
+		Readings []httpapi.Reading `json:"readings"`
 	}
 	if err := c.do(ctx, "GET", "/api/v1/patients/"+url.PathEscape(*patient)+"/readings?"+q.Encode(), nil, &resp); err != nil {
 		return err

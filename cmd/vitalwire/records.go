@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vitalwire/vitalwire/app"
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
@@ -134,15 +134,15 @@ func teamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	member := func() (app.MemberRequest, error) {
-		var given []app.MemberRequest
+	member := func() (httpapi.MemberRequest, error) {
+		var given []httpapi.MemberRequest
 		for kind, v := range map[string]string{"clinician": *clin, "patient": *pat, "escalation": *esc} {
 			if v != "" {
-				given = append(given, app.MemberRequest{Kind: kind, Member: v})
+				given = append(given, httpapi.MemberRequest{Kind: kind, Member: v})
 			}
 		}
 		if len(pos) != 1 || len(given) != 1 {
-			return app.MemberRequest{}, errors.New("usage: vitalwire team " + args[0] + " TEAM (--clinician C | --patient P | --escalation C)")
+			return httpapi.MemberRequest{}, errors.New("usage: vitalwire team " + args[0] + " TEAM (--clinician C | --patient P | --escalation C)")
 		}
 		return given[0], nil
 	}
@@ -151,7 +151,7 @@ func teamCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if len(pos) != 1 {
 			return errors.New("usage: vitalwire team add ID --name N")
 		}
-		if err := c.do(ctx, "POST", "/api/v1/care-teams", app.TeamRequest{ID: pos[0], Name: *name}, nil); err != nil {
+		if err := c.do(ctx, "POST", "/api/v1/care-teams", httpapi.TeamRequest{ID: pos[0], Name: *name}, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "care team %s added\n", pos[0])
@@ -213,8 +213,8 @@ func signInLinkCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var link app.SignInLink
-	req := app.SignInLinkRequest{Subject: *sub, Role: auth.Role(*role), TTLSeconds: int(ttl.Seconds())}
+	var link httpapi.SignInLink
+	req := httpapi.SignInLinkRequest{Subject: *sub, Role: auth.Role(*role), TTLSeconds: int(ttl.Seconds())}
 	if err := c.do(ctx, "POST", "/api/v1/signin-links", req, &link); err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	req := app.UserRequest{Username: pos[0], Subject: *sub, Role: auth.Role(*role), Password: strings.TrimRight(line, "\r\n")}
+	req := httpapi.UserRequest{Username: pos[0], Subject: *sub, Role: auth.Role(*role), Password: strings.TrimRight(line, "\r\n")}
 	if err := c.do(ctx, "POST", "/api/v1/users", req, nil); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package app
+package httpapi
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/fhir"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -19,7 +20,15 @@ import (
 // The FHIR R4 read API under /fhir/r4/: Patient, Device, Observation
 // (raw readings mapped from the time-series store), Encounter, and
 // Patient/{id}/$everything. Every answer about a patient goes through the
-// access policy and the audit log, like the rest of the API.
+// access gate, like the rest of the API.
+type fhirAPI struct {
+	access
+	chart      *chart.Chart
+	devices    *devices.Registry
+	store      vitals.Store
+	encounters *chart.Encounters
+	baseURL    func() string
+}
 
 func writeFHIR(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", fhir.ContentType)
@@ -31,10 +40,10 @@ func fhirFail(w http.ResponseWriter, status int, code, text string) {
 	writeFHIR(w, status, fhir.Outcome("error", code, text))
 }
 
-func (a *App) fhirBase(r *http.Request) string { return a.URL() + "/fhir/r4" }
+func (a fhirAPI) fhirBase(*http.Request) string { return a.baseURL() + "/fhir/r4" }
 
-func (a *App) fhirPatient(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Chart.Patient(r.Context(), r.PathValue("id"))
+func (a fhirAPI) patient(w http.ResponseWriter, r *http.Request) {
+	p, err := a.chart.Patient(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fhirFail(w, http.StatusNotFound, "not-found", "no such Patient")
 		return
@@ -42,9 +51,9 @@ func (a *App) fhirPatient(w http.ResponseWriter, r *http.Request) {
 	writeFHIR(w, http.StatusOK, fhir.Patient(p))
 }
 
-// patientQuery reads the patient a search is about and applies the
+// patientParam reads the patient a search is about and applies the
 // policy, auditing; it has answered when ok is false.
-func (a *App) fhirPatientParam(w http.ResponseWriter, r *http.Request, action string) (string, bool) {
+func (a fhirAPI) patientParam(w http.ResponseWriter, r *http.Request, action string) (string, bool) {
 	p := strings.TrimPrefix(r.URL.Query().Get("patient"), "Patient/")
 	if p == "" {
 		p = strings.TrimPrefix(r.URL.Query().Get("subject"), "Patient/")
@@ -57,8 +66,8 @@ func (a *App) fhirPatientParam(w http.ResponseWriter, r *http.Request, action st
 	return p, a.allowPatient(w, r, c, p, action)
 }
 
-func (a *App) fhirDevice(w http.ResponseWriter, r *http.Request) {
-	d, err := a.Devices.Get(r.PathValue("device"))
+func (a fhirAPI) device(w http.ResponseWriter, r *http.Request) {
+	d, err := a.devices.Get(r.PathValue("device"))
 	if err != nil {
 		fhirFail(w, http.StatusNotFound, "not-found", "no such Device")
 		return
@@ -79,10 +88,10 @@ func (a *App) fhirDevice(w http.ResponseWriter, r *http.Request) {
 	writeFHIR(w, http.StatusOK, fhir.Device(d, patient))
 }
 
-func (a *App) devicesOf(patient string) []fhir.Resource {
+func (a fhirAPI) devicesOf(patient string) []fhir.Resource {
 	var out []fhir.Resource
 	now := time.Now()
-	for _, d := range a.Devices.List() {
+	for _, d := range a.devices.List() {
 		if p, ok := d.Patient(now); ok && p == patient {
 			out = append(out, fhir.Device(d, patient))
 		}
@@ -90,8 +99,8 @@ func (a *App) devicesOf(patient string) []fhir.Resource {
 	return out
 }
 
-func (a *App) fhirDeviceSearch(w http.ResponseWriter, r *http.Request) {
-	patient, ok := a.fhirPatientParam(w, r, "GET /fhir/r4/Device")
+func (a fhirAPI) deviceSearch(w http.ResponseWriter, r *http.Request) {
+	patient, ok := a.patientParam(w, r, "GET /fhir/r4/Device")
 	if !ok {
 		return
 	}
@@ -125,7 +134,7 @@ func parseFHIRDate(s string) (prefix string, from, to time.Time, err error) {
 	return "", time.Time{}, time.Time{}, errors.New("date: ge/gt/le/lt followed by YYYY-MM-DD or an RFC 3339 time")
 }
 
-func (a *App) readObsQuery(r *http.Request, patient string) (obsQuery, error) {
+func readObsQuery(r *http.Request, patient string) (obsQuery, error) {
 	q := obsQuery{patient: patient, count: 100, to: time.Now().Add(time.Minute), from: time.Now().AddDate(0, 0, -30)}
 	v := r.URL.Query()
 	if codes := v.Get("code"); codes != "" {
@@ -177,10 +186,10 @@ func (a *App) readObsQuery(r *http.Request, patient string) (obsQuery, error) {
 }
 
 // observations reads the readings of a query, newest first.
-func (a *App) observations(r *http.Request, q obsQuery) ([]vitals.Reading, error) {
+func (a fhirAPI) observations(r *http.Request, q obsQuery) ([]vitals.Reading, error) {
 	var all []vitals.Reading
 	for _, t := range q.types {
-		rs, err := a.Store.Range(r.Context(), vitals.Query{Patient: q.patient, Type: t, From: q.from, To: q.to})
+		rs, err := a.store.Range(r.Context(), vitals.Query{Patient: q.patient, Type: t, From: q.from, To: q.to})
 		if err != nil {
 			return nil, err
 		}
@@ -190,12 +199,12 @@ func (a *App) observations(r *http.Request, q obsQuery) ([]vitals.Reading, error
 	return all, nil
 }
 
-func (a *App) fhirObservationSearch(w http.ResponseWriter, r *http.Request) {
-	patient, ok := a.fhirPatientParam(w, r, "GET /fhir/r4/Observation")
+func (a fhirAPI) observationSearch(w http.ResponseWriter, r *http.Request) {
+	patient, ok := a.patientParam(w, r, "GET /fhir/r4/Observation")
 	if !ok {
 		return
 	}
-	q, err := a.readObsQuery(r, patient)
+	q, err := readObsQuery(r, patient)
 	if err != nil {
 		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
 		return
@@ -226,7 +235,7 @@ func (a *App) fhirObservationSearch(w http.ResponseWriter, r *http.Request) {
 	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(all), links))
 }
 
-func (a *App) fhirObservation(w http.ResponseWriter, r *http.Request) {
+func (a fhirAPI) observation(w http.ResponseWriter, r *http.Request) {
 	patient, typ, at, tag, err := fhir.ParseObservationID(r.PathValue("obs"))
 	if err != nil {
 		fhirFail(w, http.StatusNotFound, "not-found", "no such Observation")
@@ -236,7 +245,7 @@ func (a *App) fhirObservation(w http.ResponseWriter, r *http.Request) {
 	if !a.allowPatient(w, r, c, patient, "GET /fhir/r4/Observation/{obs}") {
 		return
 	}
-	rs, err := a.Store.Range(r.Context(), vitals.Query{Patient: patient, Type: typ, From: at, To: at.Add(time.Millisecond)})
+	rs, err := a.store.Range(r.Context(), vitals.Query{Patient: patient, Type: typ, From: at, To: at.Add(time.Millisecond)})
 	if err != nil {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return
@@ -250,8 +259,8 @@ func (a *App) fhirObservation(w http.ResponseWriter, r *http.Request) {
 	fhirFail(w, http.StatusNotFound, "not-found", "no such Observation")
 }
 
-func (a *App) fhirEncounter(w http.ResponseWriter, r *http.Request) {
-	enc, err := a.Encounters.Get(r.Context(), r.PathValue("enc"))
+func (a fhirAPI) encounter(w http.ResponseWriter, r *http.Request) {
+	enc, err := a.encounters.Get(r.Context(), r.PathValue("enc"))
 	if err != nil {
 		fhirFail(w, http.StatusNotFound, "not-found", "no such Encounter")
 		return
@@ -263,12 +272,12 @@ func (a *App) fhirEncounter(w http.ResponseWriter, r *http.Request) {
 	writeFHIR(w, http.StatusOK, fhir.Encounter(enc))
 }
 
-func (a *App) fhirEncounterSearch(w http.ResponseWriter, r *http.Request) {
-	patient, ok := a.fhirPatientParam(w, r, "GET /fhir/r4/Encounter")
+func (a fhirAPI) encounterSearch(w http.ResponseWriter, r *http.Request) {
+	patient, ok := a.patientParam(w, r, "GET /fhir/r4/Encounter")
 	if !ok {
 		return
 	}
-	encs, err := a.Encounters.ForPatient(r.Context(), patient)
+	encs, err := a.encounters.ForPatient(r.Context(), patient)
 	if err != nil {
 		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
 		return
@@ -281,13 +290,13 @@ func (a *App) fhirEncounterSearch(w http.ResponseWriter, r *http.Request) {
 		[][2]string{{"self", a.fhirBase(r) + "/Encounter?patient=" + url.QueryEscape(patient)}}))
 }
 
-// fhirEverything answers Patient/{id}/$everything: the patient, their
+// everything answers Patient/{id}/$everything: the patient, their
 // devices, encounters, and the observations of each encounter's window
 // and of the period asked (start/end, default the last 24 h), at most
 // _count (default 1000) observations.
-func (a *App) fhirEverything(w http.ResponseWriter, r *http.Request) {
+func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	p, err := a.Chart.Patient(r.Context(), id)
+	p, err := a.chart.Patient(r.Context(), id)
 	if err != nil {
 		fhirFail(w, http.StatusNotFound, "not-found", "no such Patient")
 		return
@@ -310,7 +319,7 @@ func (a *App) fhirEverything(w http.ResponseWriter, r *http.Request) {
 	}
 	res := []fhir.Resource{fhir.Patient(p)}
 	res = append(res, a.devicesOf(id)...)
-	encs, err := a.Encounters.ForPatient(r.Context(), id)
+	encs, err := a.encounters.ForPatient(r.Context(), id)
 	if err != nil {
 		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
 		return

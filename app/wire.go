@@ -1,0 +1,302 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vitalwire/vitalwire/alerts"
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/httpapi"
+	"github.com/vitalwire/vitalwire/ingest"
+	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/live"
+	"github.com/vitalwire/vitalwire/telehealth"
+	"github.com/vitalwire/vitalwire/vitals/influxstore"
+	"github.com/vitalwire/vitalwire/vitals/news2"
+	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
+)
+
+// The steps of New, in order. Each builds one component from its section
+// of the configuration and registers what must be closed.
+
+func (a *App) initMetrics(context.Context) error {
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	routePahoLogs(a.log)
+	return nil
+}
+
+func (a *App) openRecords(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	db, err := sqldb.OpenRecords(ctx, a.cfg.Records.Path)
+	if err != nil {
+		return err
+	}
+	a.records = db
+	a.onClose(func() { db.Close() })
+	return nil
+}
+
+func (a *App) initAuth(ctx context.Context) error {
+	key, err := auth.LoadOrCreateKey(a.cfg.Auth.SigningKeyFile)
+	if err != nil {
+		return err
+	}
+	if a.signer, err = auth.NewSigner(key); err != nil {
+		return err
+	}
+	if a.audit, err = auth.OpenAuditLog(ctx, a.records); err != nil {
+		return err
+	}
+	if a.revoked, err = auth.OpenRevocations(ctx, a.records); err != nil {
+		return err
+	}
+	a.signer.CheckRevocations(a.revoked)
+	if a.glass, err = auth.OpenBreakGlass(ctx, a.records, a.cfg.Auth.BreakGlassTTL); err != nil {
+		return err
+	}
+	a.sessions = auth.NewSessions(a.records, a.cfg.Auth.SessionIdle, a.cfg.Auth.SessionMaxAge)
+	a.watcher = auth.NewWatcher(a.sessions, a.revoked)
+	return nil
+}
+
+func (a *App) initChart(ctx context.Context) error {
+	var err error
+	if a.devices, err = devices.Open(ctx, a.records); err != nil {
+		return err
+	}
+	if a.chart, err = chart.Open(ctx, a.records); err != nil {
+		return err
+	}
+	a.encounters = chart.NewEncounters(a.records)
+	a.gate = &auth.Gate{Policy: &auth.Policy{Teams: a.chart, BreakGlass: a.glass}, Audit: a.audit}
+	a.hub = live.NewHub()
+	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vitalwire_devices_connected", Help: "Devices whose last status said online.",
+	}, func() float64 {
+		n := 0
+		for _, d := range a.devices.List() {
+			if d.Status.Online {
+				n++
+			}
+		}
+		return float64(n)
+	}))
+	return nil
+}
+
+func (a *App) openStore(ctx context.Context) error {
+	var err error
+	switch a.cfg.Store.Kind {
+	case "influx":
+		a.store, err = influxstore.New(a.cfg.Store.Influx)
+	default:
+		a.store, err = sqlitestore.Open(ctx, a.cfg.Store.SQLitePath)
+	}
+	if err != nil {
+		return err
+	}
+	a.onClose(func() { a.store.Close() })
+	return nil
+}
+
+func (a *App) initTelehealth(context.Context) error {
+	th := a.cfg.Telehealth
+	// One secret serves the embedded TURN server and any external one.
+	turnCreds := th.TURN(th.EmbeddedTURNAddr)
+	if th.EmbeddedTURNAddr != "" {
+		turn, err := telehealth.StartTURN(th.EmbeddedTURNAddr, turnCreds)
+		if err != nil {
+			return err
+		}
+		a.turn = turn
+		a.onClose(func() { turn.Close() })
+	}
+	sfu, err := telehealth.NewSFU(th.Media(turnCreds), a.log)
+	if err != nil {
+		return err
+	}
+	a.sfu = sfu
+	a.visits = telehealth.NewVisits(a.records)
+	return nil
+}
+
+func (a *App) initAlerts(ctx context.Context) error {
+	rules, err := a.loadRules()
+	if err != nil {
+		return err
+	}
+	// The engine reads each patient's NEWS2 set-up from the chart and
+	// their own rule levels from the service, on the hot path, in memory.
+	a.engine = alerts.NewEngine(rules, func(patient string) alerts.PatientInfo {
+		sc := a.chart.ScoringOf(patient)
+		return alerts.PatientInfo{Scale: sc.SpO2Scale, OnOxygen: sc.OnOxygen, Consciousness: news2.Consciousness(sc.Consciousness),
+			Overrides: a.alerts.Overrides(patient)}
+	})
+	a.alerts = alerts.NewService(a.engine, alerts.NewStore(a.records), hubNotifier{a.hub, &a.alerts}, a.log, a.metrics)
+	if a.opts.Clock != nil {
+		a.alerts.SetClock(a.opts.Clock)
+	}
+	if err := a.alerts.LoadOverrides(ctx); err != nil {
+		return err
+	}
+	a.hooks = alerts.NewWebhooks(a.records, a.cfg.Alerts.Webhooks, a.log)
+	a.alerts.SetWebhooks(a.hooks)
+	a.alerts.SetEscalation(a.cfg.Alerts.EscalateAfter)
+	a.alerts.SetContacts(a.chart.EscalationContacts)
+	a.recorder = &telehealth.Recorder{Visits: a.visits, Encounters: a.encounters, Readings: a.store, Alerts: alertSource{a.alerts},
+		SFU: a.sfu, Lookback: a.cfg.Telehealth.AttachLookback}
+	if err := a.alerts.Warm(ctx, a.store, a.boundPatients()); err != nil {
+		return fmt.Errorf("warm alerts: %w", err)
+	}
+	return nil
+}
+
+func (a *App) initIngest(context.Context) error {
+	// Rules first, then live views: an alert is stored before anyone sees
+	// the reading that raised it.
+	sinks := multiSink{a.alerts, a.hub}
+	if a.opts.Sink != nil {
+		sinks = append(sinks, a.opts.Sink)
+	}
+	in, err := ingest.New(a.cfg.Ingest, ingest.Deps{
+		Store: a.store, Resolver: a.devices, Sink: sinks, Metrics: ingest.NewMetrics(a.metrics), Log: a.log, Now: a.opts.Clock,
+		// Refusal reports go out through whichever broker connection exists.
+		Rejecter: rejectFunc(func(device string, payload []byte) {
+			if a.rejecter != nil {
+				a.rejecter.Reject(device, payload)
+			}
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	a.ingester = in
+	return nil
+}
+
+func (a *App) tlsConfig() (*tls.Config, error) {
+	if !a.cfg.TLS.Enabled() {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func (a *App) initBroker(context.Context) error {
+	if !a.cfg.Broker.Embedded {
+		c, err := ingest.NewConsumer(a.cfg.MQTT, a.ingester, a.devices, a.log)
+		if err != nil {
+			return err
+		}
+		a.consumer, a.rejecter = c, c
+		return nil
+	}
+	tlsConf, err := a.tlsConfig()
+	if err != nil {
+		return err
+	}
+	// In one process the broker hands readings straight to the ingester
+	// and acknowledges the device once they are durable. The service
+	// account is for monitoring tools; its password is generated per start
+	// unless configured.
+	svc := a.cfg.MQTT
+	if svc.Username == "" {
+		svc.Username = "vitalwire-service"
+	}
+	if svc.Password == "" {
+		svc.Password = auth.NewSecret()
+	}
+	b, err := broker.New(broker.Config{
+		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf,
+		ServiceUser: svc.Username, ServicePassword: svc.Password,
+		Handler: embeddedHandler{a.ingester, a.devices},
+	}, a.devices, a.log)
+	if err != nil {
+		return err
+	}
+	a.broker, a.rejecter = b, b
+	return nil
+}
+
+func (a *App) initHTTP(context.Context) error {
+	tlsConf, err := a.tlsConfig()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", a.cfg.HTTP.Addr, err)
+	}
+	a.onClose(func() { ln.Close() })
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+		a.scheme = "https"
+	}
+	a.httpLn = ln
+	var disconnect func(string)
+	if a.broker != nil {
+		disconnect = a.broker.DisconnectDevice
+	}
+	h, err := httpapi.New(httpapi.Deps{
+		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https",
+		Signer: a.signer, Sessions: a.sessions, Revoked: a.revoked, Glass: a.glass, Audit: a.audit, Gate: a.gate, Watcher: a.watcher,
+		Devices: a.devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
+		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,
+		Visits: a.visits, SFU: a.sfu, Recorder: a.recorder, JoinLinkTTL: a.cfg.Telehealth.JoinLinkTTL,
+		SessionMaxAge: a.cfg.Auth.SessionMaxAge, Ready: a.ready,
+	})
+	if err != nil {
+		return err
+	}
+	a.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// ready is ready when the store answers or the spool is taking writes,
+// and, with an external broker, once the device subscription is in place.
+func (a *App) ready(ctx context.Context) (map[string]any, bool) {
+	status := map[string]any{"status": "ready"}
+	ok := true
+	if p, can := a.store.(interface{ Ping(context.Context) error }); can {
+		if err := p.Ping(ctx); err != nil {
+			status["store"] = "unreachable (readings are spooled)"
+		}
+	}
+	if a.consumer != nil && !a.consumer.Subscribed() {
+		// Devices' messages published now would reach no subscriber.
+		status["status"], status["broker"] = "starting", "not yet subscribed to the device topics"
+		ok = false
+	}
+	bytes, batches := a.ingester.Spool().Stats()
+	status["spool_bytes"], status["spool_batches"] = bytes, batches
+	return status, ok
+}
+
+// boundPatients lists the patients some device measures now.
+func (a *App) boundPatients() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range a.devices.List() {
+		if p, ok := d.Patient(time.Now()); ok && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}

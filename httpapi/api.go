@@ -1,0 +1,112 @@
+// Package httpapi is Vitalwire's HTTP interface: the REST API, the FHIR R4
+// read API, the live and visit WebSockets and the browser UI's files. It
+// owns the route table (declarative, deny by default: each route names the
+// roles it allows, or that it is about the patient {id}, whom the access
+// gate decides and audits), the mapping of domain errors to statuses, and
+// the request and response types its clients (the CLI, the tests) import.
+// Handlers take their services from Deps; no handler decides access on its
+// own: the auth.Gate does.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/alerts"
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/live"
+	"github.com/vitalwire/vitalwire/telehealth"
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+// Deps are the services the handlers use. Every field is required except
+// where said.
+type Deps struct {
+	Log     zerolog.Logger
+	Metrics prometheus.Gatherer
+	// BaseURL is the server's own URL, for links it hands out.
+	BaseURL func() string
+	// Secure marks cookies Secure (the server speaks HTTPS).
+	Secure bool
+
+	Signer   *auth.Signer
+	Sessions *auth.Sessions
+	Revoked  *auth.Revocations
+	Glass    *auth.BreakGlass
+	Audit    *auth.AuditLog
+	Gate     *auth.Gate
+	Watcher  *auth.Watcher
+
+	Devices *devices.Registry
+	// Disconnect drops a device's broker connection (revocation); nil
+	// with an external broker.
+	Disconnect func(device string)
+	Chart      *chart.Chart
+	Encounters *chart.Encounters
+	Store      vitals.Store
+	Alerts     *alerts.Service
+	// ReloadRules reads the rules file again and swaps it in.
+	ReloadRules func() (int, error)
+	Hub         *live.Hub
+
+	Visits   *telehealth.Visits
+	SFU      *telehealth.SFU
+	Recorder *telehealth.Recorder
+	// JoinLinkTTL is how long a visit's join link lasts after its start.
+	JoinLinkTTL time.Duration
+	// SessionMaxAge bounds a session's sockets as it bounds the session.
+	SessionMaxAge time.Duration
+
+	// Ready reports readiness (/readyz): a status map and whether ready.
+	Ready func(ctx context.Context) (map[string]any, bool)
+}
+
+func (d Deps) check() error {
+	var missing []string
+	for name, ok := range map[string]bool{
+		"BaseURL": d.BaseURL != nil, "Signer": d.Signer != nil, "Sessions": d.Sessions != nil,
+		"Revoked": d.Revoked != nil, "Glass": d.Glass != nil, "Audit": d.Audit != nil, "Gate": d.Gate != nil,
+		"Watcher": d.Watcher != nil, "Devices": d.Devices != nil, "Chart": d.Chart != nil,
+		"Encounters": d.Encounters != nil, "Store": d.Store != nil, "Alerts": d.Alerts != nil,
+		"ReloadRules": d.ReloadRules != nil, "Hub": d.Hub != nil, "Visits": d.Visits != nil, "SFU": d.SFU != nil,
+		"Recorder": d.Recorder != nil, "Ready": d.Ready != nil, "Metrics": d.Metrics != nil,
+	} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return errors.New("httpapi: missing dependencies: " + strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// New builds the API's handler.
+func New(d Deps) (http.Handler, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	for _, r := range routes(d) {
+		mux.Handle(r.Pattern, r.handler)
+	}
+	return securityHeaders(mux), nil
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,212 @@
+package httpapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/auth"
+)
+
+// API clients send a bearer token; the browser UI holds a session cookie
+// instead (HttpOnly, SameSite=Strict, Secure under TLS), got by redeeming
+// a one-time sign-in link or by a username and password. A request counts
+// as activity unless it says it is a background refresh
+// (X-Vitalwire-Background: 1); after auth.session_idle without activity the
+// session ends (automatic log-off). A state-changing request on a cookie
+// must come from a page of this server (Sec-Fetch-Site or Origin).
+
+const (
+	sessionCookie    = "vw_session"
+	backgroundHeader = "X-Vitalwire-Background"
+)
+
+var errCrossSite = errors.New("cross-site request refused")
+
+// authn finds out who is calling.
+type authn struct {
+	signer   *auth.Signer
+	sessions *auth.Sessions
+}
+
+// credential finds the caller: a bearer token, else the session cookie.
+func (a authn) credential(r *http.Request) (auth.Credential, error) {
+	if tok, err := auth.BearerToken(r); err == nil {
+		c, err := a.signer.Verify(tok)
+		return auth.Credential{Claims: c, Via: auth.ViaToken}, err
+	}
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return auth.Credential{}, auth.ErrNoToken
+	}
+	if !sameOrigin(r) { // before the session counts it as activity
+		return auth.Credential{Via: auth.ViaSession}, errCrossSite
+	}
+	c, err := a.sessions.Check(r.Context(), ck.Value, r.Header.Get(backgroundHeader) == "")
+	return auth.Credential{Claims: c, Via: auth.ViaSession, Cookie: ck.Value}, err
+}
+
+// sameOrigin reports whether a cookie-carrying request may act: safe
+// methods always; others only from this server's own pages. A WebSocket
+// upgrade is a GET but is checked like a change.
+func sameOrigin(r *http.Request) bool {
+	upgrade := r.Header.Get("Upgrade") != ""
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !upgrade {
+		return true
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return !upgrade
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// access is the HTTP side of the access gate: it authenticates, asks the
+// auth.Gate (which decides with the policy and audits), and answers the
+// refusals.
+type access struct {
+	authn
+	gate *auth.Gate
+	log  zerolog.Logger
+}
+
+// request describes r for the audit log under action.
+func request(r *http.Request, action string) auth.Request {
+	return auth.Request{Action: action, Resource: r.URL.Path, Source: clientAddr(r)}
+}
+
+// auditFailed answers 503 when an audit event cannot be written: nothing
+// is read unaudited.
+func (a access) auditFailed(w http.ResponseWriter, err error) {
+	a.log.Error().Err(err).Msg("audit write failed; access refused")
+	fail(w, http.StatusServiceUnavailable, "audit log unavailable")
+}
+
+// allowPatient decides and audits the caller's access to patient; on refusal
+// it has answered.
+func (a access) allowPatient(w http.ResponseWriter, r *http.Request, c auth.Claims, patient, action string) bool {
+	d, err := a.gate.Patient(r.Context(), c, patient, request(r, action))
+	if err != nil {
+		a.auditFailed(w, err)
+		return false
+	}
+	if !d.Allowed {
+		fail(w, http.StatusForbidden, "no access to this patient")
+		return false
+	}
+	return true
+}
+
+// allowed audits an access or change the route's roles already allow; on
+// failure it has answered.
+func (a access) allowed(w http.ResponseWriter, r *http.Request, patient, action string) bool {
+	c, _ := auth.FromContext(r.Context())
+	if err := a.gate.Allowed(r.Context(), c, patient, request(r, action)); err != nil {
+		a.auditFailed(w, err)
+		return false
+	}
+	return true
+}
+
+// refused audits a refusal of a caller who could not be authenticated.
+func (a access) refused(w http.ResponseWriter, r *http.Request, c auth.Claims, patient, action string) bool {
+	if err := a.gate.Refused(r.Context(), c, patient, request(r, action)); err != nil {
+		a.auditFailed(w, err)
+		return false
+	}
+	return true
+}
+
+// patientRoute authenticates, lets the gate decide about the patient {id}
+// and audit the answer, and only then runs h.
+func (a access) patientRoute(action string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		patient := r.PathValue("id")
+		cred, err := a.credential(r)
+		if errors.Is(err, errCrossSite) {
+			fail(w, http.StatusForbidden, "cross-site request refused")
+			return
+		}
+		if err != nil {
+			if !a.refused(w, r, auth.Claims{}, patient, action) {
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire", error="invalid_token"`)
+			fail(w, http.StatusUnauthorized, "a valid bearer token is required")
+			return
+		}
+		if !a.allowPatient(w, r, cred.Claims, patient, action) {
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(auth.WithClaims(r.Context(), cred.Claims)))
+	})
+}
+
+// roles lets only an authenticated caller of one of roles reach h: 401
+// without valid credentials, 403 for another role.
+func (a access) roles(roles []auth.Role, h http.Handler) http.Handler {
+	if len(roles) == 0 {
+		panic("httpapi: a route must name at least one role")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred, err := a.credential(r)
+		if errors.Is(err, errCrossSite) {
+			fail(w, http.StatusForbidden, "cross-site request refused")
+			return
+		}
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire"`)
+			fail(w, http.StatusUnauthorized, "sign in, or send a valid bearer token")
+			return
+		}
+		if !slices.Contains(roles, cred.Role) {
+			fail(w, http.StatusForbidden, "forbidden for role "+string(cred.Role))
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(auth.WithClaims(r.Context(), cred.Claims)))
+	})
+}
+
+// patientsOf is whose data the caller sees without naming a patient: a
+// clinician's care teams, a patient's own; an admin none (break-glass is
+// per patient).
+func patientsOf(ch interface{ PatientsOf(string) []string }, c auth.Claims) []string {
+	switch c.Role {
+	case auth.RoleClinician:
+		return ch.PatientsOf(c.Subject)
+	case auth.RolePatient:
+		return []string{c.Subject}
+	}
+	return nil
+}
+
+// clinicianOnly lets only a clinician through (the gate has let the caller
+// reach the patient); what says what they may not do otherwise.
+func clinicianOnly(w http.ResponseWriter, r *http.Request, what string) (auth.Claims, bool) {
+	c, _ := auth.FromContext(r.Context())
+	if c.Role != auth.RoleClinician {
+		fail(w, http.StatusForbidden, "only a clinician "+what)
+		return c, false
+	}
+	return c, true
+}

@@ -1,0 +1,165 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/live"
+)
+
+// The live WebSocket (/ws/v1/live). The token comes in the Authorization
+// header or, for browsers, which cannot set it on a WebSocket, in the
+// access_token query parameter, or as the session cookie. The client
+// subscribes to patients; the gate decides and audits each subscription.
+// The socket ends with the credential that opened it (auth.Watcher).
+//
+//	client: {"type":"subscribe","patients":["p1","p2"]}
+//	server: {"type":"subscribed","patient":"p1"}
+//	        {"type":"error","patient":"p2","error":"forbidden"}
+//	        {"type":"reading","patient":"p1","reading":{"device":"...","patient":"p1","type":"heart_rate","time":"...","value":72,"unit":"/min"}}
+//	        {"type":"alert","patient":"p1","alert":{"id":3,"rule":"spo2_low","state":"firing",...},"urgency":350}
+//	        {"type":"news2","patient":"p1","news2":{"total":5,"band":"medium"},"urgency":5}
+//	        {"type":"escalation","patient":"p1","escalation":{"alert":{...},"contacts":["charge-nurse"]},"urgency":450}
+const (
+	wsWriteWait  = 10 * time.Second
+	wsPongWait   = 60 * time.Second
+	wsPingPeriod = 25 * time.Second
+	wsReadLimit  = 16 << 10
+	wsBuffer     = 1024
+)
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  4096,
+	WriteBufferSize: 4096,
+	// A token in a header or the query cannot be used by a page that does
+	// not have it; a session cookie can, so credential refuses a cookie
+	// upgrade from another origin before the upgrader runs.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+type liveAPI struct {
+	access
+	hub     *live.Hub
+	watcher *auth.Watcher
+}
+
+type liveIn struct {
+	Type     string   `json:"type"`
+	Patients []string `json:"patients"`
+}
+
+func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
+	cred, err := a.credential(r)
+	if errors.Is(err, auth.ErrNoToken) {
+		var c auth.Claims
+		c, err = a.signer.Verify(r.URL.Query().Get("access_token"))
+		cred = auth.Credential{Claims: c, Via: auth.ViaToken}
+	}
+	if errors.Is(err, errCrossSite) {
+		fail(w, http.StatusForbidden, "cross-site request refused")
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusUnauthorized, "a valid token is required")
+		return
+	}
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ended := a.watcher.Watch(wctx, cred, false)
+	sub := a.hub.Subscribe(wsBuffer)
+	defer sub.Close()
+	conn.SetReadLimit(wsReadLimit)
+	conn.SetReadDeadline(time.Now().Add(wsPongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
+
+	// The read loop only parses and queues; the loop below is the one
+	// goroutine that writes to the connection.
+	replies := make(chan LiveMessage, 64)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		for {
+			var in liveIn
+			if err := conn.ReadJSON(&in); err != nil {
+				return
+			}
+			if in.Type != "subscribe" {
+				replies <- LiveMessage{Type: "error", Error: "unknown message type"}
+				continue
+			}
+			for _, p := range in.Patients {
+				d, err := a.gate.Patient(r.Context(), cred.Claims, p, auth.Request{Action: "WS subscribe /ws/v1/live",
+					Resource: "/ws/v1/live", Source: clientAddr(r)})
+				switch {
+				case err != nil:
+					replies <- LiveMessage{Type: "error", Patient: p, Error: "audit log unavailable"}
+				case !d.Allowed:
+					replies <- LiveMessage{Type: "error", Patient: p, Error: "forbidden"}
+				default:
+					sub.Add(p)
+					replies <- LiveMessage{Type: "subscribed", Patient: p}
+				}
+			}
+		}
+	}()
+
+	ping := time.NewTicker(wsPingPeriod)
+	defer ping.Stop()
+	write := func(v any) bool {
+		conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
+		return conn.WriteJSON(v) == nil
+	}
+	for {
+		var out LiveMessage
+		select {
+		case <-readDone:
+			conn.Close()
+			return
+		case reason := <-ended:
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason))
+			conn.Close()
+			return
+		case <-ping.C:
+			conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
+			if conn.WriteMessage(websocket.PingMessage, nil) != nil {
+				conn.Close()
+				return
+			}
+			continue
+		case out = <-replies:
+		case ev := <-sub.Events:
+			out = liveEvent(ev)
+		case rd := <-sub.C:
+			rj := ReadingOf(rd)
+			out = LiveMessage{Type: "reading", Patient: rd.Patient, Reading: &rj}
+		}
+		if !write(out) {
+			conn.Close()
+			return
+		}
+	}
+}
+
+// liveEvent renders an alert, NEWS2 or escalation event.
+func liveEvent(ev live.Event) LiveMessage {
+	out := LiveMessage{Type: ev.Kind, Patient: ev.Patient, Urgency: ev.Urgency}
+	switch ev.Kind {
+	case "news2":
+		out.NEWS2 = ev.Data
+	case "escalation":
+		out.Escalation = ev.Data
+	default:
+		out.Alert = ev.Data
+	}
+	return out
+}

@@ -1,0 +1,234 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/auth"
+)
+
+// sessionAPI signs people in and out of the browser UI, manages their
+// passwords and sign-in links, revokes tokens and exports the audit log.
+type sessionAPI struct {
+	access
+	sessions *auth.Sessions
+	revoked  *auth.Revocations
+	audit    *auth.AuditLog
+	watcher  *auth.Watcher
+	baseURL  func() string
+	secure   bool
+	log      zerolog.Logger
+}
+
+func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
+	var req SignInRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !sameOrigin(r) {
+		fail(w, http.StatusForbidden, "cross-site request refused")
+		return
+	}
+	var who auth.Claims
+	var err error
+	switch {
+	case req.Code != "":
+		var link auth.Claims
+		if link, err = a.signer.VerifySignInLink(req.Code); err == nil {
+			who = link
+			err = a.sessions.Redeem(r.Context(), link)
+		}
+	case req.Username != "":
+		who.Subject = req.Username
+		var u auth.User
+		if u, err = a.sessions.Login(r.Context(), req.Username, req.Password); err == nil {
+			who = auth.Claims{Subject: u.Subject, Role: u.Role}
+		}
+	default:
+		fail(w, http.StatusBadRequest, "a sign-in code, or a username and password, is required")
+		return
+	}
+	const action = "POST /api/v1/session"
+	if err != nil {
+		if !a.refused(w, r, who, "", action) {
+			return
+		}
+		msg := "the sign-in link is invalid or has expired"
+		switch {
+		case errors.Is(err, auth.ErrLinkUsed):
+			msg = "the sign-in link was used before; ask for a new one"
+		case errors.Is(err, auth.ErrLockedOut):
+			msg = err.Error()
+		case req.Username != "":
+			msg = "wrong username or password"
+		}
+		fail(w, http.StatusUnauthorized, msg)
+		return
+	}
+	if aerr := a.gate.Allowed(r.Context(), who, "", request(r, action)); aerr != nil {
+		a.auditFailed(w, aerr)
+		return
+	}
+	a.startSession(w, r, who)
+}
+
+// startSession creates a browser session for who and sets its cookie.
+func (a sessionAPI) startSession(w http.ResponseWriter, r *http.Request, who auth.Claims) {
+	cookie, c, err := a.sessions.Create(r.Context(), who.Subject, who.Role)
+	if err != nil {
+		a.log.Error().Err(err).Msg("session create failed")
+		fail(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	a.setCookie(w, cookie, 0)
+	writeJSON(w, http.StatusOK, a.info(c))
+}
+
+// setCookie sets (maxAge 0: for the browser session) or clears (maxAge
+// -1) the session cookie.
+func (a sessionAPI) setCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: a.secure, SameSite: http.SameSiteStrictMode})
+}
+
+func (a sessionAPI) info(c auth.Claims) SessionInfo {
+	return SessionInfo{Subject: c.Subject, Role: c.Role, IdleSeconds: int(a.sessions.Idle() / time.Second),
+		Expires: time.Unix(c.Expires, 0).UTC()}
+}
+
+func (a sessionAPI) whoAmI(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.FromContext(r.Context())
+	writeJSON(w, http.StatusOK, a.info(c))
+}
+
+// signOut ends the browser session and closes its sockets.
+func (a sessionAPI) signOut(w http.ResponseWriter, r *http.Request) {
+	a.setCookie(w, "", -1)
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || !sameOrigin(r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if jti, err := a.sessions.End(r.Context(), ck.Value); err == nil {
+		a.watcher.End(jti, "signed out")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// activity keeps a session alive while its user works on one page.
+func (sessionAPI) activity(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a sessionAPI) listUsers(w http.ResponseWriter, r *http.Request) {
+	us, err := a.sessions.Users(r.Context())
+	if err != nil {
+		failErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, us)
+}
+
+func (a sessionAPI) setUser(w http.ResponseWriter, r *http.Request) {
+	var req UserRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if err := a.sessions.SetPassword(r.Context(), req.Username, req.Subject, req.Role, req.Password); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !a.allowed(w, r, "", "POST /api/v1/users") {
+		return
+	}
+	a.log.Info().Str("username", req.Username).Str("role", string(req.Role)).Msg("user password set")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a sessionAPI) disableUser(w http.ResponseWriter, r *http.Request) {
+	if err := a.sessions.Disable(r.Context(), r.PathValue("username")); err != nil {
+		fail(w, http.StatusNotFound, "no such user")
+		return
+	}
+	if !a.allowed(w, r, "", "POST /api/v1/users/{username}/disable") {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// NewSignInLink mints a one-time sign-in link to the UI at base for
+// subject in role.
+func NewSignInLink(signer *auth.Signer, base, subject string, role auth.Role, ttl time.Duration) SignInLink {
+	code, c := signer.MintSignInLink(subject, role, ttl)
+	return SignInLink{URL: base + "/#/signin?code=" + url.QueryEscape(code), Expires: time.Unix(c.Expires, 0).UTC()}
+}
+
+func (a sessionAPI) newSignInLink(w http.ResponseWriter, r *http.Request) {
+	var req SignInLinkRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if _, err := auth.ParseRole(string(req.Role)); err != nil || req.Subject == "" {
+		fail(w, http.StatusBadRequest, "subject and role (admin, clinician, patient) are required")
+		return
+	}
+	ttl := time.Duration(req.TTLSeconds) * time.Second
+	if ttl <= 0 || ttl > 24*time.Hour {
+		ttl = 15 * time.Minute
+	}
+	if !a.allowed(w, r, "", "POST /api/v1/signin-links") {
+		return
+	}
+	writeJSON(w, http.StatusCreated, NewSignInLink(a.signer, a.baseURL(), req.Subject, req.Role, ttl))
+}
+
+// revokeToken revokes a token: an admin any token, anyone else their own.
+// A revoked token is refused at once on every route and socket.
+func (a sessionAPI) revokeToken(w http.ResponseWriter, r *http.Request) {
+	var req RevokeRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	target, err := a.signer.Verify(req.Token)
+	if errors.Is(err, auth.ErrExpired) || errors.Is(err, auth.ErrRevoked) {
+		w.WriteHeader(http.StatusNoContent) // nothing left to revoke
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, "token: not a valid token of this server")
+		return
+	}
+	if c.Role != auth.RoleAdmin && target.Subject != c.Subject {
+		fail(w, http.StatusForbidden, "only an admin revokes another's token")
+		return
+	}
+	if err := a.revoked.Revoke(r.Context(), target); err != nil {
+		failErr(w, err)
+		return
+	}
+	a.log.Info().Str("jti", target.ID).Str("subject", target.Subject).Msg("token revoked")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a sessionAPI) exportAudit(w http.ResponseWriter, r *http.Request) {
+	q := auth.Query{Patient: r.URL.Query().Get("patient")}
+	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
+		if s := r.URL.Query().Get(name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				fail(w, http.StatusBadRequest, name+": an RFC 3339 time")
+				return
+			}
+			*dst = t
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if _, err := a.audit.Export(r.Context(), q, w); err != nil {
+		a.log.Error().Err(err).Msg("audit export failed")
+	}
+}
