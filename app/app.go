@@ -262,7 +262,9 @@ type group struct {
 	errc   chan error
 }
 
-func newGroup(cancel context.CancelFunc) *group { return &group{cancel: cancel, errc: make(chan error, 16)} }
+func newGroup(cancel context.CancelFunc) *group {
+	return &group{cancel: cancel, errc: make(chan error, 16)}
+}
 
 func (g *group) run(name string, f func(context.Context) error, ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
