@@ -353,6 +353,8 @@ func TestSubscribe(t *testing.T) {
 		{"the service account may subscribe to every device's status", service, prefix + "+/status", true},
 		{"the service account may join a shared subscription", service, "$share/vitalwire/" + prefix + "+/readings", true},
 		{"the service account may not subscribe outside the device topics", service, "#", false},
+		{"the service account may not leave the device topics through a shared subscription", service, "$share/vitalwire/#", false},
+		{"a shared subscription needs a filter after its group", service, "$share/vitalwire", false},
 		{"a device may subscribe to its own rejects", watch1, prefix + "watch-1/rejects", true},
 		{"a device may not subscribe to another device's rejects", watch1, prefix + "watch-2/rejects", false},
 		{"a device may not subscribe to another device's readings", watch1, prefix + "watch-2/readings", false},
