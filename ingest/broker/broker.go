@@ -202,7 +202,14 @@ func (h *accessHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 		if write {
 			return strings.HasPrefix(topic, topicPrefix) && strings.HasSuffix(topic, "/rejects")
 		}
-		return strings.HasPrefix(topic, topicPrefix) || strings.HasPrefix(topic, "$share/")
+		// A shared subscription, $share/{group}/{filter}, reads what its
+		// filter reads: the filter must stay in the device topics.
+		if rest, ok := strings.CutPrefix(topic, "$share/"); ok {
+			if _, topic, ok = strings.Cut(rest, "/"); !ok {
+				return false
+			}
+		}
+		return strings.HasPrefix(topic, topicPrefix)
 	}
 	own := topicPrefix + user + "/"
 	if write {
