@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/topic"
 )
 
 func buildBinary(t *testing.T) string {
@@ -116,7 +117,7 @@ func TestTheNewcomerPath(t *testing.T) {
 		require.Len(t, secret, 32)
 		msg := `{"type":"body_temperature","value":101.3,"unit":"[degF]","time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
 		b, err := exec.Command(pub, "-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "thermo-9", "-P", secret,
-			"-i", "thermo-9", "-q", "1", "-t", "vitalwire/v1/devices/thermo-9/readings", "-m", msg).CombinedOutput()
+			"-i", "thermo-9", "-q", "1", "-t", topic.Readings("thermo-9"), "-m", msg).CombinedOutput()
 		require.NoError(t, err, string(b))
 		// The broker acknowledged only once the reading was durable, so it
 		// is there at once.
@@ -143,7 +144,7 @@ func TestTheNewcomerPath(t *testing.T) {
 	t.Run("a wrong password and a revoked device are refused by the broker", func(t *testing.T) {
 		args := func(pw string) []string {
 			return []string{"-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "thermo-9", "-P", pw, "-q", "1",
-				"-t", "vitalwire/v1/devices/thermo-9/readings", "-m", "{}"}
+				"-t", topic.Readings("thermo-9"), "-m", "{}"}
 		}
 		require.Error(t, exec.Command(pub, args(secret+"x")...).Run())
 		out, err := cli("device", "revoke", "thermo-9")
