@@ -1,6 +1,9 @@
-// Package auth owns who is asking: principals and their roles, signed bearer
-// tokens, the check every HTTP route goes through (deny by default), and the
-// hashing of secrets (device credentials, later user passwords).
+// Package auth owns who is asking and what they may see: principals and
+// their roles, signed bearer tokens and their revocation, browser sessions
+// and one-time sign-in links, the access policy for patient data (care
+// teams, break-glass), the hash-chained audit log, and the hashing of
+// secrets (device credentials and user passwords). The roles each HTTP
+// route needs are declared in app's route table, which denies by default.
 package auth
 
 import (
@@ -16,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -226,35 +228,6 @@ func BearerToken(r *http.Request) (string, error) {
 		return "", ErrNoToken
 	}
 	return tok, nil
-}
-
-// Allow wraps h so that only a valid token of one of roles reaches it:
-// 401 without a valid token, 403 for another role. A route that does not go
-// through Allow is refused by the server's mux (see app), so access is
-// denied unless a route names who may use it.
-func (s *Signer) Allow(roles []Role, h http.Handler) http.Handler {
-	if len(roles) == 0 {
-		panic("auth.Allow: a route must name at least one role")
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := BearerToken(r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire"`)
-			http.Error(w, "missing bearer token", http.StatusUnauthorized)
-			return
-		}
-		c, err := s.Verify(tok)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire", error="invalid_token"`)
-			http.Error(w, "invalid token", http.StatusUnauthorized)
-			return
-		}
-		if !slices.Contains(roles, c.Role) {
-			http.Error(w, "forbidden for role "+string(c.Role), http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
-	})
 }
 
 // WithClaims returns a context carrying the caller's claims.

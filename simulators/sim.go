@@ -107,16 +107,6 @@ func (s *Simulation) Devices() []Device {
 	return out
 }
 
-// State returns a patient's current physiological state.
-func (s *Simulation) State(patient string) (Vitals, bool) {
-	for _, p := range s.patients {
-		if p.spec.ID == patient {
-			return p.person.state, true
-		}
-	}
-	return Vitals{}, false
-}
-
 // Advance runs the simulation up to to (not past the scenario's end),
 // calling emit for each message in time order, devices in a fixed order
 // within a step.
