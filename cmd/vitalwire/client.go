@@ -116,7 +116,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 
 func deviceCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: vitalwire device add|list|bind|unbind|revoke ...")
+		return errors.New("usage: vitalwire device add ID [--kind K] [--patient P] | list | bind ID PATIENT | unbind ID | revoke ID")
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("device "+sub, flag.ContinueOnError)
