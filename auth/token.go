@@ -50,7 +50,8 @@ type Claims struct {
 	Expires  int64  `json:"exp"`
 	ID       string `json:"jti"`
 	// Use is empty for a bearer token; "signin" for a one-time sign-in
-	// link, which is good for nothing but starting a browser session.
+	// link, which is good for nothing but starting a browser session; or
+	// what MintUse was given (a visit's join link: "visit:ID").
 	Use string `json:"use,omitempty"`
 }
 
@@ -75,7 +76,8 @@ type Signer struct {
 	revoked *Revocations
 }
 
-// CheckRevocations makes Verify refuse revoked tokens.
+// CheckRevocations makes Verify, VerifyUse and VerifySignInLink refuse
+// revoked tokens.
 func (s *Signer) CheckRevocations(r *Revocations) { s.revoked = r }
 
 // NewSigner returns a Signer; key must be at least 32 bytes.
@@ -115,7 +117,9 @@ func (s *Signer) VerifyUse(code, use string) (Claims, error) {
 // UseSignIn marks a sign-in link's claims.
 const UseSignIn = "signin"
 
-// ErrWrongUse: a sign-in link used as a bearer token, or the reverse.
+// ErrWrongUse: a token used for what it was not minted for (a sign-in link
+// or a visit's join link as a bearer token, a bearer token as a link, a
+// link of one use for another).
 var ErrWrongUse = errors.New("auth: token not valid for this use")
 
 func (s *Signer) mint(subject string, role Role, ttl time.Duration, use string) (string, Claims) {
