@@ -201,12 +201,12 @@ func (r *Rule) direction() (upper bool, level float64) {
 	}
 }
 
-// breached reports whether v is past the threshold.
 // news2Breached reports whether a score reaches a NEWS2 rule.
 func (r *Rule) news2Breached(s news2.Score) bool {
 	return (r.AtLeast > 0 && s.Total >= r.AtLeast) || (r.SingleThree && s.Red)
 }
 
+// breached reports whether v is past the threshold.
 func (r *Rule) breached(v float64) bool {
 	switch {
 	case r.Above != nil:

@@ -21,7 +21,7 @@ import (
 // through the decoder and the engine in simulated time, and scores the
 // alerts against the ground truth: every evident episode detected within
 // 10 s of becoming evident, no alert without a condition, none on healthy
-// patients' ordinary days. app's TestAlertsEndToEnd plays the same day
+// patients' ordinary days. app's TestAlertsEndToEndScriptedDay plays the same day
 // through a broker and a store. VITALWIRE_SCORING_SEED picks another seed.
 func TestScoringAgainstTheSimulatorsGroundTruth(t *testing.T) {
 	seed := 2026

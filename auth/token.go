@@ -1,6 +1,9 @@
-// Package auth owns who is asking: principals and their roles, signed bearer
-// tokens, the check every HTTP route goes through (deny by default), and the
-// hashing of secrets (device credentials, later user passwords).
+// Package auth owns who is asking and what they may see: principals and
+// their roles, signed bearer tokens and their revocation, browser sessions
+// and one-time sign-in links, the access policy for patient data (care
+// teams, break-glass), the hash-chained audit log, and the hashing of
+// secrets (device credentials and user passwords). The roles each HTTP
+// route needs are declared in app's route table, which denies by default.
 package auth
 
 import (
@@ -16,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -48,7 +50,8 @@ type Claims struct {
 	Expires  int64  `json:"exp"`
 	ID       string `json:"jti"`
 	// Use is empty for a bearer token; "signin" for a one-time sign-in
-	// link, which is good for nothing but starting a browser session.
+	// link, which is good for nothing but starting a browser session; or
+	// what MintUse was given (a visit's join link: "visit:ID").
 	Use string `json:"use,omitempty"`
 }
 
@@ -73,7 +76,8 @@ type Signer struct {
 	revoked *Revocations
 }
 
-// CheckRevocations makes Verify refuse revoked tokens.
+// CheckRevocations makes Verify, VerifyUse and VerifySignInLink refuse
+// revoked tokens.
 func (s *Signer) CheckRevocations(r *Revocations) { s.revoked = r }
 
 // NewSigner returns a Signer; key must be at least 32 bytes.
@@ -113,7 +117,9 @@ func (s *Signer) VerifyUse(code, use string) (Claims, error) {
 // UseSignIn marks a sign-in link's claims.
 const UseSignIn = "signin"
 
-// ErrWrongUse: a sign-in link used as a bearer token, or the reverse.
+// ErrWrongUse: a token used for what it was not minted for (a sign-in link
+// or a visit's join link as a bearer token, a bearer token as a link, a
+// link of one use for another).
 var ErrWrongUse = errors.New("auth: token not valid for this use")
 
 func (s *Signer) mint(subject string, role Role, ttl time.Duration, use string) (string, Claims) {
@@ -226,35 +232,6 @@ func BearerToken(r *http.Request) (string, error) {
 		return "", ErrNoToken
 	}
 	return tok, nil
-}
-
-// Allow wraps h so that only a valid token of one of roles reaches it:
-// 401 without a valid token, 403 for another role. A route that does not go
-// through Allow is refused by the server's mux (see app), so access is
-// denied unless a route names who may use it.
-func (s *Signer) Allow(roles []Role, h http.Handler) http.Handler {
-	if len(roles) == 0 {
-		panic("auth.Allow: a route must name at least one role")
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := BearerToken(r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire"`)
-			http.Error(w, "missing bearer token", http.StatusUnauthorized)
-			return
-		}
-		c, err := s.Verify(tok)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vitalwire", error="invalid_token"`)
-			http.Error(w, "invalid token", http.StatusUnauthorized)
-			return
-		}
-		if !slices.Contains(roles, c.Role) {
-			http.Error(w, "forbidden for role "+string(c.Role), http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
-	})
 }
 
 // WithClaims returns a context carrying the caller's claims.

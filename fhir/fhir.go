@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"html"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -35,12 +34,6 @@ const (
 	actCode         = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 	participantType = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 )
-
-// idRE is FHIR's id syntax.
-var idRE = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-
-// ValidID reports whether s can be a FHIR resource id.
-func ValidID(s string) bool { return idRE.MatchString(s) }
 
 func ref(kind, id string) Resource { return Resource{"reference": kind + "/" + id} }
 

@@ -642,22 +642,3 @@ func TestOutcome(t *testing.T) {
 	require.Equal(t, "not-found", got.Issue[0].Code)
 	require.Equal(t, "no such Observation", got.Issue[0].Diagnostics)
 }
-
-func TestValidID(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		id   string
-		ok   bool
-	}{
-		{"letters, digits, dots and dashes make an id", "Ward-3.bed.12", true},
-		{"64 characters is the longest id", strings.Repeat("a", 64), true},
-		{"65 characters is too long", strings.Repeat("a", 65), false},
-		{"an empty id is no id", "", false},
-		{"an underscore is not allowed", "bed_12", false},
-		{"a slash is not allowed", "p/1", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.ok, fhir.ValidID(tc.id))
-		})
-	}
-}

@@ -6,45 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/topic"
 )
-
-// Topic layout of the MQTT contract.
-const (
-	TopicPrefix    = "vitalwire/v1/devices/"
-	ReadingsSuffix = "/readings"
-	StatusSuffix   = "/status"
-	RejectsSuffix  = "/rejects"
-)
-
-// ReadingsTopic returns the topic a device publishes readings on.
-func ReadingsTopic(device string) string { return TopicPrefix + device + ReadingsSuffix }
-
-// StatusTopic returns a device's retained status topic.
-func StatusTopic(device string) string { return TopicPrefix + device + StatusSuffix }
-
-// RejectsTopic returns the topic the server reports refusals on.
-func RejectsTopic(device string) string { return TopicPrefix + device + RejectsSuffix }
-
-// ParseTopic splits a device topic into device id and suffix
-// ("/readings", "/status").
-func ParseTopic(topic string) (device, suffix string, ok bool) {
-	rest, ok := strings.CutPrefix(topic, TopicPrefix)
-	if !ok {
-		return "", "", false
-	}
-	i := strings.IndexByte(rest, '/')
-	if i <= 0 {
-		return "", "", false
-	}
-	return rest[:i], rest[i:], true
-}
 
 // MQTTConfig says how the ingester reaches the broker.
 type MQTTConfig struct {
@@ -114,13 +84,13 @@ func NewConsumer(cfg MQTTConfig, in *Ingester, status StatusHandler, log zerolog
 }
 
 func (c *Consumer) topics() map[string]byte {
-	readings := TopicPrefix + "+" + ReadingsSuffix
+	readings := topic.ReadingsFilter
 	if c.cfg.Shared || c.cfg.Connections > 1 {
-		readings = "$share/" + c.cfg.SharedGroup + "/" + readings
+		readings = topic.Shared(c.cfg.SharedGroup, readings)
 	}
 	// Status is read by every connection of every instance: it is small,
 	// and each needs the retained state.
-	return map[string]byte{readings: 1, TopicPrefix + "+" + StatusSuffix: 1}
+	return map[string]byte{readings: 1, topic.StatusFilter: 1}
 }
 
 // Run connects every subscriber connection and keeps them until ctx ends;
@@ -199,13 +169,13 @@ func (c *Consumer) onConnect(cl mqtt.Client, sub *atomic.Bool) {
 }
 
 func (c *Consumer) onMessage(cl mqtt.Client, m mqtt.Message) {
-	device, suffix, ok := ParseTopic(m.Topic())
+	device, kind, ok := topic.Parse(m.Topic())
 	if !ok {
 		m.Ack()
 		return
 	}
-	switch suffix {
-	case ReadingsSuffix:
+	switch kind {
+	case topic.KindReadings:
 		if c.ctx.Err() != nil {
 			return // stopping: leave it unacknowledged for the next session
 		}
@@ -213,7 +183,7 @@ func (c *Consumer) onMessage(cl mqtt.Client, m mqtt.Message) {
 		if err != nil {
 			return
 		}
-	case StatusSuffix:
+	case topic.KindStatus:
 		c.onStatus(device, m.Payload())
 		m.Ack()
 	default:
@@ -263,7 +233,7 @@ func (c *Consumer) Reject(device string, payload []byte) {
 	if cl == nil || !cl.IsConnectionOpen() {
 		return
 	}
-	cl.Publish(RejectsTopic(device), 0, false, payload)
+	cl.Publish(topic.Rejects(device), 0, false, payload)
 }
 
 // Validate checks the settings of the connection to an external broker.

@@ -1,8 +1,9 @@
-// Package live fans durable readings (and, later, alert changes) out to
-// in-process subscribers: the WebSocket connections of dashboards and
-// visits. It takes each durable batch from the ingester as a Sink and never
-// blocks it: a subscriber that cannot keep up loses the messages it has no
-// room for and is told so by its Dropped count.
+// Package live fans durable readings, and events about a patient (alert
+// changes, escalations, NEWS2 scores), out to in-process subscribers: the
+// WebSocket connections of dashboards and visits. It takes each durable
+// batch from the ingester as a Sink and never blocks it, nor the alerts
+// service that publishes events: a subscriber that cannot keep up loses
+// what it has no room for, counted by Dropped.
 package live
 
 import (
@@ -21,8 +22,9 @@ type Hub struct {
 // NewHub returns an empty hub.
 func NewHub() *Hub { return &Hub{byPatient: map[string]map[*Sub]struct{}{}} }
 
-// Event is a change other than a reading, e.g. an alert, for a patient's
-// subscribers. Data is encoded as JSON for the client.
+// Event is a change other than a reading for a patient's subscribers; Kind
+// says which ("alert", "escalation", "news2"). Data is encoded as JSON for
+// the client.
 type Event struct {
 	Patient string
 	Kind    string
@@ -34,28 +36,29 @@ type Event struct {
 
 // Sub is one subscriber. Readings arrive on C, other events on Events.
 type Sub struct {
-	C       chan vitals.Reading
-	Events  chan Event
-	hub     *Hub
-	dropped atomic.Int64
-	mu      sync.Mutex
-	topics  map[string]bool
-	closed  bool
+	C        chan vitals.Reading
+	Events   chan Event
+	hub      *Hub
+	dropped  atomic.Int64
+	mu       sync.Mutex
+	patients map[string]bool // subscribed to
+	closed   bool
 }
 
-// Subscribe makes a subscriber with room for buf readings.
+// Subscribe makes a subscriber with room for buf readings (and 256 events).
 func (h *Hub) Subscribe(buf int) *Sub {
-	return &Sub{C: make(chan vitals.Reading, buf), Events: make(chan Event, 256), hub: h, topics: map[string]bool{}}
+	return &Sub{C: make(chan vitals.Reading, buf), Events: make(chan Event, 256), hub: h, patients: map[string]bool{}}
 }
 
-// Add subscribes s to a patient's readings. The caller has checked access.
+// Add subscribes s to a patient's readings and events. The caller has
+// checked access.
 func (s *Sub) Add(patient string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.topics[patient] {
+	if s.closed || s.patients[patient] {
 		return
 	}
-	s.topics[patient] = true
+	s.patients[patient] = true
 	h := s.hub
 	h.mu.Lock()
 	if h.byPatient[patient] == nil {
@@ -65,8 +68,8 @@ func (s *Sub) Add(patient string) {
 	h.mu.Unlock()
 }
 
-// Close unsubscribes s from everything. C is not closed: the hub may be
-// sending concurrently; readers stop on their own signal.
+// Close unsubscribes s from everything. C and Events are not closed: the
+// hub may be sending concurrently; readers stop on their own signal.
 func (s *Sub) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -76,7 +79,7 @@ func (s *Sub) Close() {
 	s.closed = true
 	h := s.hub
 	h.mu.Lock()
-	for p := range s.topics {
+	for p := range s.patients {
 		delete(h.byPatient[p], s)
 		if len(h.byPatient[p]) == 0 {
 			delete(h.byPatient, p)
@@ -85,7 +88,7 @@ func (s *Sub) Close() {
 	h.mu.Unlock()
 }
 
-// Dropped is how many readings s had no room for.
+// Dropped is how many readings and events s had no room for.
 func (s *Sub) Dropped() int64 { return s.dropped.Load() }
 
 // Readings implements the ingester's Sink.

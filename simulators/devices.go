@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vitalwire/vitalwire/topic"
 	"github.com/vitalwire/vitalwire/vitals"
 )
 
@@ -279,7 +280,7 @@ const maxPerMessage = 100
 func (d *deviceSim) step(t time.Time, emit func(Emission)) {
 	if t.Equal(d.nextStat) || t.After(d.nextStat) {
 		d.nextStat = t.Add(30 * time.Minute)
-		emit(Emission{At: t, Device: d.ID, Topic: statusTopic(d.ID), Retained: true, Payload: d.status(true)})
+		emit(Emission{At: t, Device: d.ID, Topic: topic.Status(d.ID), Retained: true, Payload: d.status(true)})
 	}
 	d.battery = math.Max(0.02, d.battery-d.spec.drain*step.Hours())
 	for i, m := range d.spec.measures {
@@ -340,7 +341,7 @@ func (d *deviceSim) flush(t time.Time, emit func(Emission)) {
 		if d.garbage > 0 && d.rng.Float64() < d.garbage {
 			payload = d.garbageBytes()
 		}
-		e := Emission{At: t, Device: d.ID, Topic: readingsTopic(d.ID), Payload: payload, Readings: n}
+		e := Emission{At: t, Device: d.ID, Topic: topic.Readings(d.ID), Payload: payload, Readings: n}
 		emit(e)
 		if d.dup > 0 && d.rng.Float64() < d.dup {
 			emit(e) // a resend after a lost acknowledgement
@@ -406,6 +407,3 @@ func encodeBatch(seq int64, ss []sample) []byte {
 	}
 	return append(b, "]}"...)
 }
-
-func readingsTopic(id string) string { return "vitalwire/v1/devices/" + id + "/readings" }
-func statusTopic(id string) string   { return "vitalwire/v1/devices/" + id + "/status" }

@@ -13,6 +13,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/topic"
 )
 
 // Runner plays a Simulation against a broker: one MQTT connection per
@@ -203,7 +205,7 @@ done:
 }
 
 func (r *Runner) connect(d Device, st *runStats) mqtt.Client {
-	status := statusTopic(d.ID)
+	status := topic.Status(d.ID)
 	opts := mqtt.NewClientOptions().AddBroker(r.Broker).SetClientID(d.ID).
 		SetUsername(d.ID).SetPassword(r.Secrets[d.ID]).
 		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).

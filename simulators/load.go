@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vitalwire/vitalwire/topic"
 )
 
 // Load publishes QoS 1 batches of heart-rate readings as fast as the broker
@@ -103,7 +105,7 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 		wg.Go(func() {
 			sem := make(chan struct{}, l.Window)
 			var inflight sync.WaitGroup
-			topic := "vitalwire/v1/devices/" + d.ID + "/readings"
+			readings := topic.Readings(d.ID)
 			var last int64
 			var b strings.Builder
 			myLats := make([]float64, 0, 1<<16)
@@ -134,7 +136,7 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 				last = now + int64(l.Batch)*1000
 				sent.Add(1)
 				t0 := time.Now()
-				tok := c.Publish(topic, l.QoS, false, b.String())
+				tok := c.Publish(readings, l.QoS, false, b.String())
 				inflight.Add(1)
 				go func() {
 					defer inflight.Done()

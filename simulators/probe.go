@@ -11,6 +11,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
+
+	"github.com/vitalwire/vitalwire/topic"
 )
 
 // AlertProbe measures publish-to-alert latency: a probe device publishes a
@@ -86,10 +88,10 @@ func (p *AlertProbe) Run(ctx context.Context) (ProbeReport, error) {
 			mu.Unlock()
 		}
 	}()
-	topic := "vitalwire/v1/devices/" + p.Device.ID + "/readings"
+	readings := topic.Readings(p.Device.ID)
 	publish := func(v float64, at time.Time) {
 		payload := fmt.Sprintf(`{"type":"blood_glucose","value":%v,"unit":"mg/dL","time":%q}`, v, at.UTC().Format(time.RFC3339Nano))
-		c.Publish(topic, 1, false, payload).WaitTimeout(10 * time.Second)
+		c.Publish(readings, 1, false, payload).WaitTimeout(10 * time.Second)
 	}
 	probes := 0
 	end := time.Now().Add(p.Duration)

@@ -40,22 +40,6 @@ func ProvisionDevices(ctx context.Context, server, token string, devs []Device, 
 	return out, nil
 }
 
-// Provision registers devices over the HTTP API (admin token), one of each
-// kind per patient, named by DeviceID and bound from now.
-func Provision(ctx context.Context, server, token string, patients []string, kinds []string) ([]Device, error) {
-	var out []Device
-	for _, p := range patients {
-		for _, kind := range kinds {
-			d, err := provisionOne(ctx, server, token, Device{ID: DeviceID(p, kind), Kind: kind, Patient: p}, time.Time{})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, d)
-		}
-	}
-	return out, nil
-}
-
 func provisionOne(ctx context.Context, server, token string, d Device, boundFrom time.Time) (Device, error) {
 	req := map[string]any{"id": d.ID, "kind": d.Kind, "patient": d.Patient}
 	if !boundFrom.IsZero() {

@@ -1,3 +1,9 @@
+// Package simulators is the simulated side of Vitalwire: patients'
+// physiology, the devices they wear, scripted scenarios and their ground
+// truth, the fleet runner that drives the devices over MQTT, provisioning
+// over HTTP, and the load generator. It is a client of the server: it
+// imports only vitals (the catalog, and vitals/news2 for the ground truth)
+// and topic (the MQTT topic names a device publishes on).
 package simulators
 
 import (
@@ -99,16 +105,6 @@ func (s *Simulation) Devices() []Device {
 		out[i] = d.Device
 	}
 	return out
-}
-
-// State returns a patient's current physiological state.
-func (s *Simulation) State(patient string) (Vitals, bool) {
-	for _, p := range s.patients {
-		if p.spec.ID == patient {
-			return p.person.state, true
-		}
-	}
-	return Vitals{}, false
 }
 
 // Advance runs the simulation up to to (not past the scenario's end),

@@ -212,7 +212,7 @@ patients:
 	})
 }
 
-// latest keeps the newest readings of each type and scores NEWS2 from the
+// window5 keeps the newest readings of each type and scores NEWS2 from the
 // median of the last five minutes, as a careful reader of noisy data would.
 type window5 struct{ byType map[vitals.Type][]rawReading }
 

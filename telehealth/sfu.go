@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,7 +140,13 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	}
 	if len(cfg.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+		rules, err := publicIPRules(cfg.PublicIPs)
+		if err == nil {
+			err = se.SetICEAddressRewriteRules(rules...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("telehealth public ips: %w", err)
+		}
 	}
 	var arr *arrivals
 	if cfg.MeasureArrival {
@@ -152,6 +159,28 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	return &SFU{api: api, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}, arr: arr}, nil
+}
+
+// publicIPRules announces each public address in place of the private one
+// of the server's host candidates. An entry is "PUBLIC", for every private
+// address of its family, or "PUBLIC/PRIVATE" (the form of pion's former
+// NAT 1:1 setting). A bad address fails here, at start, rather than at
+// each participant's join.
+func publicIPRules(ips []string) ([]webrtc.ICEAddressRewriteRule, error) {
+	rules := make([]webrtc.ICEAddressRewriteRule, 0, len(ips))
+	for _, ip := range ips {
+		public, private, _ := strings.Cut(strings.TrimSpace(ip), "/")
+		if net.ParseIP(public) == nil || (private != "" && net.ParseIP(private) == nil) {
+			return nil, fmt.Errorf("%q is not an IP address, or PUBLIC/PRIVATE", ip)
+		}
+		rules = append(rules, webrtc.ICEAddressRewriteRule{
+			External:        []string{public},
+			Local:           private,
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteReplace,
+		})
+	}
+	return rules, nil
 }
 
 // ICEServers returns the STUN and TURN servers a participant should use,
@@ -217,12 +246,11 @@ type room struct {
 
 // forward is one incoming track and the local track it is copied to.
 type forward struct {
-	key      string
-	source   *peer
-	remote   *webrtc.TrackRemote
-	local    *webrtc.TrackLocalStaticRTP
-	lastPLI  atomic.Int64
-	stopOnce sync.Once
+	key     string
+	source  *peer
+	remote  *webrtc.TrackRemote
+	local   *webrtc.TrackLocalStaticRTP
+	lastPLI atomic.Int64
 }
 
 type peer struct {

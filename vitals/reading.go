@@ -1,8 +1,6 @@
 package vitals
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"time"
 )
@@ -75,20 +73,6 @@ func (e *RejectError) Error() string {
 		return string(e.Reason)
 	}
 	return string(e.Reason) + ": " + e.Detail
-}
-
-// Reject builds a RejectError.
-func Reject(reason Reason, format string, args ...any) *RejectError {
-	return &RejectError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
-}
-
-// ReasonOf returns the reason of a refusal, or "" when err is not one.
-func ReasonOf(err error) Reason {
-	var re *RejectError
-	if errors.As(err, &re) {
-		return re.Reason
-	}
-	return ""
 }
 
 // Normalize converts a measured value in unit to the canonical unit of the

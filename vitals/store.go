@@ -49,9 +49,3 @@ type Window struct {
 	Mean  float64   `json:"mean"`
 	Count int64     `json:"count"`
 }
-
-// WindowStart returns the start of the epoch-aligned window of length every
-// that holds t.
-func WindowStart(t time.Time, every time.Duration) time.Time {
-	return t.Truncate(every)
-}

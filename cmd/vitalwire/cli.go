@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -8,6 +9,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +44,7 @@ Usage:
   vitalwire user set USERNAME --sub ID --role ROLE < FILE  set a browser password (read from stdin)
   vitalwire audit verify | export [--from T] [--to T] [--patient P]
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
+  vitalwire version                                 the version, VCS revision and Go release of this build
 
 Run "vitalwire COMMAND -h" for a command's flags. Client commands reach the
 server at --server (or VITALWIRE_SERVER) with --token (or VITALWIRE_TOKEN);
@@ -55,25 +61,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "token":
-		err = tokenCmd(args[1:], stdout)
+		err = tokenCmd(ctx, args[1:], stdout, stderr)
 	case "device", "devices":
-		err = deviceCmd(ctx, args[1:], stdout)
+		err = deviceCmd(ctx, args[1:], stdout, stderr)
 	case "readings":
-		err = readingsCmd(ctx, args[1:], stdout)
+		err = readingsCmd(ctx, args[1:], stdout, stderr)
 	case "mosquitto-config":
-		err = mosquittoConfig(ctx, args[1:], stdout)
+		err = mosquittoConfig(ctx, args[1:], stdout, stderr)
 	case "dev-cert":
-		err = devCert(args[1:], stdout)
+		err = devCert(args[1:], stdout, stderr)
 	case "audit":
-		err = auditCmd(ctx, args[1:], stdout)
+		err = auditCmd(ctx, args[1:], stdout, stderr)
 	case "patient", "patients":
-		err = patientCmd(ctx, args[1:], stdout)
+		err = patientCmd(ctx, args[1:], stdout, stderr)
 	case "team", "teams":
-		err = teamCmd(ctx, args[1:], stdout)
+		err = teamCmd(ctx, args[1:], stdout, stderr)
 	case "signin-link":
-		err = signInLinkCmd(ctx, args[1:], stdout)
+		err = signInLinkCmd(ctx, args[1:], stdout, stderr)
 	case "user", "users":
-		err = userCmd(ctx, args[1:], os.Stdin, stdout)
+		err = userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -81,62 +90,189 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return 0
-	}
-	if err != nil {
+	case errors.Is(err, errFlags):
+		return 2 // the flag set has said what is wrong, with the command's flags
+	case err != nil:
 		fmt.Fprintln(stderr, "vitalwire:", err)
 		return 1
 	}
 	return 0
 }
 
-// loadConfig applies defaults, the file, the environment and the flags
-// that were set, in that order.
-func loadConfig(fs *flag.FlagSet, args []string, extra func(*app.Config)) (app.Config, error) {
-	cfg := app.DefaultConfig()
-	configFile := fs.String("config", "", "YAML configuration file")
-	dev := fs.Bool("dev", false, "one-machine mode: embedded broker and stores, simulated patients, loopback only")
-	dataDir := fs.String("data-dir", "", "data folder (default \"data\")")
-	httpAddr := fs.String("http-addr", "", "HTTP listen address (default 127.0.0.1:8080)")
-	brokerAddr := fs.String("broker-addr", "", "embedded MQTT broker address (default 127.0.0.1:1883)")
-	storeKind := fs.String("store", "", "time-series store: sqlite or influx")
-	patients := fs.Int("simulate-patients", -1, "simulated patients (default 5 with --dev)")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+// version describes this build: the module version ("(devel)" for a build
+// from a checkout without a version), the VCS revision when the build
+// recorded one, and the Go release.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		bi = &debug.BuildInfo{}
 	}
-	if *configFile != "" {
-		if err := cfg.LoadFile(*configFile); err != nil {
+	return describeBuild(bi)
+}
+
+func describeBuild(bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev string
+	var modified bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	goVersion := bi.GoVersion
+	if goVersion == "" {
+		goVersion = runtime.Version()
+	}
+	if rev == "" {
+		return fmt.Sprintf("vitalwire %s (%s)", v, goVersion)
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified {
+		rev += "+dirty"
+	}
+	return fmt.Sprintf("vitalwire %s (rev %s, %s)", v, rev, goVersion)
+}
+
+// configFlags select and override the server's configuration. Every
+// command that reads it takes --config and --data-dir (the local commands
+// need them to find the records database, the signing key and the
+// ingester's password); serve's own overrides are registered by
+// addServeFlags only, so that no other command lists or accepts them.
+type configFlags struct {
+	fs            *flag.FlagSet
+	file, dataDir *string
+	// serve's; nil for other commands.
+	dev                                   *bool
+	httpAddr, brokerAddr, store, logLevel *string
+	patients                              *int
+}
+
+func addConfigFlags(fs *flag.FlagSet) *configFlags {
+	return &configFlags{
+		fs:      fs,
+		file:    fs.String("config", "", "YAML configuration `file`"),
+		dataDir: fs.String("data-dir", "", "data `folder` (default \"data\")"),
+	}
+}
+
+func addServeFlags(fs *flag.FlagSet) *configFlags {
+	f := addConfigFlags(fs)
+	f.dev = fs.Bool("dev", false, "one-machine mode: embedded broker and stores, simulated patients, loopback only")
+	f.httpAddr = fs.String("http-addr", "", "HTTP listen `address` (default 127.0.0.1:8080)")
+	f.brokerAddr = fs.String("broker-addr", "", "embedded MQTT broker `address` (default 127.0.0.1:1883)")
+	f.store = fs.String("store", "", "time-series store: sqlite or influx")
+	f.patients = new(int)
+	fs.Func("simulate-patients", "`N` simulated patients (default 5 with --dev)", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return errors.New("a number of patients, 0 or more")
+		}
+		*f.patients = n
+		return nil
+	})
+	f.logLevel = fs.String("log-level", "", "debug, info, warn or error")
+	return f
+}
+
+// load applies defaults, the file, the environment and the flags that were
+// set, in that order. Call it after parsing.
+func (f *configFlags) load() (app.Config, error) {
+	cfg := app.DefaultConfig()
+	if *f.file != "" {
+		if err := cfg.LoadFile(*f.file); err != nil {
 			return cfg, err
 		}
 	}
 	if err := cfg.ApplyEnv(os.Environ()); err != nil {
 		return cfg, err
 	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "dev":
-			cfg.Dev = *dev
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
 		case "data-dir":
-			cfg.DataDir = *dataDir
+			cfg.DataDir = *f.dataDir
+		case "dev":
+			cfg.Dev = *f.dev
 		case "http-addr":
-			cfg.HTTP.Addr = *httpAddr
+			cfg.HTTP.Addr = *f.httpAddr
 		case "broker-addr":
-			cfg.Broker.Addr = *brokerAddr
+			cfg.Broker.Addr = *f.brokerAddr
 		case "store":
-			cfg.Store.Kind = *storeKind
+			cfg.Store.Kind = *f.store
 		case "simulate-patients":
-			cfg.Sim.Patients = *patients
+			cfg.Sim.Patients = *f.patients
 		case "log-level":
-			cfg.Log.Level = *logLevel
+			cfg.Log.Level = *f.logLevel
 		}
 	})
-	if extra != nil {
-		extra(&cfg)
-	}
 	cfg.Finish()
 	return cfg, cfg.Validate()
+}
+
+// errFlags marks a command line whose flags did not parse; the flag set has
+// already printed the problem and the command's flags.
+var errFlags = errors.New("bad flags")
+
+// newFlagSet returns the flag set of "vitalwire " + name; synopsis is the
+// usage line printed above its flags.
+func newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("vitalwire "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: vitalwire %s\n\nflags:\n", synopsis)
+		printFlags(fs)
+	}
+	return fs
+}
+
+// printFlags prints the flags as PrintDefaults does, spelled --name as the
+// usage texts spell them.
+func printFlags(fs *flag.FlagSet) {
+	out := fs.Output()
+	var b strings.Builder
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	fmt.Fprint(out, flagLine.ReplaceAllString(b.String(), "  --"))
+}
+
+var flagLine = regexp.MustCompile(`(?m)^  -`)
+
+// parse parses args with fs, flags before or after positional arguments,
+// and returns the positional ones. Asked with -h, it prints the command's
+// usage on stdout and returns flag.ErrHelp; after a flag error it prints
+// the error and the usage on stderr and returns an error wrapping errFlags.
+func parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, error) {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	pos, err := parseInterleaved(fs, args)
+	fs.SetOutput(stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = out.WriteTo(stdout)
+		return nil, err
+	case err != nil:
+		_, _ = out.WriteTo(stderr)
+		return nil, fmt.Errorf("%w: %w", errFlags, err)
+	}
+	return pos, nil
+}
+
+// noArgs refuses positional arguments for a command that takes none.
+func noArgs(pos []string) error {
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return nil
 }
 
 func newLogger(cfg app.Config, stderr io.Writer) zerolog.Logger {
@@ -149,8 +285,16 @@ func newLogger(cfg app.Config, stderr io.Writer) zerolog.Logger {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg, err := loadConfig(fs, args, nil)
+	fs := newFlagSet("serve", "serve [--dev] [--config FILE] [flags]")
+	cf := addServeFlags(fs)
+	pos, err := parse(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}
@@ -207,11 +351,11 @@ Try, in another terminal:
 	return a.Run(ctx)
 }
 
-func tokenCmd(args []string, stdout io.Writer) error {
+func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "revoke" {
-		fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
+		fs := newFlagSet("token revoke", "token revoke TOKEN")
 		mk := clientFlags(fs, "admin.token")
-		pos, err := parseInterleaved(fs, args[1:])
+		pos, err := parse(fs, args[1:], stdout, stderr)
 		if err != nil {
 			return err
 		}
@@ -222,7 +366,7 @@ func tokenCmd(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := c.do(context.Background(), "POST", "/api/v1/tokens/revoke", httpapi.RevokeRequest{Token: pos[0]}, nil); err != nil {
+		if err := c.do(ctx, "POST", "/api/v1/tokens/revoke", httpapi.RevokeRequest{Token: pos[0]}, nil); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "token revoked")
@@ -231,11 +375,19 @@ func tokenCmd(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: vitalwire token create --sub ID --role admin|clinician|patient [--ttl 12h]")
 	}
-	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	fs := newFlagSet("token create", "token create --sub ID --role admin|clinician|patient [--ttl 12h]")
 	sub := fs.String("sub", "", "subject: the user's id")
 	role := fs.String("role", "", "admin, clinician or patient")
 	ttl := fs.Duration("ttl", 12*time.Hour, "lifetime")
-	cfg, err := loadConfig(fs, args[1:], nil)
+	cf := addConfigFlags(fs)
+	pos, err := parse(fs, args[1:], stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}
@@ -259,15 +411,23 @@ func tokenCmd(args []string, stdout io.Writer) error {
 	}
 	tok, c := s.Mint(*sub, r, *ttl)
 	fmt.Fprintln(stdout, tok)
-	fmt.Fprintf(os.Stderr, "token for %s (%s), expires %s\n", c.Subject, c.Role, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
+	fmt.Fprintf(stderr, "token for %s (%s), expires %s\n", c.Subject, c.Role, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
 	return nil
 }
 
-func mosquittoConfig(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("mosquitto-config", flag.ContinueOnError)
-	out := fs.String("out", "", "folder to write passwd, acl and vitalwire.conf into")
+func mosquittoConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("mosquitto-config", "mosquitto-config --out DIR [--service-user U] [--config FILE]")
+	out := fs.String("out", "", "`folder` to write passwd, acl and vitalwire.conf into")
 	user := fs.String("service-user", "vitalwire-ingest", "the ingester's MQTT username")
-	cfg, err := loadConfig(fs, args, nil)
+	cf := addConfigFlags(fs)
+	pos, err := parse(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}
@@ -298,11 +458,15 @@ func mosquittoConfig(ctx context.Context, args []string, stdout io.Writer) error
 	return nil
 }
 
-func devCert(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("dev-cert", flag.ContinueOnError)
-	out := fs.String("out", "data/tls", "folder for ca.pem, server.pem and their keys")
+func devCert(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev-cert", "dev-cert [--out DIR] [--host localhost,127.0.0.1]")
+	out := fs.String("out", "data/tls", "`folder` for ca.pem, server.pem and their keys")
 	hosts := fs.String("host", "localhost,127.0.0.1,::1", "names and addresses the server certificate is for")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parse(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	f, err := devcert.Write(*out, strings.Split(*hosts, ","))

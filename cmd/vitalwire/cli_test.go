@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +19,116 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/topic"
 )
+
+// runCLI runs the command line in-process and returns its exit code and
+// output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// flagNames returns the flags a usage text lists, one a line ("  --name").
+func flagNames(usage string) []string {
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+)`).FindAllStringSubmatch(usage, -1) {
+		names = append(names, m[1])
+	}
+	return names
+}
+
+var serveOnly = []string{"dev", "http-addr", "broker-addr", "store", "simulate-patients", "log-level"}
+
+func TestACommandsHelpListsOnlyItsOwnFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		has      []string
+		hasNot   []string
+		synopsis string
+	}{
+		{"token create takes a subject, a role and where the key is, not serve's flags",
+			[]string{"token", "create", "-h"}, []string{"sub", "role", "ttl", "config", "data-dir"}, serveOnly, "usage: vitalwire token create"},
+		{"mosquitto-config takes its folder and where the records are, not serve's flags",
+			[]string{"mosquitto-config", "-h"}, []string{"out", "service-user", "config", "data-dir"}, serveOnly, "usage: vitalwire mosquitto-config"},
+		{"audit export takes its filters and where the records are, not serve's flags",
+			[]string{"audit", "export", "-h"}, []string{"from", "to", "patient", "config", "data-dir"}, serveOnly, "usage: vitalwire audit"},
+		{"serve has the server's flags",
+			[]string{"serve", "-h"}, append([]string{"config", "data-dir"}, serveOnly...), nil, "usage: vitalwire serve"},
+		{"a client command has the client's flags",
+			[]string{"readings", "--help"}, []string{"patient", "server", "token", "data-dir"}, append([]string{"config"}, serveOnly...), "usage: vitalwire readings"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tc.args...)
+			require.Equal(t, 0, code, stderr)
+			require.Empty(t, stderr, "asked for, the help goes to stdout")
+			require.Contains(t, stdout, tc.synopsis)
+			names := flagNames(stdout)
+			for _, f := range tc.has {
+				require.Contains(t, names, f, stdout)
+			}
+			for _, f := range tc.hasNot {
+				require.NotContains(t, names, f, stdout)
+			}
+		})
+	}
+}
+
+func TestServesFlagsAreRefusedElsewhere(t *testing.T) {
+	for _, args := range [][]string{
+		{"token", "create", "--sub", "ada", "--role", "admin", "--dev"},
+		{"token", "create", "--sub", "ada", "--role", "admin", "--http-addr", "127.0.0.1:9"},
+		{"mosquitto-config", "--out", "x", "--dev"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			// Were the flag taken, the command would write into this folder.
+			code, stdout, stderr := runCLI(t, append(args, "--data-dir", t.TempDir())...)
+			require.Equal(t, 2, code)
+			require.Empty(t, stdout)
+			require.Contains(t, stderr, "flag provided but not defined")
+			require.Contains(t, stderr, "usage: vitalwire "+args[0])
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Run("version prints the build's version and Go release", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "version")
+		require.Equal(t, 0, code, stderr)
+		require.Regexp(t, `^vitalwire \S+ \((rev [0-9a-f]+(\+dirty)?, )?go1\.\d+\S*\)\n$`, stdout)
+	})
+	t.Run("the usage lists version", func(t *testing.T) {
+		_, stdout, _ := runCLI(t, "help")
+		require.Contains(t, stdout, "vitalwire version")
+	})
+	for _, tc := range []struct {
+		name string
+		bi   debug.BuildInfo
+		want string
+	}{
+		{"a released build shows its version and revision",
+			debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.4.1"},
+				Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123def4567890abc123def4567890abc12345"}, {Key: "vcs.modified", Value: "false"}}},
+			"vitalwire v0.4.1 (rev abc123def456, go1.26.8)"},
+		{"a build from a changed checkout says so",
+			debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
+				Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123def4567890"}, {Key: "vcs.modified", Value: "true"}}},
+			"vitalwire (devel) (rev abc123def456+dirty, go1.26.8)"},
+		{"a build without VCS information shows no revision",
+			debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}},
+			"vitalwire (devel) (go1.26.8)"},
+		{"a build without a module version is a development build",
+			debug.BuildInfo{GoVersion: "go1.26.8"},
+			"vitalwire (devel) (go1.26.8)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, describeBuild(&tc.bi))
+		})
+	}
+}
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -116,7 +228,7 @@ func TestTheNewcomerPath(t *testing.T) {
 		require.Len(t, secret, 32)
 		msg := `{"type":"body_temperature","value":101.3,"unit":"[degF]","time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
 		b, err := exec.Command(pub, "-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "thermo-9", "-P", secret,
-			"-i", "thermo-9", "-q", "1", "-t", "vitalwire/v1/devices/thermo-9/readings", "-m", msg).CombinedOutput()
+			"-i", "thermo-9", "-q", "1", "-t", topic.Readings("thermo-9"), "-m", msg).CombinedOutput()
 		require.NoError(t, err, string(b))
 		// The broker acknowledged only once the reading was durable, so it
 		// is there at once.
@@ -143,7 +255,7 @@ func TestTheNewcomerPath(t *testing.T) {
 	t.Run("a wrong password and a revoked device are refused by the broker", func(t *testing.T) {
 		args := func(pw string) []string {
 			return []string{"-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "thermo-9", "-P", pw, "-q", "1",
-				"-t", "vitalwire/v1/devices/thermo-9/readings", "-m", "{}"}
+				"-t", topic.Readings("thermo-9"), "-m", "{}"}
 		}
 		require.Error(t, exec.Command(pub, args(secret+"x")...).Run())
 		out, err := cli("device", "revoke", "thermo-9")

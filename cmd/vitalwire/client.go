@@ -114,18 +114,18 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-func deviceCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func deviceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: vitalwire device add|list|bind|unbind|revoke ...")
+		return errors.New("usage: vitalwire device add ID [--kind K] [--patient P] | list | bind ID PATIENT | unbind ID | revoke ID")
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("device "+sub, flag.ContinueOnError)
+	fs := newFlagSet("device "+sub, "device add ID [--kind K] [--patient P] | list | bind ID PATIENT [--at TIME] | unbind ID [--at TIME] | revoke ID")
 	mk := clientFlags(fs, "admin.token")
 	kind := fs.String("kind", "", "device kind (add)")
 	patient := fs.String("patient", "", "bind to this patient at once (add)")
 	at := fs.String("at", "", "RFC 3339 time the binding changes (bind, unbind; default now)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args[1:])
+	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -235,14 +235,18 @@ func age(t time.Time) string {
 	return time.Since(t).Round(time.Second).String() + " ago"
 }
 
-func readingsCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("readings", flag.ContinueOnError)
+func readingsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("readings", "readings --patient P [--type T] [--since 10m] [--json]")
 	mk := clientFlags(fs, "clinician.token")
 	patient := fs.String("patient", "", "patient id (required)")
 	typ := fs.String("type", "", "vital type, or several comma-separated (default: all)")
 	since := fs.Duration("since", 10*time.Minute, "how far back")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parse(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	if *patient == "" {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,15 +20,23 @@ import (
 
 // auditCmd verifies or exports the audit log, reading the records database
 // directly (on the server's machine; it can run while the server does).
-func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
 		return errors.New("usage: vitalwire audit verify | export [--from T] [--to T] [--patient P]")
 	}
-	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	fs := newFlagSet("audit "+args[0], "audit verify | export [--from T] [--to T] [--patient P]")
 	from := fs.String("from", "", "RFC 3339 start (export)")
 	to := fs.String("to", "", "RFC 3339 end, exclusive (export)")
 	patient := fs.String("patient", "", "only this patient's events (export)")
-	cfg, err := loadConfig(fs, args[1:], nil)
+	cf := addConfigFlags(fs)
+	pos, err := parse(fs, args[1:], stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}
@@ -62,16 +69,16 @@ func auditCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "%d events\n", n)
+	fmt.Fprintf(stderr, "%d events\n", n)
 	return nil
 }
 
 // patientCmd manages patient records over the API (admin).
-func patientCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: vitalwire patient add ID --mrn M --name N --birth-date YYYY-MM-DD [--scale 2] [--on-oxygen] | list")
 	}
-	fs := flag.NewFlagSet("patient "+args[0], flag.ContinueOnError)
+	fs := newFlagSet("patient "+args[0], "patient add ID --mrn M --name N --birth-date YYYY-MM-DD [--scale 2] [--on-oxygen] [--notes N] | list")
 	mk := clientFlags(fs, "admin.token")
 	mrn := fs.String("mrn", "", "medical record number")
 	name := fs.String("name", "", "full name")
@@ -79,7 +86,7 @@ func patientCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	scale := fs.Int("scale", 1, "NEWS2 SpO2 scale (2: prescribed target 88-92 %)")
 	oxygen := fs.Bool("on-oxygen", false, "on supplemental oxygen")
 	notes := fs.String("notes", "", "notes, e.g. the SpO2 target")
-	pos, err := parseInterleaved(fs, args[1:])
+	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -116,17 +123,17 @@ func patientCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // teamCmd manages care teams over the API (admin).
-func teamCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func teamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: vitalwire team add ID --name N | add-member TEAM (--clinician C | --patient P | --escalation C) | remove-member ... | list")
 	}
-	fs := flag.NewFlagSet("team "+args[0], flag.ContinueOnError)
+	fs := newFlagSet("team "+args[0], "team add ID --name N | add-member TEAM (--clinician C | --patient P | --escalation C) | remove-member TEAM (...) | list")
 	mk := clientFlags(fs, "admin.token")
 	name := fs.String("name", "", "team name")
 	clin := fs.String("clinician", "", "clinician id")
 	pat := fs.String("patient", "", "patient id")
 	esc := fs.String("escalation", "", "a clinician of the team paged when an alert is not acknowledged in time")
-	pos, err := parseInterleaved(fs, args[1:])
+	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -200,13 +207,17 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // signInLinkCmd asks the server for a one-time link to the browser UI.
-func signInLinkCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("signin-link", flag.ContinueOnError)
+func signInLinkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("signin-link", "signin-link --sub ID --role ROLE [--ttl 15m]")
 	sub := fs.String("sub", "", "the person's id (a clinician, patient or admin)")
 	role := fs.String("role", "", "admin, clinician or patient")
 	ttl := fs.Duration("ttl", 15*time.Minute, "how long the link may wait to be used (at most 24h)")
 	mk := clientFlags(fs, "admin.token")
-	if _, err := parseInterleaved(fs, args); err != nil {
+	pos, err := parse(fs, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	c, err := mk()
@@ -219,21 +230,21 @@ func signInLinkCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, link.URL)
-	fmt.Fprintf(os.Stderr, "valid once, until %s\n", link.Expires.Format(time.RFC3339))
+	fmt.Fprintf(stderr, "valid once, until %s\n", link.Expires.Format(time.RFC3339))
 	return nil
 }
 
 // userCmd sets a person's password for the browser UI; the password is
 // read from standard input (one line), never from the command line.
-func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "set" {
 		return errors.New("usage: vitalwire user set USERNAME --sub ID --role ROLE < password-file")
 	}
-	fs := flag.NewFlagSet("user set", flag.ContinueOnError)
+	fs := newFlagSet("user set", "user set USERNAME --sub ID --role ROLE < password-file")
 	sub := fs.String("sub", "", "the person's id")
 	role := fs.String("role", "", "admin, clinician or patient")
 	mk := clientFlags(fs, "admin.token")
-	pos, err := parseInterleaved(fs, args[1:])
+	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}

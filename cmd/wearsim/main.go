@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,9 +22,12 @@ import (
 
 const usage = `wearsim: simulated wearables for Vitalwire
 
+Usage:
   wearsim provision --server URL --token T (--scenario FILE | --patients N [--devices-per-patient K]) --out devices.json
   wearsim run --broker tcp://HOST:1883 --devices devices.json (--scenario FILE | --patients N ...) [--accel 60] [--truth truth.jsonl]
   wearsim load --broker tcp://HOST:1883 --server URL --devices devices.json [--duration 60s] [--batch 10]
+
+Run "wearsim COMMAND -h" for a command's flags.
 `
 
 // fleetFlags are the flags that choose the simulated fleet.
@@ -71,28 +75,74 @@ func (f fleetFlags) build(start time.Time) (*simulators.Scenario, error) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "wearsim:", err)
-		}
-		os.Exit(1)
-	}
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, stdout io.Writer) error {
+// run runs the command line and returns the exit code: 0 (also for help
+// asked for), 1 when the command failed, 2 for a command line it could not
+// parse.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return errors.New("a command is required")
+		fmt.Fprint(stderr, usage)
+		return 2
 	}
 	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "provision", "run", "load":
+	default:
+		fmt.Fprintf(stderr, "wearsim: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	err := command(ctx, args[0], args[1:], stdout, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errFlags):
+		return 2 // the flag set has said what is wrong, with the command's flags
+	case err != nil:
+		fmt.Fprintln(stderr, "wearsim:", err)
+		return 1
+	}
+	return 0
+}
+
+// errFlags marks a command line whose flags did not parse; the flag set has
+// already printed the problem and the command's flags.
+var errFlags = errors.New("bad flags")
+
+// parse parses args with fs. Asked with -h, it prints the command's flags
+// on stdout and returns flag.ErrHelp; after a flag error it prints the
+// error and the flags on stderr and returns an error wrapping errFlags.
+func parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = out.WriteTo(stdout)
+		return err
+	case err != nil:
+		_, _ = out.WriteTo(stderr)
+		return fmt.Errorf("%w: %w", errFlags, err)
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func command(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	switch name {
 	case "provision":
-		fs := flag.NewFlagSet("provision", flag.ContinueOnError)
+		fs := flag.NewFlagSet("wearsim provision", flag.ContinueOnError)
 		server := fs.String("server", "http://127.0.0.1:8080", "Vitalwire base URL")
 		token := fs.String("token", os.Getenv("VITALWIRE_TOKEN"), "admin bearer token")
 		fleet := addFleetFlags(fs)
 		out := fs.String("out", "devices.json", "where to write the credentials (mode 0600)")
 		parallel := fs.Int("parallel", 8, "registrations in flight")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parse(fs, args, stdout, stderr); err != nil {
 			return err
 		}
 		sc, err := fleet.build(time.Now().UTC().Truncate(time.Second))
@@ -112,7 +162,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "provisioned %d devices into %s\n", len(devs), *out)
 		return nil
 	case "run":
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs := flag.NewFlagSet("wearsim run", flag.ContinueOnError)
 		broker := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker URL (ssl:// for TLS)")
 		devicesFile := fs.String("devices", "devices.json", "credentials written by provision")
 		fleet := addFleetFlags(fs)
@@ -122,7 +172,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		qos := fs.Int("qos", 1, "MQTT QoS of readings")
 		caFile := fs.String("tls-ca", "", "CA certificate to verify the broker (ssl:// brokers)")
 		quiet := fs.Bool("quiet", false, "no progress line")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parse(fs, args, stdout, stderr); err != nil {
 			return err
 		}
 		// A generated fleet starts now, so that its readings are live.
@@ -160,7 +210,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			r.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		}
 		if !*quiet {
-			r.Progress = os.Stderr
+			r.Progress = stderr
 		}
 		if *wall > 0 {
 			var cancel context.CancelFunc
@@ -175,7 +225,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	case "load":
-		fs := flag.NewFlagSet("load", flag.ContinueOnError)
+		fs := flag.NewFlagSet("wearsim load", flag.ContinueOnError)
 		broker := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker URL")
 		server := fs.String("server", "http://127.0.0.1:8080", "Vitalwire base URL (its /metrics measures durability)")
 		devicesFile := fs.String("devices", "devices.json", "credentials written by provision")
@@ -188,7 +238,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		probeToken := fs.String("probe-token", "", "token of a clinician of the probe device's patient")
 		probeRule := fs.String("probe-rule", "probe", "the rule the probe readings trip")
 		probeEvery := fs.Duration("probe-every", 200*time.Millisecond, "time between probes")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parse(fs, args, stdout, stderr); err != nil {
 			return err
 		}
 		devs, err := readDevices(*devicesFile)
@@ -233,8 +283,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprint(os.Stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return fmt.Errorf("unknown command %q", name)
 }
 
 // readDevices reads the credentials file written by provision.

@@ -27,6 +27,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/rs/zerolog"
+
+	"github.com/vitalwire/vitalwire/topic"
 )
 
 // Authenticator checks device credentials (the device registry).
@@ -58,8 +60,6 @@ type Config struct {
 	// Handler, when set, receives readings and status synchronously.
 	Handler Handler `yaml:"-"`
 }
-
-const topicPrefix = "vitalwire/v1/devices/"
 
 // Broker is a running embedded broker.
 type Broker struct {
@@ -130,7 +130,7 @@ func (b *Broker) DisconnectDevice(id string) {
 
 // Reject publishes a refusal report on the device's rejects topic (QoS 0).
 func (b *Broker) Reject(device string, payload []byte) {
-	b.srv.Publish(topicPrefix+device+"/rejects", payload, false, 0)
+	b.srv.Publish(topic.Rejects(device), payload, false, 0)
 }
 
 type accessHook struct {
@@ -162,12 +162,12 @@ func (h *accessHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	}
 	user := string(cl.Properties.Username)
 	switch pk.TopicName {
-	case topicPrefix + user + "/readings":
+	case topic.Readings(user):
 		if err := h.handler.Readings(user, pk.Payload); err != nil {
 			// No PUBACK: the device keeps the message and sends it again.
 			return pk, packets.ErrRejectPacket
 		}
-	case topicPrefix + user + "/status":
+	case topic.Status(user):
 		h.handler.Status(user, pk.Payload)
 	}
 	return pk, nil
@@ -175,7 +175,7 @@ func (h *accessHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 
 func (h *accessHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	user := string(cl.Properties.Username)
-	if pk.TopicName == topicPrefix+user+"/status" {
+	if pk.TopicName == topic.Status(user) {
 		h.handler.Status(user, pk.Payload)
 	}
 }
@@ -190,32 +190,31 @@ func (h *accessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 		return subtle.ConstantTimeCompare(sum[:], h.serviceSum[:]) == 1
 	}
 	// A device's last will may only speak for the device itself.
-	if pk.Connect.WillFlag && pk.Connect.WillTopic != topicPrefix+string(user)+"/status" {
+	if pk.Connect.WillFlag && pk.Connect.WillTopic != topic.Status(string(user)) {
 		return false
 	}
 	return h.devices.Authenticate(string(user), string(pass))
 }
 
-func (h *accessHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+// OnACLCheck: the service account writes only rejects and reads device
+// topics (plain or through a shared subscription); a device writes only its
+// own readings and status and reads only its own rejects.
+func (h *accessHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 	user := string(cl.Properties.Username)
 	if user == string(h.serviceUser) {
 		if write {
-			return strings.HasPrefix(topic, topicPrefix) && strings.HasSuffix(topic, "/rejects")
+			_, kind, ok := topic.Parse(t)
+			return ok && kind == topic.KindRejects
 		}
-		// A shared subscription, $share/{group}/{filter}, reads what its
-		// filter reads: the filter must stay in the device topics.
-		if rest, ok := strings.CutPrefix(topic, "$share/"); ok {
-			if _, topic, ok = strings.Cut(rest, "/"); !ok {
-				return false
-			}
+		if _, filter, ok := topic.Unshare(t); ok {
+			t = filter
 		}
-		return strings.HasPrefix(topic, topicPrefix)
+		return strings.HasPrefix(t, topic.Prefix)
 	}
-	own := topicPrefix + user + "/"
 	if write {
-		return topic == own+"readings" || topic == own+"status"
+		return t == topic.Readings(user) || t == topic.Status(user)
 	}
-	return topic == own+"rejects"
+	return t == topic.Rejects(user)
 }
 
 // slogAdapter routes mochi's slog output into zerolog at warn and above.

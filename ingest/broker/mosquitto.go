@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vitalwire/vitalwire/topic"
 )
 
 // Credential is a username with its Mosquitto password hash.
@@ -33,15 +35,16 @@ func MosquittoFiles(dir string, creds []Credential, serviceUser string) error {
 	acl := fmt.Sprintf(`# Written by vitalwire mosquitto-config. Regenerate after adding or revoking devices.
 # The ingester's service account.
 user %s
-topic read %s+/readings
-topic read %s+/status
-topic write %s+/rejects
+topic read %s
+topic read %s
+topic write %s
 
 # Every device (username = device id): only its own topics.
-pattern write %s%%u/readings
-pattern write %s%%u/status
-pattern read %s%%u/rejects
-`, serviceUser, topicPrefix, topicPrefix, topicPrefix, topicPrefix, topicPrefix, topicPrefix)
+pattern write %s
+pattern write %s
+pattern read %s
+`, serviceUser, topic.ReadingsFilter, topic.StatusFilter, topic.RejectsFilter,
+		topic.Readings("%u"), topic.Status("%u"), topic.Rejects("%u"))
 	conf := `# Broker settings Vitalwire's delivery guarantees rely on (see docs/BROKERS.md).
 # Acknowledgements wait for durable writes: allow enough QoS 1 messages in flight.
 max_inflight_messages 1000

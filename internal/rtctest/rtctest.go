@@ -117,7 +117,7 @@ func API(t testing.TB) *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
 
-// join connects a participant to the signalling URL and starts sending.
+// Join connects a participant to the signalling URL and starts sending.
 func Join(t testing.TB, api *webrtc.API, url, id string, hdr http.Header) *Participant {
 	t.Helper()
 	return JoinWith(t, api, url, id, hdr, Options{})
@@ -256,7 +256,7 @@ func (p *Participant) signal() {
 	}
 }
 
-// send starts sending audio (50 packets/s of 160 bytes) and video at
+// Send starts sending audio (50 packets/s of 160 bytes) and video at
 // videoKbps in 30 frames/s of up to 1,100-byte packets.
 func (p *Participant) Send(videoKbps int) {
 	audioSeq, videoSeq := &atomic.Uint32{}, &atomic.Uint32{}
@@ -312,7 +312,7 @@ func (p *Participant) From(sender, kind string) *Received {
 	return &Received{seen: map[uint32]bool{}}
 }
 
-// waitFor waits until p has received at least n packets of kind from sender.
+// WaitFor waits until p has received at least n packets of kind from sender.
 func (p *Participant) WaitFor(sender, kind string, n int64, within time.Duration) {
 	p.t.Helper()
 	deadline := time.Now().Add(within)

@@ -1,6 +1,8 @@
 // Package sqldb opens SQLite databases with the settings Vitalwire relies on
-// (WAL, full fsync on commit, foreign keys, a busy timeout) and applies the
-// embedded migrations of the records database.
+// (WAL, full fsync on commit, foreign keys, a busy timeout, write
+// transactions that take the lock when they begin), both the records
+// database and the embedded vitals store, and applies the embedded
+// migrations of the records database.
 package sqldb
 
 import (
@@ -41,8 +43,11 @@ func Open(path string) (*sql.DB, error) {
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// OpenRecords opens the records database (devices, bindings, and later
-// patients, alerts, visits, audit) and brings its schema up to date.
+// OpenRecords opens the records database (devices and their bindings;
+// patients and care teams; revoked tokens, break-glass grants and the audit
+// log; alerts, snoozes, rule overrides and the webhook outbox; users,
+// sessions and used sign-in links; visits and encounters) and brings its
+// schema up to date.
 func OpenRecords(ctx context.Context, path string) (*sql.DB, error) {
 	db, err := Open(path)
 	if err != nil {
