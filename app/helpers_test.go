@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/vitals"
+	"github.com/vitalwire/vitalwire/vitals/influxstore"
 )
 
 // testConfig is a one-machine configuration on free loopback ports with
@@ -209,4 +213,54 @@ func serveOn(t testing.TB, port int, h http.Handler) {
 	require.NoError(t, err)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+}
+
+// useInflux points cfg at a fresh real InfluxDB.
+func useInflux(t *testing.T, cfg *app.Config) *testenv.Influx {
+	in := testenv.StartInflux(t)
+	cfg.Store.Kind = "influx"
+	cfg.Store.Influx = influxstore.Config{URL: in.URL, Org: in.Org, Bucket: in.Bucket}
+	return in
+}
+
+// useMosquitto points the ingester at a fresh real Mosquitto (anonymous
+// access: these tests are about ingestion, the auth tests use the generated
+// password and ACL files).
+func useMosquitto(t *testing.T, cfg *app.Config) *testenv.Mosquitto {
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	cfg.Broker.Embedded = false
+	cfg.MQTT = app.MQTTConfig{Broker: m.URL(), ClientID: "vitalwire-test-ingest"}
+	return m
+}
+
+func brokerURL(a *app.App, m *testenv.Mosquitto) string {
+	if m != nil {
+		return m.URL()
+	}
+	return "tcp://" + a.BrokerAddr()
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// vitalwireBinary builds cmd/vitalwire once per test run.
+func vitalwireBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vitalwire-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "vitalwire")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/vitalwire/vitalwire/cmd/vitalwire").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
 }
