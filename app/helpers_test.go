@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,9 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/app"
-	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/vitals"
-	"github.com/vitalwire/vitalwire/vitals/influxstore"
 )
 
 // testConfig is a one-machine configuration on free loopback ports with
@@ -215,29 +214,18 @@ func serveOn(t testing.TB, port int, h http.Handler) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-// useInflux points cfg at a fresh real InfluxDB.
-func useInflux(t *testing.T, cfg *app.Config) *testenv.Influx {
-	in := testenv.StartInflux(t)
-	cfg.Store.Kind = "influx"
-	cfg.Store.Influx = influxstore.Config{URL: in.URL, Org: in.Org, Bucket: in.Bucket}
-	return in
-}
-
-// useMosquitto points the ingester at a fresh real Mosquitto (anonymous
-// access: these tests are about ingestion, the auth tests use the generated
-// password and ACL files).
-func useMosquitto(t *testing.T, cfg *app.Config) *testenv.Mosquitto {
-	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
-	cfg.Broker.Embedded = false
-	cfg.MQTT = app.MQTTConfig{Broker: m.URL(), ClientID: "vitalwire-test-ingest"}
-	return m
-}
-
-func brokerURL(a *app.App, m *testenv.Mosquitto) string {
-	if m != nil {
-		return m.URL()
+func apiCall(t *testing.T, a *app.App, method, path, token, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, a.URL()+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode < 300 {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
 	}
-	return "tcp://" + a.BrokerAddr()
+	return resp.StatusCode
 }
 
 var (

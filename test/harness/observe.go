@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,21 +146,53 @@ func (s *Service) Alerts(t testing.TB, patient string, all bool) []alerts.Alert 
 // Audit exports the audit log (all of it, or one patient's) as an admin.
 func (s *Service) Audit(t testing.TB, patient string) []auth.Event {
 	t.Helper()
-	req, err := http.NewRequest("GET", s.URL()+"/api/v1/audit?"+url.Values{"patient": {patient}}.Encode(), nil)
+	evs, err := s.audit(patient)
 	require.NoError(t, err)
+	return evs
+}
+
+func (s *Service) audit(patient string) ([]auth.Event, error) {
+	req, err := http.NewRequest("GET", s.URL()+"/api/v1/audit?"+url.Values{"patient": {patient}}.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
 	req.Header.Set("Authorization", "Bearer "+s.admin)
 	resp, err := s.HTTP.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "GET /api/v1/audit")
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/v1/audit: %s", resp.Status)
+	}
 	var out []auth.Event
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var e auth.Event
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &e))
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("audit export: %w", err)
+		}
 		out = append(out, e)
 	}
-	require.NoError(t, sc.Err())
-	return out
+	return out, sc.Err()
+}
+
+// WaitSubscribed waits until the audit log shows that the service let
+// subject's live socket subscribe to patient: from then on the socket gets
+// the patient's readings and alerts. (A browser page subscribes on its
+// own once it has drawn; this is the server's word that it has.)
+func (s *Service) WaitSubscribed(t testing.TB, subject, patient string, within time.Duration) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		evs, err := s.audit(patient)
+		require.NoError(ct, err)
+		found := false
+		for _, e := range evs {
+			if e.Actor == subject && e.Outcome == auth.Allowed && strings.Contains(e.Action, "/ws/v1/live") {
+				found = true
+			}
+		}
+		require.True(ct, found, "%s's live socket subscribed to %s", subject, patient)
+	}, within, 50*time.Millisecond)
 }

@@ -1,7 +1,6 @@
-package app_test
+package alerts_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,33 +15,33 @@ import (
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/test/harness"
 )
 
 func TestWebhooksAreSignedRetriedThroughAnOutageAndDeliveredOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a one-minute receiver outage: not in -short")
 	}
+	t.Parallel()
 	port := testenv.FreePort(t)
 	const secret = "hook-secret-for-test"
-	cfg := testConfig(t)
+	cfg := harness.Config(t)
 	cfg.Alerts.Webhooks = []alerts.Webhook{{URL: fmt.Sprintf("http://127.0.0.1:%d/hook", port), Secret: secret}}
 	cfg.Alerts.EscalateAfter = 2 * time.Second
-	a := startApp(t, cfg)
-	ctx := context.Background()
-	_, err := a.Chart.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
-	require.NoError(t, err)
-	secretDev := addDevice(t, a, "cuff-1", "p1")
-	d := connectDevice(t, "tcp://"+a.BrokerAddr(), "cuff-1", secretDev)
+	svc := harness.Start(t, cfg)
+	svc.AddPatient(t, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"})
+	secretDev := svc.AddDevice(t, "cuff-1", "p1")
+	d := harness.Connect(t, svc.BrokerURL(), "cuff-1", secretDev)
 	// Systolic 82: systolic_low (high) fires; nobody acknowledges, so it
 	// escalates two seconds later.
-	d.publish(`{"type":"blood_pressure","systolic":82,"diastolic":50,"unit":"mm[Hg]"}`)
+	d.Publish(`{"type":"blood_pressure","systolic":82,"diastolic":50,"unit":"mm[Hg]"}`)
 
 	// The receiver is down for a minute.
 	time.Sleep(time.Minute)
 	var mu sync.Mutex
 	byKey := map[string]int{}
 	events := map[string]string{}
-	serveOn(t, port, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	harness.ServeOn(t, port, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		ts, _ := strconv.ParseInt(r.Header.Get("X-Vitalwire-Timestamp"), 10, 64)
 		if r.Header.Get("X-Vitalwire-Signature") != alerts.Sign(secret, ts, body) {
