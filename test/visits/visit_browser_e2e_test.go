@@ -1,0 +1,101 @@
+package visits_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/test/harness"
+)
+
+// framesDecoded sums the decoded video frames of the page's call.
+const framesDecoded = `window.vitalwire.call.pc.getStats().then(s => { let n = 0; s.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesDecoded || 0 }); return n })`
+
+// remoteDecoding waits until the page shows remote video that is decoding:
+// a size, and frames decoded still rising.
+func remoteDecoding(t *testing.T, tab *testenv.Tab) {
+	t.Helper()
+	tab.Wait(`document.querySelector('#remote-videos video') && document.querySelector('#remote-videos video').videoWidth > 0`, 30*time.Second)
+	first := testenv.Eval[int](tab, framesDecoded)
+	time.Sleep(time.Second)
+	second := testenv.Eval[int](tab, framesDecoded)
+	t.Logf("frames decoded: %d, a second later %d; video %dx%d", first, second,
+		testenv.Eval[int](tab, `document.querySelector('#remote-videos video').videoWidth`),
+		testenv.Eval[int](tab, `document.querySelector('#remote-videos video').videoHeight`))
+	require.Greater(t, second, first, "frames decoded rise")
+}
+
+func TestAVideoVisitInTwoBrowsers(t *testing.T) {
+	t.Parallel()
+	cfg := harness.Config(t)
+	cfg.Telehealth.LoopbackOnly = true
+	cfg.Sim.Patients = 1 // sim-patient-001, in the dev clinician's care team
+	cfg.Sim.Interval = time.Second
+	s := harness.Start(t, cfg)
+	browser := testenv.StartBrowser(t)
+
+	doc := s.SignIn(t, browser, app.DevClinician, auth.RoleClinician)
+	doc.Go(s.URL() + "/#/patients/sim-patient-001")
+	doc.Wait(`document.querySelector('#start-visit')`, 15*time.Second)
+	testenv.Eval[bool](doc, `document.querySelector('#start-visit').click() || true`)
+	doc.Wait(`document.querySelector('#patient-join-link')`, 10*time.Second)
+	link := testenv.Eval[string](doc, `document.querySelector('#patient-join-link').textContent`)
+	testenv.Eval[bool](doc, `document.querySelector('#open-visit').click() || true`)
+	doc.Wait(`document.querySelector('#end-visit')`, 15*time.Second)
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	q, _ := url.ParseQuery(strings.TrimPrefix(u.Fragment, "/join?"))
+	visit := q.Get("visit")
+
+	pt := browser.Tab(t)
+	pt.Go(link)
+	pt.Wait(`document.querySelector('#media-check') && document.querySelector('#media-check').textContent.startsWith('Camera working, microphone working')`, 20*time.Second)
+	require.Empty(t, harness.Axe(t, pt), "serious accessibility violations on the join page")
+	testenv.Eval[bool](pt, `document.querySelector('#join-visit').click() || true`)
+
+	t.Run("each page shows the other's video, decoding", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		remoteDecoding(t, doc)
+		remoteDecoding(t, pt)
+		pt.Wait(`document.querySelector('#call-status').textContent.includes('In your visit with dev-clinician')`, 10*time.Second)
+		doc.Screenshot("clinician-visit")
+		pt.Screenshot("patient-visit")
+	})
+
+	t.Run("the clinician sees the patient's live heart rate change", func(t *testing.T) {
+		doc := doc.For(t)
+		hr := `document.querySelector('.live-vitals [data-vital="heart_rate"] .value').textContent`
+		doc.Wait(hr+` !== '—'`, 30*time.Second)
+		first := testenv.Eval[string](doc, hr)
+		doc.Wait(hr+` !== `+harness.JSString(first), 30*time.Second)
+		t.Logf("heart rate went from %s to %s", first, testenv.Eval[string](doc, hr))
+		require.NotContains(t, first, ".", "a heart rate is shown in whole beats")
+		require.Empty(t, harness.Axe(t, doc), "serious accessibility violations on the visit page")
+		// The last hour from the store beside the live values.
+		doc.Wait(`document.querySelector('.visit-side figure.trend[data-vital="heart_rate"] path.mean')`, 20*time.Second)
+	})
+
+	t.Run("ending the visit puts the Encounter and its Observations on /fhir/r4", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		testenv.Eval[bool](doc, `(document.querySelector('#visit-note').value = 'Seen by video; vitals stable.', true)`)
+		testenv.Eval[bool](doc, `document.querySelector('#end-visit').click() || true`)
+		doc.Wait(`document.querySelector('#encounter-done')`, 15*time.Second)
+		pt.Wait(`document.querySelector('#call-status').textContent.includes('has ended')`, 10*time.Second)
+		tok := s.Clinician(app.DevClinician)
+		enc := fhirGet(t, s, tok, "/fhir/r4/Encounter/"+visit)
+		require.Contains(t, enc["text"].(map[string]any)["div"], "Seen by video; vitals stable.")
+		require.Contains(t, enc["text"].(map[string]any)["div"], "heart_rate")
+		start := enc["period"].(map[string]any)["start"].(string)
+		obs := fhirGet(t, s, tok, "/fhir/r4/Observation?patient=sim-patient-001&code=8867-4&date=ge"+url.QueryEscape(start[:19]+"Z"))
+		require.GreaterOrEqual(t, obs["total"].(float64), 1.0, "heart rates of the visit")
+		ev := fhirGet(t, s, tok, "/fhir/r4/Patient/sim-patient-001/$everything")
+		require.NotEmpty(t, ev["entry"])
+		doc.Screenshot("visit-ended")
+	})
+}
