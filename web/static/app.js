@@ -4,18 +4,15 @@
 // is only ever put in the page as text (never as HTML).
 'use strict';
 
-const VITALS = {
-  heart_rate: { label: 'Heart rate', unit: '/min', digits: 0, staleAfter: 10 * 60 },
-  spo2: { label: 'SpO2', unit: '%', digits: 0, staleAfter: 10 * 60 },
-  respiratory_rate: { label: 'Respiration', unit: '/min', digits: 0, staleAfter: 10 * 60 },
-  body_temperature: { label: 'Temperature', unit: '°C', digits: 1, staleAfter: 14 * 3600 },
-  blood_pressure: { label: 'Blood pressure', unit: 'mmHg', digits: 0, staleAfter: 14 * 3600 },
-  blood_glucose: { label: 'Glucose', unit: 'mg/dL', digits: 0, staleAfter: 20 * 60 },
-  body_weight: { label: 'Weight', unit: 'kg', digits: 1, staleAfter: 36 * 3600 },
-  steps: { label: 'Steps', unit: '/min', digits: 0, staleAfter: 10 * 60 },
-};
-const TILE_VITALS = ['heart_rate', 'spo2', 'respiratory_rate', 'body_temperature', 'blood_pressure', 'blood_glucose'];
+// The vitals catalog (GET /api/v1/vitals): label, unit symbol, digits,
+// staleness, and which vitals a tile shows, in display order. The server
+// owns it; loadCatalog fetches it once before any page renders.
+const catalog = { list: [], byType: new Map() };
+// Sparklines and the visit page's trends show these two, where the catalog
+// has them.
+const SPARK_TYPES = ['heart_rate', 'spo2'];
 const SEVERITY_SHAPE = { critical: '▲', high: '◆', medium: '●', low: '○' };
+// SEVERITY_RANK orders the alerts panel (most severe first).
 const SEVERITY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
 const BAND_SHAPE = { high: '▲', medium: '◆', 'low-medium': '●', low: '○' };
 
@@ -53,17 +50,50 @@ function s(tag, attrs, ...children) {
   return el;
 }
 
-function fmt(type, v) {
-  const d = (VITALS[type] || { digits: 1 }).digits;
-  return Number(v).toFixed(d);
+// vital returns a type's catalog entry; a type the catalog does not know
+// (a newer server) is shown by its name, with one decimal.
+function vital(type) {
+  return catalog.byType.get(type) || { type, label: String(type).replace(/_/g, ' '), symbol: '', digits: 1, stale_after_seconds: 0, tile: false, panel: false };
 }
 
-// readingText formats a reading of the API (type) or of the live socket
-// (vital).
+function tileTypes() { return catalog.list.filter(v => v.tile).map(v => v.type); }
+
+function sparkTypes() { return SPARK_TYPES.filter(t => catalog.byType.has(t)); }
+
+function fmt(type, v) {
+  return Number(v).toFixed(vital(type).digits);
+}
+
+// readingText formats a Reading (of the API or the live socket): a panel
+// (blood pressure) as systolic/diastolic.
 function readingText(r) {
-  const type = r.vital || r.type;
-  if (type === 'blood_pressure') return `${fmt(type, r.value)}/${fmt(type, r.diastolic ?? 0)}`;
-  return fmt(type, r.value);
+  if (vital(r.type).panel) return `${fmt(r.type, r.value)}/${fmt(r.type, r.diastolic ?? 0)}`;
+  return fmt(r.type, r.value);
+}
+
+// isStale tells whether a reading taken at t (ms) is older than its vital's
+// cadence allows.
+function isStale(type, t) {
+  const after = vital(type).stale_after_seconds;
+  return after > 0 && Date.now() - t > after * 1000;
+}
+
+let catalogLoad = null;
+// loadCatalog fetches the vitals catalog once; a failed load is tried again
+// on the next page.
+function loadCatalog() {
+  if (!catalogLoad) {
+    catalogLoad = (async () => {
+      let res;
+      try { res = await fetch('/api/v1/vitals', { credentials: 'same-origin' }); } catch (e) { throw new Error('the server could not be reached'); }
+      if (!res.ok) throw new Error(`the server answered ${res.status} ${res.statusText}`.trim());
+      const list = await res.json().catch(() => null);
+      if (!Array.isArray(list) || !list.length) throw new Error('the server sent no vitals');
+      catalog.list = list;
+      catalog.byType = new Map(list.map(v => [v.type, v]));
+    })().catch(e => { catalogLoad = null; throw e; });
+  }
+  return catalogLoad;
 }
 
 function ago(t) {
@@ -209,6 +239,13 @@ async function route() {
   const hash = location.hash || '#/';
   const [path, query] = hash.slice(1).split('?');
   const params = new URLSearchParams(query || '');
+  // Every page shows vitals through the catalog: none renders without it.
+  try { await loadCatalog(); } catch (e) {
+    main.replaceChildren(h('h1', {}, 'Vitalwire could not start'),
+      h('p', { class: 'error', role: 'alert' }, `The list of vital signs could not be loaded from the server (${e.message}), so no vitals can be shown. Check the connection and try again.`),
+      h('div', {}, h('button', { type: 'button', class: 'primary', onclick: () => route() }, 'Try again')));
+    return;
+  }
   if (path === '/signin') return signInPage(main, params);
   if (path === '/join') return joinPage(main, params).catch(e => main.replaceChildren(h('h1', {}, 'Your visit'), h('p', { class: 'error', role: 'alert' }, e.message)));
   if (!me) {
@@ -313,39 +350,36 @@ class TileView {
       this.spark[type] = m;
     }
     this.news2 = tile.news2 || null;
+    // The server's urgency orders the tiles (alerts.Urgency); live alert,
+    // NEWS2 and escalation messages bring it up to date.
+    this.urgency = tile.urgency || 0;
     this.devices = tile.devices;
     this.el = h('li', { class: 'tile', 'data-patient': this.id, 'aria-labelledby': `tile-${this.id}` });
     this.render();
   }
 
-  urgency() {
-    let u = 0;
-    for (const a of this.page.alertsOf(this.id)) u = Math.max(u, SEVERITY_RANK[a.severity] * 100 + (a.state === 'firing' ? 50 : 0));
-    return u + (this.news2 ? this.news2.total : 0);
-  }
-
   render() {
     const alerts = this.page.alertsOf(this.id);
     const name = this.patient.name || this.id;
-    this.el.classList.toggle('urgent', alerts.some(a => a.state === 'firing' && SEVERITY_RANK[a.severity] >= 3));
+    this.el.classList.toggle('urgent', alerts.some(a => a.state === 'firing' && (a.severity === 'critical' || a.severity === 'high')));
     this.values = {};
     const dl = h('dl', {});
-    for (const type of TILE_VITALS) {
-      const v = VITALS[type];
+    for (const type of tileTypes()) {
+      const v = vital(type);
       const value = h('span', { class: 'value' });
       const age = h('span', { class: 'age' });
-      const dd = h('dd', { 'data-vital': type }, value, ' ', h('span', { class: 'unit' }, v.unit), ' ', age);
+      const dd = h('dd', { 'data-vital': type }, value, ' ', h('span', { class: 'unit' }, v.symbol), ' ', age);
       this.values[type] = { dd, value, age };
       dl.append(h('dt', {}, v.label), dd);
       this.fill(type);
     }
     this.sparks = {};
     const sparks = h('div', {});
-    for (const type of ['heart_rate', 'spo2']) {
+    for (const type of sparkTypes()) {
       const path = s('path', { d: '' });
-      const svg = s('svg', { class: 'spark', viewBox: '0 0 200 28', preserveAspectRatio: 'none', role: 'img', 'aria-label': `${VITALS[type].label}, last hour` }, path);
+      const svg = s('svg', { class: 'spark', viewBox: '0 0 200 28', preserveAspectRatio: 'none', role: 'img', 'aria-label': `${vital(type).label}, last hour` }, path);
       this.sparks[type] = { svg, path };
-      sparks.append(h('div', { class: 'sr-only' }, `${VITALS[type].label} trend, last hour:`), svg);
+      sparks.append(h('div', { class: 'sr-only' }, `${vital(type).label} trend, last hour:`), svg);
     }
     this.drawSparks();
     const devs = h('ul', { class: 'devices', 'aria-label': 'Devices' });
@@ -377,23 +411,24 @@ class TileView {
     const cell = this.values[type];
     if (!r || !cell) return;
     const t = Date.parse(r.time);
-    const stale = Date.now() - t > VITALS[type].staleAfter * 1000;
+    const stale = isStale(type, t);
     cell.dd.classList.toggle('stale', stale);
     cell.age.textContent = stale ? `stale: ${ago(t)}` : ago(t);
   }
 
-  reading(m) {
-    const r = { type: m.vital, value: m.value, diastolic: m.diastolic, time: m.time, unit: m.unit };
-    const old = this.latest[m.vital];
-    if (!old || Date.parse(old.time) <= Date.parse(m.time)) {
-      this.latest[m.vital] = r;
-      this.fill(m.vital);
+  // reading applies a Reading of the live socket (the REST API's shape).
+  reading(r) {
+    const t = Date.parse(r.time);
+    const old = this.latest[r.type];
+    if (!old || Date.parse(old.time) <= t) {
+      this.latest[r.type] = r;
+      this.fill(r.type);
     }
-    if (this.spark[m.vital] || m.vital === 'heart_rate' || m.vital === 'spo2') {
-      const map = this.spark[m.vital] || (this.spark[m.vital] = new Map());
-      const minute = Math.floor(Date.parse(m.time) / 60000) * 60000;
+    if (this.sparks && this.sparks[r.type]) {
+      const map = this.spark[r.type] || (this.spark[r.type] = new Map());
+      const minute = Math.floor(t / 60000) * 60000;
       const b = map.get(minute) || { sum: 0, n: 0 };
-      b.sum += m.value; b.n++;
+      b.sum += r.value; b.n++;
       map.set(minute, b);
       this.page.dirty.add(this);
     }
@@ -408,7 +443,7 @@ class TileView {
       sp.path.setAttribute('d', sparkPath(pts, 200, 28));
       if (pts.length) {
         const ys = pts.map(p => p[1]);
-        sp.svg.setAttribute('aria-label', `${VITALS[type].label}, last hour: ${fmt(type, Math.min(...ys))} to ${fmt(type, Math.max(...ys))} ${VITALS[type].unit}`);
+        sp.svg.setAttribute('aria-label', `${vital(type).label}, last hour: ${fmt(type, Math.min(...ys))} to ${fmt(type, Math.max(...ys))} ${vital(type).symbol}`);
       }
     }
   }
@@ -422,12 +457,17 @@ async function dashboardPage(main) {
   };
   for (const t of data.tiles) for (const a of t.alerts) page.alerts.set(a.id, a);
   const list = h('ul', { class: 'tiles', 'aria-label': 'Patients' });
-  for (const t of data.tiles) {
+  data.tiles.forEach((t, i) => {
     const v = new TileView(t, page);
+    v.rank = i; // the server's order breaks ties, as its stable sort does
     page.tiles.set(v.id, v);
-  }
+  });
+  // Tiles in the server's urgency order, most urgent first; moved only when
+  // the order changes.
   const resort = () => {
-    const views = [...page.tiles.values()].sort((a, b) => b.urgency() - a.urgency());
+    const views = [...page.tiles.values()].sort((a, b) => (b.urgency - a.urgency) || (a.rank - b.rank));
+    const now = [...list.children];
+    if (views.length === now.length && views.every((v, i) => v.el === now[i])) return;
     list.replaceChildren(...views.map(v => v.el));
   };
   resort();
@@ -456,10 +496,10 @@ async function dashboardPage(main) {
       queue = [];
       for (const m of batch) {
         const v = page.tiles.get(m.patient);
-        if (v) v.reading(m);
+        if (v) v.reading(m.reading);
       }
       const now = Date.now();
-      for (const m of batch) window.vitalwire.lags.push(now - Date.parse(m.time));
+      for (const m of batch) window.vitalwire.lags.push(now - Date.parse(m.reading.time));
       window.vitalwire.rendered += batch.length;
     }
     if (page.dirty.size && Date.now() - lastSpark > 5000) {
@@ -470,14 +510,15 @@ async function dashboardPage(main) {
     raf = requestAnimationFrame(draw);
   };
   let raf = requestAnimationFrame(draw);
-  const ages = setInterval(() => { for (const v of page.tiles.values()) for (const type of TILE_VITALS) v.age(type); }, 5000);
+  const ages = setInterval(() => { for (const v of page.tiles.values()) for (const type of tileTypes()) v.age(type); }, 5000);
   onPageLeave(() => { cancelAnimationFrame(raf); clearInterval(ages); });
 
   live.handlers.add(m => {
     const v = page.tiles.get(m.patient);
     if (!v) return;
+    if (m.urgency != null) v.urgency = m.urgency;
     if (m.type === 'reading') {
-      queue.push(m);
+      if (m.reading) queue.push(m);
     } else if (m.type === 'news2') {
       v.news2 = m.news2;
       v.news2El.replaceChildren(news2Badge(m.news2));
@@ -599,7 +640,7 @@ async function patientPage(main, id) {
     const from = end - span;
     const every = stepFor(span);
     status.textContent = `Showing ${timeText(from)} to ${timeText(end)}, one point per ${every / 60000} min.`;
-    const types = Object.keys(VITALS);
+    const types = catalog.list.map(v => v.type);
     const results = await Promise.all(types.map(t => api('GET',
       `/api/v1/patients/${enc}/aggregates?type=${t}&from=${new Date(from).toISOString()}&to=${new Date(end).toISOString()}&every=${durationParam(every)}`, undefined, true)
       .then(r => r.windows || []).catch(() => [])));
@@ -644,7 +685,7 @@ function visitsOf(id, data) {
   const err = h('p', { class: 'error', role: 'alert' });
   const rows = data.visits.map(v => {
     const e = encs.get(v.id);
-    const summary = e ? e.summaries.map(s => `${VITALS[s.type] ? VITALS[s.type].label : s.type} ${fmt(s.type, s.min)}–${fmt(s.type, s.max)} (last ${fmt(s.type, s.last)}${s.last_diastolic != null ? '/' + fmt(s.type, s.last_diastolic) : ''}, ${s.count} readings)`).join('; ') : '';
+    const summary = e ? e.summaries.map(s => `${vital(s.type).label} ${fmt(s.type, s.min)}–${fmt(s.type, s.max)} (last ${fmt(s.type, s.last)}${s.last_diastolic != null ? '/' + fmt(s.type, s.last_diastolic) : ''}, ${s.count} readings)`).join('; ') : '';
     return [timeText(v.scheduled_at), v.state.replace('_', ' '),
       v.state === 'ended' ? `${Math.round(v.interactive_seconds / 60)} min` : '',
       e ? h('div', {}, e.note ? h('p', {}, `Note: ${e.note}`) : null, h('p', {}, summary || 'No readings in the window.'), e.alerts.length ? h('p', {}, `${e.alerts.length} alert(s): ${e.alerts.map(a => ruleText(a.rule)).join(', ')}`) : null) : '',
@@ -670,7 +711,7 @@ function visitsOf(id, data) {
 // as dashed lines and the alerts as markers. Dragging across it zooms.
 function trendChart(type, windows, from, to, every, rules, alerts, onZoom) {
   const W = 800, H = 180, L = 44, R = 8, T = 8, B = 22;
-  const v = VITALS[type];
+  const v = vital(type);
   let lo = Math.min(...windows.map(w => w.min), ...rules.map(r => r.level));
   let hi = Math.max(...windows.map(w => w.max), ...rules.map(r => r.level));
   if (hi - lo < 1) { lo -= 1; hi += 1; }
@@ -682,7 +723,7 @@ function trendChart(type, windows, from, to, every, rules, alerts, onZoom) {
     pts.slice().reverse().map(p => `${x(p.t).toFixed(1)},${y(p.w.min).toFixed(1)}`).join('L') + 'Z' : '';
   const mean = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.w.mean).toFixed(1)}`).join('');
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img',
-    'aria-label': `${v.label} from ${timeText(from)} to ${timeText(to)}: ${fmt(type, Math.min(...windows.map(w => w.min)))} to ${fmt(type, Math.max(...windows.map(w => w.max)))} ${v.unit}, ${windows.reduce((n, w) => n + w.count, 0)} readings` },
+    'aria-label': `${v.label} from ${timeText(from)} to ${timeText(to)}: ${fmt(type, Math.min(...windows.map(w => w.min)))} to ${fmt(type, Math.max(...windows.map(w => w.max)))} ${v.symbol}, ${windows.reduce((n, w) => n + w.count, 0)} readings` },
   s('path', { class: 'band', d: band }), s('path', { class: 'mean', d: mean, 'data-points': String(pts.length) }));
   for (const r of rules) {
     svg.append(s('line', { class: 'threshold', x1: L, x2: W - R, y1: y(r.level), y2: y(r.level) }),
@@ -707,7 +748,7 @@ function trendChart(type, windows, from, to, every, rules, alerts, onZoom) {
   svg.addEventListener('pointerdown', ev => { start = toTime(ev); sel = s('rect', { class: 'selection', x: x(start), y: T, width: 0, height: H - T - B }); svg.append(sel); });
   svg.addEventListener('pointermove', ev => { if (start == null) return; const t = toTime(ev); sel.setAttribute('x', x(Math.min(start, t))); sel.setAttribute('width', Math.abs(x(t) - x(start))); });
   svg.addEventListener('pointerup', ev => { if (start == null) return; const t = toTime(ev); const a = Math.min(start, t); const b = Math.max(start, t); start = null; sel.remove(); if (b - a > (to - from) / 50) onZoom(Math.max(a, from), Math.min(b, to)); });
-  return h('figure', { class: 'trend', 'data-vital': type }, h('figcaption', {}, h('h3', {}, `${v.label} (${v.unit})`)), svg);
+  return h('figure', { class: 'trend', 'data-vital': type }, h('figcaption', {}, h('h3', {}, `${v.label} (${v.symbol})`)), svg);
 }
 
 // ---- admin pages ---------------------------------------------------------------

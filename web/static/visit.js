@@ -100,15 +100,25 @@ async function vitalsPanel(patient, withTrends) {
   const list = h('dl', { class: 'live-vitals' });
   const byType = {};
   for (const r of latest.readings) byType[r.type] = r;
-  for (const type of TILE_VITALS) {
+  const show = (type, r) => {
+    const cell = cells[type];
+    cell.value.textContent = r ? readingText(r) : '—';
+    if (!r) { cell.age.textContent = ''; cell.dd.classList.remove('stale'); return; }
+    const t = Date.parse(r.time);
+    const stale = isStale(type, t);
+    cell.dd.classList.toggle('stale', stale);
+    cell.age.textContent = stale ? `stale: ${ago(t)}` : ago(t);
+  };
+  for (const type of tileTypes()) {
     const value = h('span', { class: 'value' });
     const age = h('span', { class: 'age' });
-    cells[type] = { value, age };
-    list.append(h('dt', {}, VITALS[type].label), h('dd', { 'data-vital': type }, value, ' ', VITALS[type].unit, ' ', age));
-    const r = byType[type];
-    value.textContent = r ? readingText(r) : '—';
-    age.textContent = r ? ago(Date.parse(r.time)) : '';
+    const dd = h('dd', { 'data-vital': type }, value, ' ', h('span', { class: 'unit' }, vital(type).symbol), ' ', age);
+    cells[type] = { dd, value, age };
+    list.append(h('dt', {}, vital(type).label), dd);
+    show(type, byType[type]);
   }
+  const ages = setInterval(() => { for (const type of Object.keys(cells)) show(type, byType[type]); }, 5000);
+  onPageLeave(() => clearInterval(ages));
   const trends = h('div', {});
   const panel = h('section', { class: 'panel', 'aria-labelledby': 'vitals-h' }, h('h2', { id: 'vitals-h' }, 'Live vitals'), list, trends);
   if (withTrends) {
@@ -117,7 +127,7 @@ async function vitalsPanel(patient, withTrends) {
     const drawTrends = async () => {
       const now = Date.now();
       const figs = [];
-      for (const t of ['heart_rate', 'spo2']) {
+      for (const t of sparkTypes()) {
         const r = await api('GET', `/api/v1/patients/${enc}/aggregates?type=${t}&since=1h&every=60s`, undefined, true);
         if (r.windows && r.windows.length) figs.push(trendChart(t, r.windows, now - 3600e3, now, 60e3, rules.filter(x => x.vital === t && x.level != null), [], () => {}));
       }
@@ -128,9 +138,12 @@ async function vitalsPanel(patient, withTrends) {
     onPageLeave(() => clearInterval(every));
   }
   live.handlers.add(m => {
-    if (m.patient !== patient || m.type !== 'reading' || !cells[m.vital]) return;
-    cells[m.vital].value.textContent = readingText(m);
-    cells[m.vital].age.textContent = ago(Date.parse(m.time));
+    if (m.patient !== patient || m.type !== 'reading' || !m.reading) return;
+    const r = m.reading;
+    const old = byType[r.type];
+    if (!cells[r.type] || (old && Date.parse(old.time) > Date.parse(r.time))) return;
+    byType[r.type] = r;
+    show(r.type, r);
     window.vitalwire.rendered++;
   });
   live.subscribe([patient]);
