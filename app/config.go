@@ -89,8 +89,8 @@ type StoreConfig struct {
 	Influx     influxstore.Config `yaml:"influx"`
 }
 
-// RecordsConfig locates the records database (devices, later patients,
-// alerts, visits, audit).
+// RecordsConfig locates the records database (devices, chart, care teams,
+// sessions, alerts, visits, encounters, audit).
 type RecordsConfig struct {
 	Path string `yaml:"path"`
 }
