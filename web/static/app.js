@@ -368,8 +368,9 @@ class TileView {
       const v = vital(type);
       const value = h('span', { class: 'value' });
       const age = h('span', { class: 'age' });
-      const dd = h('dd', { 'data-vital': type }, value, ' ', h('span', { class: 'unit' }, v.symbol), ' ', age);
-      this.values[type] = { dd, value, age };
+      const unit = h('span', { class: 'unit' }, v.symbol);
+      const dd = h('dd', { 'data-vital': type }, value, ' ', unit, ' ', age);
+      this.values[type] = { dd, value, unit, age };
       dl.append(h('dt', {}, v.label), dd);
       this.fill(type);
     }
@@ -378,8 +379,11 @@ class TileView {
     for (const type of sparkTypes()) {
       const path = s('path', { d: '' });
       const svg = s('svg', { class: 'spark', viewBox: '0 0 200 28', preserveAspectRatio: 'none', role: 'img', 'aria-label': `${vital(type).label}, last hour` }, path);
-      this.sparks[type] = { svg, path };
-      sparks.append(h('div', { class: 'sr-only' }, `${vital(type).label} trend, last hour:`), svg);
+      // The visible caption says which line is which; the image's own
+      // label says the same to a screen reader.
+      const label = h('div', { class: 'spark-label', 'aria-hidden': 'true' }, `${vital(type).label}, last hour`);
+      this.sparks[type] = { svg, path, label };
+      sparks.append(label, svg);
     }
     this.drawSparks();
     const devs = h('ul', { class: 'devices', 'aria-label': 'Devices' });
@@ -401,6 +405,7 @@ class TileView {
     const r = this.latest[type];
     const cell = this.values[type];
     if (!cell) return;
+    cell.unit.hidden = !r; // "—", not "— mmHg"
     if (!r) { cell.value.textContent = '—'; cell.age.textContent = ''; cell.dd.classList.remove('stale'); return; }
     cell.value.textContent = readingText(r);
     this.age(type);
@@ -443,7 +448,9 @@ class TileView {
       sp.path.setAttribute('d', sparkPath(pts, 200, 28));
       if (pts.length) {
         const ys = pts.map(p => p[1]);
-        sp.svg.setAttribute('aria-label', `${vital(type).label}, last hour: ${fmt(type, Math.min(...ys))} to ${fmt(type, Math.max(...ys))} ${vital(type).symbol}`);
+        const text = `${vital(type).label}, last hour: ${fmt(type, Math.min(...ys))} to ${fmt(type, Math.max(...ys))} ${vital(type).symbol}`;
+        sp.svg.setAttribute('aria-label', text);
+        sp.label.textContent = text;
       }
     }
   }
@@ -709,8 +716,10 @@ function visitsOf(id, data) {
 
 // trendChart draws min-max bands and the mean per window, the rule levels
 // as dashed lines and the alerts as markers. Dragging across it zooms.
-function trendChart(type, windows, from, to, every, rules, alerts, onZoom) {
-  const W = 800, H = 180, L = 44, R = 8, T = 8, B = 22;
+// width is the drawing's width in SVG units: about the width it is shown
+// at, so that its text is not squeezed.
+function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width = 800) {
+  const W = width, H = 180, L = 44, R = 8, T = 8, B = 22;
   const v = vital(type);
   let lo = Math.min(...windows.map(w => w.min), ...rules.map(r => r.level));
   let hi = Math.max(...windows.map(w => w.max), ...rules.map(r => r.level));

@@ -92,8 +92,10 @@ async function localMedia() {
   return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
 }
 
-// vitalsPanel lists a patient's latest vitals and keeps them live.
-async function vitalsPanel(patient, withTrends) {
+// vitalsPanel lists a patient's latest vitals and keeps them live; with
+// trends, it draws the last hour with the rule levels of the patient's SpO2
+// scale (spo2Scale, when known).
+async function vitalsPanel(patient, withTrends, spo2Scale) {
   const enc = encodeURIComponent(patient);
   const latest = await api('GET', `/api/v1/patients/${enc}/latest`);
   const cells = {};
@@ -103,6 +105,7 @@ async function vitalsPanel(patient, withTrends) {
   const show = (type, r) => {
     const cell = cells[type];
     cell.value.textContent = r ? readingText(r) : '—';
+    cell.unit.hidden = !r;
     if (!r) { cell.age.textContent = ''; cell.dd.classList.remove('stale'); return; }
     const t = Date.parse(r.time);
     const stale = isStale(type, t);
@@ -112,8 +115,9 @@ async function vitalsPanel(patient, withTrends) {
   for (const type of tileTypes()) {
     const value = h('span', { class: 'value' });
     const age = h('span', { class: 'age' });
-    const dd = h('dd', { 'data-vital': type }, value, ' ', h('span', { class: 'unit' }, vital(type).symbol), ' ', age);
-    cells[type] = { dd, value, age };
+    const unit = h('span', { class: 'unit' }, vital(type).symbol);
+    const dd = h('dd', { 'data-vital': type }, value, ' ', unit, ' ', age);
+    cells[type] = { dd, value, unit, age };
     list.append(h('dt', {}, vital(type).label), dd);
     show(type, byType[type]);
   }
@@ -129,7 +133,7 @@ async function vitalsPanel(patient, withTrends) {
       const figs = [];
       for (const t of sparkTypes()) {
         const r = await api('GET', `/api/v1/patients/${enc}/aggregates?type=${t}&since=1h&every=60s`, undefined, true);
-        if (r.windows && r.windows.length) figs.push(trendChart(t, r.windows, now - 3600e3, now, 60e3, rules.filter(x => x.vital === t && x.level != null), [], () => {}));
+        if (r.windows && r.windows.length) figs.push(trendChart(t, r.windows, now - 3600e3, now, 60e3, rules.filter(x => x.vital === t && x.level != null && (!x.spo2_scale || !spo2Scale || x.spo2_scale === spo2Scale)), [], () => {}, 360));
       }
       trends.replaceChildren(...(figs.length ? figs : [h('p', {}, 'No readings in the last hour yet.')]));
     };
@@ -180,7 +184,7 @@ async function visitPage(main, id) {
           }), err, out) : null),
       side));
   if (clinician) {
-    side.append(await vitalsPanel(visit.patient, true),
+    side.append(await vitalsPanel(visit.patient, true, patient.spo2_scale),
       h('section', { class: 'panel', 'aria-labelledby': 'va-h' }, h('h2', { id: 'va-h' }, 'Alerts'), alertsList));
     const open = new Map();
     const draw = () => alertsList.replaceChildren(...(open.size ? [...open.values()].map(a => h('li', { 'data-alert': a.id }, severityBadge(a.severity), ' ', ruleText(a.rule), ` · ${a.value} · ${timeText(a.fired_at)} · ${a.state}`)) : [h('li', {}, 'No open alerts.')]));
