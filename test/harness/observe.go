@@ -16,6 +16,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/vitals"
 )
 
@@ -24,16 +25,7 @@ import (
 // other), or a store opened directly.
 
 // StoredReading is a reading as the API answers it.
-type StoredReading struct {
-	Device       string      `json:"device"`
-	Patient      string      `json:"patient"`
-	Type         vitals.Type `json:"type"`
-	Time         time.Time   `json:"time"`
-	Value        float64     `json:"value"`
-	Diastolic    *float64    `json:"diastolic"`
-	Unit         string      `json:"unit"`
-	ReceivedTime bool        `json:"received_time"`
-}
+type StoredReading = httpapi.Reading
 
 func window(typ vitals.Type, from, to time.Time) string {
 	return url.Values{"type": {string(typ)}, "from": {from.UTC().Format(time.RFC3339Nano)},
