@@ -122,16 +122,39 @@ func Urgency(open []Alert, news2Total int) int {
 	return u + news2Total
 }
 
-// PatientUrgency is a patient's current dashboard urgency: their open
-// alerts and NEWS2 total.
-func (s *Service) PatientUrgency(ctx context.Context, patient string) (int, error) {
-	open, err := s.store.List(ctx, []string{patient}, true, 100)
-	if err != nil {
-		return 0, err
+// track keeps the open alerts in memory as they change, so that a
+// patient's urgency costs no query on the path of readings.
+func (s *Service) track(a Alert) {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if s.open == nil {
+		s.open = map[string]map[int64]Alert{}
 	}
+	if a.State == Resolved {
+		delete(s.open[a.Patient], a.ID)
+		if len(s.open[a.Patient]) == 0 {
+			delete(s.open, a.Patient)
+		}
+		return
+	}
+	if s.open[a.Patient] == nil {
+		s.open[a.Patient] = map[int64]Alert{}
+	}
+	s.open[a.Patient][a.ID] = a
+}
+
+// PatientUrgency is a patient's current dashboard urgency: their open
+// alerts and NEWS2 total, from memory.
+func (s *Service) PatientUrgency(patient string) int {
+	s.openMu.Lock()
+	open := make([]Alert, 0, len(s.open[patient]))
+	for _, a := range s.open[patient] {
+		open = append(open, a)
+	}
+	s.openMu.Unlock()
 	total := 0
 	if sc, ok := s.Score(patient); ok {
 		total = sc.Total
 	}
-	return Urgency(open, total), nil
+	return Urgency(open, total)
 }

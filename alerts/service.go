@@ -48,6 +48,9 @@ type Service struct {
 	// overrides are per-patient rule levels: patient -> rule -> override.
 	overridesMu sync.RWMutex
 	overrides   map[string]map[string]Override
+	// open are the open alerts by patient and id (track).
+	openMu sync.Mutex
+	open   map[string]map[int64]Alert
 }
 
 // NewService wires the parts; reg may be nil.
@@ -81,6 +84,7 @@ func (s *Service) SetWebhooks(w *Webhooks) { s.hooks = w }
 
 // changed tells the live view and the webhooks.
 func (s *Service) changed(event string, a Alert) {
+	s.track(a)
 	if s.notify != nil {
 		s.notify.AlertChanged(a)
 	}
@@ -103,6 +107,7 @@ func (s *Service) escalated(ctx context.Context, a Alert) {
 	}
 	s.log.Warn().Int64("alert", a.ID).Str("rule", a.Rule).Str("severity", a.Severity).Int("contacts", len(contacts)).
 		Msg("alert escalated: not acknowledged in time")
+	s.track(a)
 	if s.notify != nil {
 		s.notify.AlertChanged(a)
 		if en, ok := s.notify.(EscalationNotifier); ok {
@@ -209,6 +214,7 @@ func (s *Service) Warm(ctx context.Context, readings vitals.Store, patients []st
 	}
 	for _, a := range open {
 		s.engine.MarkFiring(a.Patient, a.Rule)
+		s.track(a)
 	}
 	now := s.now()
 	for _, p := range patients {

@@ -37,11 +37,8 @@ type hubNotifier struct {
 }
 
 func (h hubNotifier) publish(patient, kind string, data any) {
-	ev := live.Event{Patient: patient, Kind: kind, Data: data}
-	if u, err := (*h.alerts).PatientUrgency(context.Background(), patient); err == nil {
-		ev.Urgency = &u
-	}
-	h.hub.Publish(ev)
+	u := (*h.alerts).PatientUrgency(patient)
+	h.hub.Publish(live.Event{Patient: patient, Kind: kind, Data: data, Urgency: &u})
 }
 
 func (h hubNotifier) AlertChanged(al alerts.Alert) { h.publish(al.Patient, "alert", al) }
