@@ -5,6 +5,8 @@
 # Everything binds to 127.0.0.1 and stops at the end. Prints wearsim's JSON
 # report. Knobs: STORE, DURATION (60s), DEVICES (20), CONNECTIONS (ingester
 # subscriber connections, 4), WRITERS (4), WINDOW (per-device in-flight, 64).
+# BROKER=embedded uses Vitalwire's own broker (device credentials, its ACL
+# and limits) instead of Mosquitto.
 # Extra arguments go to "wearsim load" (e.g. --rate 8000 messages/s).
 # PROBE=1 also measures publish-to-alert latency on a clinician's live
 # WebSocket: a probe device trips a rule every 200 ms during the load.
@@ -16,6 +18,7 @@ DEVICES=${DEVICES:-20}
 CONNECTIONS=${CONNECTIONS:-4}
 WRITERS=${WRITERS:-4}
 WINDOW=${WINDOW:-64}
+BROKER=${BROKER:-mosquitto}
 
 . scripts/lib.sh
 
@@ -23,7 +26,11 @@ go build -o "$work/vitalwire" ./cmd/vitalwire
 go build -o "$work/wearsim" ./cmd/wearsim
 
 mqtt_port=$(port); http_port=$(port)
-start_mosquitto "$mqtt_port" true
+broker_yaml="broker:\n  embedded: true\n  addr: 127.0.0.1:$mqtt_port\n"
+if [ "$BROKER" != embedded ]; then
+  start_mosquitto "$mqtt_port" true
+  broker_yaml="broker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-load\n  connections: $CONNECTIONS\n"
+fi
 
 store_yaml="store:\n  kind: sqlite"
 if [ "$STORE" = influx ]; then
@@ -56,7 +63,7 @@ fi
 
 { cat alerts/default_rules.yaml; echo "  - {id: probe, kind: threshold, vital: blood_glucose, below: 45, clear: 46, raw: true, severity: low}"; } > "$work/rules.yaml"
 printf "alerts:\n  rules_file: $work/rules.yaml\n" > "$work/alerts.yaml"
-printf "data_dir: $work/data\nhttp:\n  addr: 127.0.0.1:$http_port\nbroker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-load\n  connections: $CONNECTIONS\n$store_yaml\ningest:\n  writers: $WRITERS\nlog:\n  level: warn\n" > "$work/vitalwire.yaml"
+printf "data_dir: $work/data\nhttp:\n  addr: 127.0.0.1:$http_port\n$broker_yaml$store_yaml\ningest:\n  writers: $WRITERS\nlog:\n  level: warn\n" > "$work/vitalwire.yaml"
 cat "$work/alerts.yaml" >> "$work/vitalwire.yaml"
 "$work/vitalwire" serve --config "$work/vitalwire.yaml" & pids+=($!)
 wait_tcp "$http_port"
@@ -74,6 +81,6 @@ if [ "${PROBE:-0}" = 1 ]; then
     | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps([{"id":d["id"],"secret":d["secret"],"kind":"cgm","patient":"probe-patient"}]))' > "$work/probe.json"
   probe=(--probe-device "$work/probe.json" --probe-token "$("$work/vitalwire" token create --sub probe-doc --role clinician --data-dir "$work/data" 2>/dev/null)")
 fi
-echo "load: store=$STORE devices=$DEVICES connections=$CONNECTIONS writers=$WRITERS window=$WINDOW duration=$DURATION" >&2
+echo "load: broker=$BROKER store=$STORE devices=$DEVICES connections=$CONNECTIONS writers=$WRITERS window=$WINDOW duration=$DURATION" >&2
 "$work/wearsim" load --broker "tcp://127.0.0.1:$mqtt_port" --server "http://127.0.0.1:$http_port" \
   --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" "${probe[@]}" "$@"
