@@ -14,7 +14,9 @@ import (
 // trail as it was left at shutdown.
 func (s *Service) AuditVerify(t testing.TB) (int, string) {
 	t.Helper()
-	cmd := exec.Command(Binary(t), "audit", "verify", "--data-dir", s.cfg.DataDir)
+	a := s.cfg.Auth.Audit
+	cmd := exec.Command(Binary(t), "audit", "verify", "--data-dir", s.cfg.DataDir,
+		"--chain-key", a.ChainKeyFile, "--checkpoint-key", a.CheckpointKeyFile, "--checkpoints", a.CheckpointFile)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

@@ -5,10 +5,15 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,9 +58,7 @@ func records(t *testing.T, s *harness.Service) *sql.DB {
 	return db
 }
 
-func checkpointFile(s *harness.Service) string {
-	return filepath.Join(s.Config().DataDir, "audit-checkpoints.log")
-}
+func checkpointFile(s *harness.Service) string { return s.Config().Auth.Audit.CheckpointFile }
 
 // row is an audit event as stored.
 type row struct {
@@ -94,23 +97,26 @@ func (r row) sha() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// rechain deletes the events in del, numbers the rest 1..n again and
-// recomputes every prev_hash and hash: the rewrite that leaves a plain
-// hash chain looking intact.
+// rechain deletes the events in del, numbers the later ones again and
+// recomputes their prev_hash and hash from the first deleted one on (the
+// events before it are left as they are): the rewrite that leaves a
+// plain hash chain looking intact.
 func rechain(t *testing.T, db *sql.DB, del ...int64) {
 	t.Helper()
 	gone := map[int64]bool{}
+	first := del[0]
 	for _, s := range del {
 		gone[s] = true
+		first = min(first, s)
 	}
 	rows := readRows(t, db)
 	tx, err := db.Begin()
 	require.NoError(t, err)
-	_, err = tx.Exec(`DELETE FROM audit_events`)
+	_, err = tx.Exec(`DELETE FROM audit_events WHERE seq >= ?`, first)
 	require.NoError(t, err)
-	prev := strings.Repeat("0", 64)
-	var seq int64
-	for _, r := range rows {
+	prev := rows[first-2].hash
+	seq := first - 1
+	for _, r := range rows[first-1:] {
 		if gone[r.seq] {
 			continue
 		}
@@ -171,6 +177,13 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 		rechain(t, records(t, s), 4, 5)
 		requireFinding(t, s, "recomputed: events from 4", "truncated:")
 	})
+	t.Run("removing the keyed chain's anchor and recomputing every hash is named", func(t *testing.T) {
+		s, _ := auditedService(t)
+		db := records(t, s)
+		exec(t, db, `DELETE FROM audit_chain`)
+		rechain(t, db, 2)
+		requireFinding(t, s, "anchor: checkpoint", "the database's anchor says nothing")
+	})
 	t.Run("deleting the newest events and rewriting the checkpoint file to match is named", func(t *testing.T) {
 		s, n := auditedService(t)
 		db := records(t, s)
@@ -192,5 +205,63 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 		}
 		require.NoError(t, os.WriteFile(checkpointFile(s), []byte(strings.Join(lines, "\n")+"\n"), 0o600))
 		requireFinding(t, s, "checkpoint signature:")
+	})
+}
+
+func TestAuditCheckpointsAreShippedOffTheMachine(t *testing.T) {
+	var mu sync.Mutex
+	var posted [][]byte
+	failures := 1
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 { // the sink is down at first: the service retries
+			failures--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		posted = append(posted, b)
+	}))
+	t.Cleanup(sink.Close)
+	syslogd, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { syslogd.Close() })
+
+	cfg := harness.Config(t)
+	cfg.Auth.Audit.CheckpointURL = sink.URL + "/checkpoints"
+	cfg.Auth.Audit.CheckpointSyslog = "udp://" + syslogd.LocalAddr().String()
+	s := harness.Start(t, cfg)
+	s.AddPatient(t, chart.Patient{ID: "pt-ship", MRN: "MRN-S1", Name: "Ship Test", BirthDate: "1970-01-01"})
+	now := time.Now()
+	s.Readings(t, "pt-ship", vitals.HeartRate, now.Add(-time.Hour), now)
+	s.Stop()
+
+	b, err := os.ReadFile(checkpointFile(s))
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	newest := lines[len(lines)-1]
+	var cp struct{ Seq int64 }
+	require.NoError(t, json.Unmarshal([]byte(newest), &cp))
+	require.Positive(t, cp.Seq, "the shutdown checkpoint names the newest event")
+
+	t.Run("the HTTP sink has the newest checkpoint, posted as JSON", func(t *testing.T) {
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(posted) > 0 && string(posted[len(posted)-1]) == newest+"\n"
+		}, 10*time.Second, 20*time.Millisecond)
+	})
+	t.Run("syslog has the newest checkpoint", func(t *testing.T) {
+		buf := make([]byte, 64<<10)
+		require.NoError(t, syslogd.SetReadDeadline(time.Now().Add(10*time.Second)))
+		for {
+			n, _, err := syslogd.ReadFrom(buf)
+			require.NoError(t, err, "no syslog message with the newest checkpoint")
+			if strings.Contains(string(buf[:n]), newest) {
+				require.Contains(t, string(buf[:n]), "vitalwire-audit")
+				return
+			}
+		}
 	})
 }
