@@ -109,8 +109,8 @@ func (e *TamperError) Error() string {
 
 // VerifyTrail walks the whole chain, with the chain key from the keyed
 // part's anchor on, and checks it against every checkpoint. It reads the
-// checkpoints before the database, so that it can run beside a running
-// service. The error is for failing to read; what was found is in the
+// checkpoints before the events, so that it can run beside a running
+// service (a checkpoint is written after the events it names). The error is for failing to read; what was found is in the
 // report.
 func VerifyTrail(ctx context.Context, db *sql.DB, o VerifyOptions) (Report, error) {
 	var r Report
