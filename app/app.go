@@ -57,6 +57,9 @@ type App struct {
 	gate     *auth.Gate
 	watcher  *auth.Watcher
 
+	// checkpoints signs the audit chain's head outside the records.
+	checkpoints *auth.Checkpointer
+
 	devices    *devices.Registry
 	chart      *chart.Chart
 	encounters *chart.Encounters
@@ -162,6 +165,9 @@ func (a *App) Run(ctx context.Context) error {
 		g.run("alerts", func(c context.Context) error { return a.alerts.Run(c, 5*time.Second) }, dutyCtx),
 		g.run("webhooks", a.hooks.Run, dutyCtx),
 		g.run("sessions", a.sweepSessions, dutyCtx),
+		// Stopped with the duties, after HTTP: its last checkpoint covers
+		// every event the service wrote.
+		g.run("audit checkpoints", a.checkpoints.Run, dutyCtx),
 	}
 	ingestDone := g.run("ingest", a.ingester.Run, ingestCtx)
 	subscriptionDone := g.run("ingest drain", a.subscription, ctx)

@@ -255,6 +255,12 @@ func (c *Config) Finish() {
 		}
 	}
 	join(&c.Auth.SigningKeyFile, "signing.key")
+	// The audit keys and checkpoints belong on another volume in
+	// production (docs/AUDIT.md); beside the records they only get a
+	// trial going.
+	join(&c.Auth.Audit.ChainKeyFile, "audit-chain.key")
+	join(&c.Auth.Audit.CheckpointKeyFile, "audit-checkpoint.key")
+	join(&c.Auth.Audit.CheckpointFile, "audit-checkpoints.log")
 	join(&c.Store.SQLitePath, "vitals.db")
 	join(&c.Records.Path, "records.db")
 	join(&c.Ingest.SpoolDir, "spool")

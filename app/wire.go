@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,7 +58,7 @@ func (a *App) initAuth(ctx context.Context) error {
 	if a.signer, err = auth.NewSigner(key); err != nil {
 		return err
 	}
-	if a.audit, err = auth.OpenAuditLog(ctx, a.records); err != nil {
+	if err := a.openAudit(ctx); err != nil {
 		return err
 	}
 	if a.revoked, err = auth.OpenRevocations(ctx, a.records); err != nil {
@@ -70,6 +71,27 @@ func (a *App) initAuth(ctx context.Context) error {
 	a.sessions = auth.NewSessions(a.records, a.cfg.Auth.SessionIdle, a.cfg.Auth.SessionMaxAge)
 	a.watcher = auth.NewWatcher(a.sessions, a.revoked)
 	return nil
+}
+
+// openAudit opens the audit log with its chain key and the checkpointer
+// that signs its head outside the records database.
+func (a *App) openAudit(ctx context.Context) error {
+	cfg := a.cfg.Auth.Audit
+	key, err := auth.LoadOrCreateKey(cfg.ChainKeyFile)
+	if err != nil {
+		return fmt.Errorf("audit chain key: %w", err)
+	}
+	log := a.log.With().Str("component", "audit").Logger()
+	if a.checkpoints, err = auth.NewCheckpointer(cfg, func(err error) { log.Error().Err(err).Msg("audit checkpoints") }); err != nil {
+		return err
+	}
+	a.onClose(func() { a.checkpoints.Close() })
+	if filepath.Dir(cfg.CheckpointFile) == filepath.Dir(a.cfg.Records.Path) && !a.cfg.Dev {
+		log.Warn().Str("checkpoint_file", cfg.CheckpointFile).
+			Msg("audit checkpoints are beside the records database: put auth.audit.checkpoint_file and the audit keys on another volume")
+	}
+	a.audit, err = auth.OpenAuditLog(ctx, a.records, auth.WithChainKey(key), auth.WithCheckpoints(a.checkpoints))
+	return err
 }
 
 func (a *App) initChart(ctx context.Context) error {

@@ -2,12 +2,14 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"sync"
@@ -33,16 +35,30 @@ type Event struct {
 	Source     string    `json:"source"` // client address
 	BreakGlass bool      `json:"break_glass"`
 	PrevHash   string    `json:"prev_hash"`
-	Hash       string    `json:"hash"`
+	// Hash is the event's link in the chain: HMAC-SHA256 under the chain
+	// key from the keyed part's first event on (see AuditLog), SHA-256
+	// before it (trails written before the key was introduced).
+	Hash string `json:"hash"`
 }
 
 // genesis is the hash the first event chains to.
 const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
-func (e *Event) digest() string {
-	h := sha256.New()
-	for _, f := range []string{strconv.FormatInt(e.Seq, 10), strconv.FormatInt(e.Time.UnixNano(), 10), e.Actor, e.Role,
-		e.Action, e.Patient, e.Resource, e.Outcome, e.Source, strconv.FormatBool(e.BreakGlass), e.PrevHash} {
+// chained are the event's fields in the order its link covers them.
+func (e *Event) chained() []string {
+	return []string{strconv.FormatInt(e.Seq, 10), strconv.FormatInt(e.Time.UnixNano(), 10), e.Actor, e.Role,
+		e.Action, e.Patient, e.Resource, e.Outcome, e.Source, strconv.FormatBool(e.BreakGlass), e.PrevHash}
+}
+
+// digest is the unkeyed link: SHA-256 of the fields.
+func (e *Event) digest() string { return chainSum(sha256.New(), e.chained()) }
+
+// mac is the keyed link: HMAC-SHA256 of the same fields under the chain
+// key, which someone holding only the database cannot recompute.
+func (e *Event) mac(key []byte) string { return chainSum(hmac.New(sha256.New, key), e.chained()) }
+
+func chainSum(h hash.Hash, fields []string) string {
+	for _, f := range fields {
 		// Length-prefixed, so that moving text between fields changes the hash.
 		h.Write([]byte(strconv.Itoa(len(f))))
 		h.Write([]byte{':'})
@@ -51,21 +67,50 @@ func (e *Event) digest() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// AuditLog appends hash-chained events to the records database.
+// AuditLog appends hash-chained events to the records database. Opened
+// with a chain key (WithChainKey), each event's link is an HMAC under it
+// from the keyed part's first event on; with checkpoints
+// (WithCheckpoints), the chain's head is handed to the Checkpointer after
+// each append, which signs it and writes it outside the database.
 type AuditLog struct {
 	db   *sql.DB
 	now  func() time.Time
 	mu   sync.Mutex
 	head string // hash of the last event
 	seq  int64
+
+	key         []byte        // nil: an unkeyed chain (a trail without the anchor)
+	keyedFrom   int64         // first keyed event; 0: none
+	checkpoints *Checkpointer // nil: none
 }
 
-// OpenAuditLog reads the chain's head.
-func OpenAuditLog(ctx context.Context, db *sql.DB) (*AuditLog, error) {
+// AuditOption configures OpenAuditLog.
+type AuditOption func(*AuditLog)
+
+// WithChainKey keys the chain with an HMAC-SHA256 key kept outside the
+// records database.
+func WithChainKey(key []byte) AuditOption { return func(l *AuditLog) { l.key = key } }
+
+// WithCheckpoints hands each new head of the chain to c.
+func WithCheckpoints(c *Checkpointer) AuditOption { return func(l *AuditLog) { l.checkpoints = c } }
+
+// OpenAuditLog reads the chain's head. With a chain key it reads, or on
+// first use records, the anchor saying where the keyed part begins; a
+// trail that has an anchor is opened only with the key that made it.
+func OpenAuditLog(ctx context.Context, db *sql.DB, opts ...AuditOption) (*AuditLog, error) {
 	l := &AuditLog{db: db, now: time.Now, head: genesis}
+	for _, o := range opts {
+		o(l)
+	}
 	err := db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&l.seq, &l.head)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	if err := l.anchor(ctx); err != nil {
+		return nil, err
+	}
+	if l.checkpoints != nil {
+		l.checkpoints.start(ctx, db, l.seq, l.head, l.keyedFrom)
 	}
 	return l, nil
 }
@@ -78,7 +123,11 @@ func (l *AuditLog) Append(ctx context.Context, e Event) (Event, error) {
 	e.Seq = l.seq + 1
 	e.Time = l.now().UTC()
 	e.PrevHash = l.head
-	e.Hash = e.digest()
+	if l.key != nil {
+		e.Hash = e.mac(l.key)
+	} else {
+		e.Hash = e.digest()
+	}
 	_, err := l.db.ExecContext(ctx, `INSERT INTO audit_events (seq, at, actor, role, action, patient, resource, outcome, source,
 		break_glass, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 		e.Seq, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Patient, e.Resource, e.Outcome, e.Source, e.BreakGlass, e.PrevHash, e.Hash)
@@ -86,6 +135,9 @@ func (l *AuditLog) Append(ctx context.Context, e Event) (Event, error) {
 		return e, fmt.Errorf("append audit event: %w", err)
 	}
 	l.seq, l.head = e.Seq, e.Hash
+	if l.checkpoints != nil {
+		l.checkpoints.advance(e.Seq, e.Hash)
+	}
 	return e, nil
 }
 
@@ -138,45 +190,4 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	}
 	e.Time = time.Unix(0, at).UTC()
 	return e, nil
-}
-
-// BrokenLink says where the chain breaks.
-type BrokenLink struct {
-	Seq    int64 // the first event that does not verify
-	Reason string
-}
-
-func (b *BrokenLink) Error() string {
-	return fmt.Sprintf("audit chain broken at event %d: %s", b.Seq, b.Reason)
-}
-
-// Verify walks the whole chain and returns the number of events, or a
-// *BrokenLink naming the first event that was changed, or that follows a
-// deleted one.
-func Verify(ctx context.Context, db *sql.DB) (int64, error) {
-	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, prev_hash, hash
-		FROM audit_events ORDER BY seq`)
-	if err != nil {
-		return 0, fmt.Errorf("verify audit: %w", err)
-	}
-	defer rows.Close()
-	prev, want := genesis, int64(1)
-	var n int64
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return n, err
-		}
-		switch {
-		case e.Seq != want:
-			return n, &BrokenLink{Seq: e.Seq, Reason: fmt.Sprintf("event %d is missing", want)}
-		case e.PrevHash != prev:
-			return n, &BrokenLink{Seq: e.Seq, Reason: "it does not chain to the event before it"}
-		case e.digest() != e.Hash:
-			return n, &BrokenLink{Seq: e.Seq, Reason: "its content does not match its hash"}
-		}
-		prev, want = e.Hash, want+1
-		n++
-	}
-	return n, rows.Err()
 }

@@ -57,25 +57,29 @@ func TestTheAuditChain(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, n)
 	})
-	t.Run("an edited row is named", func(t *testing.T) {
+	t.Run("every edited row is named", func(t *testing.T) {
 		_, err := db.Exec(`UPDATE audit_events SET outcome = 'allowed' WHERE seq = 9`)
 		require.NoError(t, err)
 		_, err = db.Exec(`UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3`)
 		require.NoError(t, err)
 		_, err = auth.Verify(ctx, db)
-		var broken *auth.BrokenLink
-		require.ErrorAs(t, err, &broken)
-		require.EqualValues(t, 3, broken.Seq)
+		var tampered *auth.TamperError
+		require.ErrorAs(t, err, &tampered)
+		require.Equal(t, []auth.Finding{
+			{Kind: auth.FindingEdited, Seq: 3, Detail: "event 3: its content does not match its hash"},
+			{Kind: auth.FindingEdited, Seq: 9, Detail: "event 9: its content does not match its hash"},
+		}, tampered.Findings)
 	})
-	t.Run("a deleted row is named by the one after it", func(t *testing.T) {
+	t.Run("a deleted row is named as a gap", func(t *testing.T) {
 		_, err := db.Exec(`UPDATE audit_events SET actor = 'doc' WHERE seq = 3`)
+		require.NoError(t, err)
+		_, err = db.Exec(`UPDATE audit_events SET outcome = 'refused' WHERE seq = 9`)
 		require.NoError(t, err)
 		_, err = db.Exec(`DELETE FROM audit_events WHERE seq = 5`)
 		require.NoError(t, err)
 		_, err = auth.Verify(ctx, db)
-		var broken *auth.BrokenLink
-		require.ErrorAs(t, err, &broken)
-		require.EqualValues(t, 6, broken.Seq)
-		require.Contains(t, broken.Error(), "event 5 is missing")
+		var tampered *auth.TamperError
+		require.ErrorAs(t, err, &tampered)
+		require.Equal(t, []auth.Finding{{Kind: auth.FindingDeleted, Seq: 5, Detail: "event 5 is missing (deleted)"}}, tampered.Findings)
 	})
 }

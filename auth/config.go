@@ -19,11 +19,14 @@ type Config struct {
 	// SessionMaxAge ends a browser session this long after sign-in
 	// whatever its activity (default 12 h).
 	SessionMaxAge time.Duration `yaml:"session_max_age"`
+	// Audit keys the audit chain and checkpoints its head (AuditConfig).
+	Audit AuditConfig `yaml:"audit"`
 }
 
 // DefaultConfig is the auth configuration of a new installation.
 func DefaultConfig() Config {
-	return Config{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour}
+	return Config{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour,
+		Audit: DefaultAuditConfig()}
 }
 
 // Validate checks the configuration, naming each bad field.
@@ -41,6 +44,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 7*24*time.Hour {
 		bad("session_max_age: must be at least auth.session_idle and at most 168h")
+	}
+	if err := c.Audit.Validate(); err != nil {
+		errs = append(errs, inAuditSection(err)...)
 	}
 	return errors.Join(errs...)
 }

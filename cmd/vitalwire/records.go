@@ -15,63 +15,7 @@ import (
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/httpapi"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
-
-// auditCmd verifies or exports the audit log, reading the records database
-// directly (on the server's machine; it can run while the server does).
-func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		return errors.New("usage: vitalwire audit verify | export [--from T] [--to T] [--patient P]")
-	}
-	fs := newFlagSet("audit "+args[0], "audit verify | export [--from T] [--to T] [--patient P]")
-	from := fs.String("from", "", "RFC 3339 start (export)")
-	to := fs.String("to", "", "RFC 3339 end, exclusive (export)")
-	patient := fs.String("patient", "", "only this patient's events (export)")
-	cf := addConfigFlags(fs)
-	pos, err := parse(fs, args[1:], stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		return err
-	}
-	db, err := sqldb.OpenRecords(ctx, cfg.Records.Path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if args[0] == "verify" {
-		n, err := auth.Verify(ctx, db)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "audit chain intact: %d events\n", n)
-		return nil
-	}
-	q := auth.Query{Patient: *patient}
-	for _, f := range []struct {
-		s   string
-		dst *time.Time
-	}{{*from, &q.From}, {*to, &q.To}} {
-		if f.s == "" {
-			continue
-		}
-		if *f.dst, err = time.Parse(time.RFC3339, f.s); err != nil {
-			return fmt.Errorf("--from/--to: %w", err)
-		}
-	}
-	n, err := auth.Export(ctx, db, q, stdout)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "%d events\n", n)
-	return nil
-}
 
 // patientCmd manages patient records over the API (admin).
 func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

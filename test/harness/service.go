@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,12 @@ func Config(t testing.TB) app.Config {
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Broker.Addr = "127.0.0.1:0"
 	cfg.Log.Level = "warn"
+	// The audit keys and checkpoints on "another volume", as production
+	// keeps them.
+	vol := t.TempDir()
+	cfg.Auth.Audit.ChainKeyFile = filepath.Join(vol, "audit-chain.key")
+	cfg.Auth.Audit.CheckpointKeyFile = filepath.Join(vol, "audit-checkpoint.key")
+	cfg.Auth.Audit.CheckpointFile = filepath.Join(vol, "audit-checkpoints.log")
 	return cfg
 }
 
