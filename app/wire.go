@@ -82,7 +82,14 @@ func (a *App) openAudit(ctx context.Context) error {
 		return fmt.Errorf("audit chain key: %w", err)
 	}
 	log := a.log.With().Str("component", "audit").Logger()
-	if a.checkpoints, err = auth.NewCheckpointer(cfg, func(err error) { log.Error().Err(err).Msg("audit checkpoints") }); err != nil {
+	failures := prometheus.NewCounter(prometheus.CounterOpts{Name: "vitalwire_audit_checkpoint_failures_total",
+		Help: "Audit checkpoint problems, each also logged: a checkpoint not written or not shipped to a sink, or a trail that does not match the newest checkpoint at start."})
+	a.metrics.MustRegister(failures)
+	warn := func(err error) {
+		failures.Inc()
+		log.Error().Err(err).Msg("audit checkpoints")
+	}
+	if a.checkpoints, err = auth.NewCheckpointer(cfg, warn); err != nil {
 		return err
 	}
 	a.onClose(func() { a.checkpoints.Close() })

@@ -172,6 +172,13 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 		exec(t, records(t, s), `DELETE FROM audit_events WHERE seq > ?`, n-3)
 		requireFinding(t, s, "truncated:", "event "+strconv.FormatInt(n, 10))
 	})
+	t.Run("a service started on a truncated trail keeps serving and raises the alarm", func(t *testing.T) {
+		s, n := auditedService(t)
+		exec(t, records(t, s), `DELETE FROM audit_events WHERE seq > ?`, n-3)
+		again := harness.Start(t, s.Config())
+		require.GreaterOrEqual(t, again.Metrics(t)["vitalwire_audit_checkpoint_failures_total"], 1.0,
+			"an operator's alerting sees the mismatch with the newest checkpoint")
+	})
 	t.Run("deleting events and recomputing the hash chain is named", func(t *testing.T) {
 		s, _ := auditedService(t)
 		rechain(t, records(t, s), 4, 5)
