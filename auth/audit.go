@@ -32,8 +32,12 @@ type Event struct {
 	Outcome    string    `json:"outcome"`
 	Source     string    `json:"source"` // client address
 	BreakGlass bool      `json:"break_glass"`
-	PrevHash   string    `json:"prev_hash"`
-	Hash       string    `json:"hash"`
+	// IssuedBy names the admin who issued the credential that opened the
+	// actor's session (a sign-in link, a password they set), when it was
+	// not the actor's own: such accesses are reviewed like break-glass.
+	IssuedBy string `json:"issued_by,omitempty"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 }
 
 // genesis is the hash the first event chains to.
@@ -41,8 +45,14 @@ const genesis = "000000000000000000000000000000000000000000000000000000000000000
 
 func (e *Event) digest() string {
 	h := sha256.New()
-	for _, f := range []string{strconv.FormatInt(e.Seq, 10), strconv.FormatInt(e.Time.UnixNano(), 10), e.Actor, e.Role,
-		e.Action, e.Patient, e.Resource, e.Outcome, e.Source, strconv.FormatBool(e.BreakGlass), e.PrevHash} {
+	fields := []string{strconv.FormatInt(e.Seq, 10), strconv.FormatInt(e.Time.UnixNano(), 10), e.Actor, e.Role,
+		e.Action, e.Patient, e.Resource, e.Outcome, e.Source, strconv.FormatBool(e.BreakGlass), e.PrevHash}
+	if e.IssuedBy != "" {
+		// Only when set, so that the events written before the field
+		// existed keep their hashes.
+		fields = append(fields, "issued_by", e.IssuedBy)
+	}
+	for _, f := range fields {
 		// Length-prefixed, so that moving text between fields changes the hash.
 		h.Write([]byte(strconv.Itoa(len(f))))
 		h.Write([]byte{':'})
@@ -80,8 +90,9 @@ func (l *AuditLog) Append(ctx context.Context, e Event) (Event, error) {
 	e.PrevHash = l.head
 	e.Hash = e.digest()
 	_, err := l.db.ExecContext(ctx, `INSERT INTO audit_events (seq, at, actor, role, action, patient, resource, outcome, source,
-		break_glass, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-		e.Seq, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Patient, e.Resource, e.Outcome, e.Source, e.BreakGlass, e.PrevHash, e.Hash)
+		break_glass, issued_by, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		e.Seq, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Patient, e.Resource, e.Outcome, e.Source, e.BreakGlass, e.IssuedBy,
+		e.PrevHash, e.Hash)
 	if err != nil {
 		return e, fmt.Errorf("append audit event: %w", err)
 	}
@@ -107,7 +118,7 @@ func Export(ctx context.Context, db *sql.DB, q Query, w io.Writer) (int, error) 
 	if to.IsZero() {
 		to = time.Unix(0, 1<<62)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, prev_hash, hash
+	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, issued_by, prev_hash, hash
 		FROM audit_events WHERE at >= ? AND at < ? AND (? = '' OR patient = ?) ORDER BY seq`,
 		q.From.UnixNano(), to.UnixNano(), q.Patient, q.Patient)
 	if err != nil {
@@ -133,7 +144,7 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	var at int64
 	if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Role, &e.Action, &e.Patient, &e.Resource, &e.Outcome, &e.Source,
-		&e.BreakGlass, &e.PrevHash, &e.Hash); err != nil {
+		&e.BreakGlass, &e.IssuedBy, &e.PrevHash, &e.Hash); err != nil {
 		return e, fmt.Errorf("read audit event: %w", err)
 	}
 	e.Time = time.Unix(0, at).UTC()
@@ -154,7 +165,7 @@ func (b *BrokenLink) Error() string {
 // *BrokenLink naming the first event that was changed, or that follows a
 // deleted one.
 func Verify(ctx context.Context, db *sql.DB) (int64, error) {
-	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, prev_hash, hash
+	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, issued_by, prev_hash, hash
 		FROM audit_events ORDER BY seq`)
 	if err != nil {
 		return 0, fmt.Errorf("verify audit: %w", err)

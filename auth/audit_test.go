@@ -79,3 +79,25 @@ func TestTheAuditChain(t *testing.T) {
 		require.Contains(t, broken.Error(), "event 5 is missing")
 	})
 }
+
+func TestTheIssuerOfACredentialIsPartOfTheChain(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	log, err := auth.OpenAuditLog(ctx, db)
+	require.NoError(t, err)
+	_, err = log.Append(ctx, auth.Event{Actor: "doc", Role: "clinician", Action: "GET /x", Patient: "p1", Outcome: auth.Allowed})
+	require.NoError(t, err)
+	_, err = log.Append(ctx, auth.Event{Actor: "doc", Role: "clinician", Action: "GET /x", Patient: "p1", Outcome: auth.Allowed,
+		IssuedBy: "root"})
+	require.NoError(t, err)
+	_, err = auth.Verify(ctx, db)
+	require.NoError(t, err, "events with and without an issuer verify")
+	_, err = db.Exec(`UPDATE audit_events SET issued_by = '' WHERE seq = 2`)
+	require.NoError(t, err)
+	_, err = auth.Verify(ctx, db)
+	var broken *auth.BrokenLink
+	require.ErrorAs(t, err, &broken, "erasing who issued the credential is detected")
+	require.EqualValues(t, 2, broken.Seq)
+}

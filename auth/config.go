@@ -19,11 +19,17 @@ type Config struct {
 	// SessionMaxAge ends a browser session this long after sign-in
 	// whatever its activity (default 12 h).
 	SessionMaxAge time.Duration `yaml:"session_max_age"`
+	// AccessRecheck is how often every open socket's patients are decided
+	// again with the policy, the backstop for changes that are not
+	// announced (care-team changes and break-glass grants and expiries are
+	// decided again at once; default 5 s).
+	AccessRecheck time.Duration `yaml:"access_recheck"`
 }
 
 // DefaultConfig is the auth configuration of a new installation.
 func DefaultConfig() Config {
-	return Config{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour}
+	return Config{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour,
+		AccessRecheck: 5 * time.Second}
 }
 
 // Validate checks the configuration, naming each bad field.
@@ -41,6 +47,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 7*24*time.Hour {
 		bad("session_max_age: must be at least auth.session_idle and at most 168h")
+	}
+	if c.AccessRecheck < 100*time.Millisecond || c.AccessRecheck > time.Minute {
+		bad("access_recheck: must be between 100ms and 1m")
 	}
 	return errors.Join(errs...)
 }
