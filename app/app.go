@@ -162,6 +162,7 @@ func (a *App) Run(ctx context.Context) error {
 		g.run("alerts", func(c context.Context) error { return a.alerts.Run(c, 5*time.Second) }, dutyCtx),
 		g.run("webhooks", a.hooks.Run, dutyCtx),
 		g.run("sessions", a.sweepSessions, dutyCtx),
+		g.run("access", a.watcher.Run, dutyCtx),
 	}
 	ingestDone := g.run("ingest", a.ingester.Run, ingestCtx)
 	subscriptionDone := g.run("ingest drain", a.subscription, ctx)
