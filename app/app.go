@@ -168,6 +168,7 @@ func (a *App) Run(ctx context.Context) error {
 		// Stopped with the duties, after HTTP: its last checkpoint covers
 		// every event the service wrote.
 		g.run("audit checkpoints", a.checkpoints.Run, dutyCtx),
+		g.run("access", a.watcher.Run, dutyCtx),
 	}
 	ingestDone := g.run("ingest", a.ingester.Run, ingestCtx)
 	subscriptionDone := g.run("ingest drain", a.subscription, ctx)

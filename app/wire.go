@@ -111,6 +111,10 @@ func (a *App) initChart(ctx context.Context) error {
 	}
 	a.encounters = chart.NewEncounters(a.records)
 	a.gate = &auth.Gate{Policy: &auth.Policy{Teams: a.chart, BreakGlass: a.glass}, Audit: a.audit}
+	// Open sockets are decided again when care teams or grants change.
+	a.watcher.RecheckEvery = a.cfg.Auth.AccessRecheck
+	a.watcher.Decide(a.gate)
+	a.chart.OnMembershipChange(a.watcher.Changed)
 	a.hub = live.NewHub()
 	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "vitalwire_devices_connected", Help: "Devices whose last status said online.",
@@ -288,7 +292,8 @@ func (a *App) initHTTP(context.Context) error {
 		Devices: a.devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
 		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,
 		Visits: a.visits, SFU: a.sfu, Recorder: a.recorder, JoinLinkTTL: a.cfg.Telehealth.JoinLinkTTL,
-		SessionMaxAge: a.cfg.Auth.SessionMaxAge, Ready: a.ready,
+		JoinLinkMaxAge: a.cfg.Telehealth.JoinLinkMaxAge,
+		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready,
 	})
 	if err != nil {
 		return err

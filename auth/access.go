@@ -90,6 +90,30 @@ type BreakGlass struct {
 	mu  sync.RWMutex
 	// active grants by subject and patient -> expiry
 	active map[[2]string]time.Time
+	// watchers are told when a grant begins or expires (open sockets).
+	watchers []func()
+}
+
+// Watch calls f whenever a grant begins or expires, from then on.
+func (b *BreakGlass) Watch(f func()) {
+	b.mu.Lock()
+	b.watchers = append(b.watchers, f)
+	b.mu.Unlock()
+}
+
+func (b *BreakGlass) changed() {
+	b.mu.RLock()
+	ws := append([]func(){}, b.watchers...)
+	b.mu.RUnlock()
+	for _, f := range ws {
+		f()
+	}
+}
+
+// expireAt tells the watchers when a grant expiring at exp has expired.
+func (b *BreakGlass) expireAt(exp time.Time) {
+	// A little past the expiry, so that Active has turned false.
+	time.AfterFunc(time.Until(exp)+10*time.Millisecond, b.changed)
 }
 
 // Grant is one break-glass grant.
@@ -122,6 +146,7 @@ func OpenBreakGlass(ctx context.Context, db *sql.DB, ttl time.Duration) (*BreakG
 			return nil, fmt.Errorf("load break-glass grants: %w", err)
 		}
 		b.active[[2]string{s, p}] = time.Unix(0, exp)
+		b.expireAt(time.Unix(0, exp))
 	}
 	return b, rows.Err()
 }
@@ -143,6 +168,8 @@ func (b *BreakGlass) Open(ctx context.Context, c Claims, patient, reason string)
 	b.mu.Lock()
 	b.active[[2]string{c.Subject, patient}] = g.ExpiresAt
 	b.mu.Unlock()
+	b.expireAt(g.ExpiresAt)
+	b.changed()
 	return g, nil
 }
 

@@ -34,7 +34,11 @@ type Event struct {
 	Outcome    string    `json:"outcome"`
 	Source     string    `json:"source"` // client address
 	BreakGlass bool      `json:"break_glass"`
-	PrevHash   string    `json:"prev_hash"`
+	// IssuedBy names the admin who issued the credential that opened the
+	// actor's session (a sign-in link, a password they set), when it was
+	// not the actor's own: such accesses are reviewed like break-glass.
+	IssuedBy string `json:"issued_by,omitempty"`
+	PrevHash string `json:"prev_hash"`
 	// Hash is the event's link in the chain: HMAC-SHA256 under the chain
 	// key from the keyed part's first event on (see AuditLog), SHA-256
 	// before it (trails written before the key was introduced).
@@ -46,8 +50,14 @@ const genesis = "000000000000000000000000000000000000000000000000000000000000000
 
 // chained are the event's fields in the order its link covers them.
 func (e *Event) chained() []string {
-	return []string{strconv.FormatInt(e.Seq, 10), strconv.FormatInt(e.Time.UnixNano(), 10), e.Actor, e.Role,
+	fields := []string{strconv.FormatInt(e.Seq, 10), strconv.FormatInt(e.Time.UnixNano(), 10), e.Actor, e.Role,
 		e.Action, e.Patient, e.Resource, e.Outcome, e.Source, strconv.FormatBool(e.BreakGlass), e.PrevHash}
+	if e.IssuedBy != "" {
+		// Only when set, so that the events written before the field
+		// existed keep their links.
+		fields = append(fields, "issued_by", e.IssuedBy)
+	}
+	return fields
 }
 
 // digest is the unkeyed link: SHA-256 of the fields.
@@ -129,8 +139,9 @@ func (l *AuditLog) Append(ctx context.Context, e Event) (Event, error) {
 		e.Hash = e.digest()
 	}
 	_, err := l.db.ExecContext(ctx, `INSERT INTO audit_events (seq, at, actor, role, action, patient, resource, outcome, source,
-		break_glass, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-		e.Seq, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Patient, e.Resource, e.Outcome, e.Source, e.BreakGlass, e.PrevHash, e.Hash)
+		break_glass, issued_by, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		e.Seq, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Patient, e.Resource, e.Outcome, e.Source, e.BreakGlass, e.IssuedBy,
+		e.PrevHash, e.Hash)
 	if err != nil {
 		return e, fmt.Errorf("append audit event: %w", err)
 	}
@@ -159,7 +170,7 @@ func Export(ctx context.Context, db *sql.DB, q Query, w io.Writer) (int, error) 
 	if to.IsZero() {
 		to = time.Unix(0, 1<<62)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, prev_hash, hash
+	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, issued_by, prev_hash, hash
 		FROM audit_events WHERE at >= ? AND at < ? AND (? = '' OR patient = ?) ORDER BY seq`,
 		q.From.UnixNano(), to.UnixNano(), q.Patient, q.Patient)
 	if err != nil {
@@ -185,7 +196,7 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	var at int64
 	if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Role, &e.Action, &e.Patient, &e.Resource, &e.Outcome, &e.Source,
-		&e.BreakGlass, &e.PrevHash, &e.Hash); err != nil {
+		&e.BreakGlass, &e.IssuedBy, &e.PrevHash, &e.Hash); err != nil {
 		return e, fmt.Errorf("read audit event: %w", err)
 	}
 	e.Time = time.Unix(0, at).UTC()

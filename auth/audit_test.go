@@ -83,3 +83,26 @@ func TestTheAuditChain(t *testing.T) {
 		require.Equal(t, []auth.Finding{{Kind: auth.FindingDeleted, Seq: 5, Detail: "event 5 is missing (deleted)"}}, tampered.Findings)
 	})
 }
+
+func TestTheIssuerOfACredentialIsPartOfTheChain(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	log, err := auth.OpenAuditLog(ctx, db)
+	require.NoError(t, err)
+	_, err = log.Append(ctx, auth.Event{Actor: "doc", Role: "clinician", Action: "GET /x", Patient: "p1", Outcome: auth.Allowed})
+	require.NoError(t, err)
+	_, err = log.Append(ctx, auth.Event{Actor: "doc", Role: "clinician", Action: "GET /x", Patient: "p1", Outcome: auth.Allowed,
+		IssuedBy: "root"})
+	require.NoError(t, err)
+	_, err = auth.Verify(ctx, db)
+	require.NoError(t, err, "events with and without an issuer verify")
+	_, err = db.Exec(`UPDATE audit_events SET issued_by = '' WHERE seq = 2`)
+	require.NoError(t, err)
+	_, err = auth.Verify(ctx, db)
+	var tampered *auth.TamperError
+	require.ErrorAs(t, err, &tampered, "erasing who issued the credential is detected")
+	require.NotEmpty(t, tampered.Findings)
+	require.EqualValues(t, 2, tampered.Findings[0].Seq)
+}

@@ -142,7 +142,7 @@ func VerifyTrail(ctx context.Context, db *sql.DB, o VerifyOptions) (Report, erro
 
 // walkChain checks every event's link and content.
 func walkChain(ctx context.Context, db *sql.DB, r *Report, key []byte, anchor chainAnchor, anchored bool, want map[int64]string) error {
-	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, prev_hash, hash
+	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, role, action, patient, resource, outcome, source, break_glass, issued_by, prev_hash, hash
 		FROM audit_events ORDER BY seq`)
 	if err != nil {
 		return fmt.Errorf("verify audit: %w", err)

@@ -21,12 +21,17 @@ type Config struct {
 	SessionMaxAge time.Duration `yaml:"session_max_age"`
 	// Audit keys the audit chain and checkpoints its head (AuditConfig).
 	Audit AuditConfig `yaml:"audit"`
+	// AccessRecheck is how often every open socket's patients are decided
+	// again with the policy, the backstop for changes that are not
+	// announced (care-team changes and break-glass grants and expiries are
+	// decided again at once; default 5 s).
+	AccessRecheck time.Duration `yaml:"access_recheck"`
 }
 
 // DefaultConfig is the auth configuration of a new installation.
 func DefaultConfig() Config {
 	return Config{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour,
-		Audit: DefaultAuditConfig()}
+		Audit: DefaultAuditConfig(), AccessRecheck: 5 * time.Second}
 }
 
 // Validate checks the configuration, naming each bad field.
@@ -47,6 +52,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Audit.Validate(); err != nil {
 		errs = append(errs, inAuditSection(err)...)
+	}
+	if c.AccessRecheck < 100*time.Millisecond || c.AccessRecheck > time.Minute {
+		bad("access_recheck: must be between 100ms and 1m")
 	}
 	return errors.Join(errs...)
 }

@@ -131,6 +131,7 @@ func (g *Gate) Record(ctx context.Context, c Claims, patient string, q Request, 
 func (g *Gate) record(ctx context.Context, c Claims, patient string, q Request, d Decision) error {
 	ev := q.event(c, patient)
 	ev.BreakGlass = d.BreakGlass
+	ev.IssuedBy = c.IssuedBy
 	if d.Allowed {
 		ev.Outcome = Allowed
 	}
@@ -161,24 +162,160 @@ type Credential struct {
 }
 
 // Watcher ends long-lived connections (WebSockets) when what admitted
-// them ends: a revoked token or an ended session at once, an expired token
-// at its expiry, a session that idled out or reached its maximum age within
-// CheckEvery.
+// them ends: a revoked token or an ended session at once (and the
+// sessions a revoked link minted), an expired token at its expiry, a
+// session that idled out or reached its maximum age within CheckEvery.
+// It also holds each patient a connection was allowed (Hold) and
+// re-decides it with the policy whenever access may have changed
+// (Changed: care teams, break-glass grants and their expiry) and every
+// RecheckEvery (Run), ending the access the policy no longer allows.
 type Watcher struct {
-	Sessions   *Sessions
-	CheckEvery time.Duration // default 5 s
+	Sessions     *Sessions
+	CheckEvery   time.Duration // default 5 s
+	RecheckEvery time.Duration // default 5 s
 
 	mu    sync.Mutex
 	byJTI map[string]map[chan string]struct{}
+	gate  *Gate
+	holds map[*Hold]struct{}
 }
 
 // NewWatcher returns a watcher told of every revocation by revoked.
 func NewWatcher(sessions *Sessions, revoked *Revocations) *Watcher {
-	w := &Watcher{Sessions: sessions, CheckEvery: 5 * time.Second}
+	w := &Watcher{Sessions: sessions, CheckEvery: 5 * time.Second, RecheckEvery: 5 * time.Second}
 	if revoked != nil {
-		revoked.Watch(func(jti string) { w.End(jti, "token revoked") })
+		revoked.Watch(func(jti string) {
+			w.End(jti, "token revoked")
+			// A revoked link ends the sessions it minted.
+			if sessions == nil {
+				return
+			}
+			ids, _ := sessions.EndFrom(context.Background(), jti)
+			for _, id := range ids {
+				w.End(id, "the link this session was opened with was revoked")
+			}
+		})
 	}
 	return w
+}
+
+// Decide makes the watcher re-decide held accesses with g's policy, and
+// audit their ends, from now on; it listens to g's break-glass grants.
+func (w *Watcher) Decide(g *Gate) {
+	w.mu.Lock()
+	w.gate = g
+	w.mu.Unlock()
+	if g.Policy != nil && g.Policy.BreakGlass != nil {
+		g.Policy.BreakGlass.Watch(w.Changed)
+	}
+}
+
+// Hold is one patient's data held open on a connection (a live
+// subscription, a visit joined as the care team).
+type Hold struct {
+	w       *Watcher
+	claims  Claims
+	patient string
+	end     Request
+	decide  func() Decision
+	lost    func(reason string)
+
+	mu   sync.Mutex
+	last Decision
+	done bool
+}
+
+// Hold keeps an access the gate allowed open while decide (the policy's
+// decision, taken again) allows it. When it no longer does, the watcher
+// audits end (the closing, refused from now on) and calls lost once with
+// the reason, from whichever goroutine noticed; lost must not block.
+// Release the hold when the connection ends.
+func (w *Watcher) Hold(c Claims, patient string, end Request, decide func() Decision, lost func(reason string)) *Hold {
+	h := &Hold{w: w, claims: c, patient: patient, end: end, decide: decide, lost: lost, last: Decision{Allowed: true}}
+	w.mu.Lock()
+	if w.holds == nil {
+		w.holds = map[*Hold]struct{}{}
+	}
+	w.holds[h] = struct{}{}
+	w.mu.Unlock()
+	h.redecide() // a change between the gate's decision and the hold
+	return h
+}
+
+// Release stops holding, without audit (the connection ended).
+func (h *Hold) Release() {
+	h.mu.Lock()
+	h.done = true
+	h.mu.Unlock()
+	h.w.forgetHold(h)
+}
+
+func (w *Watcher) forgetHold(h *Hold) {
+	w.mu.Lock()
+	delete(w.holds, h)
+	w.mu.Unlock()
+}
+
+func (h *Hold) redecide() {
+	h.mu.Lock()
+	if h.done {
+		h.mu.Unlock()
+		return
+	}
+	d := h.decide()
+	if d.Allowed {
+		h.last = d
+		h.mu.Unlock()
+		return
+	}
+	h.done = true
+	reason := "access ended: no longer in a care team of the patient"
+	if h.last.BreakGlass {
+		reason = "access ended: the break-glass grant expired"
+	}
+	h.mu.Unlock()
+	h.w.forgetHold(h)
+	h.w.mu.Lock()
+	g := h.w.gate
+	h.w.mu.Unlock()
+	if g != nil {
+		// The access ends whether or not this can be written.
+		g.Record(context.Background(), h.claims, h.patient, h.end, Decision{})
+	}
+	h.lost(reason)
+}
+
+// Changed re-decides every held access now: who may see what may have
+// changed (a care team's members, a break-glass grant begun or expired).
+func (w *Watcher) Changed() {
+	w.mu.Lock()
+	hs := make([]*Hold, 0, len(w.holds))
+	for h := range w.holds {
+		hs = append(hs, h)
+	}
+	w.mu.Unlock()
+	for _, h := range hs {
+		h.redecide()
+	}
+}
+
+// Run re-decides every held access each RecheckEvery until ctx ends: the
+// backstop for a change nobody announced.
+func (w *Watcher) Run(ctx context.Context) error {
+	every := w.RecheckEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			w.Changed()
+		}
+	}
 }
 
 // End ends every connection of a token or session id now (a revocation,

@@ -2,10 +2,8 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -83,20 +81,7 @@ func hashCookie(cookie string) string {
 // Create starts a session for subject in role and returns the cookie value
 // and the claims the session stands for.
 func (s *Sessions) Create(ctx context.Context, subject string, role Role) (string, Claims, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	cookie := base64.RawURLEncoding.EncodeToString(b)
-	j := make([]byte, 9)
-	rand.Read(j)
-	now := s.now()
-	c := Claims{Subject: subject, Role: role, IssuedAt: now.Unix(), Expires: now.Add(s.idle).Unix(),
-		ID: "s." + base64.RawURLEncoding.EncodeToString(j)}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_hash, jti, subject, role, created_at, last_seen, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, hashCookie(cookie), c.ID, subject, string(role), now.Unix(), now.Unix(), now.Add(s.maxAge).Unix())
-	if err != nil {
-		return "", Claims{}, fmt.Errorf("create session: %w", err)
-	}
-	return cookie, c, nil
+	return s.CreateFrom(ctx, subject, role, Origin{})
 }
 
 // Check returns the claims of a live session and, when touch is set,
@@ -109,8 +94,8 @@ func (s *Sessions) Check(ctx context.Context, cookie string, touch bool) (Claims
 	var c Claims
 	var role string
 	var created, last, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT jti, subject, role, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?`,
-		hashCookie(cookie)).Scan(&c.ID, &c.Subject, &role, &created, &last, &expires)
+	err := s.db.QueryRowContext(ctx, `SELECT jti, subject, role, created_at, last_seen, expires_at, issued_by, pending FROM sessions
+		WHERE id_hash = ?`, hashCookie(cookie)).Scan(&c.ID, &c.Subject, &role, &created, &last, &expires, &c.IssuedBy, &c.Use)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Claims{}, ErrNoSession
 	}

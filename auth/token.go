@@ -53,6 +53,11 @@ type Claims struct {
 	// link, which is good for nothing but starting a browser session; or
 	// what MintUse was given (a visit's join link: "visit:ID").
 	Use string `json:"use,omitempty"`
+	// IssuedBy is set on the claims of a browser session opened with a
+	// credential an admin issued for this person (a sign-in link, a
+	// password the admin set): the admin's subject. Every access in the
+	// session is audited with it.
+	IssuedBy string `json:"iby,omitempty"`
 }
 
 // Token errors.
@@ -117,6 +122,11 @@ func (s *Signer) VerifyUse(code, use string) (Claims, error) {
 // UseSignIn marks a sign-in link's claims.
 const UseSignIn = "signin"
 
+// UseSetPassword marks the claims of a browser session opened with a
+// credential an admin issued for the person: good for nothing but setting
+// the person's own password.
+const UseSetPassword = "set-password"
+
 // ErrWrongUse: a token used for what it was not minted for (a sign-in link
 // or a visit's join link as a bearer token, a bearer token as a link, a
 // link of one use for another).
@@ -159,7 +169,28 @@ func (s *Signer) VerifySignInLink(code string) (Claims, error) {
 	return c, err
 }
 
+// Inspect checks a token's form and signature only, and returns its claims
+// whatever its use, expiry or revocation (to revoke it, and end what it
+// opened, even when it can no longer be used).
+func (s *Signer) Inspect(token string) (Claims, error) {
+	return s.parse(token)
+}
+
 func (s *Signer) verify(token string) (Claims, error) {
+	c, err := s.parse(token)
+	if err != nil {
+		return Claims{}, err
+	}
+	if s.now().Unix() >= c.Expires {
+		return Claims{}, ErrExpired
+	}
+	if s.revoked != nil && s.revoked.Revoked(c.ID) {
+		return Claims{}, ErrRevoked
+	}
+	return c, nil
+}
+
+func (s *Signer) parse(token string) (Claims, error) {
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	if !ok {
 		return Claims{}, ErrMalformedToken
@@ -181,12 +212,6 @@ func (s *Signer) verify(token string) (Claims, error) {
 	}
 	if _, err := ParseRole(string(c.Role)); err != nil || c.Subject == "" {
 		return Claims{}, ErrMalformedToken
-	}
-	if s.now().Unix() >= c.Expires {
-		return Claims{}, ErrExpired
-	}
-	if s.revoked != nil && s.revoked.Revoked(c.ID) {
-		return Claims{}, ErrRevoked
 	}
 	return c, nil
 }

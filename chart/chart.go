@@ -88,6 +88,29 @@ type Chart struct {
 	care map[string]map[string]int
 	// scoring holds what the rules need of each patient, in memory.
 	scoring map[string]Scoring
+	// onChange are told when care-team membership changes.
+	onChange []func()
+}
+
+// OnMembershipChange calls f after every change of who is in a care team
+// (a clinician or a patient added or removed), so that open live views
+// are decided again at once.
+func (c *Chart) OnMembershipChange(f func()) {
+	c.mu.Lock()
+	c.onChange = append(c.onChange, f)
+	c.mu.Unlock()
+}
+
+// membershipChanged reindexes the care teams and tells the watchers.
+func (c *Chart) membershipChanged(ctx context.Context) error {
+	err := c.reindex(ctx)
+	c.mu.RLock()
+	fs := append([]func(){}, c.onChange...)
+	c.mu.RUnlock()
+	for _, f := range fs {
+		f()
+	}
+	return err
 }
 
 // Scoring is what the rules engine needs of a patient's chart.
@@ -293,7 +316,7 @@ func (c *Chart) AddMember(ctx context.Context, team, kind, member string) error 
 	if _, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO care_team_members (team_id, member, kind) VALUES (?,?,?)`, team, member, kind); err != nil {
 		return fmt.Errorf("add member: %w", err)
 	}
-	return c.reindex(ctx)
+	return c.membershipChanged(ctx)
 }
 
 // RemoveMember takes a member out of a care team (a clinician leaving
@@ -303,7 +326,7 @@ func (c *Chart) RemoveMember(ctx context.Context, team, kind, member string) err
 		team, member, kind, kind); err != nil {
 		return fmt.Errorf("remove member: %w", err)
 	}
-	return c.reindex(ctx)
+	return c.membershipChanged(ctx)
 }
 
 // EscalationContacts lists the escalation contacts of every care team of

@@ -371,3 +371,17 @@ func TestAssessmentAndScoring(t *testing.T) {
 		}
 	})
 }
+
+func TestMembershipChangesAreAnnounced(t *testing.T) {
+	ctx := context.Background()
+	c := openChart(t, openRecords(t))
+	_, err := c.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "A", BirthDate: "1970-01-01"})
+	require.NoError(t, err)
+	require.NoError(t, c.AddTeam(ctx, "ward", "Ward"))
+	var seen []bool
+	c.OnMembershipChange(func() { seen = append(seen, c.ClinicianHasPatient("doc", "p1")) })
+	require.NoError(t, c.AddMember(ctx, "ward", "clinician", "doc"))
+	require.NoError(t, c.AddMember(ctx, "ward", "patient", "p1"))
+	require.NoError(t, c.RemoveMember(ctx, "ward", "patient", "p1"))
+	require.Equal(t, []bool{false, true, false}, seen, "told after each change, with the index already updated")
+}

@@ -63,6 +63,8 @@ type Deps struct {
 	Recorder *telehealth.Recorder
 	// JoinLinkTTL is how long a visit's join link lasts after its start.
 	JoinLinkTTL time.Duration
+	// JoinLinkMaxAge bounds a join link's life from its issue (0: 24 h).
+	JoinLinkMaxAge time.Duration
 	// SessionMaxAge bounds a session's sockets as it bounds the session.
 	SessionMaxAge time.Duration
 

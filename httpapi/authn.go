@@ -47,6 +47,9 @@ func (a authn) credential(r *http.Request) (auth.Credential, error) {
 		return auth.Credential{Via: auth.ViaSession}, errCrossSite
 	}
 	c, err := a.sessions.Check(r.Context(), ck.Value, r.Header.Get(backgroundHeader) == "")
+	if err == nil && c.Use != "" && !beforePassword(r) {
+		err = errSetPassword // an admin-issued credential: the person's own password first
+	}
 	return auth.Credential{Claims: c, Via: auth.ViaSession, Cookie: ck.Value}, err
 }
 
@@ -147,6 +150,12 @@ func (a access) patientRoute(action string, h http.Handler) http.Handler {
 			fail(w, http.StatusForbidden, "cross-site request refused")
 			return
 		}
+		if errors.Is(err, errSetPassword) {
+			if a.refused(w, r, cred.Claims, patient, action) {
+				passwordFirst(w)
+			}
+			return
+		}
 		if err != nil {
 			if !a.refused(w, r, auth.Claims{}, patient, action) {
 				return
@@ -172,6 +181,10 @@ func (a access) roles(roles []auth.Role, h http.Handler) http.Handler {
 		cred, err := a.credential(r)
 		if errors.Is(err, errCrossSite) {
 			fail(w, http.StatusForbidden, "cross-site request refused")
+			return
+		}
+		if errors.Is(err, errSetPassword) {
+			passwordFirst(w)
 			return
 		}
 		if err != nil {

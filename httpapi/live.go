@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -16,11 +17,16 @@ import (
 // header or, for browsers, which cannot set it on a WebSocket, in the
 // access_token query parameter, or as the session cookie. The client
 // subscribes to patients; the gate decides and audits each subscription.
-// The socket ends with the credential that opened it (auth.Watcher).
+// The socket ends with the credential that opened it (auth.Watcher), and
+// each subscription with the access that allowed it: the watcher decides
+// it again when care teams or break-glass grants change, and on its end
+// the server says "unsubscribed" (audited) and sends nothing more of that
+// patient.
 //
 //	client: {"type":"subscribe","patients":["p1","p2"]}
 //	server: {"type":"subscribed","patient":"p1"}
 //	        {"type":"error","patient":"p2","error":"forbidden"}
+//	        {"type":"unsubscribed","patient":"p1","error":"access ended: no longer in a care team of the patient"}
 //	        {"type":"reading","patient":"p1","reading":{"device":"...","patient":"p1","type":"heart_rate","time":"...","value":72,"unit":"/min"}}
 //	        {"type":"alert","patient":"p1","alert":{"id":3,"rule":"spo2_low","state":"firing",...},"urgency":350}
 //	        {"type":"news2","patient":"p1","news2":{"total":5,"band":"medium"},"urgency":5}
@@ -64,6 +70,10 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, "cross-site request refused")
 		return
 	}
+	if errors.Is(err, errSetPassword) {
+		passwordFirst(w)
+		return
+	}
 	if err != nil {
 		fail(w, http.StatusUnauthorized, "a valid token is required")
 		return
@@ -85,6 +95,9 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 	// goroutine that writes to the connection.
 	replies := make(chan LiveMessage, 64)
 	readDone := make(chan struct{})
+	held := newHeld()
+	defer held.releaseAll()
+	closeReq := auth.Request{Action: "WS end /ws/v1/live (access ended)", Resource: "/ws/v1/live", Source: clientAddr(r)}
 	go func() {
 		defer close(readDone)
 		for {
@@ -105,8 +118,19 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 				case !d.Allowed:
 					replies <- LiveMessage{Type: "error", Patient: p, Error: "forbidden"}
 				default:
+					if !held.add(p) {
+						replies <- LiveMessage{Type: "subscribed", Patient: p}
+						continue
+					}
 					sub.Add(p)
 					replies <- LiveMessage{Type: "subscribed", Patient: p}
+					claims := cred.Claims
+					held.hold(p, a.watcher.Hold(claims, p, closeReq,
+						func() auth.Decision { return a.gate.Policy.Patient(claims, p) },
+						func(reason string) {
+							sub.Remove(p)
+							held.lost(p, reason)
+						}))
 				}
 			}
 		}
@@ -137,9 +161,23 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		case out = <-replies:
+		case <-held.changed:
+			for _, m := range held.takeLost() {
+				if !write(m) {
+					conn.Close()
+					return
+				}
+			}
+			continue
 		case ev := <-sub.Events:
+			if !held.allowed(ev.Patient) {
+				continue // queued before its access ended
+			}
 			out = liveEvent(ev)
 		case rd := <-sub.C:
+			if !held.allowed(rd.Patient) {
+				continue
+			}
 			rj := ReadingOf(rd)
 			out = LiveMessage{Type: "reading", Patient: rd.Patient, Reading: &rj}
 		}
@@ -162,4 +200,81 @@ func liveEvent(ev live.Event) LiveMessage {
 		out.Alert = ev.Data
 	}
 	return out
+}
+
+// held is a live socket's subscriptions and the watcher's holds on them.
+// The watcher ends a hold from any goroutine; the socket's writer sends
+// the notices and drops what was queued for a patient no longer allowed.
+type held struct {
+	mu      sync.Mutex
+	holds   map[string]*auth.Hold // nil value: being set up
+	notices []LiveMessage
+	changed chan struct{}
+	closed  bool
+}
+
+func newHeld() *held { return &held{holds: map[string]*auth.Hold{}, changed: make(chan struct{}, 1)} }
+
+// add marks p subscribed; false when it already is.
+func (h *held) add(p string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.holds[p]; ok || h.closed {
+		return false
+	}
+	h.holds[p] = nil
+	return true
+}
+
+// hold records the watcher's hold on p (which may have ended already).
+func (h *held) hold(p string, x *auth.Hold) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		x.Release() // the socket has ended
+		return
+	}
+	if _, ok := h.holds[p]; ok {
+		h.holds[p] = x
+	}
+}
+
+func (h *held) allowed(p string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.holds[p]
+	return ok
+}
+
+// lost ends p's subscription and queues the notice.
+func (h *held) lost(p, reason string) {
+	h.mu.Lock()
+	delete(h.holds, p)
+	h.notices = append(h.notices, LiveMessage{Type: "unsubscribed", Patient: p, Error: reason})
+	h.mu.Unlock()
+	select {
+	case h.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (h *held) takeLost() []LiveMessage {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := h.notices
+	h.notices = nil
+	return out
+}
+
+func (h *held) releaseAll() {
+	h.mu.Lock()
+	hs := h.holds
+	h.holds = map[string]*auth.Hold{}
+	h.closed = true
+	h.mu.Unlock()
+	for _, x := range hs {
+		if x != nil {
+			x.Release()
+		}
+	}
 }

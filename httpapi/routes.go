@@ -56,7 +56,8 @@ func routes(d Deps) []Route {
 	ss := sessionAPI{access: ac, sessions: d.Sessions, revoked: d.Revoked, audit: d.Audit, watcher: d.Watcher,
 		baseURL: d.BaseURL, secure: d.Secure, log: d.Log}
 	vi := visitsAPI{access: ac, visits: d.Visits, chart: d.Chart, encounters: d.Encounters, sfu: d.SFU, recorder: d.Recorder,
-		watcher: d.Watcher, sessions: ss, joinTTL: d.JoinLinkTTL, log: d.Log}
+		watcher: d.Watcher, sessions: ss, joinTTL: d.JoinLinkTTL, joinMaxAge: d.JoinLinkMaxAge, log: d.Log}
+	ss.mayRevokeLink = vi.mayRevokeLink
 	fh := fhirAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
@@ -85,6 +86,7 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/patients/{id}/overrides", Access: Patient, handler: http.HandlerFunc(al.override)},
 		{Pattern: "POST /api/v1/patients/{id}/break-glass", Roles: staff, handler: http.HandlerFunc(ch.breakGlass)},
 		{Pattern: "GET /api/v1/break-glass", Roles: admin, handler: http.HandlerFunc(ch.listBreakGlass)},
+		{Pattern: "GET /api/v1/issued-credentials", Roles: admin, handler: http.HandlerFunc(ss.listIssued)},
 		{Pattern: "GET /api/v1/care-teams", Roles: admin, handler: http.HandlerFunc(ch.listTeams)},
 		{Pattern: "POST /api/v1/care-teams", Roles: admin, handler: http.HandlerFunc(ch.addTeam)},
 		{Pattern: "POST /api/v1/care-teams/{id}/members", Roles: admin, handler: http.HandlerFunc(ch.addMember)},
@@ -102,6 +104,7 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /api/v1/session", Roles: anyone, handler: http.HandlerFunc(ss.whoAmI)},
 		{Pattern: "DELETE /api/v1/session", Access: Public, handler: http.HandlerFunc(ss.signOut)},
 		{Pattern: "POST /api/v1/session/activity", Roles: anyone, handler: http.HandlerFunc(ss.activity)},
+		{Pattern: "POST /api/v1/session/password", Roles: anyone, handler: http.HandlerFunc(ss.setOwnPassword)},
 		{Pattern: "GET /api/v1/users", Roles: admin, handler: http.HandlerFunc(ss.listUsers)},
 		{Pattern: "POST /api/v1/users", Roles: admin, handler: http.HandlerFunc(ss.setUser)},
 		{Pattern: "POST /api/v1/users/{username}/disable", Roles: admin, handler: http.HandlerFunc(ss.disableUser)},
@@ -112,6 +115,7 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/visits/{visit}/invite", Access: Self, handler: http.HandlerFunc(vi.invite)},
 		{Pattern: "POST /api/v1/visits/{visit}/end", Access: Self, handler: http.HandlerFunc(vi.end)},
 		{Pattern: "POST /api/v1/visits/{visit}/attach", Access: Self, handler: http.HandlerFunc(vi.attach)},
+		{Pattern: "POST /api/v1/visits/{visit}/patient-link", Access: Self, handler: http.HandlerFunc(vi.patientLink)},
 		{Pattern: "POST /api/v1/visits/{visit}/session", Access: Public, handler: http.HandlerFunc(vi.joinSession)},
 		{Pattern: "GET /ws/v1/visits/{visit}", Access: Self, handler: http.HandlerFunc(vi.socket)},
 		{Pattern: "GET /fhir/r4/Patient/{id}", Access: Patient, handler: http.HandlerFunc(fh.patient)},

@@ -22,6 +22,9 @@ type sessionAPI struct {
 	baseURL  func() string
 	secure   bool
 	log      zerolog.Logger
+	// mayRevokeLink decides (and audits) whether c may revoke another's
+	// link (a clinician of the visit, its join link).
+	mayRevokeLink func(r *http.Request, c, link auth.Claims) (bool, error)
 }
 
 func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
@@ -34,19 +37,25 @@ func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var who auth.Claims
+	var origin auth.Origin
 	var err error
 	switch {
 	case req.Code != "":
 		var link auth.Claims
 		if link, err = a.signer.VerifySignInLink(req.Code); err == nil {
-			who = link
+			who = auth.Claims{Subject: link.Subject, Role: link.Role}
+			origin.Link = link.ID
 			err = a.sessions.Redeem(r.Context(), link)
+		}
+		if err == nil {
+			origin.Issued, _, err = a.sessions.IssuedLink(r.Context(), link.ID)
 		}
 	case req.Username != "":
 		who.Subject = req.Username
 		var u auth.User
 		if u, err = a.sessions.Login(r.Context(), req.Username, req.Password); err == nil {
 			who = auth.Claims{Subject: u.Subject, Role: u.Role}
+			origin.Issued, _, err = a.sessions.IssuedPasswordOf(r.Context(), req.Username)
 		}
 	default:
 		fail(w, http.StatusBadRequest, "a sign-in code, or a username and password, is required")
@@ -69,16 +78,22 @@ func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, msg)
 		return
 	}
+	who.IssuedBy = origin.Issued.IssuedBy
 	if aerr := a.gate.Allowed(r.Context(), who, "", request(r, action)); aerr != nil {
 		a.auditFailed(w, aerr)
 		return
 	}
-	a.startSession(w, r, who)
+	if origin.Issued.ID != 0 {
+		if err := a.sessions.UsedIssued(r.Context(), origin.Issued.ID, clientAddr(r)); err != nil {
+			a.log.Error().Err(err).Msg("record use of an issued credential")
+		}
+	}
+	a.startSession(w, r, who, origin)
 }
 
 // startSession creates a browser session for who and sets its cookie.
-func (a sessionAPI) startSession(w http.ResponseWriter, r *http.Request, who auth.Claims) {
-	cookie, c, err := a.sessions.Create(r.Context(), who.Subject, who.Role)
+func (a sessionAPI) startSession(w http.ResponseWriter, r *http.Request, who auth.Claims, origin auth.Origin) {
+	cookie, c, err := a.sessions.CreateFrom(r.Context(), who.Subject, who.Role, origin)
 	if err != nil {
 		a.log.Error().Err(err).Msg("session create failed")
 		fail(w, http.StatusInternalServerError, "internal error")
@@ -97,7 +112,7 @@ func (a sessionAPI) setCookie(w http.ResponseWriter, value string, maxAge int) {
 
 func (a sessionAPI) info(c auth.Claims) SessionInfo {
 	return SessionInfo{Subject: c.Subject, Role: c.Role, IdleSeconds: int(a.sessions.Idle() / time.Second),
-		Expires: time.Unix(c.Expires, 0).UTC()}
+		Expires: time.Unix(c.Expires, 0).UTC(), MustSetPassword: c.Use == auth.UseSetPassword}
 }
 
 func (a sessionAPI) whoAmI(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +153,10 @@ func (a sessionAPI) setUser(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if err := a.sessions.SetPassword(r.Context(), req.Username, req.Subject, req.Role, req.Password); err != nil {
+	// A password set for someone else is recorded as issued, and must be
+	// replaced by its owner at first use.
+	by, _ := auth.FromContext(r.Context())
+	if err := a.sessions.SetPasswordBy(r.Context(), by, req.Username, req.Subject, req.Role, req.Password); err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -163,8 +181,13 @@ func (a sessionAPI) disableUser(w http.ResponseWriter, r *http.Request) {
 // NewSignInLink mints a one-time sign-in link to the UI at base for
 // subject in role.
 func NewSignInLink(signer *auth.Signer, base, subject string, role auth.Role, ttl time.Duration) SignInLink {
+	l, _ := mintSignInLink(signer, base, subject, role, ttl)
+	return l
+}
+
+func mintSignInLink(signer *auth.Signer, base, subject string, role auth.Role, ttl time.Duration) (SignInLink, auth.Claims) {
 	code, c := signer.MintSignInLink(subject, role, ttl)
-	return SignInLink{URL: base + "/#/signin?code=" + url.QueryEscape(code), Expires: time.Unix(c.Expires, 0).UTC()}
+	return SignInLink{URL: base + "/#/signin?code=" + url.QueryEscape(code), Expires: time.Unix(c.Expires, 0).UTC()}, c
 }
 
 func (a sessionAPI) newSignInLink(w http.ResponseWriter, r *http.Request) {
@@ -183,27 +206,42 @@ func (a sessionAPI) newSignInLink(w http.ResponseWriter, r *http.Request) {
 	if !a.allowed(w, r, "", "POST /api/v1/signin-links") {
 		return
 	}
-	writeJSON(w, http.StatusCreated, NewSignInLink(a.signer, a.baseURL(), req.Subject, req.Role, ttl))
+	by, _ := auth.FromContext(r.Context())
+	link, c := mintSignInLink(a.signer, a.baseURL(), req.Subject, req.Role, ttl)
+	// Recorded before it is handed out: a link for someone else is never
+	// unaccounted for.
+	if err := a.sessions.IssueLink(r.Context(), by, c); err != nil {
+		a.log.Error().Err(err).Msg("record issued sign-in link")
+		fail(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusCreated, link)
 }
 
-// revokeToken revokes a token: an admin any token, anyone else their own.
-// A revoked token is refused at once on every route and socket.
+// revokeToken revokes a token, a sign-in link or a join link: an admin
+// any, anyone else their own, and a clinician of a visit's care team the
+// visit's join links. A revoked token is refused at once on every route
+// and socket, and the sessions a revoked link minted end with it.
 func (a sessionAPI) revokeToken(w http.ResponseWriter, r *http.Request) {
 	var req RevokeRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
 	c, _ := auth.FromContext(r.Context())
-	target, err := a.signer.Verify(req.Token)
-	if errors.Is(err, auth.ErrExpired) || errors.Is(err, auth.ErrRevoked) {
-		w.WriteHeader(http.StatusNoContent) // nothing left to revoke
-		return
-	}
+	// Expired or revoked, it is revoked again: what it opened ends.
+	target, err := a.signer.Inspect(req.Token)
 	if err != nil {
 		fail(w, http.StatusBadRequest, "token: not a valid token of this server")
 		return
 	}
-	if c.Role != auth.RoleAdmin && target.Subject != c.Subject {
+	allowed := c.Role == auth.RoleAdmin || target.Subject == c.Subject
+	if !allowed && a.mayRevokeLink != nil && target.Use != "" {
+		if allowed, err = a.mayRevokeLink(r, c, target); err != nil {
+			a.auditFailed(w, err)
+			return
+		}
+	}
+	if !allowed {
 		fail(w, http.StatusForbidden, "only an admin revokes another's token")
 		return
 	}
@@ -211,7 +249,7 @@ func (a sessionAPI) revokeToken(w http.ResponseWriter, r *http.Request) {
 		failErr(w, err)
 		return
 	}
-	a.log.Info().Str("jti", target.ID).Str("subject", target.Subject).Msg("token revoked")
+	a.log.Info().Str("jti", target.ID).Str("subject", target.Subject).Str("use", target.Use).Msg("token revoked")
 	w.WriteHeader(http.StatusNoContent)
 }
 

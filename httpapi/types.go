@@ -176,6 +176,25 @@ type SessionInfo struct {
 	Role        auth.Role `json:"role"`
 	IdleSeconds int       `json:"idle_seconds"`
 	Expires     time.Time `json:"expires"`
+	// MustSetPassword: the session was opened with a credential an admin
+	// issued, and can do nothing but set the person's own password
+	// (POST /api/v1/session/password).
+	MustSetPassword bool `json:"must_set_password,omitempty"`
+}
+
+// SetPasswordRequest is the body of POST /api/v1/session/password: the
+// person's own new password, and their username (required when they have
+// no account yet).
+type SetPasswordRequest struct {
+	Username string `json:"username,omitempty"`
+	Password string `json:"password"`
+}
+
+// CodedError is an error answer with a code a client acts on (e.g.
+// password_change_required: show the set-password form).
+type CodedError struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
 }
 
 // UserRequest is the body of POST /api/v1/users.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,17 +31,28 @@ type visitsAPI struct {
 	watcher    *auth.Watcher
 	sessions   sessionAPI
 	joinTTL    time.Duration
+	// joinMaxAge bounds a join link's life from its issue.
+	joinMaxAge time.Duration
 	log        zerolog.Logger
 }
 
 func visitUse(id string) string { return "visit:" + id }
 
-// joinLink mints a join link to a visit's page for subject.
+// joinLink mints a join link to a visit's page for subject. It lasts
+// until JoinLinkTTL after the visit's start (at least JoinLinkTTL), but
+// never more than JoinLinkMaxAge from now: a link for a visit months ahead
+// is issued again nearer the time (POST /api/v1/visits/{visit}/patient-link).
+// It ends with the visit in any case.
 func (a visitsAPI) joinLink(v telehealth.Visit, subject string, role auth.Role) SignInLink {
 	ttl := a.joinTTL
 	if until := time.Until(v.ScheduledAt.Add(ttl)); until > ttl {
-		ttl = until // a link for a later visit lasts until JoinLinkTTL after its start
+		ttl = until
 	}
+	maxAge := a.joinMaxAge
+	if maxAge <= 0 {
+		maxAge = 24 * time.Hour
+	}
+	ttl = min(ttl, maxAge)
 	code, c := a.signer.MintUse(subject, role, ttl, visitUse(v.ID))
 	return SignInLink{URL: a.sessions.baseURL() + "/#/join?visit=" + url.QueryEscape(v.ID) + "&code=" + url.QueryEscape(code),
 		Expires: time.Unix(c.Expires, 0).UTC()}
@@ -96,6 +108,12 @@ func (a visitsAPI) participant(w http.ResponseWriter, r *http.Request, action st
 		c, err = a.signer.VerifyUse(r.URL.Query().Get("join"), visitUse(id))
 		cred = auth.Credential{Claims: c, Via: auth.ViaLink}
 	}
+	if errors.Is(err, errSetPassword) {
+		if a.refused(w, r, cred.Claims, v.Patient, action) {
+			passwordFirst(w)
+		}
+		return v, cred, "", false
+	}
 	if err != nil {
 		if verr == nil && !a.refused(w, r, auth.Claims{}, v.Patient, action) {
 			return v, cred, "", false
@@ -111,6 +129,13 @@ func (a visitsAPI) participant(w http.ResponseWriter, r *http.Request, action st
 	}
 	if verr != nil {
 		fail(w, http.StatusNotFound, "no such visit")
+		return v, cred, "", false
+	}
+	if cred.Via == auth.ViaLink && v.State == telehealth.Ended {
+		// A join link ends with its visit.
+		if a.refused(w, r, cred.Claims, v.Patient, action) {
+			fail(w, http.StatusUnauthorized, "this visit has ended")
+		}
 		return v, cred, "", false
 	}
 	invitedAs, invited := "", false
@@ -269,7 +294,45 @@ func (a visitsAPI) joinSession(w http.ResponseWriter, r *http.Request) {
 		a.auditFailed(w, aerr)
 		return
 	}
-	a.sessions.startSession(w, r, c)
+	// The session remembers its link: revoking the link ends it.
+	a.sessions.startSession(w, r, auth.Claims{Subject: c.Subject, Role: c.Role}, auth.Origin{Link: c.ID})
+}
+
+// patientLink issues the patient's join link again (the first one lasts at
+// most a day from its issue, and may have leaked): a clinician of the
+// visit asks for it.
+func (a visitsAPI) patientLink(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	v, _, ok := a.clinicianOfVisit(w, r, "POST /api/v1/visits/{visit}/patient-link", "issues join links", &req)
+	if !ok {
+		return
+	}
+	if v.State == telehealth.Ended {
+		failErr(w, telehealth.ErrEnded)
+		return
+	}
+	writeJSON(w, http.StatusCreated, a.joinLink(v, v.Patient, auth.RolePatient))
+}
+
+// mayRevokeLink decides whether c may revoke another's link: a join link
+// of a visit c takes part in as a clinician (its care team, or invited as
+// a clinician). The decision is the gate's, audited.
+func (a visitsAPI) mayRevokeLink(r *http.Request, c, link auth.Claims) (bool, error) {
+	id, ok := strings.CutPrefix(link.Use, "visit:")
+	if !ok || c.Role != auth.RoleClinician {
+		return false, nil
+	}
+	v, err := a.visits.Get(r.Context(), id)
+	if err != nil {
+		return false, nil
+	}
+	invitedAs, invited := a.visits.Invited(r.Context(), id, c.Subject)
+	d, err := a.gate.Visit(r.Context(), c, auth.VisitFacts{Patient: v.Patient, Invited: invited},
+		request(r, "POST /api/v1/tokens/revoke"))
+	if err != nil {
+		return false, err
+	}
+	return d.Part == auth.AsCareTeam || (d.Part == auth.AsInvited && invitedAs == telehealth.RoleClinician), nil
 }
 
 var visitUpgrader = websocket.Upgrader{ReadBufferSize: 8192, WriteBufferSize: 8192,
@@ -312,6 +375,24 @@ func (a visitsAPI) socket(w http.ResponseWriter, r *http.Request) {
 	wctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	ended := a.watcher.Watch(wctx, cred, true)
+	if role == telehealth.RoleClinician && cred.Via != auth.ViaLink {
+		if _, invited := a.visits.Invited(ctx, v.ID, cred.Subject); !invited {
+			// In the call through the care team: it lasts as long as the
+			// policy allows the patient.
+			hold := a.watcher.Hold(cred.Claims, v.Patient,
+				auth.Request{Action: "WS end /ws/v1/visits/{visit} (access ended)", Resource: r.URL.Path, Source: clientAddr(r)},
+				func() auth.Decision {
+					_, invited := a.visits.Invited(ctx, v.ID, cred.Subject)
+					return a.gate.Policy.Visit(cred.Claims, auth.VisitFacts{Patient: v.Patient, Invited: invited}).Decision
+				},
+				func(reason string) {
+					conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason),
+						time.Now().Add(time.Second))
+					conn.Close()
+				})
+			defer hold.Release()
+		}
+	}
 	go func() {
 		select {
 		case reason := <-ended:

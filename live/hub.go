@@ -68,6 +68,24 @@ func (s *Sub) Add(patient string) {
 	h.mu.Unlock()
 }
 
+// Remove unsubscribes s from a patient (access to them ended). What is
+// already queued on C and Events stays there: the reader filters it.
+func (s *Sub) Remove(patient string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.patients[patient] {
+		return
+	}
+	delete(s.patients, patient)
+	h := s.hub
+	h.mu.Lock()
+	delete(h.byPatient[patient], s)
+	if len(h.byPatient[patient]) == 0 {
+		delete(h.byPatient, patient)
+	}
+	h.mu.Unlock()
+}
+
 // Close unsubscribes s from everything. C and Events are not closed: the
 // hub may be sending concurrently; readers stop on their own signal.
 func (s *Sub) Close() {

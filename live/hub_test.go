@@ -32,3 +32,20 @@ func TestHub(t *testing.T) {
 		require.Empty(t, a.C)
 	})
 }
+
+func TestRemoveEndsOnePatientsFeed(t *testing.T) {
+	h := NewHub()
+	s := h.Subscribe(4)
+	s.Add("p1")
+	s.Add("p2")
+	s.Remove("p1")
+	s.Remove("p1") // twice changes nothing
+	h.Readings([]vitals.Reading{{Patient: "p1", Value: 1}, {Patient: "p2", Value: 2}})
+	h.Publish(Event{Patient: "p1", Kind: "alert"})
+	require.Equal(t, 2.0, (<-s.C).Value)
+	require.Empty(t, s.C)
+	require.Empty(t, s.Events)
+	s.Add("p1") // allowed again
+	h.Readings([]vitals.Reading{{Patient: "p1", Value: 3}})
+	require.Equal(t, 3.0, (<-s.C).Value)
+}

@@ -38,6 +38,10 @@ type Settings struct {
 	// JoinLinkTTL is how long a join link lasts (after the visit's
 	// scheduled start; default 1 h).
 	JoinLinkTTL time.Duration `yaml:"join_link_ttl"`
+	// JoinLinkMaxAge bounds a join link's life from its issue, whenever
+	// the visit is scheduled (default 24 h): a link for a later visit is
+	// issued again nearer the time. A link also ends with its visit.
+	JoinLinkMaxAge time.Duration `yaml:"join_link_max_age"`
 	// AttachLookback is how far before a visit the readings attached to
 	// its Encounter reach (default 24 h).
 	AttachLookback time.Duration `yaml:"attach_lookback"`
@@ -45,7 +49,7 @@ type Settings struct {
 
 // DefaultSettings are the settings of a new installation.
 func DefaultSettings() Settings {
-	return Settings{JoinLinkTTL: time.Hour, AttachLookback: 24 * time.Hour}
+	return Settings{JoinLinkTTL: time.Hour, JoinLinkMaxAge: 24 * time.Hour, AttachLookback: 24 * time.Hour}
 }
 
 // Validate checks the settings, naming each bad field.
@@ -57,6 +61,9 @@ func (c Settings) Validate() error {
 	}
 	if c.JoinLinkTTL < time.Minute || c.JoinLinkTTL > 7*24*time.Hour {
 		bad("join_link_ttl: must be between 1m and 168h")
+	}
+	if c.JoinLinkMaxAge < c.JoinLinkTTL || c.JoinLinkMaxAge > 7*24*time.Hour {
+		bad("join_link_max_age: must be at least telehealth.join_link_ttl and at most 168h")
 	}
 	if c.AttachLookback < 0 || c.AttachLookback > 30*24*time.Hour {
 		bad("attach_lookback: must be between 0 and 720h")

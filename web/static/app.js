@@ -126,6 +126,11 @@ async function api(method, path, body, background) {
   const text = await res.text();
   let data = null;
   if (text) { try { data = JSON.parse(text); } catch (e) { data = text; } }
+  if (res.status === 403 && data && data.code === 'password_change_required') {
+    // A credential an administrator issued: the person's own password first.
+    if (me) me.must_set_password = true;
+    if (location.hash !== '#/set-password') location.hash = '#/set-password';
+  }
   if (!res.ok) throw new APIError(res.status, (data && data.error) || res.statusText);
   return data;
 }
@@ -186,7 +191,8 @@ function renderChrome() {
   who.replaceChildren();
   if (!me) return;
   const links = [];
-  if (me.role === 'clinician') links.push(['#/', 'Dashboard']);
+  if (me.must_set_password) { /* nothing but the set-password page until then */ }
+  else if (me.role === 'clinician') links.push(['#/', 'Dashboard']);
   if (me.role === 'patient') links.push([`#/patients/${encodeURIComponent(me.subject)}`, 'My vitals']);
   if (me.role === 'admin') links.push(['#/admin/devices', 'Devices'], ['#/admin/people', 'People and care teams'], ['#/admin/audit', 'Audit log']);
   for (const [href, text] of links) {
@@ -252,9 +258,11 @@ async function route() {
     try { me = await api('GET', '/api/v1/session'); } catch (e) { me = null; }
     if (!me) { location.hash = '#/signin'; return; }
   }
+  if (me.must_set_password && path !== '/set-password') { location.hash = '#/set-password'; return; }
   renderChrome();
   let m;
   try {
+    if (path === '/set-password') return setPasswordPage(main);
     if (path === '/' && me.role === 'patient') { location.hash = `#/patients/${encodeURIComponent(me.subject)}`; return; }
     if (path === '/' && me.role === 'admin') { location.hash = '#/admin/devices'; return; }
     if (path === '/') await dashboardPage(main);
@@ -284,7 +292,7 @@ async function signInPage(main, params) {
     try {
       me = await api('POST', '/api/v1/session', { code });
       notice('');
-      location.hash = '#/';
+      location.hash = me.must_set_password ? '#/set-password' : '#/';
     } catch (e) {
       renderSignInForm(main, e.message);
     }
@@ -303,7 +311,7 @@ function renderSignInForm(main, error) {
       try {
         me = await api('POST', '/api/v1/session', { username: user.value, password: pass.value });
         notice('');
-        location.hash = '#/';
+        location.hash = me.must_set_password ? '#/set-password' : '#/';
       } catch (e) { err.textContent = e.message; pass.value = ''; pass.focus(); }
     },
   },
@@ -312,6 +320,40 @@ function renderSignInForm(main, error) {
   h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Sign in')), err,
   h('p', {}, 'Or open the one-time sign-in link your administrator gave you.'));
   main.replaceChildren(h('h1', {}, 'Sign in to Vitalwire'), form);
+}
+
+// setPasswordPage: a session opened with a link or a password an
+// administrator issued can do nothing else until the person sets their own
+// password; after that it is an ordinary session. Anyone signed in may use
+// it to change their password.
+function setPasswordPage(main) {
+  const first = !!me.must_set_password;
+  const user = h('input', { id: 'new-username', name: 'username', autocomplete: 'username', 'aria-describedby': 'new-username-hint' });
+  const pass = h('input', { id: 'new-password', name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 });
+  const again = h('input', { id: 'new-password-again', name: 'password-again', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 });
+  const err = h('p', { class: 'error', role: 'alert' });
+  const form = h('form', {
+    id: 'set-password-form', class: 'panel', onsubmit: async ev => {
+      ev.preventDefault();
+      err.textContent = '';
+      if (pass.value !== again.value) { err.textContent = 'The two passwords differ.'; again.focus(); return; }
+      try {
+        await api('POST', '/api/v1/session/password', { username: user.value.trim(), password: pass.value });
+        me = await api('GET', '/api/v1/session');
+        notice('Your password is set.');
+        location.hash = '#/';
+      } catch (e) { err.textContent = e.message; pass.value = ''; again.value = ''; pass.focus(); }
+    },
+  },
+  h('label', { for: 'new-username' }, 'Username', user),
+  h('p', { id: 'new-username-hint', class: 'hint' }, 'Choose one if you have none yet; leave it empty to keep your username.'),
+  h('label', { for: 'new-password' }, 'New password (12 or more characters)', pass),
+  h('label', { for: 'new-password-again' }, 'New password again', again),
+  h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Set my password')), err);
+  main.replaceChildren(h('h1', {}, first ? 'Choose your own password' : 'Change your password'),
+    first ? h('p', {}, 'An administrator issued the link or password you signed in with. Choose a password only you know before you continue: until then nothing else is available.') : '',
+    form);
+  pass.focus();
 }
 
 // ---- dashboard ---------------------------------------------------------------
@@ -858,8 +900,8 @@ async function adminAuditPage(main) {
     if (f.glass.checked) events = events.filter(e => e.break_glass);
     const shown = events.slice(-500).reverse();
     results.replaceChildren(h('p', { role: 'status' }, `${events.length} events${events.length > 500 ? ', newest 500 shown' : ''}.`),
-      table('Audit events', ['#', 'Time', 'Actor', 'Role', 'Action', 'Patient', 'Outcome', 'Break-glass', 'Source'],
-        shown.map(e => [String(e.seq), timeText(e.time), e.actor, e.role, e.action, e.patient, e.outcome, e.break_glass ? 'yes' : '', e.source])));
+      table('Audit events', ['#', 'Time', 'Actor', 'Role', 'Action', 'Patient', 'Outcome', 'Break-glass', 'Credential issued by', 'Source'],
+        shown.map(e => [String(e.seq), timeText(e.time), e.actor, e.role, e.action, e.patient, e.outcome, e.break_glass ? 'yes' : '', e.issued_by || '', e.source])));
   };
   const form = formOf('Filter', [['patient', 'Patient id', 'optional'], ['actor', 'Actor', 'optional'], ['outcome', 'Outcome', 'select', ['any', 'allowed', 'refused']],
     ['from', 'From', 'datetime-local'], ['to', 'To', 'datetime-local'], ['glass', 'Break-glass only', 'checkbox']], 'Show', async f => { await run(f); });
