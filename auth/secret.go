@@ -156,6 +156,18 @@ func (h *Hasher) release() {
 	<-h.slots
 }
 
+// Acquire takes a slot for other argon2 work, waiting as Verify does
+// (ErrBusy past the wait); call release when the work is done.
+func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
+	if h == nil {
+		return func() {}, nil
+	}
+	if err := h.acquire(ctx, true); err != nil {
+		return nil, err
+	}
+	return h.release, nil
+}
+
 // Verify is VerifySecret in a slot: ErrBusy when none came free in time.
 func (h *Hasher) Verify(ctx context.Context, hash, secret string) (bool, error) {
 	if h == nil {
