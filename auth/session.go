@@ -350,7 +350,15 @@ func (s *Sessions) settle(username string, a attempt) error {
 			err = ErrAccountLocked
 		}
 	case attemptSucceeded:
-		f.n = 0
+		// Attempts still running may be someone else's guesses: until they
+		// are settled, this one stays counted, so that a burst never gets
+		// more than lockoutAfter checks.
+		if f.pending == 0 {
+			f.n = 0
+		} else {
+			f.n++
+			f.until = s.now().Add(lockoutFor)
+		}
 	}
 	if f.n == 0 && f.pending == 0 {
 		delete(s.failures, username)
