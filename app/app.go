@@ -24,6 +24,7 @@ import (
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/simulators"
 	"github.com/vitalwire/vitalwire/telehealth"
@@ -56,6 +57,13 @@ type App struct {
 	sessions *auth.Sessions
 	gate     *auth.Gate
 	watcher  *auth.Watcher
+	// The front door: password checks' slots, refusals of anonymous
+	// callers aggregated in the audit log, per-source limits.
+	hasher    *auth.Hasher
+	refusals  *auth.Refusals
+	anonLimit *auth.Limiter
+	signIn    *auth.Limiter
+	disk      *sqldb.DiskWatch
 
 	// checkpoints signs the audit chain's head outside the records.
 	checkpoints *auth.Checkpointer
@@ -169,6 +177,11 @@ func (a *App) Run(ctx context.Context) error {
 		// every event the service wrote.
 		g.run("audit checkpoints", a.checkpoints.Run, dutyCtx),
 		g.run("access", a.watcher.Run, dutyCtx),
+		// Stops after HTTP: the last windows' aggregated refusals are written.
+		g.run("refusals", func(c context.Context) error {
+			return a.refusals.Run(c, func(err error) { a.log.Error().Err(err).Msg("aggregated refusals not yet audited") })
+		}, dutyCtx),
+		g.run("disk", a.disk.Run, dutyCtx),
 	}
 	ingestDone := g.run("ingest", a.ingester.Run, ingestCtx)
 	subscriptionDone := g.run("ingest drain", a.subscription, ctx)

@@ -18,6 +18,7 @@ import (
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/ingest"
+	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	// TLS, when a certificate and key are set, serves HTTPS and MQTT over
 	// TLS (the embedded broker's listeners).
 	TLS TLSConfig `yaml:"tls"`
+	// Disk is the free-space alarm of the data folders.
+	Disk sqldb.DiskConfig `yaml:"disk"`
 }
 
 // AlertsConfig sets the rules engine.
@@ -142,6 +145,7 @@ func DefaultConfig() Config {
 		Log:        LogConfig{Level: "info", Format: "json"},
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
+		Disk:       sqldb.DefaultDiskConfig(),
 	}
 }
 
@@ -303,6 +307,7 @@ func (c *Config) Validate() error {
 	section("auth", c.Auth.Validate())
 	section("telehealth", c.Telehealth.Validate())
 	section("log", c.Log.validate())
+	section("disk", c.Disk.Validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {
 		bad("simulate.patients", "must be 0-10000")
 	}

@@ -89,3 +89,17 @@ ingest:
 		}
 	})
 }
+
+func TestTheFrontDoorLimitsAreSettingsCheckedByName(t *testing.T) {
+	cfg := DefaultConfig()
+	require.NoError(t, cfg.ApplyEnv([]string{"VITALWIRE_AUTH_HASH_CONCURRENCY=0", "VITALWIRE_AUTH_LOGIN_BURST=0",
+		"VITALWIRE_AUTH_REFUSAL_WINDOW=0s", "VITALWIRE_DISK_WARN_FREE_BYTES=-5"}))
+	cfg.Finish()
+	err := cfg.Validate()
+	for _, field := range []string{"auth.hash_concurrency", "auth.login_burst", "auth.refusal_window", "disk.warn_free_bytes"} {
+		require.ErrorContains(t, err, field)
+	}
+	def := DefaultConfig()
+	def.Finish()
+	require.NoError(t, def.Validate(), "the defaults are valid")
+}

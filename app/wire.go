@@ -70,7 +70,7 @@ func (a *App) initAuth(ctx context.Context) error {
 	}
 	a.sessions = auth.NewSessions(a.records, a.cfg.Auth.SessionIdle, a.cfg.Auth.SessionMaxAge)
 	a.watcher = auth.NewWatcher(a.sessions, a.revoked)
-	return nil
+	return a.initFrontDoor()
 }
 
 // openAudit opens the audit log with its chain key and the checkpointer
@@ -106,6 +106,7 @@ func (a *App) initChart(ctx context.Context) error {
 	if a.devices, err = devices.Open(ctx, a.records); err != nil {
 		return err
 	}
+	a.devices.SetHasher(a.hasher)
 	if a.chart, err = chart.Open(ctx, a.records); err != nil {
 		return err
 	}
@@ -294,6 +295,7 @@ func (a *App) initHTTP(context.Context) error {
 		Visits: a.visits, SFU: a.sfu, Recorder: a.recorder, JoinLinkTTL: a.cfg.Telehealth.JoinLinkTTL,
 		JoinLinkMaxAge: a.cfg.Telehealth.JoinLinkMaxAge,
 		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready,
+		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
 	})
 	if err != nil {
 		return err
@@ -319,6 +321,10 @@ func (a *App) ready(ctx context.Context) (map[string]any, bool) {
 	}
 	bytes, batches := a.ingester.Spool().Stats()
 	status["spool_bytes"], status["spool_batches"] = bytes, batches
+	if a.disk.IsLow() {
+		// Still ready: the alarm is for before the disk is full.
+		status["disk"] = fmt.Sprintf("low: %d bytes free, below disk.warn_free_bytes", a.disk.Free())
+	}
 	return status, ok
 }
 

@@ -26,12 +26,35 @@ type Config struct {
 	// announced (care-team changes and break-glass grants and expiries are
 	// decided again at once; default 5 s).
 	AccessRecheck time.Duration `yaml:"access_recheck"`
+
+	// The front door's limits (docs/SECURITY.md). Per source address (an
+	// IPv6 client's /64):
+	//
+	// AnonymousPerMinute and AnonymousBurst limit the requests for patient
+	// data refused for want of a valid credential; past them the answer is
+	// 429 with Retry-After (default 60 a minute after a burst of 30).
+	AnonymousPerMinute int `yaml:"anonymous_per_minute"`
+	AnonymousBurst     int `yaml:"anonymous_burst"`
+	// RefusalWindow is the window over which such refusals are aggregated
+	// into one audit event per source (default 1 min).
+	RefusalWindow time.Duration `yaml:"refusal_window"`
+	// LoginPerMinute and LoginBurst limit sign-in attempts (password,
+	// sign-in link, join link): default 30 a minute after a burst of 30.
+	LoginPerMinute int `yaml:"login_per_minute"`
+	LoginBurst     int `yaml:"login_burst"`
+	// HashConcurrency caps the argon2id checks (passwords, device secrets)
+	// running at once, each 19 MiB for a password (default 4); a caller
+	// waits at most HashWait for a slot (default 2 s), then gets 503.
+	HashConcurrency int           `yaml:"hash_concurrency"`
+	HashWait        time.Duration `yaml:"hash_wait"`
 }
 
 // DefaultConfig is the auth configuration of a new installation.
 func DefaultConfig() Config {
 	return Config{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour,
-		Audit: DefaultAuditConfig(), AccessRecheck: 5 * time.Second}
+		Audit: DefaultAuditConfig(), AccessRecheck: 5 * time.Second,
+		AnonymousPerMinute: 60, AnonymousBurst: 30, RefusalWindow: time.Minute,
+		LoginPerMinute: 30, LoginBurst: 30, HashConcurrency: 4, HashWait: 2 * time.Second}
 }
 
 // Validate checks the configuration, naming each bad field.
@@ -55,6 +78,24 @@ func (c Config) Validate() error {
 	}
 	if c.AccessRecheck < 100*time.Millisecond || c.AccessRecheck > time.Minute {
 		bad("access_recheck: must be between 100ms and 1m")
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"anonymous_per_minute", c.AnonymousPerMinute}, {"anonymous_burst", c.AnonymousBurst},
+		{"login_per_minute", c.LoginPerMinute}, {"login_burst", c.LoginBurst}} {
+		if f.v < 1 {
+			bad(f.name + ": must be at least 1")
+		}
+	}
+	if c.RefusalWindow < 100*time.Millisecond || c.RefusalWindow > time.Hour {
+		bad("refusal_window: must be between 100ms and 1h")
+	}
+	if c.HashConcurrency < 1 || c.HashConcurrency > 256 {
+		bad("hash_concurrency: must be 1-256")
+	}
+	if c.HashWait < 0 || c.HashWait > time.Minute {
+		bad("hash_wait: must be between 0 and 1m")
 	}
 	return errors.Join(errs...)
 }

@@ -92,7 +92,8 @@ func (q Request) event(c Claims, patient string) Event {
 }
 
 // Patient decides c's access to patient's data and audits it. An error
-// means the audit event could not be written; the access must then fail.
+// means the audit event could not be written (or, ErrInvalidID, that the
+// request holds an id no record can have); the access must then fail.
 func (g *Gate) Patient(ctx context.Context, c Claims, patient string, q Request) (Decision, error) {
 	d := g.Policy.Patient(c, patient)
 	return d, g.record(ctx, c, patient, q, d)
@@ -130,6 +131,9 @@ func (g *Gate) Record(ctx context.Context, c Claims, patient string, q Request, 
 
 func (g *Gate) record(ctx context.Context, c Claims, patient string, q Request, d Decision) error {
 	ev := q.event(c, patient)
+	if err := checkEvent(ev); err != nil {
+		return err // ErrInvalidID: nothing is written, nothing allowed
+	}
 	ev.BreakGlass = d.BreakGlass
 	ev.IssuedBy = c.IssuedBy
 	if d.Allowed {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"crypto/pbkdf2"
 
@@ -87,6 +90,120 @@ func VerifySecret(hash, secret string) (bool, error) {
 	}
 	got := argon2.IDKey([]byte(secret), salt, t, m, p, uint32(len(key)))
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
+}
+
+// ErrBusy: every slot for checking a secret stayed taken for the whole
+// wait; the caller should answer "try again shortly" (503 with
+// Retry-After), not "wrong password".
+var ErrBusy = errors.New("auth: too many sign-ins at once; try again shortly")
+
+// Hasher runs argon2id checks at most max at once. A password check costs
+// 19 MiB and tens of milliseconds of a core, so without a cap a burst of
+// sign-ins (or of device connections) takes the server's memory and its
+// health check with it. A caller waits up to wait for a slot and then
+// gets ErrBusy. People's passwords and devices' secrets share the slots:
+// the cap is on what the machine spends, whoever asks. A nil *Hasher
+// checks without a cap.
+type Hasher struct {
+	slots chan struct{}
+	wait  time.Duration
+
+	inflight, peak atomic.Int64
+	checks, busy   atomic.Uint64
+}
+
+// NewHasher allows n checks at once (at least 1), each caller waiting at
+// most wait for a slot.
+func NewHasher(n int, wait time.Duration) *Hasher {
+	return &Hasher{slots: make(chan struct{}, max(n, 1)), wait: wait}
+}
+
+// acquire takes a slot, waiting at most wait (or until ctx ends) when
+// patient, and without a bound otherwise.
+func (h *Hasher) acquire(ctx context.Context, patient bool) error {
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		var timeout <-chan time.Time
+		if patient {
+			t := time.NewTimer(h.wait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case h.slots <- struct{}{}:
+		case <-timeout:
+			h.busy.Add(1)
+			return ErrBusy
+		case <-ctx.Done():
+			h.busy.Add(1)
+			return ErrBusy
+		}
+	}
+	n := h.inflight.Add(1)
+	for {
+		p := h.peak.Load()
+		if n <= p || h.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return nil
+}
+
+func (h *Hasher) release() {
+	h.inflight.Add(-1)
+	h.checks.Add(1)
+	<-h.slots
+}
+
+// Acquire takes a slot for other argon2 work, waiting as Verify does
+// (ErrBusy past the wait); call release when the work is done.
+func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
+	if h == nil {
+		return func() {}, nil
+	}
+	if err := h.acquire(ctx, true); err != nil {
+		return nil, err
+	}
+	return h.release, nil
+}
+
+// Verify is VerifySecret in a slot: ErrBusy when none came free in time.
+func (h *Hasher) Verify(ctx context.Context, hash, secret string) (bool, error) {
+	if h == nil {
+		return VerifySecret(hash, secret)
+	}
+	if err := h.acquire(ctx, true); err != nil {
+		return false, err
+	}
+	defer h.release()
+	return VerifySecret(hash, secret)
+}
+
+// HashPassword is HashPassword in a slot. It waits for one as long as ctx
+// allows: it serves an admin setting a password, not an anonymous caller.
+func (h *Hasher) HashPassword(ctx context.Context, password string) (string, error) {
+	if h == nil {
+		return HashPassword(password), nil
+	}
+	if err := h.acquire(ctx, false); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return HashPassword(password), nil
+}
+
+// HasherStats are a Hasher's numbers for the metrics.
+type HasherStats struct {
+	InFlight, MaxInFlight int64  // checks running now; the most at once since start
+	Checks, Busy          uint64 // checks done; callers turned away (ErrBusy)
+	Limit                 int    // the cap
+}
+
+// Stats returns the numbers so far.
+func (h *Hasher) Stats() HasherStats {
+	return HasherStats{InFlight: h.inflight.Load(), MaxInFlight: h.peak.Load(), Checks: h.checks.Load(), Busy: h.busy.Load(),
+		Limit: cap(h.slots)}
 }
 
 // MosquittoHash hashes a secret in the format of Mosquitto 2's password

@@ -1,8 +1,13 @@
 package auth
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -40,4 +45,37 @@ func TestSecretHashing(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, line, mosquittoHash("secret123", salt, 101))
 	})
+}
+
+func TestHasherRunsAtMostItsCapAtOnceAndTurnsAwayPastItsWait(t *testing.T) {
+	h := NewHasher(2, 20*time.Millisecond)
+	hash := HashPassword("long enough password")
+	var wg sync.WaitGroup
+	var busy, checked atomic.Int64
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := h.Verify(context.Background(), hash, "long enough password")
+			if errors.Is(err, ErrBusy) {
+				busy.Add(1)
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, ok)
+			checked.Add(1)
+		}()
+	}
+	wg.Wait()
+	st := h.Stats()
+	require.LessOrEqual(t, st.MaxInFlight, int64(2))
+	require.Zero(t, st.InFlight)
+	require.EqualValues(t, checked.Load(), st.Checks)
+	require.EqualValues(t, busy.Load(), st.Busy)
+	require.Positive(t, busy.Load(), "12 checks of tens of milliseconds, two at a time, 20 ms of patience")
+
+	var none *Hasher
+	ok, err := none.Verify(context.Background(), hash, "long enough password")
+	require.NoError(t, err)
+	require.True(t, ok, "a nil Hasher checks without a cap")
 }

@@ -55,13 +55,16 @@ type Sessions struct {
 	maxAge time.Duration
 	now    func() time.Time
 
+	hasher *Hasher // nil: no cap
+
 	mu       sync.Mutex
 	failures map[string]failure // by username
 }
 
 type failure struct {
-	n     int
-	until time.Time
+	n       int       // wrong passwords in a row
+	pending int       // attempts reserved and being checked
+	until   time.Time // with n >= lockoutAfter, the lock ends
 }
 
 // NewSessions returns the session store; idle is the automatic log-off
@@ -69,6 +72,9 @@ type failure struct {
 func NewSessions(db *sql.DB, idle, maxAge time.Duration) *Sessions {
 	return &Sessions{db: db, idle: idle, maxAge: maxAge, now: time.Now, failures: map[string]failure{}}
 }
+
+// SetHasher runs the password checks and hashes in h's slots.
+func (s *Sessions) SetHasher(h *Hasher) { s.hasher = h }
 
 // Idle is the automatic log-off time.
 func (s *Sessions) Idle() time.Duration { return s.idle }
@@ -165,21 +171,25 @@ type User struct {
 // SetPassword creates or updates a user with a password (stored as an
 // argon2id hash).
 func (s *Sessions) SetPassword(ctx context.Context, username, subject string, role Role, password string) error {
-	if !usernameRE.MatchString(username) {
+	if !ValidUsername(username) {
 		return ErrBadUsername
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
 	}
-	if subject == "" {
-		return errors.New("auth: a user needs a subject (the person's id)")
+	if !ValidID(subject) {
+		return fmt.Errorf("auth: subject (the person's id): %w", ErrInvalidID)
 	}
 	if len([]rune(password)) < 12 {
 		return ErrWeakPassword
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (username, subject, role, hash, updated_at) VALUES (?, ?, ?, ?, ?)
+	hash, err := s.hasher.HashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO users (username, subject, role, hash, updated_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (username) DO UPDATE SET subject = excluded.subject, role = excluded.role, hash = excluded.hash,
-		updated_at = excluded.updated_at, disabled = 0`, username, subject, string(role), HashPassword(password), s.now().Unix())
+		updated_at = excluded.updated_at, disabled = 0`, username, subject, string(role), hash, s.now().Unix())
 	return err
 }
 
@@ -217,37 +227,138 @@ func (s *Sessions) Users(ctx context.Context) ([]User, error) {
 }
 
 // Login checks a username and password. After five wrong passwords in a
-// row the account refuses every attempt for a minute.
+// row the account refuses every attempt for a minute, and after that each
+// wrong one locks it again.
+//
+// An attempt is reserved before its password is checked: while checks of
+// an account are running, they count against what is left before the
+// lock, so parallel guesses cannot each be checked before any is counted.
+// At most five passwords of an account are ever checked per lock period,
+// and an attempt that finds them all taken is refused as locked out,
+// whatever its password. The check runs in one of the Hasher's slots;
+// ErrBusy (nothing checked, nothing counted) when none came free.
 func (s *Sessions) Login(ctx context.Context, username, password string) (User, error) {
-	s.mu.Lock()
-	f := s.failures[username]
-	s.mu.Unlock()
-	if f.n >= lockoutAfter && s.now().Before(f.until) {
-		return User{}, ErrLockedOut
+	if !ValidUsername(username) {
+		return User{}, ErrBadUsername
 	}
+	if err := s.reserve(username); err != nil {
+		return User{}, err
+	}
+	c, err := s.check(ctx, username, password)
+	if err != nil {
+		s.settle(username, attemptUnchecked)
+		return User{}, err
+	}
+	if !c.ok {
+		return User{}, s.settle(username, attemptFailed)
+	}
+	s.settle(username, attemptSucceeded)
+	return c.user, nil
+}
+
+type checked struct {
+	user User
+	ok   bool
+}
+
+// check verifies the password (or, for an unknown username, does the same
+// work against a dummy hash).
+func (s *Sessions) check(ctx context.Context, username, password string) (checked, error) {
 	var u User
 	var hash string
 	err := s.db.QueryRowContext(ctx, `SELECT username, subject, role, hash, disabled FROM users WHERE username = ?`, username).
 		Scan(&u.Username, &u.Subject, &u.Role, &hash, &u.Disabled)
-	ok := false
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		VerifySecret(dummyHash(), password) // the same work as a real check
+		_, err := s.hasher.Verify(ctx, dummyHash(), password) // the same work as a real check
+		return checked{}, err
 	case err != nil:
-		return User{}, err
-	default:
-		ok, _ = VerifySecret(hash, password)
-		ok = ok && !u.Disabled
+		return checked{}, err
 	}
+	ok, err := s.hasher.Verify(ctx, hash, password)
+	if errors.Is(err, ErrBusy) {
+		return checked{}, err
+	}
+	return checked{user: u, ok: ok && !u.Disabled}, nil
+}
+
+// ErrAccountLocked is the wrong password that locked the account (it is
+// also ErrBadLogin): the caller audits the lock.
+var ErrAccountLocked = fmt.Errorf("%w (the account is now locked)", ErrBadLogin)
+
+// maxFailures bounds the accounts (and unknown usernames) whose failures
+// are remembered; past it, those not locked now are forgotten first.
+const maxFailures = 100_000
+
+// reserve takes one of the attempts the account has left before the lock.
+func (s *Sessions) reserve(username string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !ok {
-		f := s.failures[username]
+	now := s.now()
+	f := s.failures[username]
+	if f.n >= lockoutAfter && now.Before(f.until) {
+		return ErrLockedOut
+	}
+	left := max(lockoutAfter-f.n, 1) // once a lock ends, one attempt at a time
+	if f.pending >= left {
+		return ErrLockedOut
+	}
+	f.pending++
+	if len(s.failures) >= maxFailures {
+		s.forgetUnlocked(now)
+	}
+	s.failures[username] = f
+	return nil
+}
+
+type attempt int
+
+const (
+	attemptUnchecked attempt = iota
+	attemptFailed
+	attemptSucceeded
+)
+
+// settle returns a reserved attempt with its result.
+func (s *Sessions) settle(username string, a attempt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.failures[username]
+	f.pending = max(f.pending-1, 0)
+	var err error
+	switch a {
+	case attemptFailed:
 		f.n++
 		f.until = s.now().Add(lockoutFor)
-		s.failures[username] = f
-		return User{}, ErrBadLogin
+		err = ErrBadLogin
+		if f.n >= lockoutAfter {
+			err = ErrAccountLocked
+		}
+	case attemptSucceeded:
+		// Attempts still running may be someone else's guesses: until they
+		// are settled, this one stays counted, so that a burst never gets
+		// more than lockoutAfter checks.
+		if f.pending == 0 {
+			f.n = 0
+		} else {
+			f.n++
+			f.until = s.now().Add(lockoutFor)
+		}
 	}
-	delete(s.failures, username)
-	return u, nil
+	if f.n == 0 && f.pending == 0 {
+		delete(s.failures, username)
+	} else {
+		s.failures[username] = f
+	}
+	return err
+}
+
+// forgetUnlocked drops the failures of accounts not locked now and with no
+// attempt running (called with s.mu held, when the map is full).
+func (s *Sessions) forgetUnlocked(now time.Time) {
+	for name, f := range s.failures {
+		if f.pending == 0 && (f.n < lockoutAfter || !now.Before(f.until)) {
+			delete(s.failures, name)
+		}
+	}
 }

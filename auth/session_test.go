@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,4 +109,84 @@ func TestSweepDeletesEndedSessionsOnly(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Check(ctx, old, false)
 	require.ErrorIs(t, err, ErrNoSession)
+}
+
+func TestParallelLoginsReserveTheirAttemptsBeforeThePasswordIsChecked(t *testing.T) {
+	ctx := context.Background()
+	s, _, now := testSessions(t)
+	h := NewHasher(64, time.Minute)
+	s.SetHasher(h)
+	require.NoError(t, s.SetPassword(ctx, "kim", "kim", RoleClinician, "long enough password"))
+	before := h.Stats().Checks
+
+	errs := make(chan error, 30)
+	start := make(chan struct{})
+	for i := range 30 {
+		go func() {
+			<-start
+			pw := "a wrong password"
+			if i == 29 {
+				pw = "long enough password"
+			}
+			_, err := s.Login(ctx, "kim", pw)
+			errs <- err
+		}()
+	}
+	close(start)
+	var signedIn, locked int
+	for range 30 {
+		switch err := <-errs; {
+		case err == nil:
+			signedIn++
+		case errors.Is(err, ErrLockedOut):
+			locked++
+		default:
+			require.ErrorIs(t, err, ErrBadLogin)
+		}
+	}
+	require.LessOrEqual(t, h.Stats().Checks-before, uint64(lockoutAfter), "passwords checked")
+	require.GreaterOrEqual(t, locked, 30-lockoutAfter, "the others were refused unchecked")
+	if signedIn == 0 {
+		_, err := s.Login(ctx, "kim", "long enough password")
+		require.ErrorIs(t, err, ErrLockedOut, "five wrong ones lock the account: the right one is refused")
+	}
+
+	*now = (*now).Add(lockoutFor + time.Second)
+	_, err := s.Login(ctx, "kim", "long enough password")
+	require.NoError(t, err, "the lock ends")
+}
+
+func TestTheFifthWrongPasswordSaysItLockedTheAccount(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := testSessions(t)
+	require.NoError(t, s.SetPassword(ctx, "kim", "kim", RoleClinician, "long enough password"))
+	for i := range lockoutAfter {
+		_, err := s.Login(ctx, "kim", "a wrong password")
+		if i < lockoutAfter-1 {
+			require.NotErrorIs(t, err, ErrAccountLocked)
+		} else {
+			require.ErrorIs(t, err, ErrAccountLocked)
+			require.ErrorIs(t, err, ErrBadLogin)
+		}
+	}
+	_, err := s.Login(ctx, strings.Repeat("k", 65), "a wrong password")
+	require.ErrorIs(t, err, ErrBadUsername)
+	require.ErrorIs(t, s.SetPassword(ctx, "lee", "Dr Lee", RoleClinician, "long enough password"), ErrInvalidID)
+}
+
+func TestALoginThatFindsNoFreeSlotIsNotCounted(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := testSessions(t)
+	require.NoError(t, s.SetPassword(ctx, "kim", "kim", RoleClinician, "long enough password"))
+	h := NewHasher(1, 10*time.Millisecond)
+	s.SetHasher(h)
+	h.slots <- struct{}{} // every slot taken
+	for range 10 {
+		_, err := s.Login(ctx, "kim", "a wrong password")
+		require.ErrorIs(t, err, ErrBusy)
+	}
+	<-h.slots
+	_, err := s.Login(ctx, "kim", "long enough password")
+	require.NoError(t, err, "turned-away attempts did not lock the account")
+	require.EqualValues(t, 10, h.Stats().Busy)
 }

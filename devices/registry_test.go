@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/vitals"
@@ -102,3 +103,19 @@ func TestRegistry(t *testing.T) {
 }
 
 func ptr(f float64) *float64 { return &f }
+
+func TestDeviceSecretChecksShareThePasswordChecksSlots(t *testing.T) {
+	ctx := context.Background()
+	r := openRegistry(t, filepath.Join(t.TempDir(), "records.db"))
+	h := auth.NewHasher(1, 10*time.Millisecond)
+	r.SetHasher(h)
+	secret, err := r.Add(ctx, "watch-1", "watch")
+	require.NoError(t, err)
+
+	release, err := h.Acquire(ctx) // a sign-in holds the only slot
+	require.NoError(t, err)
+	require.False(t, r.Authenticate("watch-1", secret), "no slot came free: refused, the device retries")
+	require.EqualValues(t, 1, h.Stats().Busy)
+	release()
+	require.True(t, r.Authenticate("watch-1", secret))
+}

@@ -70,6 +70,16 @@ type Deps struct {
 
 	// Ready reports readiness (/readyz): a status map and whether ready.
 	Ready func(ctx context.Context) (map[string]any, bool)
+
+	// The front door's limits, per source address; optional (without
+	// them every refusal is an audit event of its own and nothing is rate
+	// limited, as the unit tests of the routes want). Refusals aggregates
+	// the audit of refusals of callers without valid credentials;
+	// AnonymousLimit rate limits those refusals (429) and SignInLimit the
+	// sign-in attempts (password, sign-in link, join link).
+	Refusals       *auth.Refusals
+	AnonymousLimit *auth.Limiter
+	SignInLimit    *auth.Limiter
 }
 
 func (d Deps) check() error {

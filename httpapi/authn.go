@@ -5,7 +5,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -91,6 +95,15 @@ type access struct {
 	authn
 	gate *auth.Gate
 	log  zerolog.Logger
+	door frontDoor
+}
+
+// frontDoor holds the limits on callers without credentials (see Deps).
+// Its zero value limits nothing and audits every refusal on its own.
+type frontDoor struct {
+	refusals  *auth.Refusals
+	anonymous *auth.Limiter
+	signIn    *auth.Limiter
 }
 
 // request describes r for the audit log under action.
@@ -100,7 +113,13 @@ func request(r *http.Request, action string) auth.Request {
 
 // auditFailed answers 503 when an audit event cannot be written: nothing
 // is read unaudited.
+// An id no record can have (auth.ErrInvalidID) was refused before it was
+// written, and is the caller's mistake: 400.
 func (a access) auditFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, auth.ErrInvalidID) {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	a.log.Error().Err(err).Msg("audit write failed; access refused")
 	fail(w, http.StatusServiceUnavailable, "audit log unavailable")
 }
@@ -131,13 +150,123 @@ func (a access) allowed(w http.ResponseWriter, r *http.Request, patient, action 
 	return true
 }
 
-// refused audits a refusal of a caller who could not be authenticated.
+// refused audits a refusal of a caller who could not be authenticated
+// and reports whether the caller may still be answered (401 and the
+// like); on false it has answered. With no claims at all (an anonymous
+// caller) the refusal is rate limited per source (429 with Retry-After)
+// and aggregated (auth.Refusals); a caller who named themself (a
+// username that failed to sign in) gets an event of their own.
 func (a access) refused(w http.ResponseWriter, r *http.Request, c auth.Claims, patient, action string) bool {
-	if err := a.gate.Refused(r.Context(), c, patient, request(r, action)); err != nil {
+	if c.Subject != "" || a.door.refusals == nil {
+		if err := a.gate.Refused(r.Context(), c, patient, request(r, action)); err != nil {
+			a.auditFailed(w, err)
+			return false
+		}
+		return true
+	}
+	ok, retry := true, time.Duration(0)
+	if a.door.anonymous != nil {
+		ok, retry = a.door.anonymous.Allow(auth.SourceKey(clientAddr(r)))
+	}
+	if err := a.door.refusals.Refuse(r.Context(), patient, request(r, action), !ok); err != nil {
 		a.auditFailed(w, err)
 		return false
 	}
+	if !ok {
+		tooMany(w, retry, "too many requests without valid credentials")
+		return false
+	}
 	return true
+}
+
+// tooMany answers 429 with Retry-After.
+func tooMany(w http.ResponseWriter, retry time.Duration, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+	fail(w, http.StatusTooManyRequests, msg)
+}
+
+// busy answers 503 with Retry-After: the password checks are all taken
+// (auth.ErrBusy).
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	fail(w, http.StatusServiceUnavailable, auth.ErrBusy.Error())
+}
+
+// signInLimited limits sign-in attempts (password, sign-in link, join
+// link) per source address before h reads anything; a refused attempt is
+// counted in the source's aggregated refusals.
+func (a access) signInLimited(action string, h http.Handler) http.Handler {
+	if a.door.signIn == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok, retry := a.door.signIn.Allow(auth.SourceKey(clientAddr(r)))
+		if ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if a.door.refusals != nil {
+			if err := a.door.refusals.Refuse(r.Context(), "", request(r, action), true); err != nil {
+				a.auditFailed(w, err)
+				return
+			}
+		}
+		tooMany(w, retry, "too many sign-in attempts from this address")
+	})
+}
+
+// The forms of the ids in paths, by wildcard name: checked before the
+// route authenticates, decides, audits or looks anything up, so that an
+// id no record can have is a 400 and is written nowhere.
+var (
+	alertIDRE = regexp.MustCompile(`^[0-9]{1,19}$`)
+	// An Observation id is a patient id, a type letter with a base-36
+	// time, and a device tag, dot-separated (fhir.ObservationID).
+	observationIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.[a-z]-?[0-9a-z]{1,13}\.[0-9a-f]{6}$`)
+	pathIDs         = map[string]func(string) bool{
+		"id": auth.ValidID, "visit": auth.ValidID, "device": auth.ValidID, "enc": auth.ValidID,
+		"username": auth.ValidUsername,
+		"alert":    alertIDRE.MatchString,
+		"obs":      observationIDRE.MatchString,
+	}
+)
+
+// validIDs checks the path's ids of a route declared with pattern.
+func validIDs(pattern string, h http.Handler) http.Handler {
+	var names []string
+	for _, part := range strings.Split(pattern, "/") {
+		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") {
+			name := strings.TrimSuffix(strings.Trim(part, "{}"), "...")
+			if pathIDs[name] == nil {
+				panic("httpapi: route " + pattern + ": no id form for {" + name + "}")
+			}
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, n := range names {
+			if !pathIDs[n](r.PathValue(n)) {
+				fail(w, http.StatusBadRequest, "invalid "+n+" in the path: "+idForm(n))
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func idForm(name string) string {
+	switch name {
+	case "username":
+		return "3-64 of a-z, 0-9, '.', '_' and '-'"
+	case "alert":
+		return "a number"
+	case "obs":
+		return "an Observation id of this server"
+	}
+	return "1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
 }
 
 // patientRoute authenticates, lets the gate decide about the patient {id}

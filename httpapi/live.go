@@ -113,6 +113,8 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 				d, err := a.gate.Patient(r.Context(), cred.Claims, p, auth.Request{Action: "WS subscribe /ws/v1/live",
 					Resource: "/ws/v1/live", Source: clientAddr(r)})
 				switch {
+				case errors.Is(err, auth.ErrInvalidID): // nothing was written
+					replies <- LiveMessage{Type: "error", Error: "invalid patient id"}
 				case err != nil:
 					replies <- LiveMessage{Type: "error", Patient: p, Error: "audit log unavailable"}
 				case !d.Allowed:

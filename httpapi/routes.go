@@ -48,7 +48,8 @@ func Routes(d Deps) []Route { return routes(d) }
 
 // routes builds the handler groups from d and declares the table.
 func routes(d Deps) []Route {
-	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions}, gate: d.Gate, log: d.Log}
+	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions}, gate: d.Gate, log: d.Log,
+		door: frontDoor{refusals: d.Refusals, anonymous: d.AnonymousLimit, signIn: d.SignInLimit}}
 	dev := devicesAPI{access: ac, reg: d.Devices, disconnect: d.Disconnect, log: d.Log}
 	ch := chartAPI{access: ac, chart: d.Chart, glass: d.Glass, log: d.Log}
 	vs := vitalsAPI{store: d.Store, devices: d.Devices, log: d.Log}
@@ -100,7 +101,7 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /api/v1/dashboard", Roles: anyone, handler: http.HandlerFunc(db.dashboard)},
 		{Pattern: "POST /api/v1/tokens/revoke", Roles: anyone, handler: http.HandlerFunc(ss.revokeToken)},
 		{Pattern: "GET /api/v1/audit", Roles: admin, handler: http.HandlerFunc(ss.exportAudit)},
-		{Pattern: "POST /api/v1/session", Access: Public, handler: http.HandlerFunc(ss.signIn)},
+		{Pattern: "POST /api/v1/session", Access: Public, handler: ac.signInLimited("POST /api/v1/session", http.HandlerFunc(ss.signIn))},
 		{Pattern: "GET /api/v1/session", Roles: anyone, handler: http.HandlerFunc(ss.whoAmI)},
 		{Pattern: "DELETE /api/v1/session", Access: Public, handler: http.HandlerFunc(ss.signOut)},
 		{Pattern: "POST /api/v1/session/activity", Roles: anyone, handler: http.HandlerFunc(ss.activity)},
@@ -116,7 +117,8 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/visits/{visit}/end", Access: Self, handler: http.HandlerFunc(vi.end)},
 		{Pattern: "POST /api/v1/visits/{visit}/attach", Access: Self, handler: http.HandlerFunc(vi.attach)},
 		{Pattern: "POST /api/v1/visits/{visit}/patient-link", Access: Self, handler: http.HandlerFunc(vi.patientLink)},
-		{Pattern: "POST /api/v1/visits/{visit}/session", Access: Public, handler: http.HandlerFunc(vi.joinSession)},
+		{Pattern: "POST /api/v1/visits/{visit}/session", Access: Public,
+			handler: ac.signInLimited("POST /api/v1/visits/{visit}/session", http.HandlerFunc(vi.joinSession))},
 		{Pattern: "GET /ws/v1/visits/{visit}", Access: Self, handler: http.HandlerFunc(vi.socket)},
 		{Pattern: "GET /fhir/r4/Patient/{id}", Access: Patient, handler: http.HandlerFunc(fh.patient)},
 		{Pattern: "GET /fhir/r4/Patient/{id}/$everything", Access: Patient, handler: http.HandlerFunc(fh.everything)},
@@ -146,6 +148,7 @@ func routes(d Deps) []Route {
 		default:
 			panic("httpapi: route " + r.Pattern + " declares no access")
 		}
+		r.handler = validIDs(r.Pattern, r.handler) // before anything else
 	}
 	return table
 }

@@ -27,6 +27,10 @@ type sessionAPI struct {
 	mayRevokeLink func(r *http.Request, c, link auth.Claims) (bool, error)
 }
 
+// actionLocked is the audit action of the wrong password that locked an
+// account.
+const actionLocked = "account locked after failed sign-ins"
+
 func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
 	var req SignInRequest
 	if !decodeBody(w, r, &req) {
@@ -51,6 +55,10 @@ func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
 			origin.Issued, _, err = a.sessions.IssuedLink(r.Context(), link.ID)
 		}
 	case req.Username != "":
+		if !auth.ValidUsername(req.Username) {
+			fail(w, http.StatusBadRequest, auth.ErrBadUsername.Error())
+			return
+		}
 		who.Subject = req.Username
 		var u auth.User
 		if u, err = a.sessions.Login(r.Context(), req.Username, req.Password); err == nil {
@@ -62,8 +70,15 @@ func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	const action = "POST /api/v1/session"
+	if errors.Is(err, auth.ErrBusy) {
+		busy(w) // nothing was checked
+		return
+	}
 	if err != nil {
 		if !a.refused(w, r, who, "", action) {
+			return
+		}
+		if errors.Is(err, auth.ErrAccountLocked) && !a.refused(w, r, who, "", actionLocked) {
 			return
 		}
 		msg := "the sign-in link is invalid or has expired"
@@ -195,8 +210,8 @@ func (a sessionAPI) newSignInLink(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if _, err := auth.ParseRole(string(req.Role)); err != nil || req.Subject == "" {
-		fail(w, http.StatusBadRequest, "subject and role (admin, clinician, patient) are required")
+	if _, err := auth.ParseRole(string(req.Role)); err != nil || !auth.ValidID(req.Subject) {
+		fail(w, http.StatusBadRequest, "subject (an id: "+idForm("id")+") and role (admin, clinician, patient) are required")
 		return
 	}
 	ttl := time.Duration(req.TTLSeconds) * time.Second

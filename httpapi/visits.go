@@ -195,7 +195,7 @@ func (a visitsAPI) invite(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if req.Subject == "" || req.Subject == v.Patient {
+	if !auth.ValidID(req.Subject) || req.Subject == v.Patient {
 		fail(w, http.StatusBadRequest, "subject: the person to invite")
 		return
 	}
