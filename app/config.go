@@ -58,6 +58,8 @@ type AlertsConfig struct {
 	// EscalateAfter raises an alert not acknowledged in this time one
 	// severity step and tells the webhooks (alert.escalated); 0: never.
 	EscalateAfter time.Duration `yaml:"escalate_after"`
+	// Snooze bounds how long a snooze may silence a rule (15 min-4 h).
+	Snooze alerts.SnoozeLimits `yaml:"snooze"`
 }
 
 // TLSConfig locates the server certificate (PEM).
@@ -142,6 +144,7 @@ func DefaultConfig() Config {
 		Log:        LogConfig{Level: "info", Format: "json"},
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
+		Alerts:     AlertsConfig{Snooze: alerts.DefaultSnoozeLimits()},
 	}
 }
 
@@ -296,6 +299,7 @@ func (c *Config) Validate() error {
 	section("ingest", c.Ingest.Validate())
 	section("auth", c.Auth.Validate())
 	section("telehealth", c.Telehealth.Validate())
+	section("alerts.snooze", c.Alerts.Snooze.Validate())
 	section("log", c.Log.validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {
 		bad("simulate.patients", "must be 0-10000")

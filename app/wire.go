@@ -155,6 +155,7 @@ func (a *App) initAlerts(ctx context.Context) error {
 	a.hooks = alerts.NewWebhooks(a.records, a.cfg.Alerts.Webhooks, a.log)
 	a.alerts.SetWebhooks(a.hooks)
 	a.alerts.SetEscalation(a.cfg.Alerts.EscalateAfter)
+	a.alerts.SetSnoozeLimits(a.cfg.Alerts.Snooze)
 	a.alerts.SetContacts(a.chart.EscalationContacts)
 	a.recorder = &telehealth.Recorder{Visits: a.visits, Encounters: a.encounters, Readings: a.store, Alerts: alertSource{a.alerts},
 		SFU: a.sfu, Lookback: a.cfg.Telehealth.AttachLookback}
