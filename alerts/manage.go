@@ -28,7 +28,9 @@ type SnoozeLimits struct {
 }
 
 // DefaultSnoozeLimits are the alerts panel's choices: 15 min to 4 h.
-func DefaultSnoozeLimits() SnoozeLimits { return SnoozeLimits{Min: 15 * time.Minute, Max: 4 * time.Hour} }
+func DefaultSnoozeLimits() SnoozeLimits {
+	return SnoozeLimits{Min: 15 * time.Minute, Max: 4 * time.Hour}
+}
 
 // Validate checks the limits and names the bad field.
 func (l SnoozeLimits) Validate() error {
