@@ -17,6 +17,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
@@ -43,6 +44,8 @@ type Config struct {
 	Alerts  AlertsConfig  `yaml:"alerts"`
 	// Telehealth configures video visits.
 	Telehealth TelehealthConfig `yaml:"telehealth"`
+	// API bounds the pages of history reads (readings, FHIR searches).
+	API httpapi.PageConfig `yaml:"api"`
 	// TLS, when a certificate and key are set, serves HTTPS and MQTT over
 	// TLS (the embedded broker's listeners).
 	TLS TLSConfig `yaml:"tls"`
@@ -145,6 +148,7 @@ func DefaultConfig() Config {
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
 		Alerts:     AlertsConfig{Snooze: alerts.DefaultSnoozeLimits()},
+		API:        httpapi.DefaultPageConfig(),
 	}
 }
 
@@ -300,6 +304,7 @@ func (c *Config) Validate() error {
 	section("auth", c.Auth.Validate())
 	section("telehealth", c.Telehealth.Validate())
 	section("alerts.snooze", c.Alerts.Snooze.Validate())
+	section("api", c.API.Validate())
 	section("log", c.Log.validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {
 		bad("simulate.patients", "must be 0-10000")

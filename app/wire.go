@@ -260,7 +260,7 @@ func (a *App) initHTTP(context.Context) error {
 		Devices: a.devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
 		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,
 		Visits: a.visits, SFU: a.sfu, Recorder: a.recorder, JoinLinkTTL: a.cfg.Telehealth.JoinLinkTTL,
-		SessionMaxAge: a.cfg.Auth.SessionMaxAge, Ready: a.ready,
+		SessionMaxAge: a.cfg.Auth.SessionMaxAge, Ready: a.ready, Pages: a.cfg.API,
 	})
 	if err != nil {
 		return err

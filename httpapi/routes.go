@@ -51,13 +51,13 @@ func routes(d Deps) []Route {
 	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions}, gate: d.Gate, log: d.Log}
 	dev := devicesAPI{access: ac, reg: d.Devices, disconnect: d.Disconnect, log: d.Log}
 	ch := chartAPI{access: ac, chart: d.Chart, glass: d.Glass, log: d.Log}
-	vs := vitalsAPI{store: d.Store, devices: d.Devices, log: d.Log}
+	vs := vitalsAPI{pages: d.Pages, store: d.Store, devices: d.Devices, log: d.Log}
 	al := alertsAPI{access: ac, alerts: d.Alerts, chart: d.Chart, reload: d.ReloadRules}
 	ss := sessionAPI{access: ac, sessions: d.Sessions, revoked: d.Revoked, audit: d.Audit, watcher: d.Watcher,
 		baseURL: d.BaseURL, secure: d.Secure, log: d.Log}
 	vi := visitsAPI{access: ac, visits: d.Visits, chart: d.Chart, encounters: d.Encounters, sfu: d.SFU, recorder: d.Recorder,
 		watcher: d.Watcher, sessions: ss, joinTTL: d.JoinLinkTTL, log: d.Log}
-	fh := fhirAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
+	fh := fhirAPI{access: ac, pages: d.Pages, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
