@@ -117,8 +117,8 @@ type obsQuery struct {
 	from, to time.Time
 	count    int
 	offset   int
-	// before is where a next page ends (exclusive; zero: to).
-	before time.Time
+	// cursor is where a next link's page starts (nil: the first page).
+	cursor *pageCursor
 }
 
 // parseFHIRDate reads a search date with an optional prefix (ge, gt, le,
@@ -176,43 +176,43 @@ func (a fhirAPI) readObsQuery(r *http.Request, patient string) (obsQuery, error)
 	if q.count, err = pages.pageSize(v.Get("_count"), "_count", min(100, pages.MaxSize)); err != nil {
 		return q, err
 	}
-	if q.offset, q.before, err = readPagePosition(r, pages); err != nil {
+	if q.offset, q.cursor, err = readPagePosition(r, pages); err != nil {
 		return q, err
 	}
 	return q, nil
 }
 
 // readPagePosition reads where a page starts: _offset (at most a page
-// deep: further pages are reached by their next links) and _cursor (the
-// time a next link's page ends before).
-func readPagePosition(r *http.Request, pages PageConfig) (offset int, before time.Time, err error) {
+// deep: further pages are reached by their next links) and _cursor (as a
+// next link gives it).
+func readPagePosition(r *http.Request, pages PageConfig) (offset int, cursor *pageCursor, err error) {
 	v := r.URL.Query()
 	if s := v.Get("_offset"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > pages.MaxSize {
-			return 0, before, fmt.Errorf("_offset: 0-%d (follow the next link for later pages)", pages.MaxSize)
+			return 0, nil, fmt.Errorf("_offset: 0-%d (follow the next link for later pages)", pages.MaxSize)
 		}
 		offset = n
 	}
 	if s := v.Get("_cursor"); s != "" {
-		ns, err := strconv.ParseInt(s, 10, 64)
+		c, err := parseCursor(s, false)
 		if err != nil {
-			return 0, before, errors.New("_cursor: as the next link gives it")
+			return 0, nil, errors.New("_cursor: as the next link gives it")
 		}
-		before = time.Unix(0, ns).UTC()
+		cursor = &c
 	}
-	return offset, before, nil
+	return offset, cursor, nil
 }
 
 // pageLinks are a searchset's self link and, while there is more, its
 // next link (the same search from the cursor on).
-func (a fhirAPI) pageLinks(r *http.Request, path string, count int, next time.Time) [][2]string {
+func (a fhirAPI) pageLinks(r *http.Request, path string, count int, next *pageCursor) [][2]string {
 	links := [][2]string{{"self", a.fhirBase(r) + path + "?" + r.URL.RawQuery}}
-	if !next.IsZero() {
+	if next != nil {
 		v := r.URL.Query()
 		v.Del("_offset")
 		v.Set("_count", strconv.Itoa(count))
-		v.Set("_cursor", strconv.FormatInt(next.UnixNano(), 10))
+		v.Set("_cursor", next.String())
 		links = append(links, [2]string{"next", a.fhirBase(r) + path + "?" + v.Encode()})
 	}
 	return links
@@ -245,7 +245,7 @@ func (a fhirAPI) observationSearch(w http.ResponseWriter, r *http.Request) {
 		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	page, next, err := newestPage(r.Context(), a.store, patient, q.types, []span{{q.from, q.to}}, q.before, q.offset, q.count)
+	page, next, err := newestPage(r.Context(), a.store, patient, q.types, []span{{q.from, q.to}}, q.cursor, q.offset, q.count)
 	if err != nil {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return
@@ -299,6 +299,45 @@ func (a fhirAPI) encounter(w http.ResponseWriter, r *http.Request) {
 	writeFHIR(w, http.StatusOK, fhir.Encounter(enc))
 }
 
+// encounterHistory answers Encounter/{enc}/_history: every version of a
+// visit's Encounter, newest first.
+func (a fhirAPI) encounterHistory(w http.ResponseWriter, r *http.Request) {
+	vs, err := a.encounters.History(r.Context(), r.PathValue("enc"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Encounter")
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	if !a.allowPatient(w, r, c, vs[0].Patient, "GET /fhir/r4/Encounter/{enc}/_history") {
+		return
+	}
+	writeFHIR(w, http.StatusOK, fhir.EncounterHistory(a.fhirBase(r), vs))
+}
+
+// encounterVersion answers Encounter/{enc}/_history/{vid}: one version.
+func (a fhirAPI) encounterVersion(w http.ResponseWriter, r *http.Request) {
+	cur, err := a.encounters.Get(r.Context(), r.PathValue("enc"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Encounter")
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	if !a.allowPatient(w, r, c, cur.Patient, "GET /fhir/r4/Encounter/{enc}/_history/{vid}") {
+		return
+	}
+	vid, err := strconv.Atoi(r.PathValue("vid"))
+	if err != nil || vid < 1 {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such version of the Encounter")
+		return
+	}
+	enc, err := a.encounters.Version(r.Context(), cur.ID, vid)
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such version of the Encounter")
+		return
+	}
+	writeFHIR(w, http.StatusOK, fhir.Encounter(enc))
+}
+
 func (a fhirAPI) encounterSearch(w http.ResponseWriter, r *http.Request) {
 	patient, ok := a.patientParam(w, r, "GET /fhir/r4/Encounter")
 	if !ok {
@@ -345,7 +384,7 @@ func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	if q.offset, q.before, err = readPagePosition(r, pages); err != nil {
+	if q.offset, q.cursor, err = readPagePosition(r, pages); err != nil {
 		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
@@ -358,13 +397,13 @@ func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 	for _, e := range encs {
 		spans = append(spans, span{e.WindowStart, encounterEnd(e).Add(time.Millisecond)})
 	}
-	obs, next, err := newestPage(r.Context(), a.store, id, q.types, union(spans), q.before, q.offset, q.count)
+	obs, next, err := newestPage(r.Context(), a.store, id, q.types, union(spans), q.cursor, q.offset, q.count)
 	if err != nil {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return
 	}
 	var res []fhir.Resource
-	if q.before.IsZero() {
+	if q.cursor == nil {
 		res = append(res, fhir.Patient(p))
 		res = append(res, a.devicesOf(id)...)
 		for _, e := range encs {
@@ -382,7 +421,7 @@ func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 // the time of its last version while the visit goes on.
 func encounterEnd(e chart.Encounter) time.Time {
 	if e.End.IsZero() {
-		return e.AttachedAt
+		return e.UpdatedAt
 	}
 	return e.End
 }

@@ -122,6 +122,8 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /fhir/r4/Observation/{obs}", Roles: anyone, handler: http.HandlerFunc(fh.observation)},
 		{Pattern: "GET /fhir/r4/Encounter", Roles: anyone, handler: http.HandlerFunc(fh.encounterSearch)},
 		{Pattern: "GET /fhir/r4/Encounter/{enc}", Roles: anyone, handler: http.HandlerFunc(fh.encounter)},
+		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history", Roles: anyone, handler: http.HandlerFunc(fh.encounterHistory)},
+		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history/{vid}", Roles: anyone, handler: http.HandlerFunc(fh.encounterVersion)},
 		// The browser UI: static files, no patient data.
 		{Pattern: "GET /", Access: Public, handler: web.Handler()},
 		// The live socket authenticates itself (header or access_token) and
