@@ -56,43 +56,68 @@ func (p PageConfig) pageSize(s, name string, def int) (int, error) {
 	return n, nil
 }
 
-// A page of readings ends on a change of time, so that the next page can
-// start at a time: readings of one time (several devices) are never split
-// across pages. Only when more than a page of readings share one instant
-// (as many devices of one patient, one type and one nanosecond) does a
-// page end inside it, and the rest of that instant is skipped.
+// A cursor says where the next page starts: at a time, after the first
+// skip readings of that very time (readings of one instant, from several
+// devices, come in the store's fixed order), so that pages are full and
+// hold every reading once.
 
 // errBadCursor: a cursor that is not of the query it came with.
 var errBadCursor = errors.New("cursor: not of this query; follow the next link as given")
 
-// readingsCursor is where the next page of the readings API starts: a
-// type of the query's, at a time. Its text is "type.unixnano".
-type readingsCursor struct {
-	typ vitals.Type
-	at  time.Time
+// pageCursor is where the next page starts: a type of the query's (the
+// readings API, type by type; "" in FHIR searches, across types), a time,
+// and how many readings of that time the earlier pages held. Its text is
+// "[type.]unixnano.skip".
+type pageCursor struct {
+	typ  vitals.Type
+	at   time.Time
+	skip int
 }
 
-func (c readingsCursor) String() string {
-	return string(c.typ) + "." + strconv.FormatInt(c.at.UnixNano(), 10)
+func (c pageCursor) String() string {
+	s := strconv.FormatInt(c.at.UnixNano(), 10) + "." + strconv.Itoa(c.skip)
+	if c.typ != "" {
+		s = string(c.typ) + "." + s
+	}
+	return s
 }
 
-func parseReadingsCursor(s string) (readingsCursor, error) {
-	i := strings.LastIndexByte(s, '.')
-	if i < 0 {
-		return readingsCursor{}, errors.New("cursor: as the next link gives it")
+// parseCursor reads a cursor; withType says whether it names a type.
+func parseCursor(s string, withType bool) (pageCursor, error) {
+	var c pageCursor
+	parts := strings.Split(s, ".")
+	if withType {
+		if len(parts) != 3 {
+			return c, errBadCursor
+		}
+		c.typ, parts = vitals.Type(parts[0]), parts[1:]
 	}
-	ns, err := strconv.ParseInt(s[i+1:], 10, 64)
-	if err != nil {
-		return readingsCursor{}, errors.New("cursor: as the next link gives it")
+	if len(parts) != 2 {
+		return c, errBadCursor
 	}
-	return readingsCursor{typ: vitals.Type(s[:i]), at: time.Unix(0, ns).UTC()}, nil
+	ns, err1 := strconv.ParseInt(parts[0], 10, 64)
+	skip, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil || skip < 0 || skip > 1_000_000 {
+		return c, errBadCursor
+	}
+	c.at, c.skip = time.Unix(0, ns).UTC(), skip
+	return c, nil
+}
+
+// tail counts the readings at the end of rs whose time is rs's last.
+func tail(rs []vitals.Reading) int {
+	n := 0
+	for i := len(rs) - 1; i >= 0 && rs[i].Time.Equal(rs[len(rs)-1].Time); i-- {
+		n++
+	}
+	return n
 }
 
 // oldestPage reads up to limit readings of types in [from, to), type by
 // type in order, each oldest first, from cursor on (nil: the start). next
 // is nil on the last page.
 func oldestPage(ctx context.Context, store vitals.Store, patient string, types []vitals.Type, from, to time.Time,
-	cursor *readingsCursor, limit int) (out []vitals.Reading, next *readingsCursor, err error) {
+	cursor *pageCursor, limit int) (out []vitals.Reading, next *pageCursor, err error) {
 	start := 0
 	if cursor != nil {
 		start = -1
@@ -106,35 +131,27 @@ func oldestPage(ctx context.Context, store vitals.Store, patient string, types [
 		}
 	}
 	for i := start; i < len(types); i++ {
-		f := from
+		f, skip := from, 0
 		if cursor != nil && i == start {
-			f = cursor.at
+			f, skip = cursor.at, cursor.skip
 		}
 		need := limit - len(out)
-		rs, err := store.Range(ctx, vitals.Query{Patient: patient, Type: types[i], From: f, To: to, Limit: need + 1})
+		rs, err := store.Range(ctx, vitals.Query{Patient: patient, Type: types[i], From: f, To: to, Limit: skip + need + 1})
 		if err != nil {
 			return nil, nil, err
 		}
+		rs = rs[min(skip, len(rs)):]
 		if len(rs) <= need {
 			out = append(out, rs...)
 			continue
 		}
-		b := rs[need].Time
-		keep := rs[:need]
-		for len(keep) > 0 && keep[len(keep)-1].Time.Equal(b) {
-			keep = keep[:len(keep)-1]
+		page := rs[:need]
+		at := page[len(page)-1].Time
+		k := tail(page)
+		if at.Equal(f) {
+			k += skip // the same instant as the cursor's
 		}
-		next := &readingsCursor{typ: types[i], at: b}
-		if len(keep) == 0 && len(out) == 0 {
-			keep, next.at = rs[:need], b.Add(1) // more than a page in one instant
-			if !next.at.Before(to) {
-				next = nil
-				if i+1 < len(types) {
-					next = &readingsCursor{typ: types[i+1], at: from}
-				}
-			}
-		}
-		return append(out, keep...), next, nil
+		return append(out, page...), &pageCursor{typ: types[i], at: at, skip: k}, nil
 	}
 	return out, nil, nil
 }
@@ -165,15 +182,19 @@ func union(spans []span) []span {
 }
 
 // newestPage reads a page of count readings of types in spans (disjoint,
-// newest first) before before (zero: no bound), newest first across the
-// types, after skipping skip of them. next is the before of the next page,
-// zero on the last page.
+// newest first), newest first across the types, from cursor on (nil: the
+// newest) and after offset more. next is nil on the last page.
 func newestPage(ctx context.Context, store vitals.Store, patient string, types []vitals.Type, spans []span,
-	before time.Time, skip, count int) (page []vitals.Reading, next time.Time, err error) {
+	cursor *pageCursor, offset, count int) (page []vitals.Reading, next *pageCursor, err error) {
+	var before time.Time
+	skip := offset
+	if cursor != nil {
+		before, skip = cursor.at.Add(1), skip+cursor.skip
+	}
 	n := skip + count + 1
 	var all []vitals.Reading
 	for _, sp := range spans {
-		if !before.IsZero() && before.Before(sp.to) {
+		if cursor != nil && before.Before(sp.to) {
 			sp.to = before
 		}
 		if !sp.from.Before(sp.to) {
@@ -183,10 +204,12 @@ func newestPage(ctx context.Context, store vitals.Store, patient string, types [
 		for _, t := range types {
 			rs, err := store.Range(ctx, vitals.Query{Patient: patient, Type: t, From: sp.from, To: sp.to, Limit: n, Newest: true})
 			if err != nil {
-				return nil, time.Time{}, err
+				return nil, nil, err
 			}
 			in = append(in, rs...)
 		}
+		// Newest first; one instant's readings in the order of types, then
+		// as the store gave them: the same order on every page.
 		sort.SliceStable(in, func(i, j int) bool { return in[i].Time.After(in[j].Time) })
 		all = append(all, in...)
 		if len(all) >= n {
@@ -194,17 +217,9 @@ func newestPage(ctx context.Context, store vitals.Store, patient string, types [
 		}
 	}
 	all = all[:min(n, len(all))]
-	page = all[min(skip, len(all)):]
-	if len(page) <= count {
-		return page, time.Time{}, nil
+	if len(all) <= skip+count {
+		return all[min(skip, len(all)):], nil, nil
 	}
-	b := page[count].Time
-	keep := page[:count]
-	for len(keep) > 0 && keep[len(keep)-1].Time.Equal(b) {
-		keep = keep[:len(keep)-1]
-	}
-	if len(keep) == 0 {
-		return page[:count], b, nil // more than a page in one instant
-	}
-	return keep, b.Add(1), nil
+	upto := all[:skip+count]
+	return upto[skip:], &pageCursor{at: upto[len(upto)-1].Time, skip: tail(upto)}, nil
 }
