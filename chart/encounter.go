@@ -146,7 +146,9 @@ type querier interface {
 }
 
 // Get loads the current version of an encounter by its visit id.
-func (e *Encounters) Get(ctx context.Context, id string) (Encounter, error) { return e.get(ctx, e.db, id) }
+func (e *Encounters) Get(ctx context.Context, id string) (Encounter, error) {
+	return e.get(ctx, e.db, id)
+}
 
 func (e *Encounters) get(ctx context.Context, q querier, id string) (Encounter, error) {
 	var body string

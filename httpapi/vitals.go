@@ -98,9 +98,9 @@ func (a vitalsAPI) readings(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var cursor *readingsCursor
+	var cursor *pageCursor
 	if s := r.URL.Query().Get("cursor"); s != "" {
-		c, err := parseReadingsCursor(s)
+		c, err := parseCursor(s, true)
 		if err != nil {
 			fail(w, http.StatusBadRequest, err.Error())
 			return
