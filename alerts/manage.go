@@ -5,10 +5,60 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vitalwire/vitalwire/vitals"
 )
 
-// ErrUnknownRule: no rule of that id (and kind) is in force.
-var ErrUnknownRule = errors.New("rule: no such rule")
+// Errors of the alerts' management.
+var (
+	// ErrUnknownRule: no rule of that id (and kind) is in force.
+	ErrUnknownRule = errors.New("rule: no such rule")
+	// ErrInvalid: a snooze or a patient's level is out of its bounds; the
+	// message names the field.
+	ErrInvalid = errors.New("invalid")
+)
+
+// SnoozeLimits bound how long a snooze silences a rule: long enough to fix
+// a probe, short enough that a snoozed rule is not forgotten.
+type SnoozeLimits struct {
+	// Min is the shortest snooze (default 15 min).
+	Min time.Duration `yaml:"min"`
+	// Max is the longest snooze (default 4 h).
+	Max time.Duration `yaml:"max"`
+}
+
+// DefaultSnoozeLimits are the alerts panel's choices: 15 min to 4 h.
+func DefaultSnoozeLimits() SnoozeLimits {
+	return SnoozeLimits{Min: 15 * time.Minute, Max: 4 * time.Hour}
+}
+
+// Validate checks the limits and names the bad field.
+func (l SnoozeLimits) Validate() error {
+	switch {
+	case l.Min < time.Minute:
+		return errors.New("min: at least 1m")
+	case l.Max < l.Min:
+		return errors.New("max: at least min")
+	case l.Max > 7*24*time.Hour:
+		return errors.New("max: at most 168h")
+	}
+	return nil
+}
+
+// snoozeSlack is how far a snooze's end may miss the limits: the UI
+// computes the end from the browser's clock before the request travels.
+const snoozeSlack = time.Minute
+
+// SetSnoozeLimits sets the bounds of a snooze (DefaultSnoozeLimits until
+// called).
+func (s *Service) SetSnoozeLimits(l SnoozeLimits) { s.snooze = l }
+
+func (s *Service) snoozeLimits() SnoozeLimits {
+	if s.snooze == (SnoozeLimits{}) {
+		return DefaultSnoozeLimits()
+	}
+	return s.snooze
+}
 
 // Rules returns the rule set in force.
 func (s *Service) Rules() *RuleSet { return s.engine.Rules() }
@@ -18,12 +68,18 @@ func (s *Service) SetRules(set *RuleSet) { s.engine.SetRules(set) }
 
 // ruleExists reports whether a rule (of kind, unless "") is in force.
 func (s *Service) ruleExists(id, kind string) bool {
+	_, ok := s.rule(id, kind)
+	return ok
+}
+
+// rule returns the rule in force of that id (and kind, unless "").
+func (s *Service) rule(id, kind string) (Rule, bool) {
 	for _, r := range s.engine.Rules().Rules {
 		if r.ID == id && (kind == "" || r.Kind == kind) {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return Rule{}, false
 }
 
 // LoadOverrides reads every per-patient rule level from the store into
@@ -49,8 +105,19 @@ func (s *Service) Overrides(patient string) map[string]Override {
 // SetOverride sets a patient's own level for a threshold rule in force,
 // stored before it takes effect.
 func (s *Service) SetOverride(ctx context.Context, patient, rule string, o Override, by string) error {
-	if !s.ruleExists(rule, KindThreshold) {
+	r, ok := s.rule(rule, KindThreshold)
+	if !ok {
 		return fmt.Errorf("%w: no threshold rule %q", ErrUnknownRule, rule)
+	}
+	// A level no reading can reach silences the rule for good; one past
+	// the plausible range is such a level.
+	if spec, ok := vitals.Lookup(r.Vital); ok {
+		if !spec.Plausible.Contains(o.Level) {
+			return fmt.Errorf("%w: level: within %v-%v %s", ErrInvalid, spec.Plausible.Min, spec.Plausible.Max, spec.Canonical)
+		}
+		if o.Clear != nil && !spec.Plausible.Contains(*o.Clear) {
+			return fmt.Errorf("%w: clear: within %v-%v %s", ErrInvalid, spec.Plausible.Min, spec.Plausible.Max, spec.Canonical)
+		}
 	}
 	if err := s.store.SetOverride(ctx, patient, rule, o, by, s.now()); err != nil {
 		return err
@@ -76,7 +143,12 @@ func (s *Service) Snooze(ctx context.Context, z Snooze) error {
 	if !s.ruleExists(z.Rule, "") {
 		return fmt.Errorf("%w: %q", ErrUnknownRule, z.Rule)
 	}
-	return s.store.AddSnooze(ctx, z, s.now())
+	now := s.now()
+	l := s.snoozeLimits()
+	if d := z.Until.Sub(now); d < l.Min-snoozeSlack || d > l.Max+snoozeSlack {
+		return fmt.Errorf("%w: until: %v to %v from now", ErrInvalid, l.Min, l.Max)
+	}
+	return s.store.AddSnooze(ctx, z, now)
 }
 
 // List lists the alerts of patients, newest first (openOnly: firing or

@@ -51,6 +51,8 @@ type Service struct {
 	// open are the open alerts by patient and id (track).
 	openMu sync.Mutex
 	open   map[string]map[int64]Alert
+	// snooze bounds a snooze's length (SetSnoozeLimits).
+	snooze SnoozeLimits
 }
 
 // NewService wires the parts; reg may be nil.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/telehealth"
@@ -44,6 +45,8 @@ type Config struct {
 	Alerts  AlertsConfig  `yaml:"alerts"`
 	// Telehealth configures video visits.
 	Telehealth TelehealthConfig `yaml:"telehealth"`
+	// API bounds the pages of history reads (readings, FHIR searches).
+	API httpapi.PageConfig `yaml:"api"`
 	// TLS, when a certificate and key are set, serves HTTPS and MQTT over
 	// TLS (the embedded broker's listeners).
 	TLS TLSConfig `yaml:"tls"`
@@ -61,6 +64,8 @@ type AlertsConfig struct {
 	// EscalateAfter raises an alert not acknowledged in this time one
 	// severity step and tells the webhooks (alert.escalated); 0: never.
 	EscalateAfter time.Duration `yaml:"escalate_after"`
+	// Snooze bounds how long a snooze may silence a rule (15 min-4 h).
+	Snooze alerts.SnoozeLimits `yaml:"snooze"`
 }
 
 // TLSConfig locates the server certificate (PEM).
@@ -146,6 +151,8 @@ func DefaultConfig() Config {
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
 		Disk:       sqldb.DefaultDiskConfig(),
+		Alerts:     AlertsConfig{Snooze: alerts.DefaultSnoozeLimits()},
+		API:        httpapi.DefaultPageConfig(),
 	}
 }
 
@@ -306,6 +313,8 @@ func (c *Config) Validate() error {
 	section("ingest", c.Ingest.Validate())
 	section("auth", c.Auth.Validate())
 	section("telehealth", c.Telehealth.Validate())
+	section("alerts.snooze", c.Alerts.Snooze.Validate())
+	section("api", c.API.Validate())
 	section("log", c.Log.validate())
 	section("disk", c.Disk.Validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {

@@ -189,6 +189,7 @@ func (a *App) initAlerts(ctx context.Context) error {
 	a.hooks = alerts.NewWebhooks(a.records, a.cfg.Alerts.Webhooks, a.log)
 	a.alerts.SetWebhooks(a.hooks)
 	a.alerts.SetEscalation(a.cfg.Alerts.EscalateAfter)
+	a.alerts.SetSnoozeLimits(a.cfg.Alerts.Snooze)
 	a.alerts.SetContacts(a.chart.EscalationContacts)
 	a.recorder = &telehealth.Recorder{Visits: a.visits, Encounters: a.encounters, Readings: a.store, Alerts: alertSource{a.alerts},
 		SFU: a.sfu, Lookback: a.cfg.Telehealth.AttachLookback}
@@ -294,7 +295,7 @@ func (a *App) initHTTP(context.Context) error {
 		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,
 		Visits: a.visits, SFU: a.sfu, Recorder: a.recorder, JoinLinkTTL: a.cfg.Telehealth.JoinLinkTTL,
 		JoinLinkMaxAge: a.cfg.Telehealth.JoinLinkMaxAge,
-		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready,
+		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready, Pages: a.cfg.API,
 		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
 	})
 	if err != nil {

@@ -28,8 +28,56 @@ func encounter(visit, patient string, start time.Time) chart.Encounter {
 			{ID: 7, Rule: "hr_high", Severity: "warning", FiredAt: start.Add(-10 * time.Minute), Value: 131, State: "resolved"},
 		},
 		Note:       "Ankles less swollen; continue furosemide.",
-		AttachedAt: start.Add(21 * time.Minute),
+		AttachedAt: start.Add(21 * time.Minute), UpdatedAt: start.Add(21 * time.Minute), Version: 1,
 	}
+}
+
+func TestAnEncounterAttachedEarlyIsAmendedUntilFinished(t *testing.T) {
+	ctx := context.Background()
+	encs := chart.NewEncounters(openRecords(t))
+	t0 := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	planned := encounter("v9", "p1", t0)
+	planned.Status, planned.End, planned.Note = chart.EncounterPlanned, time.Time{}, "ahead of the visit"
+	got, changed, err := encs.Attach(ctx, planned)
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, 1, got.Version)
+
+	again := planned
+	again.AttachedAt, again.UpdatedAt = t0.Add(time.Minute), t0.Add(time.Minute)
+	got, changed, err = encs.Attach(ctx, again)
+	require.NoError(t, err)
+	require.False(t, changed, "the same content is no new version")
+	require.Equal(t, 1, got.Version)
+
+	done := encounter("v9", "p1", t0)
+	done.Status, done.AttachedAt, done.UpdatedAt, done.Version = chart.EncounterFinished, t0.Add(30*time.Minute), t0.Add(30*time.Minute), 0
+	got, changed, err = encs.Attach(ctx, done)
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, 2, got.Version)
+	require.Equal(t, planned.AttachedAt, got.AttachedAt, "first attached when it was")
+	require.Equal(t, done.Note, got.Note)
+
+	later := done
+	later.Note = "changed after the end"
+	got, changed, err = encs.Attach(ctx, later)
+	require.NoError(t, err)
+	require.False(t, changed, "a finished Encounter stays")
+	require.Equal(t, done.Note, got.Note)
+
+	h, err := encs.History(ctx, "v9")
+	require.NoError(t, err)
+	require.Len(t, h, 2)
+	require.Equal(t, []int{2, 1}, []int{h[0].Version, h[1].Version})
+	require.Equal(t, "ahead of the visit", h[1].Note)
+	v1, err := encs.Version(ctx, "v9", 1)
+	require.NoError(t, err)
+	require.Equal(t, chart.EncounterPlanned, v1.Status)
+	_, err = encs.Version(ctx, "v9", 3)
+	require.ErrorIs(t, err, chart.ErrNotFound)
+	_, err = encs.History(ctx, "nope")
+	require.ErrorIs(t, err, chart.ErrNotFound)
 }
 
 func TestEncounters(t *testing.T) {

@@ -182,15 +182,26 @@ func Encounter(e chart.Encounter) Resource {
 		}
 		parts = append(parts, Resource{
 			"type":       []Resource{{"coding": []Resource{{"system": participantType, "code": code, "display": display}}}},
-			"period":     Resource{"start": instant(p.Start), "end": instant(p.End)},
+			"period":     period(p.Start, p.End),
 			"individual": Resource{"display": p.Subject + " (" + p.Role + ")"},
 		})
 	}
-	r := Resource{"resourceType": "Encounter", "id": e.ID, "status": "finished",
+	status := e.Status
+	if status == "" {
+		status = chart.EncounterFinished
+	}
+	r := Resource{"resourceType": "Encounter", "id": e.ID, "status": status,
 		"class":   Resource{"system": actCode, "code": "VR", "display": "virtual"},
 		"subject": ref("Patient", e.Patient),
-		"period":  Resource{"start": instant(e.Start), "end": instant(e.End)},
+		"period":  period(e.Start, e.End),
 		"text":    Resource{"status": "generated", "div": narrative(e)},
+	}
+	if e.Version > 0 {
+		meta := Resource{"versionId": strconv.Itoa(e.Version)}
+		if !e.UpdatedAt.IsZero() {
+			meta["lastUpdated"] = instant(e.UpdatedAt)
+		}
+		r["meta"] = meta
 	}
 	if len(parts) > 0 {
 		r["participant"] = parts
@@ -198,12 +209,44 @@ func Encounter(e chart.Encounter) Resource {
 	return r
 }
 
+// period is a FHIR Period; an open one (end zero) has no end.
+func period(start, end time.Time) Resource {
+	p := Resource{"start": instant(start)}
+	if !end.IsZero() {
+		p["end"] = instant(end)
+	}
+	return p
+}
+
+// EncounterHistory is a history Bundle of an Encounter's versions, newest
+// first (FHIR _history).
+func EncounterHistory(base string, versions []chart.Encounter) Resource {
+	entries := make([]Resource, 0, len(versions))
+	for _, v := range versions {
+		method, status := "PUT", "200 OK"
+		if v.Version == 1 {
+			method, status = "POST", "201 Created"
+		}
+		entries = append(entries, Resource{
+			"fullUrl":  base + "/Encounter/" + v.ID,
+			"resource": Encounter(v),
+			"request":  Resource{"method": method, "url": "Encounter/" + v.ID},
+			"response": Resource{"status": status, "etag": `W/"` + strconv.Itoa(v.Version) + `"`, "lastModified": instant(v.UpdatedAt)},
+		})
+	}
+	return Resource{"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries}
+}
+
 // narrative is the encounter's human-readable summary: the note, each
 // vital's summary over the window, and the alerts.
 func narrative(e chart.Encounter) string {
 	var b strings.Builder
 	b.WriteString(`<div xmlns="http://www.w3.org/1999/xhtml">`)
-	fmt.Fprintf(&b, "<p>Telehealth visit %s to %s; readings from %s.</p>", instant(e.Start), instant(e.End), instant(e.WindowStart))
+	if e.End.IsZero() {
+		fmt.Fprintf(&b, "<p>Telehealth visit from %s (%s); readings from %s.</p>", instant(e.Start), html.EscapeString(e.Status), instant(e.WindowStart))
+	} else {
+		fmt.Fprintf(&b, "<p>Telehealth visit %s to %s; readings from %s.</p>", instant(e.Start), instant(e.End), instant(e.WindowStart))
+	}
 	if e.Note != "" {
 		fmt.Fprintf(&b, "<p>Note: %s</p>", html.EscapeString(e.Note))
 	}

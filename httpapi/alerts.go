@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -40,8 +41,10 @@ func (a alertsAPI) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-// alert loads the alert {alert} and has the gate decide about its
-// patient, auditing the action; on refusal it has answered.
+// alert loads the alert {alert} and has the gate decide, as an action on
+// an alert of its patient (clinicians only), auditing it; on refusal it has
+// answered. An alert the caller may not act on answers as one that does
+// not exist, so that ids tell nothing of other patients' alerts.
 func (a alertsAPI) alert(w http.ResponseWriter, r *http.Request, action string) (alerts.Alert, auth.Claims, bool) {
 	c, _ := auth.FromContext(r.Context())
 	id, err := strconv.ParseInt(r.PathValue("alert"), 10, 64)
@@ -49,18 +52,23 @@ func (a alertsAPI) alert(w http.ResponseWriter, r *http.Request, action string) 
 		fail(w, http.StatusBadRequest, "alert: a number")
 		return alerts.Alert{}, c, false
 	}
+	const notFound = "no such alert"
 	al, err := a.alerts.Get(r.Context(), id)
-	if err != nil {
-		fail(w, http.StatusNotFound, "no such alert")
+	if errors.Is(err, alerts.ErrNotFound) {
+		fail(w, http.StatusNotFound, notFound)
 		return al, c, false
 	}
-	d, err := a.gate.Alert(r.Context(), c, al.Patient, request(r, action))
+	if err != nil {
+		failErr(w, err)
+		return al, c, false
+	}
+	d, err := a.gate.AlertAction(r.Context(), c, al.Patient, request(r, action))
 	if err != nil {
 		a.auditFailed(w, err)
 		return al, c, false
 	}
 	if !d.Allowed {
-		fail(w, http.StatusForbidden, "no access to this patient")
+		fail(w, http.StatusNotFound, notFound)
 		return al, c, false
 	}
 	return al, c, true

@@ -67,6 +67,8 @@ type Deps struct {
 	JoinLinkMaxAge time.Duration
 	// SessionMaxAge bounds a session's sockets as it bounds the session.
 	SessionMaxAge time.Duration
+	// Pages bounds the pages of history reads (zero: DefaultPageConfig).
+	Pages PageConfig
 
 	// Ready reports readiness (/readyz): a status map and whether ready.
 	Ready func(ctx context.Context) (map[string]any, bool)

@@ -220,6 +220,8 @@ func (a access) signInLimited(action string, h http.Handler) http.Handler {
 // id no record can have is a 400 and is written nowhere.
 var (
 	alertIDRE = regexp.MustCompile(`^[0-9]{1,19}$`)
+	// A resource's version (FHIR vread) counts from 1.
+	versionIDRE = regexp.MustCompile(`^[1-9][0-9]{0,8}$`)
 	// An Observation id is a patient id, a type letter with a base-36
 	// time, and a device tag, dot-separated (fhir.ObservationID).
 	observationIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.[a-z]-?[0-9a-z]{1,13}\.[0-9a-f]{6}$`)
@@ -228,6 +230,7 @@ var (
 		"username": auth.ValidUsername,
 		"alert":    alertIDRE.MatchString,
 		"obs":      observationIDRE.MatchString,
+		"vid":      versionIDRE.MatchString,
 	}
 )
 
@@ -263,6 +266,8 @@ func idForm(name string) string {
 		return "3-64 of a-z, 0-9, '.', '_' and '-'"
 	case "alert":
 		return "a number"
+	case "vid":
+		return "a version number from 1"
 	case "obs":
 		return "an Observation id of this server"
 	}

@@ -65,10 +65,21 @@ func (a chartAPI) breakGlass(w http.ResponseWriter, r *http.Request) {
 	}
 	c, _ := auth.FromContext(r.Context())
 	patient := r.PathValue("id")
+	const action = "POST /api/v1/patients/{id}/break-glass"
+	// No grant for a patient who is not charted: it would open nothing
+	// but a record of access that never was.
+	if _, err := a.chart.Patient(r.Context(), patient); err != nil {
+		if aerr := a.gate.Record(r.Context(), c, patient, request(r, action), auth.Decision{BreakGlass: true}); aerr != nil {
+			a.auditFailed(w, aerr)
+			return
+		}
+		failErr(w, err)
+		return
+	}
 	g, err := a.glass.Open(r.Context(), c, patient, req.Reason)
 	// The grant is itself an access to the patient, flagged break-glass.
 	d := auth.Decision{Allowed: err == nil, BreakGlass: true}
-	if aerr := a.gate.Record(r.Context(), c, patient, request(r, "POST /api/v1/patients/{id}/break-glass"), d); aerr != nil {
+	if aerr := a.gate.Record(r.Context(), c, patient, request(r, action), d); aerr != nil {
 		a.auditFailed(w, aerr)
 		return
 	}

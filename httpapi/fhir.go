@@ -3,9 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +23,7 @@ import (
 // access gate, like the rest of the API.
 type fhirAPI struct {
 	access
+	pages      PageConfig
 	chart      *chart.Chart
 	devices    *devices.Registry
 	store      vitals.Store
@@ -116,6 +117,8 @@ type obsQuery struct {
 	from, to time.Time
 	count    int
 	offset   int
+	// cursor is where a next link's page starts (nil: the first page).
+	cursor *pageCursor
 }
 
 // parseFHIRDate reads a search date with an optional prefix (ge, gt, le,
@@ -134,7 +137,7 @@ func parseFHIRDate(s string) (prefix string, from, to time.Time, err error) {
 	return "", time.Time{}, time.Time{}, errors.New("date: ge/gt/le/lt followed by YYYY-MM-DD or an RFC 3339 time")
 }
 
-func readObsQuery(r *http.Request, patient string) (obsQuery, error) {
+func (a fhirAPI) readObsQuery(r *http.Request, patient string) (obsQuery, error) {
 	q := obsQuery{patient: patient, count: 100, to: time.Now().Add(time.Minute), from: time.Now().AddDate(0, 0, -30)}
 	v := r.URL.Query()
 	if codes := v.Get("code"); codes != "" {
@@ -168,71 +171,95 @@ func readObsQuery(r *http.Request, patient string) (obsQuery, error) {
 			return q, errors.New("date: prefix " + prefix + " is not supported")
 		}
 	}
-	if s := v.Get("_count"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return q, errors.New("_count: 1-1000")
-		}
-		q.count = n
+	pages := a.pages.orDefault()
+	var err error
+	if q.count, err = pages.pageSize(v.Get("_count"), "_count", min(100, pages.MaxSize)); err != nil {
+		return q, err
 	}
-	if s := v.Get("_offset"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return q, errors.New("_offset: a non-negative number")
-		}
-		q.offset = n
+	if q.offset, q.cursor, err = readPagePosition(r, pages); err != nil {
+		return q, err
 	}
 	return q, nil
 }
 
-// observations reads the readings of a query, newest first.
-func (a fhirAPI) observations(r *http.Request, q obsQuery) ([]vitals.Reading, error) {
-	var all []vitals.Reading
-	for _, t := range q.types {
-		rs, err := a.store.Range(r.Context(), vitals.Query{Patient: q.patient, Type: t, From: q.from, To: q.to})
-		if err != nil {
-			return nil, err
+// readPagePosition reads where a page starts: _offset (at most a page
+// deep: further pages are reached by their next links) and _cursor (as a
+// next link gives it).
+func readPagePosition(r *http.Request, pages PageConfig) (offset int, cursor *pageCursor, err error) {
+	v := r.URL.Query()
+	if s := v.Get("_offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > pages.MaxSize {
+			return 0, nil, fmt.Errorf("_offset: 0-%d (follow the next link for later pages)", pages.MaxSize)
 		}
-		all = append(all, rs...)
+		offset = n
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.After(all[j].Time) })
-	return all, nil
+	if s := v.Get("_cursor"); s != "" {
+		c, err := parseCursor(s, false)
+		if err != nil {
+			return 0, nil, errors.New("_cursor: as the next link gives it")
+		}
+		cursor = &c
+	}
+	return offset, cursor, nil
 }
 
+// pageLinks are a searchset's self link and, while there is more, its
+// next link (the same search from the cursor on).
+func (a fhirAPI) pageLinks(r *http.Request, path string, count int, next *pageCursor) [][2]string {
+	links := [][2]string{{"self", a.fhirBase(r) + path + "?" + r.URL.RawQuery}}
+	if next != nil {
+		v := r.URL.Query()
+		v.Del("_offset")
+		v.Set("_count", strconv.Itoa(count))
+		v.Set("_cursor", next.String())
+		links = append(links, [2]string{"next", a.fhirBase(r) + path + "?" + v.Encode()})
+	}
+	return links
+}
+
+// total counts a search's matches (store aggregates: no reading is read).
+func (a fhirAPI) total(r *http.Request, q obsQuery) (int, error) {
+	n := 0
+	for _, t := range q.types {
+		ws, err := a.store.Aggregate(r.Context(), vitals.AggregateQuery{Query: vitals.Query{Patient: q.patient, Type: t, From: q.from, To: q.to}})
+		if err != nil {
+			return 0, err
+		}
+		for _, w := range ws {
+			n += int(w.Count)
+		}
+	}
+	return n, nil
+}
+
+// observationSearch answers a page of Observations, newest first, with a
+// next link while there are more.
 func (a fhirAPI) observationSearch(w http.ResponseWriter, r *http.Request) {
 	patient, ok := a.patientParam(w, r, "GET /fhir/r4/Observation")
 	if !ok {
 		return
 	}
-	q, err := readObsQuery(r, patient)
+	q, err := a.readObsQuery(r, patient)
 	if err != nil {
 		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	all, err := a.observations(r, q)
+	page, next, err := newestPage(r.Context(), a.store, patient, q.types, []span{{q.from, q.to}}, q.cursor, q.offset, q.count)
 	if err != nil {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return
 	}
-	page := all[min(q.offset, len(all)):min(q.offset+q.count, len(all))]
+	total, err := a.total(r, q)
+	if err != nil {
+		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
+		return
+	}
 	res := make([]fhir.Resource, 0, len(page))
 	for _, rd := range page {
 		res = append(res, fhir.Observation(rd, ""))
 	}
-	link := func(offset int) string {
-		v := r.URL.Query()
-		v.Set("_offset", strconv.Itoa(offset))
-		v.Set("_count", strconv.Itoa(q.count))
-		return a.fhirBase(r) + "/Observation?" + v.Encode()
-	}
-	links := [][2]string{{"self", link(q.offset)}}
-	if q.offset+q.count < len(all) {
-		links = append(links, [2]string{"next", link(q.offset + q.count)})
-	}
-	if q.offset > 0 {
-		links = append(links, [2]string{"previous", link(max(0, q.offset-q.count))})
-	}
-	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(all), links))
+	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, total, a.pageLinks(r, "/Observation", q.count, next)))
 }
 
 func (a fhirAPI) observation(w http.ResponseWriter, r *http.Request) {
@@ -272,6 +299,45 @@ func (a fhirAPI) encounter(w http.ResponseWriter, r *http.Request) {
 	writeFHIR(w, http.StatusOK, fhir.Encounter(enc))
 }
 
+// encounterHistory answers Encounter/{enc}/_history: every version of a
+// visit's Encounter, newest first.
+func (a fhirAPI) encounterHistory(w http.ResponseWriter, r *http.Request) {
+	vs, err := a.encounters.History(r.Context(), r.PathValue("enc"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Encounter")
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	if !a.allowPatient(w, r, c, vs[0].Patient, "GET /fhir/r4/Encounter/{enc}/_history") {
+		return
+	}
+	writeFHIR(w, http.StatusOK, fhir.EncounterHistory(a.fhirBase(r), vs))
+}
+
+// encounterVersion answers Encounter/{enc}/_history/{vid}: one version.
+func (a fhirAPI) encounterVersion(w http.ResponseWriter, r *http.Request) {
+	cur, err := a.encounters.Get(r.Context(), r.PathValue("enc"))
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such Encounter")
+		return
+	}
+	c, _ := auth.FromContext(r.Context())
+	if !a.allowPatient(w, r, c, cur.Patient, "GET /fhir/r4/Encounter/{enc}/_history/{vid}") {
+		return
+	}
+	vid, err := strconv.Atoi(r.PathValue("vid"))
+	if err != nil || vid < 1 {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such version of the Encounter")
+		return
+	}
+	enc, err := a.encounters.Version(r.Context(), cur.ID, vid)
+	if err != nil {
+		fhirFail(w, http.StatusNotFound, "not-found", "no such version of the Encounter")
+		return
+	}
+	writeFHIR(w, http.StatusOK, fhir.Encounter(enc))
+}
+
 func (a fhirAPI) encounterSearch(w http.ResponseWriter, r *http.Request) {
 	patient, ok := a.patientParam(w, r, "GET /fhir/r4/Encounter")
 	if !ok {
@@ -292,8 +358,9 @@ func (a fhirAPI) encounterSearch(w http.ResponseWriter, r *http.Request) {
 
 // everything answers Patient/{id}/$everything: the patient, their
 // devices, encounters, and the observations of each encounter's window
-// and of the period asked (start/end, default the last 24 h), at most
-// _count (default 1000) observations.
+// and of the period asked (start/end, default the last 24 h), newest
+// first, a page of _count at a time (the next link's pages hold the
+// further Observations only).
 func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	p, err := a.chart.Patient(r.Context(), id)
@@ -301,7 +368,8 @@ func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 		fhirFail(w, http.StatusNotFound, "not-found", "no such Patient")
 		return
 	}
-	q := obsQuery{patient: id, types: vitals.Types(), to: time.Now().Add(time.Minute), from: time.Now().Add(-24 * time.Hour), count: 1000}
+	pages := a.pages.orDefault()
+	q := obsQuery{patient: id, types: vitals.Types(), to: time.Now().Add(time.Minute), from: time.Now().Add(-24 * time.Hour)}
 	for name, dst := range map[string]*time.Time{"start": &q.from, "end": &q.to} {
 		if s := r.URL.Query().Get(name); s != "" {
 			_, from, _, err := parseFHIRDate(s)
@@ -312,55 +380,55 @@ func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 			*dst = from
 		}
 	}
-	if s := r.URL.Query().Get("_count"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 && n <= 10000 {
-			q.count = n
-		}
+	if q.count, err = pages.pageSize(r.URL.Query().Get("_count"), "_count", pages.Size); err != nil {
+		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
+		return
 	}
-	res := []fhir.Resource{fhir.Patient(p)}
-	res = append(res, a.devicesOf(id)...)
+	if q.offset, q.cursor, err = readPagePosition(r, pages); err != nil {
+		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
 	encs, err := a.encounters.ForPatient(r.Context(), id)
 	if err != nil {
 		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
 		return
 	}
-	seen := map[string]bool{}
-	addObs := func(rs []vitals.Reading, enc func(vitals.Reading) string) {
-		for _, rd := range rs {
-			if len(seen) >= q.count {
-				return
-			}
-			o := fhir.Observation(rd, enc(rd))
-			if !seen[o["id"].(string)] {
-				seen[o["id"].(string)] = true
-				res = append(res, o)
-			}
-		}
-	}
+	spans := []span{{q.from, q.to}}
 	for _, e := range encs {
-		res = append(res, fhir.Encounter(e))
+		spans = append(spans, span{e.WindowStart, encounterEnd(e).Add(time.Millisecond)})
 	}
-	for _, e := range encs {
-		rs, err := a.observations(r, obsQuery{patient: id, types: vitals.Types(), from: e.WindowStart, to: e.End.Add(time.Millisecond)})
-		if err != nil {
-			fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
-			return
-		}
-		addObs(rs, func(vitals.Reading) string { return e.ID })
-	}
-	rs, err := a.observations(r, q)
+	obs, next, err := newestPage(r.Context(), a.store, id, q.types, union(spans), q.cursor, q.offset, q.count)
 	if err != nil {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return
 	}
-	addObs(rs, func(rd vitals.Reading) string { return encounterOf(encs, rd.Time) })
+	var res []fhir.Resource
+	if q.cursor == nil {
+		res = append(res, fhir.Patient(p))
+		res = append(res, a.devicesOf(id)...)
+		for _, e := range encs {
+			res = append(res, fhir.Encounter(e))
+		}
+	}
+	for _, rd := range obs {
+		res = append(res, fhir.Observation(rd, encounterOf(encs, rd.Time)))
+	}
 	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(res),
-		[][2]string{{"self", a.fhirBase(r) + "/Patient/" + url.PathEscape(id) + "/$everything"}}))
+		a.pageLinks(r, "/Patient/"+url.PathEscape(id)+"/$everything", q.count, next)))
+}
+
+// encounterEnd is the end of an encounter's window: the visit's end, or
+// the time of its last version while the visit goes on.
+func encounterEnd(e chart.Encounter) time.Time {
+	if e.End.IsZero() {
+		return e.UpdatedAt
+	}
+	return e.End
 }
 
 func encounterOf(encs []chart.Encounter, t time.Time) string {
 	for _, e := range encs {
-		if !t.Before(e.WindowStart) && !t.After(e.End) {
+		if !t.Before(e.WindowStart) && !t.After(encounterEnd(e)) {
 			return e.ID
 		}
 	}

@@ -52,14 +52,14 @@ func routes(d Deps) []Route {
 		door: frontDoor{refusals: d.Refusals, anonymous: d.AnonymousLimit, signIn: d.SignInLimit}}
 	dev := devicesAPI{access: ac, reg: d.Devices, disconnect: d.Disconnect, log: d.Log}
 	ch := chartAPI{access: ac, chart: d.Chart, glass: d.Glass, log: d.Log}
-	vs := vitalsAPI{store: d.Store, devices: d.Devices, log: d.Log}
+	vs := vitalsAPI{pages: d.Pages, store: d.Store, devices: d.Devices, log: d.Log}
 	al := alertsAPI{access: ac, alerts: d.Alerts, chart: d.Chart, reload: d.ReloadRules}
 	ss := sessionAPI{access: ac, sessions: d.Sessions, revoked: d.Revoked, audit: d.Audit, watcher: d.Watcher,
 		baseURL: d.BaseURL, secure: d.Secure, log: d.Log}
 	vi := visitsAPI{access: ac, visits: d.Visits, chart: d.Chart, encounters: d.Encounters, sfu: d.SFU, recorder: d.Recorder,
 		watcher: d.Watcher, sessions: ss, joinTTL: d.JoinLinkTTL, joinMaxAge: d.JoinLinkMaxAge, log: d.Log}
 	ss.mayRevokeLink = vi.mayRevokeLink
-	fh := fhirAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
+	fh := fhirAPI{access: ac, pages: d.Pages, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
@@ -94,8 +94,8 @@ func routes(d Deps) []Route {
 		{Pattern: "DELETE /api/v1/care-teams/{id}/members", Roles: admin, handler: http.HandlerFunc(ch.removeMember)},
 		{Pattern: "GET /api/v1/me/patients", Roles: clin, handler: http.HandlerFunc(ch.myPatients)},
 		{Pattern: "GET /api/v1/alerts", Roles: anyone, handler: http.HandlerFunc(al.list)},
-		{Pattern: "POST /api/v1/alerts/{alert}/ack", Roles: staff, handler: http.HandlerFunc(al.ack)},
-		{Pattern: "POST /api/v1/alerts/{alert}/resolve", Roles: staff, handler: http.HandlerFunc(al.resolve)},
+		{Pattern: "POST /api/v1/alerts/{alert}/ack", Roles: clin, handler: http.HandlerFunc(al.ack)},
+		{Pattern: "POST /api/v1/alerts/{alert}/resolve", Roles: clin, handler: http.HandlerFunc(al.resolve)},
 		{Pattern: "GET /api/v1/rules", Roles: anyone, handler: http.HandlerFunc(al.rules)},
 		{Pattern: "POST /api/v1/rules/reload", Roles: admin, handler: http.HandlerFunc(al.reloadRules)},
 		{Pattern: "GET /api/v1/dashboard", Roles: anyone, handler: http.HandlerFunc(db.dashboard)},
@@ -128,6 +128,8 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /fhir/r4/Observation/{obs}", Roles: anyone, handler: http.HandlerFunc(fh.observation)},
 		{Pattern: "GET /fhir/r4/Encounter", Roles: anyone, handler: http.HandlerFunc(fh.encounterSearch)},
 		{Pattern: "GET /fhir/r4/Encounter/{enc}", Roles: anyone, handler: http.HandlerFunc(fh.encounter)},
+		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history", Roles: anyone, handler: http.HandlerFunc(fh.encounterHistory)},
+		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history/{vid}", Roles: anyone, handler: http.HandlerFunc(fh.encounterVersion)},
 		// The browser UI: static files, no patient data.
 		{Pattern: "GET /", Access: Public, handler: web.Handler()},
 		// The live socket authenticates itself (header or access_token) and

@@ -56,6 +56,7 @@ func TestEveryRouteAndRoleGetsTheRightAnswerAndPatientDataIsAudited(t *testing.T
 		// Other ids are of the right form and name nothing.
 		path = strings.ReplaceAll(path, "{alert}", "1")
 		path = strings.ReplaceAll(path, "{obs}", "none.z1.000000") // no vital type is "z"
+		path = strings.ReplaceAll(path, "{vid}", "1")
 		path = regexp.MustCompile(`\{[a-z]+\}`).ReplaceAllString(path, "none")
 		if strings.HasSuffix(path, "/aggregates") {
 			path += "?type=heart_rate"

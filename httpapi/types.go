@@ -66,6 +66,8 @@ type Readings struct {
 	From     time.Time `json:"from,omitzero"`
 	To       time.Time `json:"to,omitzero"`
 	Readings []Reading `json:"readings"`
+	// Next is the path and query of the next page, while there is one.
+	Next string `json:"next,omitempty"`
 }
 
 // Score is a NEWS2 score in API answers and live messages.

@@ -181,6 +181,16 @@ func (a visitsAPI) clinicianOfVisit(w http.ResponseWriter, r *http.Request, acti
 	return v, cred.Claims, true
 }
 
+// chartWriterOfVisit is clinicianOfVisit for what writes the chart (ending
+// and attaching the visit): a clinician the policy allows the patient.
+func (a visitsAPI) chartWriterOfVisit(w http.ResponseWriter, r *http.Request, action, what string, body any) (telehealth.Visit, auth.Claims, bool) {
+	v, c, ok := a.clinicianOfVisit(w, r, action, what, body)
+	if !ok || !a.writesChart(w, r, c, v, action) {
+		return v, c, false
+	}
+	return v, c, true
+}
+
 func (a visitsAPI) get(w http.ResponseWriter, r *http.Request) {
 	v, _, role, ok := a.participant(w, r, "GET /api/v1/visits/{visit}")
 	if !ok {
@@ -208,7 +218,7 @@ func (a visitsAPI) invite(w http.ResponseWriter, r *http.Request) {
 
 func (a visitsAPI) end(w http.ResponseWriter, r *http.Request) {
 	var req NoteRequest
-	v, _, ok := a.clinicianOfVisit(w, r, "POST /api/v1/visits/{visit}/end", "ends the visit", &req)
+	v, _, ok := a.chartWriterOfVisit(w, r, "POST /api/v1/visits/{visit}/end", "ends the visit", &req)
 	if !ok {
 		return
 	}
@@ -223,7 +233,7 @@ func (a visitsAPI) end(w http.ResponseWriter, r *http.Request) {
 
 func (a visitsAPI) attach(w http.ResponseWriter, r *http.Request) {
 	var req NoteRequest
-	v, _, ok := a.clinicianOfVisit(w, r, "POST /api/v1/visits/{visit}/attach", "attaches a visit to the chart", &req)
+	v, _, ok := a.chartWriterOfVisit(w, r, "POST /api/v1/visits/{visit}/attach", "attaches a visit to the chart", &req)
 	if !ok {
 		return
 	}
@@ -366,8 +376,11 @@ func (a visitsAPI) socket(w http.ResponseWriter, r *http.Request) {
 			}
 		},
 	}
-	if role == telehealth.RoleClinician {
+	if role == telehealth.RoleClinician && a.mayWriteChart(cred.Claims, v) {
 		hooks.End = func(note string) error {
+			if !a.mayWriteChart(cred.Claims, v) { // access may have changed in the call
+				return errors.New("only a clinician of the patient's care ends the visit")
+			}
 			_, err := a.recorder.End(ctx, v.ID, note)
 			return err
 		}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 // vitalsAPI reads a patient's readings from the time-series store.
 type vitalsAPI struct {
+	pages   PageConfig
 	store   vitals.Store
 	devices *devices.Registry
 	log     zerolog.Logger
@@ -80,6 +82,9 @@ func queryWindow(r *http.Request) (types []vitals.Type, from, to time.Time, err 
 	return types, from, to, nil
 }
 
+// readings answers a page of a patient's readings, type by type, each
+// oldest first, with the link to the next page while there is one (the
+// window of since is fixed in it as from and to).
 func (a vitalsAPI) readings(w http.ResponseWriter, r *http.Request) {
 	patient := r.PathValue("id")
 	types, from, to, err := queryWindow(r)
@@ -87,18 +92,45 @@ func (a vitalsAPI) readings(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	out := []Reading{}
-	for _, t := range types {
-		rs, err := a.store.Range(r.Context(), vitals.Query{Patient: patient, Type: t, From: from, To: to})
+	pages := a.pages.orDefault()
+	limit, err := pages.pageSize(r.URL.Query().Get("limit"), "limit", pages.Size)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var cursor *pageCursor
+	if s := r.URL.Query().Get("cursor"); s != "" {
+		c, err := parseCursor(s, true)
 		if err != nil {
-			storeFailed(w, a.log, "readings query", err)
+			fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		for _, x := range rs {
-			out = append(out, ReadingOf(x))
-		}
+		cursor = &c
 	}
-	writeJSON(w, http.StatusOK, Readings{Patient: patient, From: from, To: to, Readings: out})
+	rs, next, err := oldestPage(r.Context(), a.store, patient, types, from, to, cursor, limit)
+	if errors.Is(err, errBadCursor) {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err != nil {
+		storeFailed(w, a.log, "readings query", err)
+		return
+	}
+	out := make([]Reading, 0, len(rs))
+	for _, x := range rs {
+		out = append(out, ReadingOf(x))
+	}
+	page := Readings{Patient: patient, From: from, To: to, Readings: out}
+	if next != nil {
+		q := r.URL.Query()
+		q.Del("since")
+		q.Set("from", from.UTC().Format(time.RFC3339Nano))
+		q.Set("to", to.UTC().Format(time.RFC3339Nano))
+		q.Set("limit", strconv.Itoa(limit))
+		q.Set("cursor", next.String())
+		page.Next = r.URL.Path + "?" + q.Encode()
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (a vitalsAPI) latest(w http.ResponseWriter, r *http.Request) {

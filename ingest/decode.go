@@ -24,10 +24,23 @@ type Raw struct {
 	Value, Systolic, Diastolic float64
 	HasValue, HasSystolic      bool
 	HasDiastolic, HasTime      bool
-	// Malformed is set when the item is not an object or a field has the
-	// wrong JSON type; the rest of the message is still usable.
+	// Malformed is set when the item is not an object, a field has the
+	// wrong JSON type, a number is past float64's range, or a field is
+	// given twice; the rest of the message is still usable.
 	Malformed bool
+	// seen has a bit per contract field met so far (duplicates).
+	seen uint8
 }
+
+// Bits of Raw.seen.
+const (
+	seenType uint8 = 1 << iota
+	seenUnit
+	seenTime
+	seenValue
+	seenSystolic
+	seenDiastolic
+)
 
 // Message is a decoded payload. Reuse one Message across Decode calls to
 // avoid allocations.
@@ -73,8 +86,12 @@ func Decode(payload []byte, m *Message) error {
 	ok := d.object(func(key []byte) bool {
 		switch string(key) {
 		case "seq":
+			if m.HasSeq {
+				return false // two "seq" keys
+			}
 			f, ok := d.number()
-			if !ok || f != math.Trunc(f) {
+			// An integer that an int64 holds exactly (±2^63 does not).
+			if !ok || f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63) {
 				return false
 			}
 			m.Seq, m.HasSeq = int64(f), true
@@ -146,23 +163,39 @@ func (d *decoder) readings() bool {
 
 // field decodes one member of a reading object. known says the key is a
 // reading field; ok is false only when the JSON itself is broken.
+// A field given twice makes the reading malformed: readers that take the
+// first and readers that take the last would see different readings.
 func (d *decoder) field(key []byte, r *Raw) (known, ok bool) {
 	switch string(key) {
 	case "type":
+		r.once(seenType)
 		return true, d.stringField(&r.Type, r)
 	case "unit":
+		r.once(seenUnit)
 		return true, d.stringField(&r.Unit, r)
 	case "time":
+		r.once(seenTime)
 		r.HasTime = true
 		return true, d.stringField(&r.Time, r)
 	case "value":
+		r.once(seenValue)
 		return true, d.numberField(&r.Value, &r.HasValue, r)
 	case "systolic":
+		r.once(seenSystolic)
 		return true, d.numberField(&r.Systolic, &r.HasSystolic, r)
 	case "diastolic":
+		r.once(seenDiastolic)
 		return true, d.numberField(&r.Diastolic, &r.HasDiastolic, r)
 	}
 	return false, d.skip(1)
+}
+
+// once records a field and marks the reading malformed on its second time.
+func (r *Raw) once(bit uint8) {
+	if r.seen&bit != 0 {
+		r.Malformed = true
+	}
+	r.seen |= bit
 }
 
 func (d *decoder) stringField(dst *[]byte, r *Raw) bool {
@@ -184,6 +217,10 @@ func (d *decoder) numberField(dst *float64, has *bool, r *Raw) bool {
 		return d.skip(1)
 	}
 	f, ok := d.number()
+	if math.IsInf(f, 0) {
+		// Valid JSON, but no measurement: the number is past float64.
+		r.Malformed = true
+	}
 	*dst, *has = f, ok
 	return ok
 }
@@ -406,7 +443,8 @@ func (d *decoder) number() (float64, bool) {
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return 0, false
 		}
-		// Out of range is valid JSON: ±Inf or 0 then fails plausibility.
+		// Out of range is valid JSON: ±Inf (a reading's field then makes
+		// the reading malformed) or 0.
 		return f, true
 	}
 	f := float64(mant) / pow10[frac]

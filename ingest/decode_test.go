@@ -62,6 +62,42 @@ func TestDecode(t *testing.T) {
 			require.ErrorIs(t, Decode([]byte(bad), &m), ErrMalformed)
 		})
 	}
+	t.Run("a field given twice makes its reading malformed, and only that one", func(t *testing.T) {
+		for _, dup := range []string{
+			`{"type":"heart_rate","type":"spo2","value":1,"unit":"/min"}`,
+			`{"type":"heart_rate","value":70,"value":71,"unit":"/min"}`,
+			`{"type":"heart_rate","value":70,"unit":"/min","unit":"%"}`,
+			`{"type":"heart_rate","value":70,"unit":"/min","time":"2026-03-01T08:00:00Z","time":"2026-03-01T08:00:01Z"}`,
+			`{"type":"blood_pressure","systolic":120,"systolic":90,"diastolic":80,"unit":"mm[Hg]"}`,
+			`{"type":"blood_pressure","systolic":120,"diastolic":80,"diastolic":60,"unit":"mm[Hg]"}`,
+		} {
+			var m Message
+			require.NoError(t, Decode([]byte(`{"readings":[`+dup+`,{"type":"spo2","value":97,"unit":"%"}]}`), &m), dup)
+			require.True(t, m.Readings[0].Malformed, dup)
+			require.False(t, m.Readings[1].Malformed, dup)
+			require.NoError(t, Decode([]byte(dup), &m), dup)
+			require.True(t, m.Readings[0].Malformed, "a single reading: %s", dup)
+		}
+		var m Message
+		require.NoError(t, Decode([]byte(`{"type":"heart_rate","value":70,"unit":"/min","note":1,"note":2}`), &m))
+		require.False(t, m.Readings[0].Malformed, "fields outside the contract are skipped, twice or not")
+	})
+	t.Run("a number past float64 makes its reading malformed, and only that one", func(t *testing.T) {
+		var m Message
+		require.NoError(t, Decode([]byte(`{"readings":[{"type":"heart_rate","value":1e309,"unit":"/min"},{"type":"heart_rate","value":-1e309,"unit":"/min"},`+
+			`{"type":"blood_pressure","systolic":120,"diastolic":1e999,"unit":"mm[Hg]"},{"type":"spo2","value":97,"unit":"%","x":1e999}]}`), &m))
+		require.Len(t, m.Readings, 4)
+		require.True(t, m.Readings[0].Malformed)
+		require.True(t, m.Readings[1].Malformed)
+		require.True(t, m.Readings[2].Malformed)
+		require.False(t, m.Readings[3].Malformed, "an unknown field's number is skipped")
+	})
+	for _, seq := range []string{`1e309`, `9223372036854775808`, `-1e19`, `1e19`, `1, "seq": 2`} {
+		t.Run("a seq no int64 holds, or given twice, is refused whole: "+seq, func(t *testing.T) {
+			var m Message
+			require.ErrorIs(t, Decode([]byte(`{"seq":`+seq+`,"readings":[]}`), &m), ErrMalformed)
+		})
+	}
 	t.Run("an oversized payload is refused before parsing", func(t *testing.T) {
 		var m Message
 		big := `{"type":"heart_rate","value":1,"pad":"` + strings.Repeat("x", MaxPayload) + `"}`
@@ -143,6 +179,8 @@ func TestNormalize(t *testing.T) {
 		{"time too old", `{"type":"heart_rate","value":70,"unit":"/min","time":"2025-03-01T09:00:00Z"}`, vitals.ReasonTooOld},
 		{"bad time", `{"type":"heart_rate","value":70,"unit":"/min","time":"yesterday"}`, vitals.ReasonBadTime},
 		{"value of the wrong JSON type", `{"type":"heart_rate","value":"70","unit":"/min"}`, vitals.ReasonMalformed},
+		{"value past float64", `{"type":"heart_rate","value":70e999,"unit":"/min"}`, vitals.ReasonMalformed},
+		{"value given twice", `{"type":"heart_rate","value":70,"value":71,"unit":"/min"}`, vitals.ReasonMalformed},
 	} {
 		t.Run("refused for "+tc.name, func(t *testing.T) {
 			_, err := norm(tc.payload)
@@ -158,6 +196,9 @@ func TestNormalize(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"heart_rate","value":72,"unit":"/min","time":"2026-03-01T08:00:00Z"}`))
 	f.Add([]byte(`{"seq":3,"readings":[{"type":"spo2","value":97,"unit":"%"},{"type":"blood_pressure","systolic":120,"diastolic":80,"unit":"mm[Hg]"}]}`))
+	f.Add([]byte(`{"seq":4,"readings":[{"type":"heart_rate","value":70,"value":71,"unit":"/min"},{"type":"heart_rate","value":1e309,"unit":"/min"}]}`))
+	f.Add([]byte(`{"seq":9223372036854775808,"readings":[]}`))
+	f.Add([]byte(`{"type":"heart_rate","type":"spo2","value":-1e309,"unit":"/min","time":"2026-03-01T08:00:00Z","time":"x"}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var m Message
 		err := Decode(payload, &m)

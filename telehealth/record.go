@@ -51,33 +51,53 @@ func (r *Recorder) End(ctx context.Context, id, note string) (chart.Encounter, e
 	return r.Attach(ctx, v)
 }
 
-// Attach records the visit's Encounter. A visit is attached once; again
-// changes nothing.
+// Attach records the visit's Encounter as the visit stands: one attached
+// before the visit ends is planned or in progress, and is amended (a new
+// version) by a later attach and by the end; a finished one does not
+// change again.
 func (r *Recorder) Attach(ctx context.Context, v Visit) (chart.Encounter, error) {
-	if enc, err := r.Encounters.Get(ctx, v.ID); err == nil {
+	if enc, err := r.Encounters.Get(ctx, v.ID); err == nil && enc.Final() {
 		return enc, nil
 	}
 	now := r.now().UTC()
-	end := v.EndedAt
-	if end.IsZero() {
-		end = now
+	status := chart.EncounterPlanned
+	switch v.State {
+	case Waiting:
+		status = chart.EncounterArrived
+	case InProgress:
+		status = chart.EncounterInProgress
+	case Ended:
+		status = chart.EncounterFinished
+	}
+	// Until the visit ends its period is open, from its start (or, before
+	// it starts, the time it is scheduled for), and the window of its
+	// readings and alerts reaches now.
+	end, until := v.EndedAt, v.EndedAt
+	if status != chart.EncounterFinished {
+		end, until = time.Time{}, now
+	} else if end.IsZero() {
+		end, until = now, now
 	}
 	start := v.StartedAt
 	if start.IsZero() {
-		start = end
+		start = v.ScheduledAt
 	}
-	enc := chart.Encounter{ID: v.ID, Patient: v.Patient, Start: start, End: end, WindowStart: start.Add(-r.Lookback),
+	from := start
+	if from.After(until) {
+		from = until // a visit scheduled ahead: the look-back from now
+	}
+	enc := chart.Encounter{ID: v.ID, Patient: v.Patient, Status: status, Start: start, End: end, WindowStart: from.Add(-r.Lookback),
 		Participants: []chart.EncounterParticipant{}, Summaries: []chart.VitalSummary{}, Alerts: []chart.EncounterAlert{},
-		Note: v.Note, AttachedAt: now}
+		Note: v.Note, AttachedAt: now, UpdatedAt: now}
 	for _, p := range v.Presence {
 		left := p.LeftAt
-		if left.IsZero() {
+		if left.IsZero() && status == chart.EncounterFinished {
 			left = end
 		}
 		enc.Participants = append(enc.Participants, chart.EncounterParticipant{Subject: p.Subject, Role: p.Role, Start: p.JoinedAt, End: left})
 	}
 	for _, t := range vitals.Types() {
-		s, ok, err := r.summary(ctx, vitals.Query{Patient: v.Patient, Type: t, From: enc.WindowStart, To: end.Add(time.Millisecond)})
+		s, ok, err := r.summary(ctx, vitals.Query{Patient: v.Patient, Type: t, From: enc.WindowStart, To: until.Add(time.Millisecond)})
 		if err != nil {
 			return chart.Encounter{}, err
 		}
@@ -85,7 +105,7 @@ func (r *Recorder) Attach(ctx context.Context, v Visit) (chart.Encounter, error)
 			enc.Summaries = append(enc.Summaries, s)
 		}
 	}
-	als, err := r.Alerts.AlertsBetween(ctx, v.Patient, enc.WindowStart, end)
+	als, err := r.Alerts.AlertsBetween(ctx, v.Patient, enc.WindowStart, until)
 	if err != nil {
 		return chart.Encounter{}, err
 	}
@@ -101,6 +121,7 @@ func (r *Recorder) summary(ctx context.Context, q vitals.Query) (chart.VitalSumm
 	if err != nil || len(ws) == 0 || ws[0].Count == 0 {
 		return chart.VitalSummary{}, false, err
 	}
+	q.Limit, q.Newest = 1, true // the last reading only
 	rs, err := r.Readings.Range(ctx, q)
 	if err != nil {
 		return chart.VitalSummary{}, false, err
@@ -108,7 +129,7 @@ func (r *Recorder) summary(ctx context.Context, q vitals.Query) (chart.VitalSumm
 	spec, _ := vitals.Lookup(q.Type)
 	s := chart.VitalSummary{Type: string(q.Type), Unit: spec.Canonical, Count: ws[0].Count, Min: ws[0].Min, Max: ws[0].Max, Mean: ws[0].Mean}
 	if len(rs) > 0 {
-		last := rs[len(rs)-1]
+		last := rs[0]
 		s.Last, s.LastTime = last.Value, last.Time
 		if spec.IsPanel() {
 			d := last.Diastolic

@@ -17,7 +17,8 @@ type Store interface {
 	// Write stores a batch durably before it returns nil.
 	Write(ctx context.Context, batch []Reading) error
 	// Range returns a patient's readings of a type with from <= Time < to,
-	// oldest first.
+	// oldest first (newest first with Newest), at most Limit of them when
+	// Limit > 0.
 	Range(ctx context.Context, q Query) ([]Reading, error)
 	// Latest returns the newest reading of each type for a patient.
 	Latest(ctx context.Context, patient string) ([]Reading, error)
@@ -31,6 +32,11 @@ type Query struct {
 	Patient  string
 	Type     Type
 	From, To time.Time
+	// Limit bounds how many readings Range returns (0: all); readers of
+	// long histories page with it instead of holding the whole range.
+	Limit int
+	// Newest orders Range newest first.
+	Newest bool
 }
 
 // AggregateQuery is a Query cut into windows of Every, aligned to the Unix

@@ -260,11 +260,15 @@ func readingsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *typ != "" {
 		q.Set("type", *typ)
 	}
-	var resp struct {
-		Readings []httpapi.Reading `json:"readings"`
-	}
-	if err := c.do(ctx, "GET", "/api/v1/patients/"+url.PathEscape(*patient)+"/readings?"+q.Encode(), nil, &resp); err != nil {
-		return err
+	// The server answers a page at a time; the next link names the next.
+	var resp httpapi.Readings
+	for next := "/api/v1/patients/" + url.PathEscape(*patient) + "/readings?" + q.Encode(); next != ""; {
+		var page httpapi.Readings
+		if err := c.do(ctx, "GET", next, nil, &page); err != nil {
+			return err
+		}
+		resp.Readings = append(resp.Readings, page.Readings...)
+		next = page.Next
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(resp.Readings)

@@ -119,7 +119,7 @@ func TestAlertsFireLiveAreActedOnAndSurviveARestartWithoutDuplicates(t *testing.
 		var none []alerts.Alert
 		require.Equal(t, http.StatusOK, svc2.Call(t, "GET", "/api/v1/alerts?all=1", other, nil, &none))
 		require.Empty(t, none)
-		require.Equal(t, http.StatusForbidden, svc2.Call(t, "POST", "/api/v1/alerts/"+id+"/ack", other, nil, nil))
+		require.Equal(t, http.StatusNotFound, svc2.Call(t, "POST", "/api/v1/alerts/"+id+"/ack", other, nil, nil), "answered as an alert that does not exist")
 	})
 }
 

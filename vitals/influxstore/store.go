@@ -238,8 +238,18 @@ const pivot = `
 func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
 	flux := s.from(q.From, q.To, q.Patient) + fmt.Sprintf(`
   |> filter(fn: (r) => r.type == %s)`, fluxString(string(q.Type))) + pivot + `
-  |> group()
+  |> group()`
+	if q.Newest {
+		flux += `
+  |> sort(columns: ["_time", "device"], desc: true)`
+	} else {
+		flux += `
   |> sort(columns: ["_time", "device"])`
+	}
+	if q.Limit > 0 {
+		flux += fmt.Sprintf(`
+  |> limit(n: %d)`, q.Limit)
+	}
 	var out []vitals.Reading
 	err := s.run(ctx, flux, func(rec *query.FluxRecord) { out = append(out, recordReading(rec)) })
 	return out, err

@@ -140,9 +140,17 @@ func scanReadings(rows *sql.Rows) ([]vitals.Reading, error) {
 
 // Range implements vitals.Store.
 func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
+	order := ` ORDER BY t, device`
+	if q.Newest {
+		order = ` ORDER BY t DESC, device`
+	}
+	limit := -1 // SQLite: no limit
+	if q.Limit > 0 {
+		limit = q.Limit
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT device, type, t, patient, value, value2, received
-		FROM readings WHERE patient = ? AND type = ? AND t >= ? AND t < ? ORDER BY t, device`,
-		q.Patient, string(q.Type), q.From.UnixNano(), q.To.UnixNano())
+		FROM readings WHERE patient = ? AND type = ? AND t >= ? AND t < ?`+order+` LIMIT ?`,
+		q.Patient, string(q.Type), q.From.UnixNano(), q.To.UnixNano(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("query readings: %w", err)
 	}

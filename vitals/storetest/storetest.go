@@ -93,6 +93,31 @@ func Run(t *testing.T, open func(t *testing.T) vitals.Store) {
 		require.Len(t, got, 2)
 	})
 
+	t.Run("a range reads newest first and at most its limit", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		var batch []vitals.Reading
+		for i := range 10 {
+			batch = append(batch, Reading("p1", "watch", vitals.HeartRate, base.Add(time.Duration(i)*time.Second), float64(60+i)))
+		}
+		require.NoError(t, s.Write(ctx, batch))
+		q := vitals.Query{Patient: "p1", Type: vitals.HeartRate, From: base, To: base.Add(time.Hour), Limit: 3}
+		got, err := s.Range(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		require.Equal(t, []float64{60, 61, 62}, []float64{got[0].Value, got[1].Value, got[2].Value}, "the oldest three")
+		q.Newest = true
+		got, err = s.Range(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		require.Equal(t, []float64{69, 68, 67}, []float64{got[0].Value, got[1].Value, got[2].Value}, "the newest three")
+		q.Limit = 0
+		got, err = s.Range(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, got, 10, "no limit")
+		require.Equal(t, 69.0, got[0].Value)
+	})
+
 	t.Run("blood pressure keeps both values and the received-time flag survives", func(t *testing.T) {
 		s := open(t)
 		defer s.Close()
