@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -37,6 +38,11 @@ const (
 	wsPingPeriod = 25 * time.Second
 	wsReadLimit  = 16 << 10
 	wsBuffer     = 1024
+	// One socket follows at most maxLiveSubscriptions patients, and is
+	// closed after maxLiveRefusals refused subscriptions: each refusal is
+	// an audit event, and a socket is not a tool for filling the trail.
+	maxLiveSubscriptions = 2000
+	maxLiveRefusals      = 100
 )
 
 var upgrader = websocket.Upgrader{
@@ -98,8 +104,18 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 	held := newHeld()
 	defer held.releaseAll()
 	closeReq := auth.Request{Action: "WS end /ws/v1/live (access ended)", Resource: "/ws/v1/live", Source: clientAddr(r)}
+	abused := make(chan string, 1)
 	go func() {
 		defer close(readDone)
+		refused := 0
+		refuse := func(m LiveMessage) bool {
+			replies <- m
+			if refused++; refused < maxLiveRefusals {
+				return true
+			}
+			abused <- fmt.Sprintf("%d subscriptions refused on this socket", refused)
+			return false
+		}
 		for {
 			var in liveIn
 			if err := conn.ReadJSON(&in); err != nil {
@@ -110,15 +126,28 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			for _, p := range in.Patients {
+				if held.allowed(p) { // decided and audited when it began
+					replies <- LiveMessage{Type: "subscribed", Patient: p}
+					continue
+				}
+				if held.count() >= maxLiveSubscriptions {
+					replies <- LiveMessage{Type: "error", Patient: p,
+						Error: fmt.Sprintf("too many patients on one socket (at most %d)", maxLiveSubscriptions)}
+					continue
+				}
 				d, err := a.gate.Patient(r.Context(), cred.Claims, p, auth.Request{Action: "WS subscribe /ws/v1/live",
 					Resource: "/ws/v1/live", Source: clientAddr(r)})
 				switch {
 				case errors.Is(err, auth.ErrInvalidID): // nothing was written
-					replies <- LiveMessage{Type: "error", Error: "invalid patient id"}
+					if !refuse(LiveMessage{Type: "error", Error: "invalid patient id"}) {
+						return
+					}
 				case err != nil:
 					replies <- LiveMessage{Type: "error", Patient: p, Error: "audit log unavailable"}
 				case !d.Allowed:
-					replies <- LiveMessage{Type: "error", Patient: p, Error: "forbidden"}
+					if !refuse(LiveMessage{Type: "error", Patient: p, Error: "forbidden"}) {
+						return
+					}
 				default:
 					if !held.add(p) {
 						replies <- LiveMessage{Type: "subscribed", Patient: p}
@@ -148,6 +177,14 @@ func (a liveAPI) socket(w http.ResponseWriter, r *http.Request) {
 		var out LiveMessage
 		select {
 		case <-readDone:
+			select {
+			case reason := <-abused:
+				for len(replies) > 0 && write(<-replies) { // the refusals before it
+				}
+				conn.SetWriteDeadline(time.Now().Add(time.Second))
+				conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason))
+			default:
+			}
 			conn.Close()
 			return
 		case reason := <-ended:
@@ -239,6 +276,12 @@ func (h *held) hold(p string, x *auth.Hold) {
 	if _, ok := h.holds[p]; ok {
 		h.holds[p] = x
 	}
+}
+
+func (h *held) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.holds)
 }
 
 func (h *held) allowed(p string) bool {
