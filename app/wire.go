@@ -225,7 +225,7 @@ func (a *App) initBroker(context.Context) error {
 	b, err := broker.New(broker.Config{
 		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf,
 		ServiceUser: svc.Username, ServicePassword: svc.Password,
-		Handler: embeddedHandler{a.ingester, a.devices},
+		Handler: embeddedHandler{a.ingester, a.devices}, Limits: a.cfg.Broker.Limits,
 	}, a.devices, a.log)
 	if err != nil {
 		return err
