@@ -19,6 +19,7 @@ import (
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/netlimit"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/telehealth"
@@ -244,6 +245,8 @@ func (a *App) initHTTP(context.Context) error {
 		return fmt.Errorf("http listen %s: %w", a.cfg.HTTP.Addr, err)
 	}
 	a.onClose(func() { ln.Close() })
+	// Counted under TLS, so a refused connection costs no handshake.
+	ln = netlimit.Wrap(ln, a.cfg.HTTP.conns())
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 		a.scheme = "https"
@@ -264,7 +267,23 @@ func (a *App) initHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	hc := a.cfg.HTTP
+	a.httpSrv = &http.Server{
+		// A deadline for each write, not for the whole response: a client
+		// that stops reading is cut off, a long export is not.
+		Handler:           netlimit.WriteProgress(h, hc.WriteTimeout),
+		ReadHeaderTimeout: hc.ReadHeaderTimeout,
+		ReadTimeout:       hc.ReadTimeout,
+		IdleTimeout:       hc.IdleTimeout,
+		MaxHeaderBytes:    hc.MaxHeaderBytes,
+		// A WebSocket keeps its own deadlines (ping/pong) once upgraded,
+		// not the HTTP exchange's.
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateHijacked {
+				_ = c.SetDeadline(time.Time{})
+			}
+		},
+	}
 	return nil
 }
 

@@ -8,9 +8,9 @@ import (
 )
 
 // WriteProgress gives each write of a response d to reach the client,
-// instead of a deadline for the whole response: a client that stops
-// reading is cut off after d, while a long response (an export that
-// streams for minutes) lives as long as it keeps moving.
+// instead of http.Server's WriteTimeout for the whole response: a client
+// that stops reading is cut off after d, while a long response (an export
+// that streams for minutes) lives as long as it keeps moving.
 func WriteProgress(h http.Handler, d time.Duration) http.Handler {
 	if d <= 0 {
 		return h

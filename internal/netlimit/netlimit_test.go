@@ -116,7 +116,7 @@ func TestTheTotalCapHoldsForEveryone(t *testing.T) {
 	require.True(t, ok)
 	_, ok = s.dial(t, "127.0.0.3")
 	require.False(t, ok)
-	require.EqualValues(t, 1, s.ln.Refused())
+	require.Eventually(t, func() bool { return s.ln.Refused() == 1 }, time.Second, 5*time.Millisecond)
 }
 
 func TestNewConnectionsPerSourceAreRateLimited(t *testing.T) {
