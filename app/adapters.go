@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	pahomqtt "github.com/eclipse/paho.mqtt.golang"
@@ -98,7 +99,9 @@ type pahoLogger struct {
 	ev func() *zerolog.Event
 }
 
-func (p pahoLogger) Println(v ...any) { p.ev().Msg(fmt.Sprintln(withoutPayloads(v)...)) }
+func (p pahoLogger) Println(v ...any) {
+	p.ev().Msg(strings.TrimSuffix(fmt.Sprintln(withoutPayloads(v)...), "\n"))
+}
 func (p pahoLogger) Printf(format string, v ...any) {
 	p.ev().Msgf(format, withoutPayloads(v)...)
 }
