@@ -1,13 +1,20 @@
 package security
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/test/harness"
+	"github.com/vitalwire/vitalwire/vitals"
 )
 
 // Threat: a device connects with another device's client id, and the
@@ -99,4 +106,64 @@ func TestADeviceCannotTakeOverAnotherDevicesSessionOnTheEmbeddedBroker(t *testin
 		_, err := deviceWithWill(t, s.BrokerURL(), "watch-a", "watch-a", secretA)
 		require.NoError(t, err)
 	})
+}
+
+func TestADeviceCannotTakeOverAnotherDevicesSessionOnMosquittoWithTheGeneratedConfig(t *testing.T) {
+	t.Parallel()
+	if testenv.MosquittoBinary() == "" {
+		testenv.Missing(t, "mosquitto not found")
+	}
+	bin := harness.Binary(t)
+	cfg := harness.Config(t)
+	first := harness.Start(t, cfg)
+	secret := map[string]string{}
+	for _, d := range []struct{ id, patient string }{{"watch-a", "patient-a"}, {"watch-b", "patient-b"}} {
+		secret[d.id] = first.AddDeviceFrom(t, d.id, "watch", d.patient, time.Now().Add(-time.Hour))
+	}
+	first.Stop()
+
+	devices := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	service := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	out := filepath.Join(t.TempDir(), "mosquitto")
+	const password = "service-secret-for-test"
+	cmd := exec.Command(bin, "mosquitto-config", "--data-dir", cfg.DataDir, "--out", out,
+		"--device-listener", devices, "--service-listener", service)
+	cmd.Env = append(os.Environ(), "VITALWIRE_MQTT_PASSWORD="+password)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(b))
+	conf, err := os.ReadFile(filepath.Join(out, "vitalwire.conf"))
+	require.NoError(t, err)
+	m := testenv.StartMosquittoConf(t, string(conf), service)
+	require.NoError(t, testenv.WaitTCP(devices, nil, 10*time.Second))
+
+	// The ingester as a scaled-out instance runs it: two connections in one
+	// shared subscription, each with its own client id.
+	cfg.Broker.Embedded = false
+	cfg.MQTT = app.MQTTConfig{Broker: "tcp://" + service, Username: "vitalwire-ingest", Password: password,
+		ClientID: "vitalwire-ingest", Connections: 2}
+	s := harness.Start(t, cfg)
+	wills := watchWills(t, "tcp://"+service, "vitalwire-ingest", password)
+
+	t.Run("another device's client id takes nothing over", func(t *testing.T) {
+		// Mosquitto does not refuse it: it replaces the client id with the
+		// username, so watch-a connects as itself.
+		checkNoTakeover(t, "tcp://"+devices, secret["watch-a"], secret["watch-b"], wills, false)
+	})
+	t.Run("the devices' readings reach the ingester's shared subscription", func(t *testing.T) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for i, id := range []string{"watch-a", "watch-b"} {
+			d := harness.Connect(t, "tcp://"+devices, id, secret[id])
+			d.Publish(harness.Reading(vitals.HeartRate, float64(60+i), "/min", now.Add(-time.Second)))
+		}
+		for _, p := range []string{"patient-a", "patient-b"} {
+			s.WaitCount(t, p, vitals.HeartRate, now.Add(-time.Minute), now.Add(time.Minute), 1, 15*time.Second)
+		}
+	})
+	t.Run("a device cannot use the ingester's listener", func(t *testing.T) {
+		_, err := deviceWithWill(t, "tcp://"+service, "watch-b", "watch-a", secret["watch-a"])
+		require.Error(t, err)
+	})
+	if t.Failed() {
+		t.Log(m.Log())
+	}
 }
