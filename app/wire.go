@@ -226,13 +226,24 @@ func (a *App) initBroker(context.Context) error {
 	b, err := broker.New(broker.Config{
 		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf,
 		ServiceUser: svc.Username, ServicePassword: svc.Password,
-		Handler: embeddedHandler{a.ingester, a.devices}, Limits: a.cfg.Broker.Limits,
+		Handler: embeddedHandler{a.ingester, a.devices}, Limits: a.brokerLimits(),
 	}, a.devices, a.log)
 	if err != nil {
 		return err
 	}
 	a.broker, a.rejecter = b, b
 	return nil
+}
+
+// brokerLimits are the configured ones, except that simulated patients'
+// devices all connect from this machine's one address: with a simulation
+// the per-source limits are off.
+func (a *App) brokerLimits() broker.Limits {
+	l := a.cfg.Broker.Limits
+	if a.cfg.Sim.Patients > 0 {
+		l.MaxConnectionsPerSource, l.ConnectRatePerSource = 0, 0
+	}
+	return l
 }
 
 func (a *App) initHTTP(context.Context) error {
