@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	pahomqtt "github.com/eclipse/paho.mqtt.golang"
+	pahopackets "github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/rs/zerolog"
 
 	"github.com/vitalwire/vitalwire/alerts"
@@ -90,13 +92,34 @@ type rejectFunc func(device string, payload []byte)
 
 func (f rejectFunc) Reject(device string, payload []byte) { f(device, payload) }
 
-// pahoLogger routes paho's package-level loggers into zerolog.
+// pahoLogger routes paho's package-level loggers into zerolog. A packet or
+// message among the arguments is written as its type only, and bytes as
+// their count: a payload carries readings.
 type pahoLogger struct {
 	ev func() *zerolog.Event
 }
 
-func (p pahoLogger) Println(v ...any)               { p.ev().Msg(fmt.Sprint(v...)) }
-func (p pahoLogger) Printf(format string, v ...any) { p.ev().Msgf(format, v...) }
+func (p pahoLogger) Println(v ...any) {
+	p.ev().Msg(strings.TrimSuffix(fmt.Sprintln(withoutPayloads(v)...), "\n"))
+}
+func (p pahoLogger) Printf(format string, v ...any) {
+	p.ev().Msgf(format, withoutPayloads(v)...)
+}
+
+func withoutPayloads(v []any) []any {
+	out := make([]any, len(v))
+	for i, a := range v {
+		switch x := a.(type) {
+		case pahopackets.ControlPacket, pahomqtt.Message:
+			out[i] = fmt.Sprintf("%T", x)
+		case []byte:
+			out[i] = fmt.Sprintf("(%d bytes)", len(x))
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
 
 func routePahoLogs(log zerolog.Logger) {
 	l := log.With().Str("component", "paho").Logger()

@@ -19,6 +19,8 @@ import (
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest"
+	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/netlimit"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
@@ -84,6 +86,46 @@ type HTTPConfig struct {
 	// (behind a TLS-terminating proxy). Off by default: health data does
 	// not cross a network in the clear unless someone says so.
 	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// ReadHeaderTimeout and ReadTimeout are how long a client has to send
+	// a request's headers, and the whole request with its body.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	// WriteTimeout is how long each write of a response may wait for the
+	// client to read it (a long export lives while it keeps moving).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request.
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes int           `yaml:"max_header_bytes"`
+	// MaxConnections and MaxConnectionsPerSource cap the connections open
+	// at once, in all and from one IP address (IPv6: one /64), WebSockets
+	// included (0: no cap). Behind a proxy every connection is the
+	// proxy's: raise the per-source cap there.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+}
+
+func (h HTTPConfig) validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read_header_timeout", h.ReadHeaderTimeout}, {"read_timeout", h.ReadTimeout}, {"write_timeout", h.WriteTimeout}, {"idle_timeout", h.IdleTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive", d.name))
+		}
+	}
+	if h.ReadTimeout > 0 && h.ReadHeaderTimeout > h.ReadTimeout {
+		errs = append(errs, errors.New("read_header_timeout: cannot exceed read_timeout"))
+	}
+	if h.MaxHeaderBytes < 4<<10 || h.MaxHeaderBytes > 1<<20 {
+		errs = append(errs, errors.New("max_header_bytes: must be 4096-1048576"))
+	}
+	errs = append(errs, h.conns().Validate())
+	return errors.Join(errs...)
+}
+
+func (h HTTPConfig) conns() netlimit.Config {
+	return netlimit.Config{MaxConns: h.MaxConnections, MaxConnsPerSource: h.MaxConnectionsPerSource}
 }
 
 // AuthConfig is auth's section (auth.Config).
@@ -112,6 +154,8 @@ type BrokerConfig struct {
 	WebSocketAddr string `yaml:"websocket_addr"`
 	// AllowPlaintext permits MQTT without TLS on a non-loopback address.
 	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// Limits bound connections and packets (broker.Limits).
+	Limits broker.Limits `yaml:"limits"`
 }
 
 // MQTTConfig is the ingester's connection to an external broker (ignored
@@ -142,11 +186,14 @@ type TelehealthConfig = telehealth.Settings
 // embedded stores; Dev fills in the rest for --dev.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:    "data",
-		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080"},
+		DataDir: "data",
+		HTTP: HTTPConfig{Addr: "127.0.0.1:8080",
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+			MaxConnections: 10_000, MaxConnectionsPerSource: 256},
 		Auth:       auth.DefaultConfig(),
 		Store:      StoreConfig{Kind: "sqlite"},
-		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883"},
+		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
 		Log:        LogConfig{Level: "info", Format: "json"},
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
@@ -300,6 +347,7 @@ func (c *Config) Validate() error {
 		bad("tls", "cert_file and key_file go together")
 	}
 	errs = append(errs, c.checkListeners()...)
+	section("http", c.HTTP.validate())
 	switch c.Store.Kind {
 	case "sqlite":
 	case "influx":
@@ -307,7 +355,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("store.kind", "must be sqlite or influx, not %q", c.Store.Kind)
 	}
-	if !c.Broker.Embedded {
+	if c.Broker.Embedded {
+		section("broker.limits", c.Broker.Limits.Validate())
+	} else {
 		section("mqtt", c.MQTT.Validate())
 	}
 	section("ingest", c.Ingest.Validate())

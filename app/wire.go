@@ -20,6 +20,7 @@ import (
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/netlimit"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/telehealth"
@@ -260,13 +261,24 @@ func (a *App) initBroker(context.Context) error {
 	b, err := broker.New(broker.Config{
 		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf,
 		ServiceUser: svc.Username, ServicePassword: svc.Password,
-		Handler: embeddedHandler{a.ingester, a.devices},
+		Handler: embeddedHandler{a.ingester, a.devices}, Limits: a.brokerLimits(),
 	}, a.devices, a.log)
 	if err != nil {
 		return err
 	}
 	a.broker, a.rejecter = b, b
 	return nil
+}
+
+// brokerLimits are the configured ones, except that simulated patients'
+// devices all connect from this machine's one address: with a simulation
+// the per-source limits are off.
+func (a *App) brokerLimits() broker.Limits {
+	l := a.cfg.Broker.Limits
+	if a.cfg.Sim.Patients > 0 {
+		l.MaxConnectionsPerSource, l.ConnectRatePerSource = 0, 0
+	}
+	return l
 }
 
 func (a *App) initHTTP(context.Context) error {
@@ -279,6 +291,8 @@ func (a *App) initHTTP(context.Context) error {
 		return fmt.Errorf("http listen %s: %w", a.cfg.HTTP.Addr, err)
 	}
 	a.onClose(func() { ln.Close() })
+	// Counted under TLS, so a refused connection costs no handshake.
+	ln = netlimit.Wrap(ln, a.cfg.HTTP.conns())
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 		a.scheme = "https"
@@ -301,7 +315,23 @@ func (a *App) initHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	hc := a.cfg.HTTP
+	a.httpSrv = &http.Server{
+		// A deadline for each write, not for the whole response: a client
+		// that stops reading is cut off, a long export is not.
+		Handler:           netlimit.WriteProgress(h, hc.WriteTimeout),
+		ReadHeaderTimeout: hc.ReadHeaderTimeout,
+		ReadTimeout:       hc.ReadTimeout,
+		IdleTimeout:       hc.IdleTimeout,
+		MaxHeaderBytes:    hc.MaxHeaderBytes,
+		// A WebSocket keeps its own deadlines (ping/pong) once upgraded,
+		// not the HTTP exchange's.
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateHijacked {
+				_ = c.SetDeadline(time.Time{})
+			}
+		},
+	}
 	return nil
 }
 

@@ -22,7 +22,8 @@ if [ "$BROKER" = mosquitto ]; then
   start_mosquitto "$mqtt_port" false
   broker_yaml="broker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-fleet\n  connections: 2"
 else
-  broker_yaml="broker:\n  embedded: true\n  addr: 127.0.0.1:$mqtt_port"
+  # The whole fleet connects from this one address: lift the per-source limits.
+  broker_yaml="broker:\n  embedded: true\n  addr: 127.0.0.1:$mqtt_port\n  limits:\n    max_connections_per_source: 0\n    connect_rate_per_source: 0"
 fi
 printf "data_dir: $work/data\nhttp:\n  addr: 127.0.0.1:$http_port\n$broker_yaml\nlog:\n  level: warn\n" > "$work/vitalwire.yaml"
 "$work/vitalwire" serve --config "$work/vitalwire.yaml" & pids+=($!)

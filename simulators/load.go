@@ -78,7 +78,7 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 	}
 	clients := make([]mqtt.Client, len(l.Devices))
 	for i, d := range l.Devices {
-		opts := mqtt.NewClientOptions().AddBroker(l.Broker).SetClientID("load-" + d.ID).
+		opts := mqtt.NewClientOptions().AddBroker(l.Broker).SetClientID(d.ID).
 			SetUsername(d.ID).SetPassword(d.Secret).SetCleanSession(false).
 			SetAutoReconnect(true).SetMaxResumePubInFlight(l.Window).SetWriteTimeout(10 * time.Second)
 		c := mqtt.NewClient(opts)

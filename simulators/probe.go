@@ -52,7 +52,7 @@ func (p *AlertProbe) Run(ctx context.Context) (ProbeReport, error) {
 	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "patients": []string{p.Device.Patient}}); err != nil {
 		return ProbeReport{}, err
 	}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(p.Broker).SetClientID("probe-" + p.Device.ID).
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(p.Broker).SetClientID(p.Device.ID).
 		SetUsername(p.Device.ID).SetPassword(p.Device.Secret).SetCleanSession(true))
 	if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		return ProbeReport{}, fmt.Errorf("probe connect: %v", tok.Error())

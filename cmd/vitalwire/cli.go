@@ -416,9 +416,13 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func mosquittoConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("mosquitto-config", "mosquitto-config --out DIR [--service-user U] [--config FILE]")
-	out := fs.String("out", "", "`folder` to write passwd, acl and vitalwire.conf into")
+	fs := newFlagSet("mosquitto-config", "mosquitto-config --out DIR [--service-user U] [--device-listener HOST:PORT] [--service-listener HOST:PORT] [--config FILE]")
+	out := fs.String("out", "", "`folder` to write passwd, passwd-service, acl and vitalwire.conf into")
 	user := fs.String("service-user", "vitalwire-ingest", "the ingester's MQTT username")
+	devListener := fs.String("device-listener", "0.0.0.0:1883", "`address` devices connect to (client id = device id; 8883 is usual with --cert-file)")
+	svcListener := fs.String("service-listener", "127.0.0.1:1884", "`address` only the ingester connects to")
+	certFile := fs.String("cert-file", "", "server certificate (PEM) for the device listener")
+	keyFile := fs.String("key-file", "", "its private key (PEM)")
 	cf := addConfigFlags(fs)
 	pos, err := parse(fs, args, stdout, stderr)
 	if err != nil {
@@ -451,10 +455,12 @@ func mosquittoConfig(ctx context.Context, args []string, stdout, stderr io.Write
 	for _, c := range reg.ActiveCredentials() {
 		creds = append(creds, broker.Credential{User: c.ID, Hash: c.MosquittoHash})
 	}
-	if err := broker.MosquittoFiles(*out, creds, *user); err != nil {
+	opts := broker.MosquittoOptions{ServiceUser: *user, IngestClientID: cfg.MQTT.ClientID,
+		DeviceListener: *devListener, ServiceListener: *svcListener, CertFile: *certFile, KeyFile: *keyFile, Limits: cfg.Broker.Limits}
+	if err := broker.MosquittoFiles(*out, creds, opts); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s/{passwd,acl,vitalwire.conf}: %d devices and the service account %s\n", strings.TrimRight(*out, "/"), len(creds)-1, *user)
+	fmt.Fprintf(stdout, "wrote %s/{passwd,passwd-service,acl,vitalwire.conf}: %d devices and the service account %s\n", strings.TrimRight(*out, "/"), len(creds)-1, *user)
 	return nil
 }
 

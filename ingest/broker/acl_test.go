@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,7 @@ func TestACL(t *testing.T) {
 
 func TestMosquittoACL(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, MosquittoFiles(dir, []Credential{{User: "watch-1", Hash: "$7$x"}}, "vitalwire-ingest"))
+	require.NoError(t, MosquittoFiles(dir, []Credential{{User: "watch-1", Hash: "$7$x"}}, testListeners))
 	acl, err := os.ReadFile(filepath.Join(dir, "acl"))
 	require.NoError(t, err)
 	for _, line := range []string{
@@ -59,4 +60,39 @@ func TestMosquittoACL(t *testing.T) {
 	} {
 		require.Contains(t, strings.Split(string(acl), "\n"), line)
 	}
+}
+
+var testListeners = MosquittoOptions{ServiceUser: "vitalwire-ingest", DeviceListener: "0.0.0.0:8883", ServiceListener: "127.0.0.1:1884"}
+
+func TestMosquittoListeners(t *testing.T) {
+	dir := t.TempDir()
+	creds := []Credential{{User: "watch-1", Hash: "$7$d"}, {User: "vitalwire-ingest", Hash: "$7$s"}}
+	require.NoError(t, MosquittoFiles(dir, creds, testListeners))
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		return string(b)
+	}
+	t.Run("the service listener knows only the service account", func(t *testing.T) {
+		require.Equal(t, "vitalwire-ingest:$7$s\n", read("passwd-service"))
+		require.Contains(t, read("passwd"), "watch-1:$7$d\n")
+	})
+	t.Run("the device listener replaces every client id with the username", func(t *testing.T) {
+		conf := read("vitalwire.conf")
+		dev, svc, ok := strings.Cut(conf, "listener 1884 127.0.0.1\n")
+		require.True(t, ok, conf)
+		require.Contains(t, dev, "per_listener_settings true\n")
+		require.Contains(t, dev, "listener 8883 0.0.0.0\nuse_username_as_clientid true\n")
+		require.Contains(t, dev, "password_file "+filepath.Join(dir, "passwd")+"\n")
+		require.NotContains(t, svc, "use_username_as_clientid")
+		require.Contains(t, svc, "password_file "+filepath.Join(dir, "passwd-service")+"\n")
+		require.Contains(t, conf, fmt.Sprintf("max_packet_size %d\n", DefaultLimits().MaxPacketBytes))
+	})
+	t.Run("a device named like one of the ingester's connections is refused", func(t *testing.T) {
+		for _, id := range []string{"vitalwire-ingest-0", "vitalwire-ingest-12"} {
+			err := MosquittoFiles(t.TempDir(), []Credential{{User: id, Hash: "$7$d"}}, testListeners)
+			require.ErrorContains(t, err, "ingester's client id", id)
+		}
+		require.NoError(t, MosquittoFiles(t.TempDir(), []Credential{{User: "vitalwire-ingest-watch", Hash: "$7$d"}}, testListeners))
+	})
 }

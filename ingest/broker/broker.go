@@ -21,13 +21,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"strings"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/rs/zerolog"
 
+	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/internal/netlimit"
 	"github.com/vitalwire/vitalwire/topic"
 )
 
@@ -59,12 +64,15 @@ type Config struct {
 	ServicePassword string `yaml:"-"`
 	// Handler, when set, receives readings and status synchronously.
 	Handler Handler `yaml:"-"`
+	// Limits bound connections and packets; the zero value means
+	// DefaultLimits.
+	Limits Limits `yaml:"limits"`
 }
 
 // Broker is a running embedded broker.
 type Broker struct {
 	srv *mqtt.Server
-	tcp *listeners.TCP
+	tcp *listeners.Net
 }
 
 // New builds and starts the broker's listeners.
@@ -76,28 +84,60 @@ func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error)
 	if cfg.ServiceUser == "" || cfg.ServicePassword == "" {
 		return nil, errors.New("broker: service credential is required")
 	}
+	lim := cfg.Limits
+	if lim == (Limits{}) {
+		lim = DefaultLimits()
+	}
+	if err := lim.Validate(); err != nil {
+		return nil, fmt.Errorf("broker limits: %w", err)
+	}
 	log = log.With().Str("component", "broker").Logger()
 	caps := mqtt.NewDefaultServerCapabilities()
 	// Devices receive little (their rejects): a short outbound queue per
 	// connection keeps 10,000 connections from reserving gigabytes.
 	caps.MaximumClientWritesPending = 256
+	// Checked from each packet's fixed header, before mochi allocates its
+	// buffer (the CONNECT, tighter, by connectGuard).
+	caps.MaximumPacketSize = uint32(lim.MaxPacketBytes)
+	// The contract is QoS 1: no QoS 2 state to hold, and a bounded window
+	// of unacknowledged messages to a subscriber that stops acknowledging.
+	caps.MaximumQos = 1
+	caps.MaximumInflight = 1024
+	caps.TopicAliasMaximum = 16
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		InlineClient: true,
 		Logger:       slog.New(&slogAdapter{log: log}),
 	})
 	sum := sha256.Sum256([]byte(cfg.ServicePassword))
-	if err := srv.AddHook(&accessHook{devices: devices, handler: cfg.Handler, serviceUser: []byte(cfg.ServiceUser), serviceSum: sum}, nil); err != nil {
+	hook := &accessHook{devices: devices, handler: cfg.Handler, serviceUser: []byte(cfg.ServiceUser), serviceSum: sum, limits: lim, log: log}
+	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
 	b := &Broker{srv: srv}
-	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr, TLSConfig: cfg.TLS})
+	refused := func(l string) func(netip.Addr, netlimit.Reason) {
+		return func(src netip.Addr, why netlimit.Reason) {
+			log.Debug().Str("listener", l).Str("remote_ip", src.String()).Str("limit", string(why)).Msg("connection refused")
+		}
+	}
+	ln, err := listen(cfg.Addr, cfg.TLS, lim, refused("tcp"))
+	if err != nil {
+		return nil, fmt.Errorf("broker listen %s: %w", cfg.Addr, err)
+	}
+	b.tcp = listeners.NewNet("tcp", guardedListener{Listener: ln, limits: lim})
 	if err := srv.AddListener(b.tcp); err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("broker listen %s: %w", cfg.Addr, err)
 	}
 	if cfg.WebSocketAddr != "" {
-		ws := listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocketAddr, TLSConfig: cfg.TLS})
-		if err := srv.AddListener(ws); err != nil {
+		wln, err := listen(cfg.WebSocketAddr, cfg.TLS, lim, refused("ws"))
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("broker listen %s: %w", cfg.WebSocketAddr, err)
+		}
+		if err := srv.AddListener(newWSListener("ws", wln, lim, cfg.TLS != nil)); err != nil {
+			ln.Close()
+			wln.Close()
 			return nil, fmt.Errorf("broker listen %s: %w", cfg.WebSocketAddr, err)
 		}
 	}
@@ -139,28 +179,53 @@ type accessHook struct {
 	handler     Handler
 	serviceUser []byte
 	serviceSum  [32]byte
+	limits      Limits
+	log         zerolog.Logger
 }
 
 func (h *accessHook) ID() string { return "vitalwire-access" }
 
 func (h *accessHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck:
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish:
 		return true
-	case mqtt.OnPublish, mqtt.OnWillSent:
+	case mqtt.OnWillSent:
 		return h.handler != nil
 	}
 	return false
 }
 
+// OnConnect holds every client to at most MaxKeepAlive, so a silent
+// connection ends (MQTT 5 clients are told in the CONNACK; older ones are
+// cut off after 1.5 times it without a packet, as the spec says).
+func (h *accessHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+	max := uint16(h.limits.MaxKeepAlive / time.Second)
+	if cl.State.Keepalive == 0 || cl.State.Keepalive > max {
+		cl.State.Keepalive = max
+		cl.State.ServerKeepalive = true
+	}
+	return nil
+}
+
 // OnPublish runs after the ACL check and before the broker acknowledges the
 // message, so a device's publish is its own topic and holding the return
-// holds the PUBACK.
+// holds the PUBACK. Only a device's status is retained, and only up to
+// MaxStatusBytes: a larger one is acknowledged and dropped.
 func (h *accessHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
 	}
 	user := string(cl.Properties.Username)
+	_, kind, _ := topic.Parse(pk.TopicName)
+	if kind != topic.KindStatus {
+		pk.FixedHeader.Retain = false
+	} else if len(pk.Payload) > h.limits.MaxStatusBytes {
+		h.log.Warn().Str("device", user).Int("bytes", len(pk.Payload)).Int("max_status_bytes", h.limits.MaxStatusBytes).Msg("status message too large; dropped")
+		return pk, packets.CodeSuccessIgnore
+	}
+	if h.handler == nil {
+		return pk, nil
+	}
 	switch pk.TopicName {
 	case topic.Readings(user):
 		if err := h.handler.Readings(user, pk.Payload); err != nil {
@@ -180,20 +245,60 @@ func (h *accessHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	}
 }
 
+// OnConnectAuthenticate runs before mochi looks for an existing session of
+// the client id, so a refusal here takes nothing over. A device's client
+// id is its own id: another device's would disconnect that device, fire its
+// last will and take its session. The service account (monitoring tools,
+// other instances) chooses its client ids. A refusal is logged with the
+// source address, never with the password.
 func (h *accessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := pk.Connect.Username
+	why := h.refusal(pk)
+	if why == "" {
+		return true
+	}
+	ev := h.log.Warn().Str("remote_ip", remoteIP(cl.Net.Remote)).Str("listener", cl.Net.Listener).Str("reason", why)
+	if devices.ValidID(string(user)) {
+		ev = ev.Str("device", string(user))
+	}
+	ev.Msg("mqtt authentication refused")
+	return false
+}
+
+func (h *accessHook) refusal(pk packets.Packet) string {
 	user, pass := pk.Connect.Username, pk.Connect.Password
 	if len(user) == 0 {
-		return false
+		return "no username"
 	}
 	if bytes.Equal(user, h.serviceUser) {
 		sum := sha256.Sum256(pass)
-		return subtle.ConstantTimeCompare(sum[:], h.serviceSum[:]) == 1
+		if subtle.ConstantTimeCompare(sum[:], h.serviceSum[:]) != 1 {
+			return "credentials"
+		}
+		return ""
 	}
-	// A device's last will may only speak for the device itself.
+	if pk.Connect.ClientIdentifier != string(user) {
+		return "client id is not the device id"
+	}
+	// A device's last will may only speak for the device itself, and say
+	// no more than a status message.
 	if pk.Connect.WillFlag && pk.Connect.WillTopic != topic.Status(string(user)) {
-		return false
+		return "last will outside the device's status topic"
 	}
-	return h.devices.Authenticate(string(user), string(pass))
+	if pk.Connect.WillFlag && len(pk.Connect.WillPayload) > h.limits.MaxStatusBytes {
+		return "last will larger than max_status_bytes"
+	}
+	if !h.devices.Authenticate(string(user), string(pass)) {
+		return "credentials"
+	}
+	return ""
+}
+
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // OnACLCheck: the service account writes only rejects and reads device
@@ -218,6 +323,11 @@ func (h *accessHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 }
 
 // slogAdapter routes mochi's slog output into zerolog at warn and above.
+// mochi hands it whole packets (a refused PUBLISH with its payload, a
+// CONNECT with its password): a packet is logged as its type and size, a
+// byte slice as its length, and any other value that is not a plain
+// string, number or error is left out. A record without a message (a
+// listener reporting a connection that ended) is routine, and debug.
 type slogAdapter struct {
 	log   zerolog.Logger
 	attrs []slog.Attr
@@ -227,21 +337,51 @@ func (a *slogAdapter) Enabled(_ context.Context, l slog.Level) bool { return l >
 
 func (a *slogAdapter) Handle(_ context.Context, r slog.Record) error {
 	ev := a.log.Warn()
-	if r.Level >= slog.LevelError {
+	switch {
+	case r.Message == "":
+		ev = a.log.Debug()
+	case r.Level >= slog.LevelError:
 		ev = a.log.Error()
 	}
+	if ev == nil {
+		return nil
+	}
 	add := func(at slog.Attr) bool {
-		// Client ids are device ids; payloads are never logged by mochi at
-		// these levels.
-		ev = ev.Str(at.Key, at.Value.String())
+		ev = logAttr(ev, at)
 		return true
 	}
 	for _, at := range a.attrs {
 		add(at)
 	}
 	r.Attrs(add)
-	ev.Msg(r.Message)
+	msg := r.Message
+	if msg == "" {
+		msg = "connection ended"
+	}
+	ev.Msg(msg)
 	return nil
+}
+
+func logAttr(ev *zerolog.Event, at slog.Attr) *zerolog.Event {
+	v := at.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return ev.Str(at.Key, v.String())
+	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
+		return ev.Str(at.Key, v.String())
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case packets.Packet:
+			return ev.Str(at.Key+"_type", packets.PacketNames[x.FixedHeader.Type]).Int(at.Key+"_payload_bytes", len(x.Payload))
+		case *packets.Packet:
+			return ev.Str(at.Key+"_type", packets.PacketNames[x.FixedHeader.Type]).Int(at.Key+"_payload_bytes", len(x.Payload))
+		case []byte:
+			return ev.Int(at.Key+"_bytes", len(x))
+		case error:
+			return ev.Str(at.Key, x.Error())
+		}
+	}
+	return ev
 }
 
 func (a *slogAdapter) WithAttrs(attrs []slog.Attr) slog.Handler {

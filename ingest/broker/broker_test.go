@@ -3,8 +3,8 @@ package broker_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,7 +124,7 @@ func (f *fixture) dial(t *testing.T, clientID, user, pass string, opts ...func(*
 
 func (f *fixture) device(t *testing.T, id string, opts ...func(*mqtt.ClientOptions)) mqtt.Client {
 	t.Helper()
-	c, err := f.dial(t, "client-of-"+id, id, f.secrets[id], opts...)
+	c, err := f.dial(t, id, id, f.secrets[id], opts...)
 	require.NoError(t, err)
 	return c
 }
@@ -197,16 +197,23 @@ func TestConnect(t *testing.T) {
 	f := start(t, newHandler())
 	require.NoError(t, f.reg.Revoke(context.Background(), "watch-2"))
 
-	for i, tc := range []struct {
+	for _, tc := range []struct {
 		name       string
 		user, pass string
+		clientID   string // the user's when empty
 		opts       []func(*mqtt.ClientOptions)
 		ok         bool
 	}{
 		{name: "a device with its secret connects", user: "watch-1", pass: f.secrets["watch-1"], ok: true},
 		{name: "a device with a last will on its own status connects", user: "watch-1", pass: f.secrets["watch-1"], ok: true,
 			opts: []func(*mqtt.ClientOptions){func(o *mqtt.ClientOptions) { o.SetWill(prefix+"watch-1/status", `{"online":false}`, 1, true) }}},
-		{name: "the service account connects", user: serviceUser, pass: servicePass, ok: true},
+		{name: "the service account connects under a client id of its choice", user: serviceUser, pass: servicePass, clientID: "ingest-7", ok: true},
+		{name: "another device's client id is refused", user: "watch-1", pass: f.secrets["watch-1"], clientID: "watch-2"},
+		{name: "a client id that only starts with the device id is refused", user: "watch-1", pass: f.secrets["watch-1"], clientID: "watch-1-phone"},
+		{name: "a last will larger than a status message is refused", user: "watch-1", pass: f.secrets["watch-1"],
+			opts: []func(*mqtt.ClientOptions){func(o *mqtt.ClientOptions) {
+				o.SetWill(prefix+"watch-1/status", strings.Repeat("x", broker.DefaultLimits().MaxStatusBytes+1), 1, true)
+			}}},
 		{name: "a wrong secret is refused", user: "watch-1", pass: f.secrets["watch-1"] + "x"},
 		{name: "another device's secret is refused", user: "watch-1", pass: f.secrets["watch-2"]},
 		{name: "an unknown device is refused", user: "watch-9", pass: f.secrets["watch-1"]},
@@ -217,7 +224,11 @@ func TestConnect(t *testing.T) {
 			opts: []func(*mqtt.ClientOptions){func(o *mqtt.ClientOptions) { o.SetWill(prefix+"watch-2/status", `{"online":false}`, 1, true) }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := f.dial(t, fmt.Sprint("client-", i), tc.user, tc.pass, tc.opts...)
+			id := tc.clientID
+			if id == "" {
+				id = tc.user
+			}
+			c, err := f.dial(t, id, tc.user, tc.pass, tc.opts...)
 			if tc.ok {
 				require.NoError(t, err)
 				require.True(t, c.IsConnectionOpen())
@@ -270,7 +281,7 @@ func TestPublish(t *testing.T) {
 	t.Run("a device's QoS 1 publish under another device's id costs it the connection", func(t *testing.T) {
 		lost := make(chan error, 1)
 		c := f.device(t, "watch-2", func(o *mqtt.ClientOptions) {
-			o.SetClientID("client-of-watch-2-qos1")
+			o.SetClientID("watch-2")
 			o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost <- err })
 		})
 		c.Publish(prefix+"watch-1/readings", 1, false, `{"forged":true}`)

@@ -22,7 +22,7 @@ var mayImport = map[string][]string{
 	"alerts":             {"vitals", "vitals/news2"},
 	"telehealth":         {"chart", "vitals", "internal/sqldb"},
 	"ingest":             {"vitals", "topic", "internal/sqldb"},
-	"ingest/broker":      {"devices", "ingest", "topic", "auth", "vitals"},
+	"ingest/broker":      {"devices", "ingest", "topic", "auth", "vitals", "internal/netlimit"},
 	"auth":               {},
 	"chart":              {"vitals", "internal/sqldb"},
 	"devices":            {"auth", "vitals", "internal/sqldb"},
@@ -36,6 +36,7 @@ var mayImport = map[string][]string{
 	"web":                {},
 	"simulators":         {"vitals", "vitals/news2", "topic"},
 	"internal/sqldb":     {},
+	"internal/netlimit":  {},
 }
 
 type pkg struct {

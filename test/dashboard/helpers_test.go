@@ -14,7 +14,7 @@ import (
 // with a secret: one connection attempt, no retries.
 func deviceAuthenticates(t *testing.T, s *harness.Service, id, secret string) bool {
 	t.Helper()
-	opts := mqtt.NewClientOptions().AddBroker(s.BrokerURL()).SetClientID("check-" + id).
+	opts := mqtt.NewClientOptions().AddBroker(s.BrokerURL()).SetClientID(id).
 		SetUsername(id).SetPassword(secret).SetCleanSession(true).
 		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
 	c := mqtt.NewClient(opts)

@@ -25,7 +25,7 @@ type Device struct {
 // credentials, until the test ends.
 func Connect(t testing.TB, broker, id, secret string) *Device {
 	t.Helper()
-	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID("dev-" + id).
+	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).
 		SetUsername(id).SetPassword(secret).SetCleanSession(false).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetMaxReconnectInterval(time.Second).SetWriteTimeout(5 * time.Second)

@@ -61,7 +61,7 @@ func TestHTTPSAndMQTTOverTLSWithDevCertCertificates(t *testing.T) {
 		n, _ := svc.Stats(t, "patient-tls", vitals.HeartRate, now.Add(-time.Minute), now.Add(time.Minute))
 		require.EqualValues(t, 1, n)
 
-		untrusting := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID("tls-watch-2").
+		untrusting := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID("tls-watch").
 			SetUsername("tls-watch").SetPassword(secret).SetTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
 		tok = untrusting.Connect()
 		require.True(t, tok.WaitTimeout(10*time.Second))
@@ -75,7 +75,7 @@ func TestHTTPSAndMQTTOverTLSWithDevCertCertificates(t *testing.T) {
 		host, port, _ := strings.Cut(svc.BrokerAddr(), ":")
 		now := time.Now().UTC()
 		out, err := exec.Command(pub, "--cafile", files.CA, "-h", host, "-p", port, "-u", "tls-watch", "-P", secret,
-			"-i", "tls-watch-cli", "-q", "1", "-t", "vitalwire/v1/devices/tls-watch/readings",
+			"-i", "tls-watch", "-q", "1", "-t", "vitalwire/v1/devices/tls-watch/readings",
 			"-m", harness.Reading(vitals.SpO2, 97, "%", now)).CombinedOutput()
 		require.NoError(t, err, string(out))
 		n, _ := svc.Stats(t, "patient-tls", vitals.SpO2, now.Add(-time.Minute), now.Add(time.Minute))

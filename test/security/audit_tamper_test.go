@@ -132,7 +132,7 @@ func rechain(t *testing.T, db *sql.DB, del ...int64) {
 	require.NoError(t, tx.Commit())
 }
 
-func exec(t *testing.T, db *sql.DB, query string, args ...any) {
+func execSQL(t *testing.T, db *sql.DB, query string, args ...any) {
 	t.Helper()
 	_, err := db.Exec(query, args...)
 	require.NoError(t, err)
@@ -159,22 +159,22 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 	})
 	t.Run("an edited event is named by its seq", func(t *testing.T) {
 		s, _ := auditedService(t)
-		exec(t, records(t, s), `UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3`)
+		execSQL(t, records(t, s), `UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3`)
 		requireFinding(t, s, "edited: event 3")
 	})
 	t.Run("deleted events are named as a gap", func(t *testing.T) {
 		s, _ := auditedService(t)
-		exec(t, records(t, s), `DELETE FROM audit_events WHERE seq IN (5, 6)`)
+		execSQL(t, records(t, s), `DELETE FROM audit_events WHERE seq IN (5, 6)`)
 		requireFinding(t, s, "deleted: events 5-6")
 	})
 	t.Run("deleting the newest events is named as truncation", func(t *testing.T) {
 		s, n := auditedService(t)
-		exec(t, records(t, s), `DELETE FROM audit_events WHERE seq > ?`, n-3)
+		execSQL(t, records(t, s), `DELETE FROM audit_events WHERE seq > ?`, n-3)
 		requireFinding(t, s, "truncated:", "event "+strconv.FormatInt(n, 10))
 	})
 	t.Run("a service started on a truncated trail keeps serving and raises the alarm", func(t *testing.T) {
 		s, n := auditedService(t)
-		exec(t, records(t, s), `DELETE FROM audit_events WHERE seq > ?`, n-3)
+		execSQL(t, records(t, s), `DELETE FROM audit_events WHERE seq > ?`, n-3)
 		again := harness.Start(t, s.Config())
 		require.GreaterOrEqual(t, again.Metrics(t)["vitalwire_audit_checkpoint_failures_total"], 1.0,
 			"an operator's alerting sees the mismatch with the newest checkpoint")
@@ -187,14 +187,14 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 	t.Run("removing the keyed chain's anchor and recomputing every hash is named", func(t *testing.T) {
 		s, _ := auditedService(t)
 		db := records(t, s)
-		exec(t, db, `DELETE FROM audit_chain`)
+		execSQL(t, db, `DELETE FROM audit_chain`)
 		rechain(t, db, 2)
 		requireFinding(t, s, "anchor: checkpoint", "the database's anchor says nothing")
 	})
 	t.Run("deleting the newest events and rewriting the checkpoint file to match is named", func(t *testing.T) {
 		s, n := auditedService(t)
 		db := records(t, s)
-		exec(t, db, `DELETE FROM audit_events WHERE seq > ?`, n-3)
+		execSQL(t, db, `DELETE FROM audit_events WHERE seq > ?`, n-3)
 		var head string
 		require.NoError(t, db.QueryRow(`SELECT hash FROM audit_events WHERE seq = ?`, n-3).Scan(&head))
 		b, err := os.ReadFile(checkpointFile(s))
