@@ -159,7 +159,13 @@ func TestIdsThatNoRecordCanHaveAreRefusedBeforeAnythingIsWritten(t *testing.T) {
 				before := count()
 				for _, path := range []string{"/api/v1/patients/" + id + "/readings", "/fhir/r4/Patient/" + id,
 					"/api/v1/visits/" + id, "/fhir/r4/Observation/" + id + ".hkz3m1q2.0f3a9c"} {
-					require.Equal(t, http.StatusBadRequest, s.Call(t, "GET", path, who.token, nil, nil), "GET %.60s", path)
+					want := http.StatusBadRequest
+					if len(path) > 64<<10 {
+						// Refused with the request line, before any handler
+						// (http.max_header_bytes).
+						want = http.StatusRequestHeaderFieldsTooLarge
+					}
+					require.Equal(t, want, s.Call(t, "GET", path, who.token, nil, nil), "GET %.60s", path)
 				}
 				require.Equal(t, before, count(), "no audit event for an invalid id")
 			})
