@@ -67,6 +67,8 @@ type App struct {
 
 	// checkpoints signs the audit chain's head outside the records.
 	checkpoints *auth.Checkpointer
+	// connRefused counts connections the listeners' limits closed.
+	connRefused *prometheus.CounterVec
 
 	devices    *devices.Registry
 	chart      *chart.Chart

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,6 +34,10 @@ import (
 // of the configuration and registers what must be closed.
 
 func (a *App) initMetrics(context.Context) error {
+	a.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitalwire_connections_refused_total",
+		Help: "Connections closed at accept by a connection limit, by listener (http, mqtt-tcp, mqtt-ws) and limit."},
+		[]string{"listener", "limit"})
+	a.metrics.MustRegister(a.connRefused)
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	routePahoLogs(a.log)
 	return nil
@@ -262,6 +267,7 @@ func (a *App) initBroker(context.Context) error {
 		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf,
 		ServiceUser: svc.Username, ServicePassword: svc.Password,
 		Handler: embeddedHandler{a.ingester, a.devices}, Limits: a.brokerLimits(),
+		OnRefuse: func(listener, limit string) { a.connRefused.WithLabelValues("mqtt-"+listener, limit).Inc() },
 	}, a.devices, a.log)
 	if err != nil {
 		return err
@@ -292,7 +298,9 @@ func (a *App) initHTTP(context.Context) error {
 	}
 	a.onClose(func() { ln.Close() })
 	// Counted under TLS, so a refused connection costs no handshake.
-	ln = netlimit.Wrap(ln, a.cfg.HTTP.conns())
+	ln = netlimit.Wrap(ln, a.cfg.HTTP.conns(), netlimit.OnRefuse(func(_ netip.Addr, why netlimit.Reason) {
+		a.connRefused.WithLabelValues("http", string(why)).Inc()
+	}))
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 		a.scheme = "https"

@@ -67,6 +67,9 @@ type Config struct {
 	// Limits bound connections and packets; the zero value means
 	// DefaultLimits.
 	Limits Limits `yaml:"limits"`
+	// OnRefuse, when set, is told of every connection a limit refused
+	// (listener "tcp" or "ws", the limit's setting name), e.g. to count it.
+	OnRefuse func(listener, limit string) `yaml:"-"`
 }
 
 // Broker is a running embedded broker.
@@ -118,6 +121,9 @@ func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error)
 	refused := func(l string) func(netip.Addr, netlimit.Reason) {
 		return func(src netip.Addr, why netlimit.Reason) {
 			log.Debug().Str("listener", l).Str("remote_ip", src.String()).Str("limit", string(why)).Msg("connection refused")
+			if cfg.OnRefuse != nil {
+				cfg.OnRefuse(l, string(why))
+			}
 		}
 	}
 	ln, err := listen(cfg.Addr, cfg.TLS, lim, refused("tcp"))

@@ -3,6 +3,7 @@ package security
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -85,6 +86,16 @@ func TestOneAddressCannotHoldMoreThanItsShareOfTheHTTPConnections(t *testing.T) 
 	require.NoError(t, err, "another address is refused too")
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// An operator sees the refusals (asked from the second address: the
+	// first has no slot).
+	resp, err = fromSecond.Get(s.URL() + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.True(t, strings.Contains(string(body), `vitalwire_connections_refused_total{limit="max_connections_per_source",listener="http"} 1`),
+		"/metrics counts the refused connection")
 
 	// Once one of the held connections goes, the address gets a slot back.
 	held[0].Close()
