@@ -40,6 +40,7 @@ func (a *App) openRecords(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	a.privateDataDir()
 	db, err := sqldb.OpenRecords(ctx, a.cfg.Records.Path)
 	if err != nil {
 		return err
@@ -47,6 +48,25 @@ func (a *App) openRecords(ctx context.Context) error {
 	a.records = db
 	a.onClose(func() { db.Close() })
 	return nil
+}
+
+// privateDataDir closes a data folder that group or others may enter
+// (made by hand, or by a package, before the first start): it holds the
+// records, the readings, the signing key and the spool. When the service
+// cannot (it does not own the folder) it says so loudly and goes on: the
+// files in it are private on their own.
+func (a *App) privateDataDir() {
+	fi, err := os.Stat(a.cfg.DataDir)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	was := fi.Mode().Perm()
+	if err := os.Chmod(a.cfg.DataDir, 0o700); err != nil {
+		a.log.Warn().Err(err).Str("data_dir", a.cfg.DataDir).Str("mode", was.String()).
+			Msg("the data folder may be entered by group or others and could not be closed: chmod 700 it")
+		return
+	}
+	a.log.Warn().Str("data_dir", a.cfg.DataDir).Str("was", was.String()).Msg("the data folder was open to group or others; now 0700")
 }
 
 func (a *App) initAuth(ctx context.Context) error {
