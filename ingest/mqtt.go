@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,11 @@ type MQTTConfig struct {
 	Shared      bool          `yaml:"shared"`
 	SharedGroup string        `yaml:"shared_group"`
 	KeepAlive   time.Duration `yaml:"keep_alive"`
+	// AllowPlaintext permits tcp:// and ws:// to a broker that is not on
+	// loopback: readings and the ingester's password cross the network in
+	// the clear, so only where something else protects that path (an
+	// IPsec or WireGuard link). Off by default.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 	// TLS, when set, is used for ssl:// and wss:// brokers.
 	TLS *tls.Config `yaml:"-"`
 }
@@ -245,5 +252,39 @@ func (c MQTTConfig) Validate() error {
 	if c.Connections < 0 || c.Connections > 64 {
 		errs = append(errs, errors.New("connections: must be 1-64"))
 	}
+	if c.Broker != "" {
+		if err := checkBrokerURL(c.Broker, c.AllowPlaintext); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkBrokerURL refuses a broker URL that paho cannot use, and one
+// without TLS to a host that is not loopback unless allowed.
+func checkBrokerURL(broker string, allowPlaintext bool) error {
+	u, err := url.Parse(broker)
+	if err != nil || u.Host == "" {
+		return errors.New("broker: must be a URL such as ssl://host:8883 or tcp://127.0.0.1:1883")
+	}
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "wss":
+		return nil
+	case "tcp", "mqtt", "ws":
+	default:
+		return fmt.Errorf("broker: scheme %q: must be ssl, tls, mqtts, wss, or (plaintext) tcp, mqtt, ws", u.Scheme)
+	}
+	if allowPlaintext || isLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("broker: %s is plaintext to a host that is not loopback: readings and the ingester's password would cross the network in the clear; use ssl:// (or wss://), or set allow_plaintext: true where another layer protects the link",
+		u.Redacted())
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
