@@ -136,19 +136,25 @@ func (a *App) initTelehealth(context.Context) error {
 	th := a.cfg.Telehealth
 	// One secret serves the embedded TURN server and any external one.
 	turnCreds := th.TURN(th.EmbeddedTURNAddr)
+	sfu, err := telehealth.NewSFU(th.Media(turnCreds), a.log)
+	if err != nil {
+		return err
+	}
+	a.sfu = sfu
 	if th.EmbeddedTURNAddr != "" {
-		turn, err := telehealth.StartTURN(th.EmbeddedTURNAddr, turnCreds)
+		// It relays for participants while they are in their visit, to
+		// the server's own addresses.
+		opts := telehealth.TURNOptions{InVisit: sfu.InVisit}
+		if ip := net.ParseIP(th.PublicIP); ip != nil {
+			opts.Peers = append(opts.Peers, ip)
+		}
+		turn, err := telehealth.StartTURN(th.EmbeddedTURNAddr, turnCreds, opts)
 		if err != nil {
 			return err
 		}
 		a.turn = turn
 		a.onClose(func() { turn.Close() })
 	}
-	sfu, err := telehealth.NewSFU(th.Media(turnCreds), a.log)
-	if err != nil {
-		return err
-	}
-	a.sfu = sfu
 	a.visits = telehealth.NewVisits(a.records)
 	return nil
 }

@@ -23,6 +23,11 @@ type Settings struct {
 	TURNSecret     string `yaml:"turn_secret"`
 	TURNUsername   string `yaml:"turn_username"`
 	TURNCredential string `yaml:"turn_credential"`
+	// TURNCredentialTTL is how long a participant's TURN credential lasts
+	// (default 12 h, at most 24 h). A relay's allocation is refreshed
+	// with it, so it must outlast the longest visit; the embedded server
+	// also ends it when its participant leaves the visit.
+	TURNCredentialTTL time.Duration `yaml:"turn_credential_ttl"`
 	// EmbeddedTURNAddr runs a TURN server in Vitalwire on this UDP address
 	// (IP:port, the IP participants reach; "" for none). Its credentials
 	// are short-lived, per participant, under a secret made at start.
@@ -45,7 +50,7 @@ type Settings struct {
 
 // DefaultSettings are the settings of a new installation.
 func DefaultSettings() Settings {
-	return Settings{JoinLinkTTL: time.Hour, AttachLookback: 24 * time.Hour}
+	return Settings{JoinLinkTTL: time.Hour, AttachLookback: 24 * time.Hour, TURNCredentialTTL: 12 * time.Hour}
 }
 
 // Validate checks the settings, naming each bad field.
@@ -60,6 +65,9 @@ func (c Settings) Validate() error {
 	}
 	if c.AttachLookback < 0 || c.AttachLookback > 30*24*time.Hour {
 		bad("attach_lookback: must be between 0 and 720h")
+	}
+	if c.TURNCredentialTTL != 0 && (c.TURNCredentialTTL < time.Minute || c.TURNCredentialTTL > 24*time.Hour) {
+		bad("turn_credential_ttl: must be between 1m and 24h")
 	}
 	if c.TURNURLs != "" && c.TURNSecret == "" && (c.TURNUsername == "" || c.TURNCredential == "") {
 		bad("turn_secret: TURN needs turn_secret, or turn_username and turn_credential")
@@ -99,7 +107,11 @@ func (c Settings) TURN(embedded string) *TURNCredentials {
 	if len(urls) == 0 {
 		return nil
 	}
-	return NewTURNCredentials(urls, c.TURNSecret, 12*time.Hour)
+	ttl := c.TURNCredentialTTL
+	if ttl == 0 {
+		ttl = 12 * time.Hour
+	}
+	return NewTURNCredentials(urls, c.TURNSecret, ttl)
 }
 
 func splitList(s string) []string {

@@ -183,14 +183,34 @@ func publicIPRules(ips []string) ([]webrtc.ICEAddressRewriteRule, error) {
 	return rules, nil
 }
 
-// ICEServers returns the STUN and TURN servers a participant should use,
-// with TURN credentials of their own.
-func (s *SFU) ICEServers(subject string) []webrtc.ICEServer {
+// ICEServers returns the STUN and TURN servers a participant of visit
+// should use, with TURN credentials of their own.
+func (s *SFU) ICEServers(visit, subject string) []webrtc.ICEServer {
 	out := append([]webrtc.ICEServer(nil), s.cfg.ICEServers...)
 	if s.cfg.TURN != nil {
-		out = append(out, s.cfg.TURN.For(subject))
+		out = append(out, s.cfg.TURN.For(visit, subject))
 	}
 	return out
+}
+
+// InVisit reports whether subject is connected to visit now (the
+// embedded TURN server's check of a credential).
+func (s *SFU) InVisit(visit, subject string) bool {
+	s.mu.Lock()
+	r := s.rooms[visit]
+	s.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	p := r.peers[subject]
+	r.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.closed
 }
 
 func (s *SFU) room(id string) *room {
