@@ -105,6 +105,7 @@ func (c *Consumer) topics() map[string]byte {
 // disconnects. Reconnection and resubscription are paho's: the connect
 // handler subscribes again on every (re)connect.
 func (c *Consumer) Run(ctx context.Context) error {
+	var connecting sync.WaitGroup
 	for i := 0; i < c.cfg.Connections; i++ {
 		id := c.cfg.ClientID
 		if c.cfg.Connections > 1 {
@@ -118,8 +119,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			SetPassword(c.cfg.Password).
 			SetCleanSession(false).
 			SetAutoReconnect(true).
-			SetConnectRetry(true).
-			SetConnectRetryInterval(time.Second).
+			SetConnectTimeout(10 * time.Second).
 			SetMaxReconnectInterval(5 * time.Second).
 			SetKeepAlive(c.cfg.KeepAlive).
 			SetOrderMatters(false).
@@ -140,12 +140,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.mu.Lock()
 		c.clients = append(c.clients, cl)
 		c.mu.Unlock()
-		// With ConnectRetry the token completes on the first success; the
-		// loop keeps trying in the background meanwhile.
-		cl.Connect()
+		connecting.Go(func() { c.connect(cl, id) })
 	}
 	<-ctx.Done()
 	c.stop()
+	connecting.Wait()
 	dctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := c.in.Drain(dctx)
@@ -156,6 +155,39 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.log.Warn().Err(err).Msg("stopped with messages unacknowledged; the broker will redeliver them")
 	}
 	return nil
+}
+
+// connect makes a connection's first contact with the broker, trying
+// again 1 s, then up to 5 s, apart until it succeeds or the consumer
+// stops; from then on paho reconnects. Each failure is logged with its
+// reason (a wrong password, a refused or unreachable address: paho's own
+// retry keeps those to itself), at warn the first time and once a minute,
+// never with the credentials.
+func (c *Consumer) connect(cl mqtt.Client, id string) {
+	wait := time.Second
+	for failures := 0; ; failures++ {
+		tok := cl.Connect()
+		select {
+		case <-tok.Done():
+		case <-c.ctx.Done():
+			tok.WaitTimeout(15 * time.Second) // the connect timeout bounds it
+			return
+		}
+		if tok.Error() == nil {
+			return
+		}
+		ev := c.log.Debug()
+		if failures%12 == 0 {
+			ev = c.log.Warn()
+		}
+		ev.Err(tok.Error()).Str("client_id", id).Int("failures", failures+1).Msg("cannot connect to the broker; trying again")
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 func (c *Consumer) onConnect(cl mqtt.Client, sub *atomic.Bool) {

@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/httpapi"
+	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/devcert"
 	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/test/harness"
@@ -166,4 +169,86 @@ func TestHealthDataIsNotSentInTheClearToARemoteBrokerOrStore(t *testing.T) {
 			require.NotContains(t, string(out), "in-the-clear", "no credential in the output")
 		})
 	}
+}
+
+func TestARefusedBrokerLoginIsLoggedWithItsReasonAndNoPasswordOrTokenAnywhere(t *testing.T) {
+	t.Parallel()
+	if testenv.MosquittoBinary() == "" {
+		testenv.Missing(t, "mosquitto not found")
+	}
+	bin := harness.Binary(t)
+	const password, token = "WRONG-broker-password-4f1c", "influx-token-9b7e2a"
+	// A Mosquitto that knows the ingester by another password, and an
+	// InfluxDB address where nothing listens: both failure paths log.
+	files := t.TempDir()
+	require.NoError(t, broker.MosquittoFiles(files, []broker.Credential{{User: "vitalwire-ingest", Hash: auth.MosquittoHash("the-right-one")}}, "vitalwire-ingest"))
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{PasswordFile: filepath.Join(files, "passwd"), ACLFile: filepath.Join(files, "acl")})
+	dir := t.TempDir()
+	port := testenv.FreePort(t)
+	config := filepath.Join(dir, "vitalwire.yaml")
+	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`data_dir: %s
+http:
+  addr: 127.0.0.1:%d
+broker:
+  embedded: false
+mqtt:
+  broker: %s
+  username: vitalwire-ingest
+  password: %s
+store:
+  kind: influx
+  influx:
+    url: http://127.0.0.1:%d
+    bucket: vitals
+    token: %s
+log:
+  level: debug
+`, dir, port, m.URL(), password, testenv.FreePort(t), token)), 0o600))
+	var out lockedBuffer
+	cmd := exec.Command(bin, "serve", "--config", config)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	var answers strings.Builder
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, resp.Body)
+		answers.WriteString(b.String())
+		// Both failures have been met: the broker refused the ingester and
+		// the store was found unreachable.
+		return strings.Contains(b.String(), "unreachable") && strings.Contains(out.String(), "cannot connect to the broker")
+	}, 20*time.Second, 200*time.Millisecond, "the store is reported unreachable and the broker's refusal logged; log:\n%s", &out)
+	time.Sleep(2 * time.Second) // a few of the ingester's reconnections
+	logs := out.String()
+	require.Contains(t, logs, "not Authorized", "the operator sees why the ingester gets no readings")
+	for _, secret := range []string{password, token} {
+		require.NotContains(t, logs, secret)
+		require.NotContains(t, answers.String(), secret)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
