@@ -53,8 +53,8 @@ func (a *App) openRecords(ctx context.Context) error {
 // privateDataDir closes a data folder that group or others may enter
 // (made by hand, or by a package, before the first start): it holds the
 // records, the readings, the signing key and the spool. When the service
-// cannot (it does not own the folder) it says so loudly and goes on: the
-// files in it are private on their own.
+// cannot (it does not own the folder) it warns and goes on: the files in
+// it are private on their own.
 func (a *App) privateDataDir() {
 	fi, err := os.Stat(a.cfg.DataDir)
 	if err != nil || fi.Mode().Perm()&0o077 == 0 {
@@ -66,7 +66,7 @@ func (a *App) privateDataDir() {
 			Msg("the data folder may be entered by group or others and could not be closed: chmod 700 it")
 		return
 	}
-	a.log.Warn().Str("data_dir", a.cfg.DataDir).Str("was", was.String()).Msg("the data folder was open to group or others; now 0700")
+	a.log.Info().Str("data_dir", a.cfg.DataDir).Str("was", was.String()).Msg("the data folder was open to group or others; now 0700")
 }
 
 func (a *App) initAuth(ctx context.Context) error {

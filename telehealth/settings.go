@@ -2,6 +2,7 @@ package telehealth
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"time"
 
@@ -38,6 +39,11 @@ type Settings struct {
 	// PublicIP is announced as the media address when the server sits
 	// behind a 1:1 NAT.
 	PublicIP string `yaml:"public_ip"`
+	// MediaIPs, comma separated, are the only local addresses the SFU
+	// takes media on and tells participants (empty: every interface's,
+	// which tells a patient at home about each network the server is on:
+	// container bridges, management and IPv6 ULA networks).
+	MediaIPs string `yaml:"media_ips"`
 	// LoopbackOnly offers only loopback media addresses (tests).
 	LoopbackOnly bool `yaml:"loopback_only"`
 	// JoinLinkTTL is how long a join link lasts (after the visit's
@@ -69,6 +75,11 @@ func (c Settings) Validate() error {
 	if c.TURNCredentialTTL != 0 && (c.TURNCredentialTTL < time.Minute || c.TURNCredentialTTL > 24*time.Hour) {
 		bad("turn_credential_ttl: must be between 1m and 24h")
 	}
+	for _, ip := range splitList(c.MediaIPs) {
+		if net.ParseIP(ip) == nil {
+			bad("media_ips: " + ip + " is not an IP address")
+		}
+	}
 	if c.TURNURLs != "" && c.TURNSecret == "" && (c.TURNUsername == "" || c.TURNCredential == "") {
 		bad("turn_secret: TURN needs turn_secret, or turn_username and turn_credential")
 	}
@@ -89,6 +100,9 @@ func (c Settings) Media(turn *TURNCredentials) Config {
 		LoopbackOnly: c.LoopbackOnly, TURN: turn}
 	if c.PublicIP != "" {
 		out.PublicIPs = []string{c.PublicIP}
+	}
+	for _, ip := range splitList(c.MediaIPs) {
+		out.MediaIPs = append(out.MediaIPs, net.ParseIP(ip))
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,8 @@ type Config struct {
 	// PublicIPs are announced as host candidates when the server sits
 	// behind a 1:1 NAT.
 	PublicIPs []string
+	// MediaIPs, when set, are the only local addresses gathered.
+	MediaIPs []net.IP
 	// TURN, when set, gives each participant short-lived TURN credentials.
 	TURN *TURNCredentials
 	// MeasureArrival counts Delay from each packet's arrival on the
@@ -138,6 +141,12 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
+	if len(cfg.MediaIPs) > 0 {
+		allowed, loopbackOnly := cfg.MediaIPs, cfg.LoopbackOnly
+		se.SetIPFilter(func(ip net.IP) bool {
+			return slices.ContainsFunc(allowed, ip.Equal) && (!loopbackOnly || ip.IsLoopback())
+		})
 	}
 	if len(cfg.PublicIPs) > 0 {
 		rules, err := publicIPRules(cfg.PublicIPs)

@@ -161,3 +161,57 @@ func TestTURNCredentialsLastTheConfiguredTime(t *testing.T) {
 	require.InDelta(t, time.Now().Add(2*time.Hour).Unix(), expires, 60)
 	require.NotContains(t, ice.Username, "doc1", "the TURN server and its logs see no one's id")
 }
+
+// hostIPv4 is an IPv4 address of this machine's interfaces that is not
+// loopback, or "".
+func hostIPv4() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+func TestTheServerOffersParticipantsOnlyTheMediaAddressesConfigured(t *testing.T) {
+	t.Parallel()
+	ip := hostIPv4()
+	if ip == "" {
+		t.Skip("this machine has no IPv4 address but loopback")
+	}
+	cfg := harness.Config(t)
+	cfg.Telehealth.MediaIPs = ip
+	s := harness.Start(t, cfg)
+	s.Ward(t)
+	doc := s.Clinician("doc1")
+	var created httpapi.VisitCreated
+	s.MustCall(t, http.StatusCreated, "POST", "/api/v1/patients/p1/visits", doc, `{}`, &created)
+	ws, _, err := websocket.DefaultDialer.Dial(s.WSURL()+"/ws/v1/visits/"+created.Visit.ID, http.Header{"Authorization": {"Bearer " + doc}})
+	require.NoError(t, err)
+	defer ws.Close()
+	require.NoError(t, ws.WriteJSON(telehealth.Message{Type: "join"}))
+	// What a participant learns of the server's addresses: the offer's
+	// and the trickled candidates, for two seconds.
+	var addrs []string
+	ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		var m telehealth.Message
+		if ws.ReadJSON(&m) != nil {
+			break
+		}
+		lines := strings.Split(m.SDP, "\n")
+		if m.Candidate != nil {
+			lines = append(lines, m.Candidate.Candidate)
+		}
+		for _, l := range lines {
+			if f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(l), "a=")); len(f) > 4 && strings.HasPrefix(f[0], "candidate:") {
+				addrs = append(addrs, f[4])
+			}
+		}
+	}
+	require.NotEmpty(t, addrs, "the server offers candidates")
+	for _, a := range addrs {
+		require.Equal(t, ip, a, "every address offered is %s: %v", ip, addrs)
+	}
+}
