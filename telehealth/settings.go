@@ -25,7 +25,7 @@ type Settings struct {
 	TURNUsername   string `yaml:"turn_username"`
 	TURNCredential string `yaml:"turn_credential"`
 	// TURNCredentialTTL is how long a participant's TURN credential lasts
-	// (default 12 h, at most 24 h). A relay's allocation is refreshed
+	// (0: the default, 12 h; at most 24 h). A relay's allocation is refreshed
 	// with it, so it must outlast the longest visit; the embedded server
 	// also ends it when its participant leaves the visit.
 	TURNCredentialTTL time.Duration `yaml:"turn_credential_ttl"`
@@ -56,7 +56,7 @@ type Settings struct {
 
 // DefaultSettings are the settings of a new installation.
 func DefaultSettings() Settings {
-	return Settings{JoinLinkTTL: time.Hour, AttachLookback: 24 * time.Hour, TURNCredentialTTL: 12 * time.Hour}
+	return Settings{JoinLinkTTL: time.Hour, AttachLookback: 24 * time.Hour}
 }
 
 // Validate checks the settings, naming each bad field.
