@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,12 +22,7 @@ type Credential struct {
 // rejects), plus "vitalwire.conf", the broker settings the delivery
 // guarantees rely on, to include from mosquitto.conf.
 func MosquittoFiles(dir string, creds []Credential, serviceUser string) error {
-	// The folder is the operator's to hand to the broker's user (chown);
-	// nobody else needs to look into it.
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("mosquitto files: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("mosquitto files: %w", err)
 	}
 	var pw strings.Builder
@@ -67,13 +61,8 @@ allow_anonymous false
 		mode       os.FileMode
 	}{{"passwd", pw.String(), 0o600}, {"acl", acl, 0o644}, {"vitalwire.conf", conf, 0o644}}
 	for _, f := range files {
-		// A new file each time: WriteFile over an old one would keep
-		// the old one's mode.
 		tmp := filepath.Join(dir, "."+f.name+".tmp")
-		if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("mosquitto files: %w", err)
-		}
-		if err := writeNew(tmp, []byte(f.body), f.mode); err != nil {
+		if err := os.WriteFile(tmp, []byte(f.body), f.mode); err != nil {
 			return fmt.Errorf("mosquitto files: %w", err)
 		}
 		if err := os.Rename(tmp, filepath.Join(dir, f.name)); err != nil {
@@ -81,22 +70,4 @@ allow_anonymous false
 		}
 	}
 	return nil
-}
-
-// writeNew creates path (it must not exist) with mode, whatever the umask
-// says, and writes b into it.
-func writeNew(path string, b []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/httpapi"
-	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/devcert"
 	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/test/harness"
@@ -180,9 +179,9 @@ func TestARefusedBrokerLoginIsLoggedWithItsReasonAndNoPasswordOrTokenAnywhere(t 
 	const password, token = "WRONG-broker-password-4f1c", "influx-token-9b7e2a"
 	// A Mosquitto that knows the ingester by another password, and an
 	// InfluxDB address where nothing listens: both failure paths log.
-	files := t.TempDir()
-	require.NoError(t, broker.MosquittoFiles(files, []broker.Credential{{User: "vitalwire-ingest", Hash: auth.MosquittoHash("the-right-one")}}, "vitalwire-ingest"))
-	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{PasswordFile: filepath.Join(files, "passwd"), ACLFile: filepath.Join(files, "acl")})
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	require.NoError(t, os.WriteFile(passwd, []byte("vitalwire-ingest:"+auth.MosquittoHash("the-right-one")+"\n"), 0o600))
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{PasswordFile: passwd})
 	dir := t.TempDir()
 	port := testenv.FreePort(t)
 	config := filepath.Join(dir, "vitalwire.yaml")
