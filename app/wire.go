@@ -47,6 +47,7 @@ func (a *App) openRecords(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	a.privateDataDir()
 	db, err := sqldb.OpenRecords(ctx, a.cfg.Records.Path)
 	if err != nil {
 		return err
@@ -54,6 +55,25 @@ func (a *App) openRecords(ctx context.Context) error {
 	a.records = db
 	a.onClose(func() { db.Close() })
 	return nil
+}
+
+// privateDataDir closes a data folder that group or others may enter
+// (made by hand, or by a package, before the first start): it holds the
+// records, the readings, the signing key and the spool. When the service
+// cannot (it does not own the folder) it warns and goes on: the files in
+// it are private on their own.
+func (a *App) privateDataDir() {
+	fi, err := os.Stat(a.cfg.DataDir)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	was := fi.Mode().Perm()
+	if err := os.Chmod(a.cfg.DataDir, 0o700); err != nil {
+		a.log.Warn().Err(err).Str("data_dir", a.cfg.DataDir).Str("mode", was.String()).
+			Msg("the data folder may be entered by group or others and could not be closed: chmod 700 it")
+		return
+	}
+	a.log.Info().Str("data_dir", a.cfg.DataDir).Str("was", was.String()).Msg("the data folder was open to group or others; now 0700")
 }
 
 func (a *App) initAuth(ctx context.Context) error {
@@ -156,19 +176,25 @@ func (a *App) initTelehealth(context.Context) error {
 	th := a.cfg.Telehealth
 	// One secret serves the embedded TURN server and any external one.
 	turnCreds := th.TURN(th.EmbeddedTURNAddr)
+	sfu, err := telehealth.NewSFU(th.Media(turnCreds), a.log)
+	if err != nil {
+		return err
+	}
+	a.sfu = sfu
 	if th.EmbeddedTURNAddr != "" {
-		turn, err := telehealth.StartTURN(th.EmbeddedTURNAddr, turnCreds)
+		// It relays for participants while they are in their visit, to
+		// the server's own addresses.
+		opts := telehealth.TURNOptions{InVisit: sfu.InVisit}
+		if ip := net.ParseIP(th.PublicIP); ip != nil {
+			opts.Peers = append(opts.Peers, ip)
+		}
+		turn, err := telehealth.StartTURN(th.EmbeddedTURNAddr, turnCreds, opts)
 		if err != nil {
 			return err
 		}
 		a.turn = turn
 		a.onClose(func() { turn.Close() })
 	}
-	sfu, err := telehealth.NewSFU(th.Media(turnCreds), a.log)
-	if err != nil {
-		return err
-	}
-	a.sfu = sfu
 	a.visits = telehealth.NewVisits(a.records)
 	return nil
 }
@@ -236,7 +262,16 @@ func (a *App) tlsConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, CipherSuites: tls12Suites}, nil
+}
+
+// tls12Suites are the TLS 1.2 suites offered: forward secret (ECDHE) and
+// authenticated encryption only, no CBC or SHA-1 (TLS 1.3's are all
+// such and not configurable).
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 func (a *App) initBroker(context.Context) error {

@@ -216,11 +216,21 @@ func (s *Signer) parse(token string) (Claims, error) {
 	return c, nil
 }
 
+// ErrKeyExposed is returned for a signing key file that group or others
+// may read: whoever has read it can mint any token.
+var ErrKeyExposed = errors.New("auth: signing key file may be read by group or others")
+
 // LoadOrCreateKey reads a hex signing key from path, creating a random one
-// (mode 0600) when the file does not exist.
+// (mode 0600) when the file does not exist. A key file that group or
+// others may read is refused (ErrKeyExposed), as ssh refuses such a
+// private key: tightening it quietly would hide that it may have leaked.
 func LoadOrCreateKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("%w: %q is %v; chmod 600 it, and make a new key (delete the file) if anyone else may have read it",
+				ErrKeyExposed, path, fi.Mode().Perm())
+		}
 		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
 		if err != nil {
 			return nil, fmt.Errorf("signing key %q: %w", path, err)

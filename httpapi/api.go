@@ -114,13 +114,26 @@ func New(d Deps) (http.Handler, error) {
 	for _, r := range routes(d) {
 		mux.Handle(r.Pattern, r.handler)
 	}
-	return securityHeaders(mux), nil
+	return securityHeaders(mux, d.Secure), nil
 }
 
-func securityHeaders(h http.Handler) http.Handler {
+// securityHeaders sets on every answer, errors included, what browsers
+// need to keep it to themselves: not cached, not sniffed, not framed, no
+// referrer, nothing loaded by an API answer (the UI's pages set their own
+// policy), and under TLS to stay on HTTPS for a year (not for
+// subdomains: other hosts of the hospital's domain are not ours to
+// decide for).
+func securityHeaders(h http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		hd := w.Header()
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if secure {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,11 @@ type MQTTConfig struct {
 	Shared      bool          `yaml:"shared"`
 	SharedGroup string        `yaml:"shared_group"`
 	KeepAlive   time.Duration `yaml:"keep_alive"`
+	// AllowPlaintext permits tcp:// and ws:// to a broker that is not on
+	// loopback: readings and the ingester's password cross the network in
+	// the clear, so only where something else protects that path (an
+	// IPsec or WireGuard link). Off by default.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 	// TLS, when set, is used for ssl:// and wss:// brokers.
 	TLS *tls.Config `yaml:"-"`
 }
@@ -98,6 +105,7 @@ func (c *Consumer) topics() map[string]byte {
 // disconnects. Reconnection and resubscription are paho's: the connect
 // handler subscribes again on every (re)connect.
 func (c *Consumer) Run(ctx context.Context) error {
+	var connecting sync.WaitGroup
 	for i := 0; i < c.cfg.Connections; i++ {
 		id := c.cfg.ClientID
 		if c.cfg.Connections > 1 {
@@ -111,8 +119,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			SetPassword(c.cfg.Password).
 			SetCleanSession(false).
 			SetAutoReconnect(true).
-			SetConnectRetry(true).
-			SetConnectRetryInterval(time.Second).
+			SetConnectTimeout(10 * time.Second).
 			SetMaxReconnectInterval(5 * time.Second).
 			SetKeepAlive(c.cfg.KeepAlive).
 			SetOrderMatters(false).
@@ -133,12 +140,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.mu.Lock()
 		c.clients = append(c.clients, cl)
 		c.mu.Unlock()
-		// With ConnectRetry the token completes on the first success; the
-		// loop keeps trying in the background meanwhile.
-		cl.Connect()
+		connecting.Go(func() { c.connect(cl, id) })
 	}
 	<-ctx.Done()
 	c.stop()
+	connecting.Wait()
 	dctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := c.in.Drain(dctx)
@@ -149,6 +155,39 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.log.Warn().Err(err).Msg("stopped with messages unacknowledged; the broker will redeliver them")
 	}
 	return nil
+}
+
+// connect makes a connection's first contact with the broker, trying
+// again 1 s, then up to 5 s, apart until it succeeds or the consumer
+// stops; from then on paho reconnects. Each failure is logged with its
+// reason (a wrong password, a refused or unreachable address: paho's own
+// retry keeps those to itself), at warn the first time and once a minute,
+// never with the credentials.
+func (c *Consumer) connect(cl mqtt.Client, id string) {
+	wait := time.Second
+	for failures := 0; ; failures++ {
+		tok := cl.Connect()
+		select {
+		case <-tok.Done():
+		case <-c.ctx.Done():
+			tok.WaitTimeout(15 * time.Second) // the connect timeout bounds it
+			return
+		}
+		if tok.Error() == nil {
+			return
+		}
+		ev := c.log.Debug()
+		if failures%12 == 0 {
+			ev = c.log.Warn()
+		}
+		ev.Err(tok.Error()).Str("client_id", id).Int("failures", failures+1).Msg("cannot connect to the broker; trying again")
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 func (c *Consumer) onConnect(cl mqtt.Client, sub *atomic.Bool) {
@@ -245,5 +284,39 @@ func (c MQTTConfig) Validate() error {
 	if c.Connections < 0 || c.Connections > 64 {
 		errs = append(errs, errors.New("connections: must be 1-64"))
 	}
+	if c.Broker != "" {
+		if err := checkBrokerURL(c.Broker, c.AllowPlaintext); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkBrokerURL refuses a broker URL that paho cannot use, and one
+// without TLS to a host that is not loopback unless allowed.
+func checkBrokerURL(broker string, allowPlaintext bool) error {
+	u, err := url.Parse(broker)
+	if err != nil || u.Host == "" {
+		return errors.New("broker: must be a URL such as ssl://host:8883 or tcp://127.0.0.1:1883")
+	}
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "wss":
+		return nil
+	case "tcp", "mqtt", "ws":
+	default:
+		return fmt.Errorf("broker: scheme %q: must be ssl, tls, mqtts, wss, or (plaintext) tcp, mqtt, ws", u.Scheme)
+	}
+	if allowPlaintext || isLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("broker: %s is plaintext to a host that is not loopback: readings and the ingester's password would cross the network in the clear; use ssl:// (or wss://), or set allow_plaintext: true where another layer protects the link",
+		u.Redacted())
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -2,6 +2,7 @@ package telehealth
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"time"
 
@@ -23,6 +24,11 @@ type Settings struct {
 	TURNSecret     string `yaml:"turn_secret"`
 	TURNUsername   string `yaml:"turn_username"`
 	TURNCredential string `yaml:"turn_credential"`
+	// TURNCredentialTTL is how long a participant's TURN credential lasts
+	// (0: the default, 12 h; at most 24 h). A relay's allocation is refreshed
+	// with it, so it must outlast the longest visit; the embedded server
+	// also ends it when its participant leaves the visit.
+	TURNCredentialTTL time.Duration `yaml:"turn_credential_ttl"`
 	// EmbeddedTURNAddr runs a TURN server in Vitalwire on this UDP address
 	// (IP:port, the IP participants reach; "" for none). Its credentials
 	// are short-lived, per participant, under a secret made at start.
@@ -33,6 +39,11 @@ type Settings struct {
 	// PublicIP is announced as the media address when the server sits
 	// behind a 1:1 NAT.
 	PublicIP string `yaml:"public_ip"`
+	// MediaIPs, comma separated, are the only local addresses the SFU
+	// takes media on and tells participants (empty: every interface's,
+	// which tells a patient at home about each network the server is on:
+	// container bridges, management and IPv6 ULA networks).
+	MediaIPs string `yaml:"media_ips"`
 	// LoopbackOnly offers only loopback media addresses (tests).
 	LoopbackOnly bool `yaml:"loopback_only"`
 	// JoinLinkTTL is how long a join link lasts (after the visit's
@@ -68,6 +79,14 @@ func (c Settings) Validate() error {
 	if c.AttachLookback < 0 || c.AttachLookback > 30*24*time.Hour {
 		bad("attach_lookback: must be between 0 and 720h")
 	}
+	if c.TURNCredentialTTL != 0 && (c.TURNCredentialTTL < time.Minute || c.TURNCredentialTTL > 24*time.Hour) {
+		bad("turn_credential_ttl: must be between 1m and 24h")
+	}
+	for _, ip := range splitList(c.MediaIPs) {
+		if net.ParseIP(ip) == nil {
+			bad("media_ips: " + ip + " is not an IP address")
+		}
+	}
 	if c.TURNURLs != "" && c.TURNSecret == "" && (c.TURNUsername == "" || c.TURNCredential == "") {
 		bad("turn_secret: TURN needs turn_secret, or turn_username and turn_credential")
 	}
@@ -89,6 +108,9 @@ func (c Settings) Media(turn *TURNCredentials) Config {
 	if c.PublicIP != "" {
 		out.PublicIPs = []string{c.PublicIP}
 	}
+	for _, ip := range splitList(c.MediaIPs) {
+		out.MediaIPs = append(out.MediaIPs, net.ParseIP(ip))
+	}
 	return out
 }
 
@@ -106,7 +128,11 @@ func (c Settings) TURN(embedded string) *TURNCredentials {
 	if len(urls) == 0 {
 		return nil
 	}
-	return NewTURNCredentials(urls, c.TURNSecret, 12*time.Hour)
+	ttl := c.TURNCredentialTTL
+	if ttl == 0 {
+		ttl = 12 * time.Hour
+	}
+	return NewTURNCredentials(urls, c.TURNSecret, ttl)
 }
 
 func splitList(s string) []string {

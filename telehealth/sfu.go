@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,8 @@ type Config struct {
 	// PublicIPs are announced as host candidates when the server sits
 	// behind a 1:1 NAT.
 	PublicIPs []string
+	// MediaIPs, when set, are the only local addresses gathered.
+	MediaIPs []net.IP
 	// TURN, when set, gives each participant short-lived TURN credentials.
 	TURN *TURNCredentials
 	// MeasureArrival counts Delay from each packet's arrival on the
@@ -139,6 +142,12 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	}
+	if len(cfg.MediaIPs) > 0 {
+		allowed, loopbackOnly := cfg.MediaIPs, cfg.LoopbackOnly
+		se.SetIPFilter(func(ip net.IP) bool {
+			return slices.ContainsFunc(allowed, ip.Equal) && (!loopbackOnly || ip.IsLoopback())
+		})
+	}
 	if len(cfg.PublicIPs) > 0 {
 		rules, err := publicIPRules(cfg.PublicIPs)
 		if err == nil {
@@ -183,14 +192,34 @@ func publicIPRules(ips []string) ([]webrtc.ICEAddressRewriteRule, error) {
 	return rules, nil
 }
 
-// ICEServers returns the STUN and TURN servers a participant should use,
-// with TURN credentials of their own.
-func (s *SFU) ICEServers(subject string) []webrtc.ICEServer {
+// ICEServers returns the STUN and TURN servers a participant of visit
+// should use, with TURN credentials of their own.
+func (s *SFU) ICEServers(visit, subject string) []webrtc.ICEServer {
 	out := append([]webrtc.ICEServer(nil), s.cfg.ICEServers...)
 	if s.cfg.TURN != nil {
-		out = append(out, s.cfg.TURN.For(subject))
+		out = append(out, s.cfg.TURN.For(visit, subject))
 	}
 	return out
+}
+
+// InVisit reports whether subject is connected to visit now (the
+// embedded TURN server's check of a credential).
+func (s *SFU) InVisit(visit, subject string) bool {
+	s.mu.Lock()
+	r := s.rooms[visit]
+	s.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	p := r.peers[subject]
+	r.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.closed
 }
 
 func (s *SFU) room(id string) *room {

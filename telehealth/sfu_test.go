@@ -84,7 +84,7 @@ func TestTheSFUForwardsMediaBetweenParticipants(t *testing.T) {
 
 func TestAParticipantBehindNATIsRelayedByTheEmbeddedTURNServer(t *testing.T) {
 	creds := telehealth.NewTURNCredentials(nil, "", time.Hour)
-	srv, err := telehealth.StartTURN(fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), creds)
+	srv, err := telehealth.StartTURN(fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), creds, telehealth.TURNOptions{})
 	require.NoError(t, err)
 	defer srv.Close()
 	creds.URLs = []string{"turn:" + srv.Addr + "?transport=udp"}
@@ -102,7 +102,7 @@ func TestAParticipantBehindNATIsRelayedByTheEmbeddedTURNServer(t *testing.T) {
 		other := telehealth.NewTURNCredentials([]string{"turn:" + srv.Addr + "?transport=udp"}, "not-the-secret", time.Hour)
 		expired := telehealth.NewTURNCredentials(creds.URLs, "", -time.Minute)
 		for i, c := range []*telehealth.TURNCredentials{creds, other, expired} {
-			ice := c.For("mallory")
+			ice := c.For("v1", "mallory")
 			pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: []webrtc.ICEServer{ice}, ICETransportPolicy: webrtc.ICETransportPolicyRelay})
 			require.NoError(t, err)
 			_, err = pc.CreateDataChannel("x", nil)

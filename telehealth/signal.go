@@ -144,7 +144,7 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 					return
 				}
 			}
-			send(Message{Type: "welcome", ICEServers: s.ICEServers(who.Subject)})
+			send(Message{Type: "welcome", ICEServers: s.ICEServers(visit, who.Subject)})
 			if p, err = r.join(who, send); err != nil {
 				s.log.Error().Err(err).Str("visit", visit).Msg("join")
 				send(Message{Type: "error", Error: "could not start media"})

@@ -442,6 +442,14 @@ func mosquittoConfig(ctx context.Context, args []string, stdout, stderr io.Write
 	if password == "" {
 		return errors.New("the ingester's password is required: set mqtt.password in the config or VITALWIRE_MQTT_PASSWORD")
 	}
+	// The folder holds the broker's password hashes: the operator hands it
+	// to the broker's user (chown -R), and no one else need look into it.
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := os.Chmod(*out, 0o700); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
 	db, err := sqldb.OpenRecords(ctx, cfg.Records.Path)
 	if err != nil {
 		return err

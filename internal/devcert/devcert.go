@@ -26,11 +26,15 @@ type Files struct {
 
 // Write creates, in dir, ca.pem and ca-key.pem (a new CA, valid a year),
 // server.pem (the server certificate for hosts, then the CA certificate)
-// and server-key.pem. Keys are ECDSA P-256, written with mode 0600.
+// and server-key.pem. Keys are ECDSA P-256, written with mode 0600 (also
+// over old files of another mode) into dir, which is made 0700.
 func Write(dir string, hosts []string) (Files, error) {
 	f := Files{CA: filepath.Join(dir, "ca.pem"), CAKey: filepath.Join(dir, "ca-key.pem"),
 		Cert: filepath.Join(dir, "server.pem"), Key: filepath.Join(dir, "server-key.pem")}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return f, fmt.Errorf("dev-cert: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return f, fmt.Errorf("dev-cert: %w", err)
 	}
 	now := time.Now()
@@ -73,7 +77,26 @@ func Write(dir string, hosts []string) (Files, error) {
 		for _, bl := range blocks {
 			b = append(b, pem.EncodeToMemory(bl)...)
 		}
-		return os.WriteFile(path, b, mode)
+		// A new file renamed over the old: writing into an old one would
+		// keep its mode.
+		tmp := path + ".tmp"
+		os.Remove(tmp)
+		out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if err != nil {
+			return err
+		}
+		if err := out.Chmod(mode); err != nil { // whatever the umask
+			out.Close()
+			return err
+		}
+		if _, err := out.Write(b); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+		return os.Rename(tmp, path)
 	}
 	caKeyDER, _ := x509.MarshalECPrivateKey(caKey)
 	keyDER, _ := x509.MarshalECPrivateKey(key)

@@ -9,9 +9,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 
@@ -22,6 +24,9 @@ import (
 // fsynced (synchronous=FULL) because callers acknowledge data to devices
 // after a commit returns.
 func Open(path string) (*sql.DB, error) {
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)",
@@ -38,6 +43,34 @@ func Open(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
 	return db, nil
+}
+
+// private makes the database at path its owner's alone: a new one is
+// created 0600 (SQLite gives its -wal and -shm files the database's
+// mode), and an existing one, or its -wal and -shm, that group or others
+// may read (the umask's 0644 of earlier versions) loses those bits. The
+// files hold health data and credential hashes.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("make it private: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 //go:embed migrations/*.sql

@@ -27,7 +27,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +58,10 @@ type Config struct {
 	Retries int `yaml:"retries"`
 	// Timeout bounds one HTTP request (default 10 s).
 	Timeout time.Duration `yaml:"timeout"`
+	// AllowPlaintext permits an http:// URL to a host that is not on
+	// loopback: readings and the token cross the network in the clear, so
+	// only where something else protects that path. Off by default.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 }
 
 // Store is a vitals.Store on InfluxDB.
@@ -351,5 +357,28 @@ func (c Config) Validate() error {
 	if c.Retries < 0 || c.Timeout < 0 {
 		errs = append(errs, errors.New("retries, timeout: must not be negative"))
 	}
+	if c.URL != "" {
+		if err := checkURL(c.URL, c.AllowPlaintext); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkURL refuses a URL that is not http(s), and http:// to a host that
+// is not loopback unless allowed.
+func checkURL(raw string, allowPlaintext bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return errors.New("url: must be https://host:8086 (or http:// on loopback)")
+	}
+	if u.Scheme == "https" || allowPlaintext {
+		return nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("url: %s is plaintext to a host that is not loopback: readings and the token would cross the network in the clear; use https://, or set allow_plaintext: true where another layer protects the link",
+		u.Redacted())
 }
