@@ -59,11 +59,13 @@ type App struct {
 	watcher  *auth.Watcher
 	// The front door: password checks' slots, refusals of anonymous
 	// callers aggregated in the audit log, per-source limits.
-	hasher    *auth.Hasher
-	refusals  *auth.Refusals
-	anonLimit *auth.Limiter
-	signIn    *auth.Limiter
-	disk      *sqldb.DiskWatch
+	hasher *auth.Hasher // people's passwords
+	// deviceHasher checks device secrets, in slots of its own.
+	deviceHasher *auth.Hasher
+	refusals     *auth.Refusals
+	anonLimit    *auth.Limiter
+	signIn       *auth.Limiter
+	disk         *sqldb.DiskWatch
 
 	// checkpoints signs the audit chain's head outside the records.
 	checkpoints *auth.Checkpointer

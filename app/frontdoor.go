@@ -16,6 +16,7 @@ func (a *App) initFrontDoor() error {
 	c := a.cfg.Auth
 	a.hasher = auth.NewHasher(c.HashConcurrency, c.HashWait)
 	a.sessions.SetHasher(a.hasher)
+	a.deviceHasher = auth.NewHasher(c.DeviceHashConcurrency, c.HashWait)
 	a.refusals = auth.NewRefusals(a.audit, c.RefusalWindow)
 	a.anonLimit = auth.NewLimiter(c.AnonymousPerMinute, c.AnonymousBurst, 0)
 	a.signIn = auth.NewLimiter(c.LoginPerMinute, c.LoginBurst, 0)
@@ -37,16 +38,21 @@ func (a *App) initFrontDoor() error {
 	hs := func() auth.HasherStats { return a.hasher.Stats() }
 	a.metrics.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitalwire_password_hash_inflight",
-			Help: "argon2id checks (passwords and device secrets) running now."},
+			Help: "Password checks and hashes (argon2id) running now."},
 			func() float64 { return float64(hs().InFlight) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitalwire_password_hash_inflight_max",
-			Help: "The most argon2id checks that ran at once since start (at most auth.hash_concurrency)."},
+			Help: "The most password checks that ran at once since start (at most auth.hash_concurrency)."},
 			func() float64 { return float64(hs().MaxInFlight) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitalwire_password_hash_total",
-			Help: "argon2id checks done."}, func() float64 { return float64(hs().Checks) }),
+			Help: "Password checks and hashes done."}, func() float64 { return float64(hs().Checks) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitalwire_password_hash_busy_total",
-			Help: "Sign-ins and device connections turned away because every argon2id slot stayed taken for auth.hash_wait."},
+			Help: "Sign-ins turned away because every password slot stayed taken for auth.hash_wait."},
 			func() float64 { return float64(hs().Busy) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitalwire_device_secret_checks_total",
+			Help: "Device secret checks (MQTT connections) done."}, func() float64 { return float64(a.deviceHasher.Stats().Checks) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitalwire_device_secret_busy_total",
+			Help: "Device connections turned away because every device-secret slot stayed taken for auth.hash_wait."},
+			func() float64 { return float64(a.deviceHasher.Stats().Busy) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitalwire_anonymous_refusals_total",
 			Help: "Requests refused for want of a valid credential (each in the audit log, aggregated per source)."},
 			func() float64 { return float64(a.refusals.Total()) }),

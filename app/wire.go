@@ -132,7 +132,7 @@ func (a *App) initChart(ctx context.Context) error {
 	if a.devices, err = devices.Open(ctx, a.records); err != nil {
 		return err
 	}
-	a.devices.SetHasher(a.hasher)
+	a.devices.SetHasher(a.deviceHasher)
 	if a.chart, err = chart.Open(ctx, a.records); err != nil {
 		return err
 	}

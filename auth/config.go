@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"runtime"
 	"time"
 )
 
@@ -42,11 +43,18 @@ type Config struct {
 	// sign-in link, join link): default 30 a minute after a burst of 30.
 	LoginPerMinute int `yaml:"login_per_minute"`
 	LoginBurst     int `yaml:"login_burst"`
-	// HashConcurrency caps the argon2id checks (passwords, device secrets)
-	// running at once, each 19 MiB for a password (default 4); a caller
-	// waits at most HashWait for a slot (default 2 s), then gets 503.
+	// HashConcurrency caps the password checks and hashes (argon2id,
+	// 19 MiB and tens of milliseconds of a core each) running at once
+	// (default: half the cores, at least 1, so that a flood of sign-ins
+	// leaves the other half to everything else); a caller waits at most
+	// HashWait for a slot (default 2 s), then gets 503.
 	HashConcurrency int           `yaml:"hash_concurrency"`
 	HashWait        time.Duration `yaml:"hash_wait"`
+	// DeviceHashConcurrency caps the device-secret checks (argon2id with
+	// 64 KiB, well under a millisecond) running at once (default 16).
+	// They have slots of their own, so that sign-ins, however many, never
+	// keep a device from connecting.
+	DeviceHashConcurrency int `yaml:"device_hash_concurrency"`
 }
 
 // DefaultConfig is the auth configuration of a new installation.
@@ -54,7 +62,8 @@ func DefaultConfig() Config {
 	return Config{TokenTTL: 12 * time.Hour, BreakGlassTTL: time.Hour, SessionIdle: 15 * time.Minute, SessionMaxAge: 12 * time.Hour,
 		Audit: DefaultAuditConfig(), AccessRecheck: 5 * time.Second,
 		AnonymousPerMinute: 60, AnonymousBurst: 30, RefusalWindow: time.Minute,
-		LoginPerMinute: 30, LoginBurst: 30, HashConcurrency: 4, HashWait: 2 * time.Second}
+		LoginPerMinute: 30, LoginBurst: 30, HashConcurrency: max(1, runtime.NumCPU()/2), HashWait: 2 * time.Second,
+		DeviceHashConcurrency: 16}
 }
 
 // Validate checks the configuration, naming each bad field.
@@ -93,6 +102,9 @@ func (c Config) Validate() error {
 	}
 	if c.HashConcurrency < 1 || c.HashConcurrency > 256 {
 		bad("hash_concurrency: must be 1-256")
+	}
+	if c.DeviceHashConcurrency < 1 || c.DeviceHashConcurrency > 1024 {
+		bad("device_hash_concurrency: must be 1-1024")
 	}
 	if c.HashWait < 0 || c.HashWait > time.Minute {
 		bad("hash_wait: must be between 0 and 1m")

@@ -101,9 +101,9 @@ var ErrBusy = errors.New("auth: too many sign-ins at once; try again shortly")
 // 19 MiB and tens of milliseconds of a core, so without a cap a burst of
 // sign-ins (or of device connections) takes the server's memory and its
 // health check with it. A caller waits up to wait for a slot and then
-// gets ErrBusy. People's passwords and devices' secrets share the slots:
-// the cap is on what the machine spends, whoever asks. A nil *Hasher
-// checks without a cap.
+// gets ErrBusy. The service gives people's passwords and devices' secrets
+// a Hasher each, so that a flood of sign-ins never keeps devices from
+// connecting. A nil *Hasher checks without a cap.
 type Hasher struct {
 	slots chan struct{}
 	wait  time.Duration

@@ -59,7 +59,9 @@ func duration(b *testing.B) time.Duration {
 func BenchmarkFlood(b *testing.B) {
 	b.Run("MQTTConnect", benchMQTTConnect)
 	b.Run("AuditIds", benchAuditIDs)
+	b.Run("AnonymousRefusals", benchAnonymousRefusals)
 	b.Run("Login", benchLogin)
+	b.Run("LoginSpray", benchLoginSpray)
 	b.Run("SlowBodies", benchSlowBodies)
 }
 
@@ -179,6 +181,50 @@ func benchAuditIDs(b *testing.B) {
 		defer client.CloseIdleConnections()
 		workers(ctx, 32, func(ctx context.Context, _ int) {
 			req, _ := http.NewRequestWithContext(ctx, "GET", f.URL+"/api/v1/patients/"+id+"/readings", nil)
+			if resp, err := client.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			} else {
+				pause(ctx, 10*time.Millisecond)
+			}
+			n.Add(1)
+		})
+	})
+}
+
+// Item 2 with ids of the right form: anonymous requests for patient data,
+// each a refusal the audit log must account for, 32 at once.
+func benchAnonymousRefusals(b *testing.B) {
+	dialer := harness.NewAttackDialer(*floodSources)
+	flood(b, "attacker-reqs", nil, func(ctx context.Context, f *harness.FloodTarget, n *atomic.Int64) {
+		client := dialer.HTTPClient(32, 5*time.Second)
+		defer client.CloseIdleConnections()
+		workers(ctx, 32, func(ctx context.Context, i int) {
+			id := fmt.Sprintf("p%063d", n.Load()) // 64 characters, a new patient each time
+			req, _ := http.NewRequestWithContext(ctx, "GET", f.URL+"/api/v1/patients/"+id+"/readings", nil)
+			if resp, err := client.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			} else {
+				pause(ctx, 10*time.Millisecond)
+			}
+			n.Add(1)
+		})
+	})
+}
+
+// Item 3 as password spraying: wrong passwords for ever new usernames, so
+// no account locks and every attempt that passes the per-source limit
+// costs a password hash; -flood.logins at once.
+func benchLoginSpray(b *testing.B) {
+	dialer := harness.NewAttackDialer(*floodSources)
+	flood(b, "attacker-reqs", nil, func(ctx context.Context, f *harness.FloodTarget, n *atomic.Int64) {
+		client := dialer.HTTPClient(*floodLogins, 30*time.Second)
+		defer client.CloseIdleConnections()
+		workers(ctx, *floodLogins, func(ctx context.Context, i int) {
+			body, _ := json.Marshal(httpapi.SignInRequest{Username: fmt.Sprintf("user-%d-%d", i, n.Load()), Password: "guess-guess-guess"})
+			req, _ := http.NewRequestWithContext(ctx, "POST", f.URL+"/api/v1/session", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
 			if resp, err := client.Do(req); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()

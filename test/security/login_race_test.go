@@ -3,6 +3,7 @@ package security
 import (
 	"encoding/json"
 	"fmt"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"net/http"
 	"strings"
 	"sync"
@@ -208,4 +209,51 @@ func TestSignInAttemptsAreRateLimitedPerSource(t *testing.T) {
 		st = s.Call(t, "POST", "/api/v1/visits/v-abc/session", "", map[string]string{"code": "forged"}, nil)
 		require.Equal(t, http.StatusTooManyRequests, st)
 	})
+}
+
+// Threat: a flood of sign-ins keeps devices off the broker. Password
+// checks are capped; if device secrets waited for the same slots, every
+// device connecting during the flood would be turned away.
+func TestASignInFloodDoesNotKeepDevicesFromConnecting(t *testing.T) {
+	cfg := harness.Config(t)
+	require.NoError(t, cfg.ApplyEnv([]string{"VITALWIRE_AUTH_LOGIN_PER_MINUTE=100000", "VITALWIRE_AUTH_LOGIN_BURST=100000",
+		"VITALWIRE_AUTH_HASH_CONCURRENCY=1", "VITALWIRE_AUTH_HASH_WAIT=200ms"}))
+	s := harness.Start(t, cfg)
+	secrets := map[string]string{}
+	for i := 0; i < 10; i++ {
+		id := fmt.Sprintf("watch-%d", i)
+		secrets[id] = s.AddDevice(t, id, fmt.Sprintf("patient-%d", i))
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				login(t, s, fmt.Sprintf("spray-%d-%d", i, n), "not the password at all")
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	require.Eventually(t, func() bool { return s.Metrics(t)["vitalwire_password_hash_busy_total"] > 0 },
+		10*time.Second, 20*time.Millisecond, "the sign-ins fill the password slots")
+
+	// Each device's first connection, whose secret the broker has not
+	// checked before.
+	for id, secret := range secrets {
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(s.BrokerAddr()).SetClientID(id).
+			SetUsername(id).SetPassword(secret).SetConnectRetry(false).SetAutoReconnect(false))
+		tok := c.Connect()
+		require.True(t, tok.WaitTimeout(10*time.Second))
+		require.NoError(t, tok.Error(), "%s's first try at connecting during the flood", id)
+		c.Disconnect(0)
+	}
+	require.Zero(t, s.Metrics(t)["vitalwire_device_secret_busy_total"])
 }
