@@ -90,6 +90,9 @@ func (a sessionAPI) signIn(w http.ResponseWriter, r *http.Request) {
 		case req.Username != "":
 			msg = "wrong username or password"
 		}
+		// The source address for fail2ban-style tooling; never what was
+		// typed (people type passwords into the username field too).
+		a.log.Warn().Str("remote_ip", clientAddr(r)).Str("reason", msg).Msg("sign-in refused")
 		fail(w, http.StatusUnauthorized, msg)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +68,29 @@ func TestTheLogCarriesNoPayloadNorPasswordAndNamesTheSourceOfAFailedDeviceSignIn
 	require.NotContains(t, out, "heart_rate", "the log carries a refused packet's payload")
 	require.NotContains(t, out, password, "the log carries a password")
 	require.NotContains(t, out, secretA, "the log carries a device secret")
+}
+
+func TestAFailedSignInIsLoggedWithItsSourceAndNothingTyped(t *testing.T) {
+	t.Parallel()
+	s, log := harness.StartLogged(t, harness.Config(t))
+	s.MustCall(t, http.StatusNoContent, "POST", "/api/v1/users", s.Admin(),
+		map[string]string{"username": "nurse", "subject": "nurse-1", "role": "clinician", "password": "correct horse battery staple"}, nil)
+	const typed = "Typed-Into-The-Wrong-Box-4e1b"
+	for _, body := range []string{`{"username":"nurse","password":"` + typed + `"}`, `{"username":"nurse-` + strings.ToLower(typed[:5]) + `","password":"x"}`} {
+		resp, err := http.Post(s.URL()+"/api/v1/session", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+	refused := 0
+	for _, line := range strings.Split(log.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "sign-in refused" {
+			require.Equal(t, "127.0.0.1", m["remote_ip"], "the line names the source address")
+			refused++
+		}
+	}
+	require.Equal(t, 2, refused, "each refused sign-in is logged")
+	require.NotContains(t, log.String(), typed, "the log carries what was typed as a password")
+	require.NotContains(t, log.String(), "nurse-"+strings.ToLower(typed[:5]), "the log carries what was typed as a username")
 }
