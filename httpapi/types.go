@@ -237,6 +237,10 @@ type VisitView struct {
 	telehealth.Visit
 	You       string                   `json:"you"`       // your role in the visit
 	Connected []telehealth.Participant `json:"connected"` // in the call now
+	// Chart says you may read the patient's chart and end or attach the
+	// visit to it: a clinician the policy allows the patient, not every
+	// clinician in the call.
+	Chart bool `json:"chart"`
 }
 
 // InviteRequest adds a participant to a visit.

@@ -192,11 +192,12 @@ func (a visitsAPI) chartWriterOfVisit(w http.ResponseWriter, r *http.Request, ac
 }
 
 func (a visitsAPI) get(w http.ResponseWriter, r *http.Request) {
-	v, _, role, ok := a.participant(w, r, "GET /api/v1/visits/{visit}")
+	v, cred, role, ok := a.participant(w, r, "GET /api/v1/visits/{visit}")
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, VisitView{Visit: v, You: role, Connected: a.sfu.Participants(v.ID)})
+	chart := role == telehealth.RoleClinician && a.gate.Policy.Patient(cred.Claims, v.Patient).Allowed
+	writeJSON(w, http.StatusOK, VisitView{Visit: v, You: role, Connected: a.sfu.Participants(v.ID), Chart: chart})
 }
 
 func (a visitsAPI) invite(w http.ResponseWriter, r *http.Request) {

@@ -137,6 +137,10 @@ func TestAnInvitedClinicianOfAnotherTeamTakesPartButDoesNotWriteTheChart(t *test
 	var v httpapi.VisitView
 	s.MustCall(t, http.StatusOK, "GET", "/api/v1/visits/"+id, doc3, nil, &v)
 	require.Equal(t, "clinician", v.You, "doc3 takes part in the call")
+	require.False(t, v.Chart, "the visit page offers doc3 no chart actions")
+	var mine httpapi.VisitView
+	s.MustCall(t, http.StatusOK, "GET", "/api/v1/visits/"+id, doc1, nil, &mine)
+	require.True(t, mine.Chart, "the care team's clinician writes the chart")
 	conn := joinVisit(t, s, id, "", bearer(doc3))
 
 	t.Run("the invited clinician neither attaches nor ends, and gets no vitals summary", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package visits_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -79,6 +80,20 @@ func TestAVideoVisitInTwoBrowsers(t *testing.T) {
 		require.Empty(t, harness.Axe(t, doc), "serious accessibility violations on the visit page")
 		// The last hour from the store beside the live values.
 		doc.Wait(`document.querySelector('.visit-side figure.trend[data-vital="heart_rate"] path.mean')`, 20*time.Second)
+	})
+
+	t.Run("a clinician of another team invited to the call is offered no chart actions", func(t *testing.T) {
+		s.MustCall(t, http.StatusCreated, "POST", "/api/v1/visits/"+visit+"/invite", s.Clinician(app.DevClinician),
+			map[string]string{"subject": "cardio-1", "role": "clinician"}, nil)
+		guest := s.SignIn(t, browser, "cardio-1", auth.RoleClinician)
+		guest.Go(s.URL() + "/#/visits/" + url.PathEscape(visit))
+		guest.Wait(`document.querySelector('#guest-note')`, 15*time.Second)
+		require.False(t, testenv.Eval[bool](guest, `!!document.querySelector('#end-visit, #attach-visit, .live-vitals')`),
+			"the guest's page offers the chart's actions or the patient's vitals")
+		require.Empty(t, testenv.Eval[string](guest, `[...document.querySelectorAll('.error')].map(e => e.textContent).join('')`),
+			"the guest's page shows an error")
+		require.Empty(t, harness.Axe(t, guest), "serious accessibility violations on the guest's visit page")
+		guest.Screenshot("visit-invited-clinician")
 	})
 
 	t.Run("ending the visit puts the Encounter and its Observations on /fhir/r4", func(t *testing.T) {

@@ -168,22 +168,26 @@ async function visitPage(main, id) {
   const err = h('p', { class: 'error', role: 'alert' });
   const out = h('div', { role: 'status' });
   const clinician = visit.you === 'clinician';
+  // A clinician of another team invited to the call takes part in it; the
+  // patient's care team reads the chart and writes the visit to it.
+  const charts = clinician && visit.chart;
   const alertsList = h('ul', { class: 'alerts', id: 'visit-alerts' });
   const side = h('div', { class: 'visit-side' });
   main.replaceChildren(h('h1', {}, `Visit with ${names(visit.patient)}`), status,
     h('div', { class: 'visit' },
       h('div', {}, h('div', { class: 'videos' }, h('figure', { class: 'video' }, local, h('figcaption', {}, 'You')), remotes), people,
         clinician ? h('section', { class: 'panel', 'aria-labelledby': 'note-h' }, h('h2', { id: 'note-h' }, 'Visit'),
-          h('label', { for: 'visit-note' }, 'Note for the chart', note),
-          h('div', { class: 'actions' },
-            h('button', { type: 'button', class: 'primary', id: 'end-visit', onclick: () => endVisit() }, 'End visit and attach to chart'),
-            h('button', { type: 'button', id: 'attach-visit', onclick: () => attach() }, 'Attach to chart now')),
+          ...(charts ? [h('label', { for: 'visit-note' }, 'Note for the chart', note),
+            h('div', { class: 'actions' },
+              h('button', { type: 'button', class: 'primary', id: 'end-visit', onclick: () => endVisit() }, 'End visit and attach to chart'),
+              h('button', { type: 'button', id: 'attach-visit', onclick: () => attach() }, 'Attach to chart now'))]
+            : [h('p', { id: 'guest-note' }, 'You take part in this call as an invited clinician. The patient\'s care team ends the visit and writes it to the chart.')]),
           formOf('Invite to this visit', [['subject', 'Person id'], ['role', 'Role', 'select', ['interpreter', 'clinician']]], 'Invite', async f => {
             const link = await api('POST', `/api/v1/visits/${encodeURIComponent(id)}/invite`, { subject: f.subject.value, role: f.role.value });
             return h('div', {}, h('p', {}, `Send this link to ${f.subject.value} (valid until ${timeText(link.expires)}):`), h('p', { class: 'secret' }, link.url));
           }), err, out) : null),
       side));
-  if (clinician) {
+  if (charts) {
     side.append(await vitalsPanel(visit.patient, true, patient.spo2_scale),
       h('section', { class: 'panel', 'aria-labelledby': 'va-h' }, h('h2', { id: 'va-h' }, 'Alerts'), alertsList));
     const open = new Map();
