@@ -108,6 +108,29 @@ func TestADeviceCannotTakeOverAnotherDevicesSessionOnTheEmbeddedBroker(t *testin
 	})
 }
 
+// The ingester's password on the Mosquitto generatedMosquitto starts.
+const password = "service-secret-for-test"
+
+// generatedMosquitto starts a real Mosquitto with the files `vitalwire
+// mosquitto-config` writes for the records in dataDir, and returns its
+// device and service listeners.
+func generatedMosquitto(t *testing.T, bin, dataDir string) (devices, service string, m *testenv.Mosquitto) {
+	t.Helper()
+	devices = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	service = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	out := filepath.Join(t.TempDir(), "mosquitto")
+	cmd := exec.Command(bin, "mosquitto-config", "--data-dir", dataDir, "--out", out,
+		"--device-listener", devices, "--service-listener", service)
+	cmd.Env = append(os.Environ(), "VITALWIRE_MQTT_PASSWORD="+password)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(b))
+	conf, err := os.ReadFile(filepath.Join(out, "vitalwire.conf"))
+	require.NoError(t, err)
+	m = testenv.StartMosquittoConf(t, string(conf), service)
+	require.NoError(t, testenv.WaitTCP(devices, nil, 10*time.Second))
+	return devices, service, m
+}
+
 func TestADeviceCannotTakeOverAnotherDevicesSessionOnMosquittoWithTheGeneratedConfig(t *testing.T) {
 	t.Parallel()
 	if testenv.MosquittoBinary() == "" {
@@ -122,19 +145,7 @@ func TestADeviceCannotTakeOverAnotherDevicesSessionOnMosquittoWithTheGeneratedCo
 	}
 	first.Stop()
 
-	devices := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	service := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	out := filepath.Join(t.TempDir(), "mosquitto")
-	const password = "service-secret-for-test"
-	cmd := exec.Command(bin, "mosquitto-config", "--data-dir", cfg.DataDir, "--out", out,
-		"--device-listener", devices, "--service-listener", service)
-	cmd.Env = append(os.Environ(), "VITALWIRE_MQTT_PASSWORD="+password)
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(b))
-	conf, err := os.ReadFile(filepath.Join(out, "vitalwire.conf"))
-	require.NoError(t, err)
-	m := testenv.StartMosquittoConf(t, string(conf), service)
-	require.NoError(t, testenv.WaitTCP(devices, nil, 10*time.Second))
+	devices, service, m := generatedMosquitto(t, bin, cfg.DataDir)
 
 	// The ingester as a scaled-out instance runs it: two connections in one
 	// shared subscription, each with its own client id.

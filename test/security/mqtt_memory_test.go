@@ -228,3 +228,38 @@ func TestTheBrokerKeepsNoLargeRetainedMessages(t *testing.T) {
 		require.Empty(t, retained(t, s.BrokerURL(), "monitor", "monitor-secret-for-test", readings), "a readings message was retained")
 	})
 }
+
+// The same attack on Mosquitto with the files `vitalwire mosquitto-config`
+// writes: its max_packet_size refuses the declared length at once.
+func TestAConnectDeclaringAHugeLengthIsRefusedByMosquittoWithTheGeneratedConfig(t *testing.T) {
+	t.Parallel()
+	if testenv.MosquittoBinary() == "" {
+		testenv.Missing(t, "mosquitto not found")
+	}
+	bin := harness.Binary(t)
+	cfg := harness.Config(t)
+	first := harness.Start(t, cfg)
+	secret := first.AddDevice(t, "watch-a", "patient-a")
+	first.Stop()
+	devices, _, m := generatedMosquitto(t, bin, cfg.DataDir)
+
+	for i := 0; i < 4; i++ {
+		c := harness.DialFrom(t, "127.0.0.1", devices)
+		_, err := c.Write([]byte{0x10, 0xFF, 0xFF, 0xFF, 0x7F})
+		require.NoError(t, err)
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		zeros := make([]byte, 32<<10)
+		for sent := 0; sent < 1<<20; sent += len(zeros) {
+			if _, err := c.Write(zeros); err != nil {
+				break
+			}
+		}
+		require.True(t, harness.ClosedWithin(c, 2*time.Second), "connection %d: Mosquitto still reads a CONNECT declared at 256 MiB", i)
+	}
+	// A device still connects.
+	d := harness.Connect(t, "tcp://"+devices, "watch-a", secret)
+	require.True(t, d.Client.IsConnected())
+	if t.Failed() {
+		t.Log(m.Log())
+	}
+}
