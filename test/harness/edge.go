@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"net"
 	"net/http"
 	"os"
@@ -76,7 +77,7 @@ func SecondSource(t testing.TB) string {
 	const ip = "127.0.0.2"
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
-		t.Skipf("cannot use %s as a second source address: %v", ip, err)
+		testenv.Missing(t, "cannot use %s as a second source address: %v", ip, err)
 	}
 	ln.Close()
 	return ip
