@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/vitalwire/vitalwire/internal/testenv"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 // Log is a service's log output, captured for tests of what it says.
