@@ -15,6 +15,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/internal/rtctest"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/test/harness"
 )
@@ -178,7 +179,7 @@ func TestTheServerOffersParticipantsOnlyTheMediaAddressesConfigured(t *testing.T
 	t.Parallel()
 	ip := hostIPv4()
 	if ip == "" {
-		t.Skip("this machine has no IPv4 address but loopback")
+		testenv.Missing(t, "this machine has no IPv4 address but loopback")
 	}
 	cfg := harness.Config(t)
 	cfg.Telehealth.MediaIPs = ip
