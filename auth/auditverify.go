@@ -118,7 +118,14 @@ func VerifyTrail(ctx context.Context, db *sql.DB, o VerifyOptions) (Report, erro
 	if err != nil {
 		return r, err
 	}
-	cps := readCheckpoints(&r, o, anchored)
+	// The service makes the chain key, the anchor and the first
+	// checkpoint at the same first start: a key without an anchor, or a
+	// keyed trail without a checkpoint, is a trail whose evidence was
+	// removed (passed off as one from before keys and checkpoints).
+	cps := readCheckpoints(&r, o, anchored || o.ChainKey != nil || o.CheckpointKey != nil)
+	if !anchored && o.ChainKey != nil {
+		r.add(FindingAnchor, 0, "a chain key was given but the trail has no anchor: it was removed, and the chain may have been recomputed without the key")
+	}
 	if anchored {
 		r.KeyedFrom = anchor.keyedFrom
 		switch {
@@ -199,14 +206,16 @@ func walkChain(ctx context.Context, db *sql.DB, r *Report, key []byte, anchor ch
 
 // readCheckpoints reads and checks the signatures of the checkpoint
 // file's lines; it returns the valid ones.
-// A trail without an anchor and without a checkpoint file is one from
+// A trail without an anchor, keys or a checkpoint file is one from
 // before keys and checkpoints: nothing is missing.
-func readCheckpoints(r *Report, o VerifyOptions, anchored bool) []Checkpoint {
+// A trail that needs checkpoints (keyed, or with keys given) has at least
+// one: the service writes one at every start.
+func readCheckpoints(r *Report, o VerifyOptions, needed bool) []Checkpoint {
 	if o.CheckpointFile == "" {
 		return nil
 	}
 	f, err := os.Open(o.CheckpointFile)
-	if errors.Is(err, os.ErrNotExist) && !anchored {
+	if errors.Is(err, os.ErrNotExist) && !needed {
 		return nil
 	}
 	if err != nil {
@@ -245,6 +254,9 @@ func readCheckpoints(r *Report, o VerifyOptions, anchored bool) []Checkpoint {
 		r.add(FindingCheckpoints, 0, "cannot read the checkpoint file: %v", err)
 	}
 	r.Checkpoints = len(out)
+	if needed && len(out) == 0 && r.Clean() {
+		r.add(FindingCheckpoints, 0, "the checkpoint file holds no checkpoint: it was emptied (the service writes one at every start)")
+	}
 	return out
 }
 

@@ -178,15 +178,16 @@ type Watcher struct {
 	CheckEvery   time.Duration // default 5 s
 	RecheckEvery time.Duration // default 5 s
 
-	mu    sync.Mutex
-	byJTI map[string]map[chan string]struct{}
-	gate  *Gate
-	holds map[*Hold]struct{}
+	mu      sync.Mutex
+	byJTI   map[string]map[chan string]struct{}
+	gate    *Gate
+	holds   map[*Hold]struct{}
+	revoked *Revocations
 }
 
 // NewWatcher returns a watcher told of every revocation by revoked.
 func NewWatcher(sessions *Sessions, revoked *Revocations) *Watcher {
-	w := &Watcher{Sessions: sessions, CheckEvery: 5 * time.Second, RecheckEvery: 5 * time.Second}
+	w := &Watcher{Sessions: sessions, CheckEvery: 5 * time.Second, RecheckEvery: 5 * time.Second, revoked: revoked}
 	if revoked != nil {
 		revoked.Watch(func(jti string) {
 			w.End(jti, "token revoked")
@@ -352,6 +353,15 @@ func (w *Watcher) Watch(ctx context.Context, cred Credential, active bool) <-cha
 	}
 	w.byJTI[cred.ID][ended] = struct{}{}
 	w.mu.Unlock()
+	// A revocation between the handler's check of the credential and
+	// now found no connection to end: Revoke marks the id before it
+	// tells the watcher, so one of the two sees it.
+	if w.revoked != nil && w.revoked.Revoked(cred.ID) {
+		select {
+		case ended <- "token revoked":
+		default: // End has told it already
+		}
+	}
 	go func() {
 		defer w.forget(cred.ID, ended)
 		var expiry, check <-chan time.Time

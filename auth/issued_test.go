@@ -87,3 +87,25 @@ func TestRevokingALinkEndsTheSessionsItMinted(t *testing.T) {
 	_, err = s.Check(ctx, other, false)
 	require.NoError(t, err, "a session of another origin stays")
 }
+
+// A token revoked after the socket's handler verified it and before the
+// watcher watches it (the upgrade in between) still ends the socket, not
+// at the token's expiry.
+func TestATokenRevokedBeforeItsSocketIsWatchedEndsIt(t *testing.T) {
+	ctx := context.Background()
+	s, db, _ := testSessions(t)
+	rev, err := OpenRevocations(ctx, db)
+	require.NoError(t, err)
+	w := NewWatcher(s, rev)
+	c := Claims{Subject: "doc", Role: RoleClinician, ID: "tok-1", Expires: time.Now().Add(time.Hour).Unix()}
+	// The handler verified the token; now it is revoked, before Watch.
+	require.NoError(t, rev.Revoke(ctx, c))
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	select {
+	case reason := <-w.Watch(wctx, Credential{Claims: c, Via: ViaToken}, false):
+		require.Equal(t, "token revoked", reason)
+	case <-time.After(2 * time.Second):
+		t.Fatal("a socket of a revoked token stays open until the token expires")
+	}
+}

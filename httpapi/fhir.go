@@ -146,7 +146,7 @@ func (a fhirAPI) readObsQuery(r *http.Request, patient string) (obsQuery, error)
 			if !ok {
 				return q, errors.New("code: not a LOINC code of a vital this server keeps: " + c)
 			}
-			q.types = append(q.types, t)
+			q.types = distinctTypes(q.types, t)
 		}
 	} else {
 		q.types = vitals.Types()
@@ -195,7 +195,7 @@ func readPagePosition(r *http.Request, pages PageConfig) (offset int, cursor *pa
 		offset = n
 	}
 	if s := v.Get("_cursor"); s != "" {
-		c, err := parseCursor(s, false)
+		c, err := parseCursor(s, false, pages.MaxSize)
 		if err != nil {
 			return 0, nil, errors.New("_cursor: as the next link gives it")
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,7 +84,10 @@ func (c pageCursor) String() string {
 }
 
 // parseCursor reads a cursor; withType says whether it names a type.
-func parseCursor(s string, withType bool) (pageCursor, error) {
+// maxSkip bounds how many readings of its instant it may skip: a page's
+// worth (pages hold no more), so that a made-up cursor cannot make one
+// request read more of the store than a page does.
+func parseCursor(s string, withType bool, maxSkip int) (pageCursor, error) {
 	var c pageCursor
 	parts := strings.Split(s, ".")
 	if withType {
@@ -97,11 +101,20 @@ func parseCursor(s string, withType bool) (pageCursor, error) {
 	}
 	ns, err1 := strconv.ParseInt(parts[0], 10, 64)
 	skip, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil || skip < 0 || skip > 1_000_000 {
+	if err1 != nil || err2 != nil || skip < 0 || skip > maxSkip {
 		return c, errBadCursor
 	}
 	c.at, c.skip = time.Unix(0, ns).UTC(), skip
 	return c, nil
+}
+
+// distinctTypes appends t to types unless it is there already: a type
+// named twice is read once.
+func distinctTypes(types []vitals.Type, t vitals.Type) []vitals.Type {
+	if slices.Contains(types, t) {
+		return types
+	}
+	return append(types, t)
 }
 
 // tail counts the readings at the end of rs whose time is rs's last.

@@ -74,7 +74,7 @@ func queryWindow(r *http.Request) (types []vitals.Type, from, to time.Time, err 
 			if _, ok := vitals.Lookup(vitals.Type(t)); !ok {
 				return nil, from, to, errors.New("type: unknown vital type " + t)
 			}
-			types = append(types, vitals.Type(t))
+			types = distinctTypes(types, vitals.Type(t))
 		}
 	} else {
 		types = vitals.Types()
@@ -100,7 +100,7 @@ func (a vitalsAPI) readings(w http.ResponseWriter, r *http.Request) {
 	}
 	var cursor *pageCursor
 	if s := r.URL.Query().Get("cursor"); s != "" {
-		c, err := parseCursor(s, true)
+		c, err := parseCursor(s, true, pages.MaxSize)
 		if err != nil {
 			fail(w, http.StatusBadRequest, err.Error())
 			return
