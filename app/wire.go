@@ -103,6 +103,8 @@ func (a *App) initAuth(ctx context.Context) error {
 // that signs its head outside the records database.
 func (a *App) openAudit(ctx context.Context) error {
 	cfg := a.cfg.Auth.Audit
+	_, statErr := os.Stat(cfg.ChainKeyFile)
+	keyExisted := statErr == nil
 	key, err := auth.LoadOrCreateKey(cfg.ChainKeyFile)
 	if err != nil {
 		return fmt.Errorf("audit chain key: %w", err)
@@ -119,12 +121,27 @@ func (a *App) openAudit(ctx context.Context) error {
 		return err
 	}
 	a.onClose(func() { a.checkpoints.Close() })
-	if filepath.Dir(cfg.CheckpointFile) == filepath.Dir(a.cfg.Records.Path) && !a.cfg.Dev {
-		log.Warn().Str("checkpoint_file", cfg.CheckpointFile).
-			Msg("audit checkpoints are beside the records database: put auth.audit.checkpoint_file and the audit keys on another volume")
+	if !a.cfg.Dev {
+		if filepath.Dir(cfg.CheckpointFile) == filepath.Dir(a.cfg.Records.Path) {
+			log.Warn().Str("checkpoint_file", cfg.CheckpointFile).
+				Msg("audit checkpoints are beside the records database: put auth.audit.checkpoint_file and the audit keys on another volume")
+		}
+		if cfg.CheckpointSyslog == "" && cfg.CheckpointURL == "" && !appendOnly(cfg.CheckpointFile) {
+			log.Warn().Str("checkpoint_file", cfg.CheckpointFile).
+				Msg("audit checkpoints have no copy off this machine and their file is not append-only (chattr +a): whoever can write it can roll the trail back unnoticed; set auth.audit.checkpoint_syslog or checkpoint_url")
+		}
 	}
-	a.audit, err = auth.OpenAuditLog(ctx, a.records, auth.WithChainKey(key), auth.WithCheckpoints(a.checkpoints))
-	return err
+	if a.audit, err = auth.OpenAuditLog(ctx, a.records, auth.WithChainKey(key), auth.WithCheckpoints(a.checkpoints)); err != nil {
+		return err
+	}
+	if over, anchored := a.audit.AnchoredOver(); anchored && over > 0 && keyExisted {
+		// The first start after an upgrade anchors over the old events with
+		// a key it has just made; a key that was there already means the
+		// anchor was removed (or the key was provisioned before the
+		// upgrade: then this is said once and is harmless).
+		warn(fmt.Errorf("audit chain anchored over %d events with a chain key that existed before this start: unless this is the first start after an upgrade, the anchor was removed; run vitalwire audit verify and compare with the checkpoint copies", over))
+	}
+	return nil
 }
 
 func (a *App) initChart(ctx context.Context) error {

@@ -89,9 +89,13 @@ type AuditLog struct {
 	head string // hash of the last event
 	seq  int64
 
-	key         []byte        // nil: an unkeyed chain (a trail without the anchor)
-	keyedFrom   int64         // first keyed event; 0: none
-	checkpoints *Checkpointer // nil: none
+	key       []byte // nil: an unkeyed chain (a trail without the anchor)
+	keyedFrom int64  // first keyed event; 0: none
+	// anchoredOver is how many events the trail held when this start
+	// anchored its keyed part (AnchoredOver).
+	anchoredOver int64
+	anchoredNow  bool
+	checkpoints  *Checkpointer // nil: none
 }
 
 // AuditOption configures OpenAuditLog.
@@ -103,6 +107,14 @@ func WithChainKey(key []byte) AuditOption { return func(l *AuditLog) { l.key = k
 
 // WithCheckpoints hands each new head of the chain to c.
 func WithCheckpoints(c *Checkpointer) AuditOption { return func(l *AuditLog) { l.checkpoints = c } }
+
+// AnchoredOver says whether this start anchored the keyed chain, and over
+// how many events written before it. Anchoring over events is expected
+// once, on the first start after an upgrade; with a chain key that
+// existed before this start it means the anchor was removed.
+func (l *AuditLog) AnchoredOver() (events int64, anchored bool) {
+	return l.anchoredOver, l.anchoredNow
+}
 
 // OpenAuditLog reads the chain's head. With a chain key it reads, or on
 // first use records, the anchor saying where the keyed part begins; a

@@ -79,6 +79,7 @@ func (l *AuditLog) anchor(ctx context.Context) error {
 		return fmt.Errorf("anchor the keyed audit chain: %w", err)
 	}
 	l.keyedFrom = a.keyedFrom
+	l.anchoredOver, l.anchoredNow = l.seq, true
 	return nil
 }
 

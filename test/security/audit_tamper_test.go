@@ -191,6 +191,16 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 		rechain(t, db, 2)
 		requireFinding(t, s, "anchor: checkpoint", "the database's anchor says nothing")
 	})
+	t.Run("a service started after the anchor and the checkpoints were removed raises the alarm", func(t *testing.T) {
+		s, _ := auditedService(t)
+		db := records(t, s)
+		execSQL(t, db, `DELETE FROM audit_chain`)
+		rechain(t, db, 2)
+		require.NoError(t, os.Remove(checkpointFile(s)))
+		again := harness.Start(t, s.Config())
+		require.GreaterOrEqual(t, again.Metrics(t)["vitalwire_audit_checkpoint_failures_total"], 1.0,
+			"a chain key older than the anchor it makes is an alarm")
+	})
 	t.Run("deleting the newest events and rewriting the checkpoint file to match is named", func(t *testing.T) {
 		s, n := auditedService(t)
 		db := records(t, s)
