@@ -8,9 +8,12 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -24,6 +27,50 @@ type Webhook struct {
 	// "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)), with
 	// the timestamp in X-Vitalwire-Timestamp (Unix seconds).
 	Secret string `yaml:"secret"`
+	// AllowPlaintext lets an http:// URL off loopback receive deliveries
+	// (which name patients) in the clear: only for a link protected
+	// another way.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+}
+
+// ValidateWebhooks checks the receivers, naming each bad one by its
+// place: an http or https URL with a host, in the clear only to loopback
+// (or with allow_plaintext), each once, each with a secret of at least 16
+// characters so that receivers can tell a delivery is ours.
+func ValidateWebhooks(hooks []Webhook) error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, h := range hooks {
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%d: "+format, append([]any{i}, args...)...))
+		}
+		u, err := url.Parse(h.URL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+			bad("url: must be an http:// or https:// URL with a host")
+			continue
+		case u.User != nil:
+			bad("url: must not carry credentials (use secret)")
+		case u.Scheme == "http" && !h.AllowPlaintext && !loopbackHost(u.Hostname()):
+			bad("url: deliveries name patients: use https off loopback (or allow_plaintext for a link protected another way)")
+		}
+		if seen[h.URL] {
+			bad("url: listed twice")
+		}
+		seen[h.URL] = true
+		if len(h.Secret) < 16 {
+			bad("secret: at least 16 characters")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Sign computes the signature header value of a delivery.
@@ -50,7 +97,12 @@ type Webhooks struct {
 
 // NewWebhooks returns a deliverer; with no hooks it does nothing.
 func NewWebhooks(db *sql.DB, hooks []Webhook, log zerolog.Logger) *Webhooks {
-	return &Webhooks{db: db, hooks: hooks, client: &http.Client{Timeout: 10 * time.Second},
+	// A redirect is not followed: a 307 would send the delivery, patient
+	// data and all, to wherever the receiver (or whoever took over its
+	// name) points; it counts as a failed delivery instead.
+	client := &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Webhooks{db: db, hooks: hooks, client: client,
 		log: log.With().Str("component", "webhooks").Logger(), now: time.Now, kick: make(chan struct{}, 1)}
 }
 
@@ -61,6 +113,14 @@ type WebhookPayload struct {
 	// Contacts are who to page (alert.escalated): the escalation contacts
 	// of the patient's care teams.
 	Contacts []string `json:"contacts,omitempty"`
+}
+
+// Pending counts the deliveries not yet made (for the operator's alarm: a
+// receiver down for long grows the outbox).
+func (w *Webhooks) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM webhook_outbox WHERE delivered_at IS NULL`).Scan(&n)
+	return n, err
 }
 
 // Enqueue stores a delivery of an alert change for every receiver.

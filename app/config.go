@@ -364,6 +364,7 @@ func (c *Config) Validate() error {
 	section("auth", c.Auth.Validate())
 	section("telehealth", c.Telehealth.Validate())
 	section("alerts.snooze", c.Alerts.Snooze.Validate())
+	section("alerts.webhooks", alerts.ValidateWebhooks(c.Alerts.Webhooks))
 	section("api", c.API.Validate())
 	section("log", c.Log.validate())
 	section("disk", c.Disk.Validate())

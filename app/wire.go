@@ -236,6 +236,14 @@ func (a *App) initAlerts(ctx context.Context) error {
 		return err
 	}
 	a.hooks = alerts.NewWebhooks(a.records, a.cfg.Alerts.Webhooks, a.log)
+	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitalwire_webhook_outbox_pending",
+		Help: "Alert webhook deliveries not yet made (a receiver that stays down grows it)."}, func() float64 {
+		n, err := a.hooks.Pending(context.Background())
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 	a.alerts.SetWebhooks(a.hooks)
 	a.alerts.SetEscalation(a.cfg.Alerts.EscalateAfter)
 	a.alerts.SetSnoozeLimits(a.cfg.Alerts.Snooze)
