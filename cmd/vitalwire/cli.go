@@ -219,6 +219,20 @@ func (f *configFlags) load() (app.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// holdsSecrets says whether the configuration carries a password, token
+// or webhook secret (from its file or the environment).
+func holdsSecrets(cfg app.Config) bool {
+	if cfg.MQTT.Password != "" || cfg.Store.Influx.Token != "" {
+		return true
+	}
+	for _, h := range cfg.Alerts.Webhooks {
+		if h.Secret != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // errFlags marks a command line whose flags did not parse; the flag set has
 // already printed the problem and the command's flags.
 var errFlags = errors.New("bad flags")
@@ -299,6 +313,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if *cf.file != "" && holdsSecrets(cfg) {
+		if fi, err := os.Stat(*cf.file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			log.Warn().Str("config", *cf.file).Str("mode", fi.Mode().Perm().String()).
+				Msg("the configuration file holds secrets and others can read it: chmod 600 it, or pass the secrets in the environment (VITALWIRE_MQTT_PASSWORD, ...)")
+		}
+	}
 	a, err := app.New(ctx, cfg, log, app.Options{})
 	if err != nil {
 		return err

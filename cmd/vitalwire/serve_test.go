@@ -6,7 +6,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -47,4 +49,27 @@ func writeConfig(t *testing.T, content string) string {
 	path := filepath.Join(t.TempDir(), "vitalwire.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 	return path
+}
+
+// A configuration file that holds a secret and that others can read is
+// said at start (the service still starts: the file is the operator's).
+func TestAConfigurationFileOthersCanReadThatHoldsSecretsIsWarnedAbout(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode
+		warns bool
+	}{{"0644", 0o644, true}, {"0600", 0o600, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, "alerts:\n  webhooks:\n    - {url: \"http://127.0.0.1:9/hook\", secret: \"a-webhook-secret-of-24ch\"}\n")
+			require.NoError(t, os.Chmod(path, tc.mode))
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, []string{"serve", "--config", path, "--data-dir", t.TempDir(), "--broker-addr", "127.0.0.1:0",
+				"--http-addr", "127.0.0.1:0", "--log-level", "warn"}, &stdout, &stderr)
+			require.Equal(t, 0, code, stderr.String())
+			require.Equal(t, tc.warns, strings.Contains(stderr.String(), "holds secrets and others can read it"), stderr.String())
+			require.NotContains(t, stderr.String(), "a-webhook-secret-of-24ch")
+		})
+	}
 }
