@@ -88,6 +88,22 @@ func (h embeddedHandler) Status(device string, payload []byte) {
 	ingest.ApplyStatus(h.reg, device, payload)
 }
 
+// httpIngester hands the readings posted over HTTP to the ingester, and
+// its report back in the API's terms.
+type httpIngester struct{ in *ingest.Ingester }
+
+func (h httpIngester) Ingest(ctx context.Context, device string, payload []byte) (httpapi.ReadingsAnswer, error) {
+	res, err := h.in.Ingest(ctx, device, payload)
+	if err != nil {
+		return httpapi.ReadingsAnswer{}, err
+	}
+	ans := httpapi.ReadingsAnswer{Seq: res.Seq, Accepted: res.Accepted, Rejects: make([]httpapi.ReadingRefusal, 0, len(res.Refused))}
+	for _, r := range res.Refused {
+		ans.Rejects = append(ans.Rejects, httpapi.ReadingRefusal{Index: r.Index, Reason: string(r.Reason), Detail: r.Detail})
+	}
+	return ans, nil
+}
+
 type rejectFunc func(device string, payload []byte)
 
 func (f rejectFunc) Reject(device string, payload []byte) { f(device, payload) }

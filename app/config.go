@@ -54,6 +54,9 @@ type Config struct {
 	TLS TLSConfig `yaml:"tls"`
 	// Disk is the free-space alarm of the data folders.
 	Disk sqldb.DiskConfig `yaml:"disk"`
+	// HTTPIngest sets the readings devices and vendor clouds post over
+	// HTTP (per-device limits, the vendors' signed webhooks).
+	HTTPIngest httpapi.IngestConfig `yaml:"http_ingest"`
 }
 
 // AlertsConfig sets the rules engine.
@@ -200,6 +203,7 @@ func DefaultConfig() Config {
 		Disk:       sqldb.DefaultDiskConfig(),
 		Alerts:     AlertsConfig{Snooze: alerts.DefaultSnoozeLimits()},
 		API:        httpapi.DefaultPageConfig(),
+		HTTPIngest: httpapi.DefaultIngestConfig(),
 	}
 }
 
@@ -366,6 +370,7 @@ func (c *Config) Validate() error {
 	section("alerts.snooze", c.Alerts.Snooze.Validate())
 	section("alerts.webhooks", alerts.ValidateWebhooks(c.Alerts.Webhooks))
 	section("api", c.API.Validate())
+	section("http_ingest", c.HTTPIngest.Validate())
 	section("log", c.Log.validate())
 	section("disk", c.Disk.Validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {

@@ -370,6 +370,10 @@ func (a *App) initHTTP(context.Context) error {
 	if a.broker != nil {
 		disconnect = a.broker.DisconnectDevice
 	}
+	vendorKeys, err := a.cfg.HTTPIngest.LoadKeys()
+	if err != nil {
+		return err
+	}
 	h, err := httpapi.New(httpapi.Deps{
 		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https",
 		Signer: a.signer, Sessions: a.sessions, Revoked: a.revoked, Glass: a.glass, Audit: a.audit, Gate: a.gate, Watcher: a.watcher,
@@ -379,6 +383,7 @@ func (a *App) initHTTP(context.Context) error {
 		JoinLinkMaxAge: a.cfg.Telehealth.JoinLinkMaxAge,
 		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready, Pages: a.cfg.API,
 		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
+		Ingest: httpIngester{a.ingester}, HTTPIngest: a.cfg.HTTPIngest, VendorKeys: vendorKeys,
 	})
 	if err != nil {
 		return err

@@ -295,6 +295,18 @@ func (r *Registry) Revoke(ctx context.Context, id string) error {
 // Authenticate reports whether secret is the device's current secret and
 // the device is not revoked.
 func (r *Registry) Authenticate(id, secret string) bool {
+	return r.Check(context.Background(), id, secret) == nil
+}
+
+// ErrCredentials: the device id and secret are not a device's current
+// credentials (no such device, a wrong secret, or revoked).
+var ErrCredentials = errors.New("device credentials not accepted")
+
+// Check is Authenticate saying why not: ErrCredentials, or auth.ErrBusy
+// when no device-secret slot came free in time (the caller should say
+// "try again shortly", not "wrong secret"). ctx bounds the wait for a
+// slot.
+func (r *Registry) Check(ctx context.Context, id, secret string) error {
 	sum := sha256.Sum256([]byte(secret))
 	r.mu.RLock()
 	d, ok := r.devices[id]
@@ -306,23 +318,26 @@ func (r *Registry) Authenticate(id, secret string) bool {
 	}
 	r.mu.RUnlock()
 	if !ok {
-		return false
+		return ErrCredentials
 	}
 	if cached {
-		return true
+		return nil
 	}
 	// Busy (every slot taken for the whole wait) refuses this connection;
 	// the device retries, and is counted in the hasher's metrics.
-	good, err := r.hasher.Verify(context.Background(), hash, secret)
+	good, err := r.hasher.Verify(ctx, hash, secret)
+	if errors.Is(err, auth.ErrBusy) {
+		return err
+	}
 	if err != nil || !good {
-		return false
+		return ErrCredentials
 	}
 	r.mu.Lock()
 	if d.secretHash == hash && !d.Revoked() {
 		d.verified = sum
 	}
 	r.mu.Unlock()
-	return true
+	return nil
 }
 
 // Resolve attributes a reading of device at t to a patient, or says why it

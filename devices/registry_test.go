@@ -119,3 +119,22 @@ func TestDeviceSecretChecksShareThePasswordChecksSlots(t *testing.T) {
 	release()
 	require.True(t, r.Authenticate("watch-1", secret))
 }
+
+func TestCheckSaysBusyApartFromAWrongSecret(t *testing.T) {
+	ctx := context.Background()
+	r := openRegistry(t, filepath.Join(t.TempDir(), "records.db"))
+	h := auth.NewHasher(1, 10*time.Millisecond)
+	r.SetHasher(h)
+	secret, err := r.Add(ctx, "cuff-1", "bp_cuff")
+	require.NoError(t, err)
+
+	require.ErrorIs(t, r.Check(ctx, "cuff-1", secret+"x"), devices.ErrCredentials)
+	require.ErrorIs(t, r.Check(ctx, "cuff-9", secret), devices.ErrCredentials, "no such device")
+	release, err := h.Acquire(ctx)
+	require.NoError(t, err)
+	require.ErrorIs(t, r.Check(ctx, "cuff-1", secret), auth.ErrBusy, "busy is not a wrong secret: the device tries again")
+	release()
+	require.NoError(t, r.Check(ctx, "cuff-1", secret))
+	require.NoError(t, r.Revoke(ctx, "cuff-1"))
+	require.ErrorIs(t, r.Check(ctx, "cuff-1", secret), devices.ErrCredentials, "revoked")
+}

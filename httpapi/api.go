@@ -82,6 +82,14 @@ type Deps struct {
 	Refusals       *auth.Refusals
 	AnonymousLimit *auth.Limiter
 	SignInLimit    *auth.Limiter
+
+	// Ingest takes the readings devices and vendor clouds post over HTTP
+	// (optional: without it those posts answer 503). HTTPIngest sets
+	// those routes (zero: DefaultIngestConfig); VendorKeys holds each
+	// vendor's webhook secret by name (IngestConfig.LoadKeys).
+	Ingest     Ingester
+	HTTPIngest IngestConfig
+	VendorKeys map[string][]byte
 }
 
 func (d Deps) check() error {

@@ -228,6 +228,7 @@ var (
 	pathIDs         = map[string]func(string) bool{
 		"id": auth.ValidID, "visit": auth.ValidID, "device": auth.ValidID, "enc": auth.ValidID,
 		"username": auth.ValidUsername,
+		"vendor":   auth.ValidID,
 		"alert":    alertIDRE.MatchString,
 		"obs":      observationIDRE.MatchString,
 		"vid":      versionIDRE.MatchString,

@@ -63,6 +63,7 @@ func routes(d Deps) []Route {
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
+	in := newIngestAPI(ac, d)
 
 	table := []Route{
 		{Pattern: "GET /healthz", Access: Public, handler: http.HandlerFunc(hs.healthz)},
@@ -75,6 +76,12 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/devices/{id}/bind", Roles: admin, handler: http.HandlerFunc(dev.bind)},
 		{Pattern: "POST /api/v1/devices/{id}/unbind", Roles: admin, handler: http.HandlerFunc(dev.unbind)},
 		{Pattern: "POST /api/v1/devices/{id}/revoke", Roles: admin, handler: http.HandlerFunc(dev.revoke)},
+		// A device's own readings, with its own credentials (HTTP Basic),
+		// never a person's token; checked by the handler.
+		{Pattern: "POST /api/v1/devices/{id}/readings", Access: Self, handler: http.HandlerFunc(in.deviceReadings)},
+		// A vendor cloud's readings, signed (Standard Webhooks); checked
+		// and, when refused, audited by the handler.
+		{Pattern: "POST /api/v1/vendors/{vendor}/webhook", Access: Self, handler: http.HandlerFunc(in.vendorWebhook)},
 		{Pattern: "GET /api/v1/patients", Roles: admin, handler: http.HandlerFunc(ch.listPatients)},
 		{Pattern: "POST /api/v1/patients", Roles: admin, handler: http.HandlerFunc(ch.addPatient)},
 		{Pattern: "GET /api/v1/patients/{id}", Access: Patient, handler: http.HandlerFunc(ch.getPatient)},

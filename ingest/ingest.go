@@ -66,6 +66,10 @@ type Delivery struct {
 	// the message's readings are durable; never for a message dropped at
 	// shutdown, which the broker then redelivers.
 	Ack func()
+
+	// report, when set, receives the message's report (what the rejects
+	// topic carries) before Ack: the path of Ingest.
+	report func(rejectReport)
 }
 
 // Config tunes the ingester; zero values take the defaults.
@@ -343,6 +347,9 @@ func (in *Ingester) handle(ctx context.Context, d Delivery, msg *Message) {
 	report.Accepted = len(good)
 	if len(report.Rejects) > 0 {
 		in.refuse(d.Device, &report)
+	}
+	if d.report != nil {
+		d.report(report)
 	}
 	if len(good) == 0 {
 		// Refused messages never hold an in-flight slot.
