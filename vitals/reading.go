@@ -49,7 +49,7 @@ const (
 	ReasonWrongUnit     Reason = "wrong_unit"     // unit not accepted for the type
 	ReasonMissingValue  Reason = "missing_value"  // no value (or no systolic/diastolic)
 	ReasonImplausible   Reason = "implausible"    // outside the physically possible range
-	ReasonBadTime       Reason = "bad_time"       // time not RFC 3339
+	ReasonBadTime       Reason = "bad_time"       // time not an RFC 3339 string (a number too)
 	ReasonFutureTime    Reason = "future_time"    // time too far ahead of the server clock
 	ReasonTooOld        Reason = "too_old"        // time older than the accepted back-fill window
 	ReasonUnknownDevice Reason = "unknown_device" // no such device
