@@ -30,6 +30,30 @@ type Raw struct {
 	Malformed bool
 	// seen has a bit per contract field met so far (duplicates).
 	seen uint8
+	// at is the bit of the field being decoded; flaw and flawAt say what
+	// first made the reading malformed, for the detail sent back.
+	at, flawAt uint8
+	flaw       flaw
+}
+
+// flaw is what made a reading malformed.
+type flaw uint8
+
+const (
+	flawNone      flaw = iota
+	flawNotObject      // an item of the batch is not an object
+	flawWrongType      // a field's value is of the wrong JSON type
+	flawNumber         // a number where a string belongs (an epoch time)
+	flawInfinite       // a number past float64's range
+	flawTwice          // a field given twice
+)
+
+// malformed marks the reading, remembering the first flaw.
+func (r *Raw) malformed(f flaw) {
+	if !r.Malformed {
+		r.flaw, r.flawAt = f, r.at
+	}
+	r.Malformed = true
 }
 
 // Bits of Raw.seen.
@@ -55,9 +79,10 @@ type Message struct {
 // Errors of Decode for a payload that cannot be used at all.
 var (
 	// ErrOversized: the payload is over MaxPayload.
-	ErrOversized = errors.New("payload over 64 KiB")
+	ErrOversized = errors.New("payload over 64 KiB: split the readings over several messages")
 	// ErrMalformed: the payload is not JSON of the contract's shape.
-	ErrMalformed = errors.New("payload is not a reading or a batch of readings")
+	ErrMalformed = errors.New("payload is not a reading or a batch of readings: send JSON such as " +
+		exampleReading + ` or {"seq":1,"readings":[` + exampleReading + `]}`)
 )
 
 type decoder struct {
@@ -150,7 +175,7 @@ func (d *decoder) readings() bool {
 			if !d.skip(1) {
 				return false
 			}
-			r.Malformed = true
+			r.malformed(flawNotObject)
 		}
 		d.msg.Readings = append(d.msg.Readings, r)
 		d.ws()
@@ -192,16 +217,21 @@ func (d *decoder) field(key []byte, r *Raw) (known, ok bool) {
 
 // once records a field and marks the reading malformed on its second time.
 func (r *Raw) once(bit uint8) {
+	r.at = bit
 	if r.seen&bit != 0 {
-		r.Malformed = true
+		r.malformed(flawTwice)
 	}
 	r.seen |= bit
 }
 
 func (d *decoder) stringField(dst *[]byte, r *Raw) bool {
 	d.ws()
-	if d.peek() != '"' {
-		r.Malformed = true
+	if c := d.peek(); c != '"' {
+		if c == '-' || (c >= '0' && c <= '9') {
+			r.malformed(flawNumber)
+		} else {
+			r.malformed(flawWrongType)
+		}
 		return d.skip(1)
 	}
 	s, ok := d.str()
@@ -213,13 +243,13 @@ func (d *decoder) numberField(dst *float64, has *bool, r *Raw) bool {
 	d.ws()
 	c := d.peek()
 	if c != '-' && (c < '0' || c > '9') {
-		r.Malformed = true
+		r.malformed(flawWrongType)
 		return d.skip(1)
 	}
 	f, ok := d.number()
 	if math.IsInf(f, 0) {
 		// Valid JSON, but no measurement: the number is past float64.
-		r.Malformed = true
+		r.malformed(flawInfinite)
 	}
 	*dst, *has = f, ok
 	return ok
@@ -587,24 +617,25 @@ func daysIn(month, year int) int {
 
 // Normalize validates a decoded reading and converts it to the canonical
 // unit of its type. now is the receive time: it stands in for a missing time
-// and bounds how far in the future a time may be.
+// and bounds how far in the future a time may be. A refusal's detail says
+// what to send instead (refusal.go); it is built only on refusal.
 func Normalize(raw *Raw, device string, now time.Time, maxFuture, maxAge time.Duration, out *vitals.Reading) *vitals.RejectError {
 	if raw.Malformed {
-		return &vitals.RejectError{Reason: vitals.ReasonMalformed, Detail: "reading is not an object of the contract's fields"}
+		return malformedReading(raw)
 	}
 	spec, ok := vitals.LookupBytes(raw.Type)
 	if !ok {
-		return &vitals.RejectError{Reason: vitals.ReasonUnknownType, Detail: "type not in the catalog"}
+		return &vitals.RejectError{Reason: vitals.ReasonUnknownType, Detail: unknownType(raw.Type)}
 	}
 	var v1, v2 float64
 	if spec.IsPanel() {
 		if !raw.HasSystolic || !raw.HasDiastolic {
-			return &vitals.RejectError{Reason: vitals.ReasonMissingValue, Detail: "systolic and diastolic are required"}
+			return &vitals.RejectError{Reason: vitals.ReasonMissingValue, Detail: missingValue(spec)}
 		}
 		v1, v2 = raw.Systolic, raw.Diastolic
 	} else {
 		if !raw.HasValue {
-			return &vitals.RejectError{Reason: vitals.ReasonMissingValue, Detail: "value is required"}
+			return &vitals.RejectError{Reason: vitals.ReasonMissingValue, Detail: missingValue(spec)}
 		}
 		v1 = raw.Value
 	}
@@ -616,13 +647,13 @@ func Normalize(raw *Raw, device string, now time.Time, maxFuture, maxAge time.Du
 	if raw.HasTime {
 		var ok bool
 		if t, ok = ParseTime(raw.Time); !ok {
-			return &vitals.RejectError{Reason: vitals.ReasonBadTime, Detail: "time is not RFC 3339"}
+			return &vitals.RejectError{Reason: vitals.ReasonBadTime, Detail: badTime}
 		}
 		if t.Sub(now) > maxFuture {
-			return &vitals.RejectError{Reason: vitals.ReasonFutureTime, Detail: "time ahead of the server clock"}
+			return &vitals.RejectError{Reason: vitals.ReasonFutureTime, Detail: futureTime(t.Sub(now), maxFuture)}
 		}
 		if maxAge > 0 && now.Sub(t) > maxAge {
-			return &vitals.RejectError{Reason: vitals.ReasonTooOld, Detail: "time older than the back-fill window"}
+			return &vitals.RejectError{Reason: vitals.ReasonTooOld, Detail: tooOld(maxAge)}
 		}
 	}
 	*out = vitals.Reading{Device: device, Type: spec.Type, Time: t, Value: v, Diastolic: dia, Unit: spec.Canonical, ReceivedTime: !raw.HasTime}

@@ -276,3 +276,111 @@ func BenchmarkDecodeAndNormalize(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "readings/s")
 }
+
+// TestRefusalsSayWhatToSend: every reason's detail tells a device maker
+// what to send instead, and none echoes a measured value.
+func TestRefusalsSayWhatToSend(t *testing.T) {
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, payload string
+		reason        vitals.Reason
+		detail        []string
+	}{
+		{"an SpO2 sent as a fraction is refused with a hint to send percent", `{"type":"spo2","value":0.93,"unit":"%"}`,
+			vitals.ReasonImplausible, []string{"looks like a fraction", "send 97, not 0.97"}},
+		{"an SpO2 of exactly 1 is a fraction too", `{"type":"spo2","value":1,"unit":"%"}`,
+			vitals.ReasonImplausible, []string{"looks like a fraction"}},
+		{"a heart rate in bpm names the accepted unit", `{"type":"heart_rate","value":72,"unit":"bpm"}`,
+			vitals.ReasonWrongUnit, []string{"unit bpm is not accepted for heart_rate: send /min"}},
+		{"a temperature in C names both accepted units", `{"type":"body_temperature","value":37.1,"unit":"C"}`,
+			vitals.ReasonWrongUnit, []string{"unit C is not accepted for body_temperature: send one of Cel, [degF]"}},
+		{"a missing unit says which to send", `{"type":"spo2","value":96}`,
+			vitals.ReasonWrongUnit, []string{"no unit for spo2: send %"}},
+		{"a unit that is not printable is not echoed", `{"type":"spo2","value":96,"unit":"\u0007\n"}`,
+			vitals.ReasonWrongUnit, []string{"unit is not accepted for spo2: send %"}},
+		{"an epoch time says RFC 3339 is expected, with an example", `{"type":"heart_rate","value":72,"unit":"/min","time":1772352000}`,
+			vitals.ReasonBadTime, []string{"RFC 3339", `"2026-03-01T08:00:00Z"`, "not a number"}},
+		{"a time without its zone shows the forms taken", `{"type":"heart_rate","value":72,"unit":"/min","time":"2026-03-01 08:00:00"}`,
+			vitals.ReasonBadTime, []string{"RFC 3339", `"2026-03-01T08:00:00Z"`, `"2026-03-01T09:00:00+01:00"`}},
+		{"an unknown type lists the catalog", `{"type":"mood","value":1,"unit":"1"}`,
+			vitals.ReasonUnknownType, []string{"type mood is not in the catalog: send one of", "heart_rate", "spo2", "blood_pressure"}},
+		{"a missing value names the field and its unit", `{"type":"heart_rate","unit":"/min"}`,
+			vitals.ReasonMissingValue, []string{`heart_rate needs "value", a number in /min`}},
+		{"a blood pressure without diastolic names both fields", `{"type":"blood_pressure","systolic":120,"unit":"mm[Hg]"}`,
+			vitals.ReasonMissingValue, []string{`blood_pressure needs "systolic" and "diastolic"`, "mm[Hg]"}},
+		{"an impossible value states the plausible range", `{"type":"spo2","value":140,"unit":"%"}`,
+			vitals.ReasonImplausible, []string{"outside the plausible range of spo2", "0 to 100 %"}},
+		{"an impossible converted value states the range in the canonical unit", `{"type":"body_temperature","value":200,"unit":"[degF]"}`,
+			vitals.ReasonImplausible, []string{"10 to 47 Cel", "after conversion"}},
+		{"a diastolic above the systolic asks for them the right way round", `{"type":"blood_pressure","systolic":80,"diastolic":120,"unit":"mm[Hg]"}`,
+			vitals.ReasonImplausible, []string{"diastolic is not below systolic", "swapped"}},
+		{"a time in the future says by how much and what to fix", `{"type":"heart_rate","value":72,"unit":"/min","time":"2026-03-01T09:00:00Z"}`,
+			vitals.ReasonFutureTime, []string{"1h ahead of the server clock", "at most 5m", "clock"}},
+		{"a time too old names the back-fill window", `{"type":"heart_rate","value":72,"unit":"/min","time":"2025-03-01T09:00:00Z"}`,
+			vitals.ReasonTooOld, []string{"30 days", "back-fill window"}},
+		{"a value of the wrong JSON type names the field and the type", `{"type":"heart_rate","value":"72","unit":"/min"}`,
+			vitals.ReasonMalformed, []string{`"value" must be a JSON number`}},
+		{"a unit of the wrong JSON type names the field", `{"type":"heart_rate","value":72,"unit":7}`,
+			vitals.ReasonMalformed, []string{`"unit" must be a JSON string`}},
+		{"a number past float64 says so", `{"type":"heart_rate","value":72e999,"unit":"/min"}`,
+			vitals.ReasonMalformed, []string{`"value" is too large`}},
+		{"a field given twice names it", `{"type":"heart_rate","value":72,"value":73,"unit":"/min"}`,
+			vitals.ReasonMalformed, []string{`"value" is given twice: send each field once`}},
+		{"an item of a batch that is not an object shows the shape", `{"readings":[42]}`,
+			vitals.ReasonMalformed, []string{"not an object", `{"type":"heart_rate","value":72,"unit":"/min","time":"2026-03-01T08:00:00Z"}`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m Message
+			require.NoError(t, Decode([]byte(tc.payload), &m))
+			var r vitals.Reading
+			err := Normalize(&m.Readings[0], "dev", now, 5*time.Minute, 30*24*time.Hour, &r)
+			require.NotNil(t, err, "refused")
+			require.Equal(t, tc.reason, err.Reason, err.Detail)
+			for _, w := range tc.detail {
+				require.Contains(t, err.Detail, w)
+			}
+			require.NotContains(t, err.Detail, "0.93", "a detail never echoes the value")
+			require.NotContains(t, err.Detail, "140")
+		})
+	}
+	t.Run("a valid SpO2 just above 1 percent's fraction range is a value, not a fraction", func(t *testing.T) {
+		var m Message
+		require.NoError(t, Decode([]byte(`{"type":"spo2","value":97,"unit":"%"}`), &m))
+		var r vitals.Reading
+		require.Nil(t, Normalize(&m.Readings[0], "dev", now, 5*time.Minute, 30*24*time.Hour, &r))
+		require.Equal(t, 97.0, r.Value)
+	})
+	t.Run("a payload that cannot be used at all says what shape to send", func(t *testing.T) {
+		var m Message
+		err := Decode([]byte(`[1,2]`), &m)
+		require.ErrorIs(t, err, ErrMalformed)
+		require.Contains(t, err.Error(), `{"seq":1,"readings":[`)
+		big := `{"type":"heart_rate","value":1,"pad":"` + strings.Repeat("x", MaxPayload) + `"}`
+		err = Decode([]byte(big), &m)
+		require.ErrorIs(t, err, ErrOversized)
+		require.Contains(t, err.Error(), "split")
+	})
+	for _, tc := range []struct {
+		reason vitals.Reason
+		want   string
+	}{
+		{vitals.ReasonUnknownDevice, "not registered"},
+		{vitals.ReasonRevoked, "revoked"},
+		{vitals.ReasonUnbound, "bound to no patient at the reading's time"},
+	} {
+		t.Run("a device refused as "+string(tc.reason)+" is told what an admin must do", func(t *testing.T) {
+			d := ResolveDetail(tc.reason)
+			require.Contains(t, d, tc.want)
+			require.Contains(t, d, "admin")
+		})
+	}
+}
+
+func TestSpanReadsAsPeopleSayIt(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		5 * time.Minute: "5m", time.Hour: "1h", 90 * time.Minute: "1h30m", 30 * 24 * time.Hour: "30 days",
+		90 * time.Second: "1m30s", 1500 * time.Millisecond: "1.5s",
+	} {
+		require.Equal(t, want, span(d), d.String())
+	}
+}

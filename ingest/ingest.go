@@ -334,7 +334,7 @@ func (in *Ingester) handle(ctx context.Context, d Delivery, msg *Message) {
 			if rej == nil {
 				var reason vitals.Reason
 				if r.Patient, reason = in.deps.Resolver.Resolve(d.Device, r.Time); reason != "" {
-					rej = &vitals.RejectError{Reason: reason, Detail: "device cannot publish readings for this time"}
+					rej = &vitals.RejectError{Reason: reason, Detail: ResolveDetail(reason)}
 				}
 			}
 			if rej != nil {

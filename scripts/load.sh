@@ -70,9 +70,18 @@ wait_tcp "$http_port"
 token=$("$work/vitalwire" token create --sub load-admin --role admin --data-dir "$work/data" 2>/dev/null)
 
 "$work/wearsim" provision --server "http://127.0.0.1:$http_port" --token "$token" --patients "$DEVICES" --devices-per-patient 1 --prefix load --out "$work/devices.json" >&2
+api() { curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "http://127.0.0.1:$http_port$1" -d "$2"; }
+# A clinician of the load patients' care team: wearsim reads the run's own
+# readings back with it (lost_readings).
+api /api/v1/care-teams '{"id":"load-team","name":"Load"}' >/dev/null
+api /api/v1/care-teams/load-team/members '{"kind":"clinician","member":"load-doc"}' >/dev/null
+for n in $(seq -f %03g 1 "$DEVICES"); do
+  api /api/v1/patients "{\"id\":\"load-$n\",\"mrn\":\"LOAD-$n\",\"name\":\"Load $n\",\"birth_date\":\"1970-01-01\"}" >/dev/null
+  api /api/v1/care-teams/load-team/members "{\"kind\":\"patient\",\"member\":\"load-$n\"}" >/dev/null
+done
+reader=$("$work/vitalwire" token create --sub load-doc --role clinician --data-dir "$work/data" 2>/dev/null)
 probe=()
 if [ "${PROBE:-0}" = 1 ]; then
-  api() { curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "http://127.0.0.1:$http_port$1" -d "$2"; }
   api /api/v1/patients '{"id":"probe-patient","mrn":"PROBE-1","name":"Probe","birth_date":"1970-01-01"}' >/dev/null
   api /api/v1/care-teams '{"id":"probe-team","name":"Probe team"}' >/dev/null
   api /api/v1/care-teams/probe-team/members '{"kind":"clinician","member":"probe-doc"}'
@@ -83,4 +92,4 @@ if [ "${PROBE:-0}" = 1 ]; then
 fi
 echo "load: broker=$BROKER store=$STORE devices=$DEVICES connections=$CONNECTIONS writers=$WRITERS window=$WINDOW duration=$DURATION" >&2
 "$work/wearsim" load --broker "tcp://127.0.0.1:$mqtt_port" --server "http://127.0.0.1:$http_port" \
-  --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" "${probe[@]}" "$@"
+  --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" --token "$reader" "${probe[@]}" "$@"

@@ -56,6 +56,27 @@ type RunReport struct {
 	AckP99Ms       float64        `json:"publish_to_ack_p99_ms"`
 	AckMaxMs       float64        `json:"publish_to_ack_max_ms"`
 	HeapPerConnKiB float64        `json:"heap_per_connection_kib"`
+	// Refused counts the readings the server refused (heard on the
+	// devices' rejects topics), by reason, with the first detail of each.
+	Refused        int64             `json:"refused_readings"`
+	RefusedBy      map[string]int64  `json:"refused_by_reason"`
+	RefusalDetails map[string]string `json:"refusal_details,omitempty"`
+	// Accel is the requested simulated seconds per wall second, and
+	// AchievedAccel what the run kept up.
+	Accel         float64  `json:"accel"`
+	AchievedAccel float64  `json:"achieved_accel"`
+	Warnings      []string `json:"warnings,omitempty"`
+}
+
+// Hints says, per refusal reason, what to change in a wearsim run.
+func (r RunReport) Hints() map[string]string {
+	h := map[string]string{}
+	if r.Accel > 1 {
+		h["future_time"] = "with --accel above 1 a fleet that starts now runs ahead of the server clock; " +
+			"play a scenario whose start is far enough in the past, or use --accel 1"
+		h["too_old"] = "the scenario starts further back than the server's back-fill window (ingest.max_age)"
+	}
+	return h
 }
 
 type runStats struct {
@@ -90,6 +111,7 @@ func (r *Runner) Run(ctx context.Context) (RunReport, error) {
 	}
 	devs := r.Sim.Devices()
 	st := &runStats{errs: map[string]int{}}
+	refusals := NewRefusals()
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -102,7 +124,7 @@ func (r *Runner) Run(ctx context.Context) (RunReport, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c := r.connect(d, st)
+			c := r.connect(d, st, refusals)
 			mu.Lock()
 			clients[d.ID] = c
 			mu.Unlock()
@@ -172,22 +194,39 @@ func (r *Runner) Run(ctx context.Context) (RunReport, error) {
 				nerr += n
 			}
 			st.mu.Unlock()
-			fmt.Fprintf(r.Progress, "sim %s  connected %d/%d  sent %d (%.0f/s)  acked %d  errors %d\n",
-				r.Sim.Now().Format(time.RFC3339), st.connected.Load(), len(devs), st.sent.Load(), float64(st.sent.Load())/el, st.acked.Load(), nerr)
+			fmt.Fprintf(r.Progress, "sim %s  connected %d/%d  sent %d  acked %d  refused %d  errors %d  rate %.0f messages/s\n",
+				r.Sim.Now().Format(time.RFC3339), st.connected.Load(), len(devs), st.sent.Load(), st.acked.Load(), refusals.Total(), nerr,
+				float64(st.acked.Load())/el)
 		}
 	}
 done:
+	played := r.Wall().Sub(wallStart).Seconds() // before the wait for the last acks
 	waited := make(chan struct{})
 	go func() { pending.Wait(); close(waited) }()
 	select {
 	case <-waited:
 	case <-time.After(30 * time.Second):
 	}
+	refusals.Settle(500*time.Millisecond, 3*time.Second)
 	for _, c := range clients {
 		c.Disconnect(100)
 	}
 	rep.SimulatedTo = r.Sim.Now()
 	rep.WallSeconds = r.Wall().Sub(wallStart).Seconds()
+	rep.Refused, rep.RefusedBy, rep.RefusalDetails = refusals.Total(), refusals.ByReason(), refusals.Details()
+	rep.Accel = r.Accel
+	if played > 0 {
+		rep.AchievedAccel = rep.SimulatedTo.Sub(rep.SimulatedFrom).Seconds() / played
+		// Judged only over a run long enough for the 100 ms ticks not to
+		// dominate, and not for a run that reached its simulated end.
+		if played >= 2 && rep.SimulatedTo.Before(until) && rep.AchievedAccel < 0.95*r.Accel {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("achieved accel %.1f, below the requested %g: "+
+				"this machine could not play the fleet that fast (fewer devices, or a lower --accel)", rep.AchievedAccel, r.Accel))
+		}
+	}
+	if n := rep.Sent - rep.Acked; n > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d messages were not acknowledged", n))
+	}
 	rep.Connected = st.connected.Load()
 	rep.Sent, rep.SentReadings, rep.Acked = st.sent.Load(), st.readings.Load(), st.acked.Load()
 	if rep.WallSeconds > 0 {
@@ -204,7 +243,7 @@ done:
 	return rep, nil
 }
 
-func (r *Runner) connect(d Device, st *runStats) mqtt.Client {
+func (r *Runner) connect(d Device, st *runStats, refusals *Refusals) mqtt.Client {
 	status := topic.Status(d.ID)
 	opts := mqtt.NewClientOptions().AddBroker(r.Broker).SetClientID(d.ID).
 		SetUsername(d.ID).SetPassword(r.Secrets[d.ID]).
@@ -215,7 +254,10 @@ func (r *Runner) connect(d Device, st *runStats) mqtt.Client {
 	if r.TLS != nil {
 		opts.SetTLSConfig(r.TLS)
 	}
-	opts.SetOnConnectHandler(func(mqtt.Client) { st.connected.Add(1) })
+	opts.SetOnConnectHandler(func(c mqtt.Client) {
+		st.connected.Add(1)
+		refusals.Subscribe(c, d.ID)
+	})
 	opts.SetConnectionLostHandler(func(mqtt.Client, error) { st.connected.Add(-1); st.fail("connection_lost") })
 	c := mqtt.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -16,11 +17,14 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vitalwire/vitalwire/topic"
+	"github.com/vitalwire/vitalwire/vitals"
 )
 
 // Load publishes QoS 1 batches of heart-rate readings as fast as the broker
-// acknowledges them (or at Rate), from one MQTT connection per device, and
-// measures what the server made durable from its /metrics.
+// acknowledges them (or at Rate), from one MQTT connection per device. It
+// reads the server's /metrics for the durable rate and lag, hears the
+// refusals on the devices' rejects topics, and, with a Token, reads its
+// own readings back through the API to count what was lost.
 type Load struct {
 	Broker   string
 	Devices  []Device
@@ -35,27 +39,47 @@ type Load struct {
 	// Drain is how long to wait after publishing for the server to make
 	// everything durable (default 60 s).
 	Drain time.Duration
+	// Token reads the devices' patients' readings back (a clinician of
+	// their care team, or the patient); without it lost_readings is not
+	// measured.
+	Token string
+	// Progress, when set, gets a line every ProgressEvery (default 5 s).
+	Progress      io.Writer
+	ProgressEvery time.Duration
 }
 
 // Report is the result of a load run.
 type Report struct {
-	Devices          int     `json:"devices"`
-	Batch            int     `json:"readings_per_message"`
-	Seconds          float64 `json:"publish_seconds"`
-	SentMessages     int64   `json:"sent_messages"`
-	SentReadings     int64   `json:"sent_readings"`
-	AckedMessages    int64   `json:"acked_messages"`
-	Errors           int64   `json:"errors"`
-	PublishRate      float64 `json:"acked_readings_per_second"`
-	PubackP50Ms      float64 `json:"puback_latency_p50_ms"`
-	PubackP99Ms      float64 `json:"puback_latency_p99_ms"`
-	PubackMaxMs      float64 `json:"puback_latency_max_ms"`
-	DurableReadings  int64   `json:"durable_readings"`
-	DurableRate      float64 `json:"durable_readings_per_second"`
-	Lost             int64   `json:"lost_readings"`
-	LagP50Ms         float64 `json:"publish_to_durable_p50_ms"`
-	LagP99Ms         float64 `json:"publish_to_durable_p99_ms"`
-	DurableAfterSecs float64 `json:"all_durable_after_seconds"`
+	Devices       int     `json:"devices"`
+	Batch         int     `json:"readings_per_message"`
+	Seconds       float64 `json:"publish_seconds"`
+	SentMessages  int64   `json:"sent_messages"`
+	SentReadings  int64   `json:"sent_readings"`
+	AckedMessages int64   `json:"acked_messages"`
+	Errors        int64   `json:"errors"`
+	PublishRate   float64 `json:"acked_readings_per_second"`
+	PubackP50Ms   float64 `json:"puback_latency_p50_ms"`
+	PubackP99Ms   float64 `json:"puback_latency_p99_ms"`
+	PubackMaxMs   float64 `json:"puback_latency_max_ms"`
+	// DurableReadings is the server-wide count of readings made durable
+	// meanwhile (its /metrics), other devices' included.
+	DurableReadings int64   `json:"durable_readings"`
+	DurableRate     float64 `json:"durable_readings_per_second"`
+	// StoredReadings are this run's own readings found through the API;
+	// Lost are those acknowledged and not found (null without a token).
+	StoredReadings *int64 `json:"stored_readings"`
+	Lost           *int64 `json:"lost_readings"`
+	// Refused counts the readings the server refused, by reason, with the
+	// first detail of each.
+	Refused          int64             `json:"refused_readings"`
+	RefusedBy        map[string]int64  `json:"refused_by_reason"`
+	RefusalDetails   map[string]string `json:"refusal_details,omitempty"`
+	RequestedRate    int               `json:"requested_messages_per_second,omitempty"`
+	AchievedRate     float64           `json:"acked_messages_per_second"`
+	Warnings         []string          `json:"warnings,omitempty"`
+	LagP50Ms         float64           `json:"publish_to_durable_p50_ms"`
+	LagP99Ms         float64           `json:"publish_to_durable_p99_ms"`
+	DurableAfterSecs float64           `json:"all_durable_after_seconds"`
 	// Probe, when a probe ran, is publish-to-alert latency on a live
 	// WebSocket during the load.
 	Probe *ProbeReport `json:"alert_probe,omitempty"`
@@ -76,11 +100,16 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if l.ProgressEvery <= 0 {
+		l.ProgressEvery = 5 * time.Second
+	}
+	refusals := NewRefusals()
 	clients := make([]mqtt.Client, len(l.Devices))
 	for i, d := range l.Devices {
 		opts := mqtt.NewClientOptions().AddBroker(l.Broker).SetClientID(d.ID).
 			SetUsername(d.ID).SetPassword(d.Secret).SetCleanSession(false).
-			SetAutoReconnect(true).SetMaxResumePubInFlight(l.Window).SetWriteTimeout(10 * time.Second)
+			SetAutoReconnect(true).SetMaxResumePubInFlight(l.Window).SetWriteTimeout(10 * time.Second).
+			SetOnConnectHandler(func(c mqtt.Client) { refusals.Subscribe(c, d.ID) })
 		c := mqtt.NewClient(opts)
 		if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 			return Report{}, fmt.Errorf("connect %s: %v", d.ID, tok.Error())
@@ -89,6 +118,7 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 		defer c.Disconnect(250)
 	}
 	var sent, acked, errs atomic.Int64
+	ackedBy := make([]atomic.Int64, len(l.Devices)) // acknowledged readings per device
 	var latMu sync.Mutex
 	var lats []float64
 	// With a rate, each device paces itself to its share against the start
@@ -99,9 +129,11 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 	}
 	start := time.Now()
 	deadline := start.Add(l.Duration)
+	stopProgress := l.progress(start, &sent, &acked, refusals)
 	var wg sync.WaitGroup
 	for i, d := range l.Devices {
 		c := clients[i]
+		mine := &ackedBy[i]
 		wg.Go(func() {
 			sem := make(chan struct{}, l.Window)
 			var inflight sync.WaitGroup
@@ -146,6 +178,7 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 						return
 					}
 					acked.Add(1)
+					mine.Add(int64(l.Batch))
 					myMu.Lock()
 					myLats = append(myLats, float64(time.Since(t0).Microseconds())/1000)
 					myMu.Unlock()
@@ -158,10 +191,20 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start).Seconds()
+	end := time.Now()
+	stopProgress()
+	elapsed := end.Sub(start).Seconds()
 	r := Report{Devices: len(l.Devices), Batch: l.Batch, Seconds: elapsed, SentMessages: sent.Load(),
 		SentReadings: sent.Load() * int64(l.Batch), AckedMessages: acked.Load(), Errors: errs.Load()}
 	r.PublishRate = float64(r.AckedMessages*int64(l.Batch)) / elapsed
+	r.AchievedRate = float64(r.AckedMessages) / elapsed
+	if l.Rate > 0 {
+		r.RequestedRate = l.Rate
+		if r.AchievedRate < 0.95*float64(l.Rate) {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("achieved %.0f messages/s, below the requested %d messages/s: "+
+				"the broker, the server or this machine could not keep up (see the PUBACK latency; raise --window or add devices)", r.AchievedRate, l.Rate))
+		}
+	}
 	slices.Sort(lats)
 	r.PubackP50Ms, r.PubackP99Ms = quantile(lats, 0.5), quantile(lats, 0.99)
 	if len(lats) > 0 {
@@ -184,10 +227,62 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 	// The rate the server sustained: everything durable over the time it
 	// took, from the first publish to the last reading made durable.
 	r.DurableRate = float64(r.DurableReadings) / r.DurableAfterSecs
-	r.Lost = int64(want) - r.DurableReadings
 	r.LagP50Ms = histQuantile(before.lag, after.lag, 0.5) * 1000
 	r.LagP99Ms = histQuantile(before.lag, after.lag, 0.99) * 1000
+	if l.Token == "" {
+		r.Warnings = append(r.Warnings, "lost_readings not measured: give --token, a user who may read the devices' patients")
+	} else {
+		wantBy := map[string]int64{}
+		for i, d := range l.Devices {
+			wantBy[d.ID] = ackedBy[i].Load()
+		}
+		// Readings are stamped with the publish time; the server may still
+		// be writing what Mosquitto acknowledged, so read until all are
+		// found or the drain time is over.
+		from, to := start.Add(-time.Second), end.Add(time.Second)
+		waitUntil := time.Now().Add(l.Drain)
+		for {
+			stored, err := StoredReadings(ctx, l.Server, l.Token, l.Devices, vitals.HeartRate, from, to, wantBy)
+			if err != nil {
+				return r, err
+			}
+			if stored >= int64(want) || time.Now().After(waitUntil) {
+				// Readings of messages whose acknowledgement never came may
+				// be stored too: they are found, never counted as lost.
+				lost := max(0, int64(want)-stored)
+				r.StoredReadings, r.Lost = &stored, &lost
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	refusals.Settle(500*time.Millisecond, 3*time.Second)
+	r.Refused, r.RefusedBy, r.RefusalDetails = refusals.Total(), refusals.ByReason(), refusals.Details()
 	return r, nil
+}
+
+// progress prints a line every ProgressEvery until the returned stop.
+func (l *Load) progress(start time.Time, sent, acked *atomic.Int64, refusals *Refusals) (stop func()) {
+	if l.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(l.ProgressEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				el := now.Sub(start).Seconds()
+				fmt.Fprintf(l.Progress, "load %5.1fs  sent %d  acked %d  refused %d  rate %.0f messages/s (%.0f readings/s)\n",
+					el, sent.Load(), acked.Load(), refusals.Total(), float64(acked.Load())/el, float64(acked.Load()*int64(l.Batch))/el)
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 func quantile(sorted []float64, q float64) float64 {

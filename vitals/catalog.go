@@ -67,6 +67,10 @@ type Spec struct {
 	Diastolic Range
 	// Components are the LOINC codes of a panel's parts (systolic, diastolic).
 	Components []Code
+	// Percent says the value is a percentage: one at or below 1 is taken
+	// for a fraction (0.97 for 97 %, as some phone health APIs report it)
+	// and refused with a hint, never stored as 0.97 %.
+	Percent bool
 	// Display is how people are shown the type.
 	Display Display
 }
@@ -132,6 +136,7 @@ var catalog = map[Type]*Spec{
 		Canonical: "%",
 		Units:     []Unit{{"%", same}},
 		Plausible: Range{0, 100},
+		Percent:   true,
 		Display:   Display{Label: "SpO2", Symbol: "%", Digits: 0, StaleAfter: 10 * time.Minute, Order: 2, Tile: true},
 	},
 	BodyTemperature: {

@@ -2,6 +2,8 @@ package vitals
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -47,7 +49,7 @@ const (
 	ReasonWrongUnit     Reason = "wrong_unit"     // unit not accepted for the type
 	ReasonMissingValue  Reason = "missing_value"  // no value (or no systolic/diastolic)
 	ReasonImplausible   Reason = "implausible"    // outside the physically possible range
-	ReasonBadTime       Reason = "bad_time"       // time not RFC 3339
+	ReasonBadTime       Reason = "bad_time"       // time not an RFC 3339 string (a number too)
 	ReasonFutureTime    Reason = "future_time"    // time too far ahead of the server clock
 	ReasonTooOld        Reason = "too_old"        // time older than the accepted back-fill window
 	ReasonUnknownDevice Reason = "unknown_device" // no such device
@@ -77,8 +79,10 @@ func (e *RejectError) Error() string {
 
 // Normalize converts a measured value in unit to the canonical unit of the
 // spec and checks it is plausible. For a panel, second is the diastolic in the
-// same unit. The detail of a returned error names the field, never the value,
-// so it can be logged and sent back to the device.
+// same unit. The detail of a returned error says what to send instead; it
+// names fields, units and ranges, never the value, so it can be logged and
+// sent back to the device. Details are built only on refusal: an accepted
+// reading costs no allocation.
 func (s *Spec) Normalize(unit []byte, value, second float64) (v, v2 float64, err error) {
 	var conv func(float64) float64
 	for i := range s.Units {
@@ -88,20 +92,84 @@ func (s *Spec) Normalize(unit []byte, value, second float64) (v, v2 float64, err
 		}
 	}
 	if conv == nil {
-		return 0, 0, &RejectError{ReasonWrongUnit, "unit not accepted for " + string(s.Type)}
+		return 0, 0, &RejectError{ReasonWrongUnit, s.wrongUnit(unit)}
 	}
 	v = conv(value)
+	if s.Percent && v >= 0 && v <= 1 {
+		return 0, 0, &RejectError{ReasonImplausible, string(s.Type) + " is a percentage and a value at or below 1 looks like a fraction: send 97, not 0.97"}
+	}
 	if math.IsNaN(v) || !s.Plausible.Contains(v) {
-		return 0, 0, &RejectError{ReasonImplausible, "value outside plausible range"}
+		field := "value"
+		if s.IsPanel() {
+			field = "systolic"
+		}
+		return 0, 0, &RejectError{ReasonImplausible, s.outside(field, s.Plausible, unit)}
 	}
 	if s.IsPanel() {
 		v2 = conv(second)
 		if math.IsNaN(v2) || !s.Diastolic.Contains(v2) {
-			return 0, 0, &RejectError{ReasonImplausible, "diastolic outside plausible range"}
+			return 0, 0, &RejectError{ReasonImplausible, s.outside("diastolic", s.Diastolic, unit)}
 		}
 		if v2 >= v {
-			return 0, 0, &RejectError{ReasonImplausible, "diastolic not below systolic"}
+			return 0, 0, &RejectError{ReasonImplausible, "diastolic is not below systolic: send the higher pressure as systolic (were they swapped?)"}
 		}
 	}
 	return v, v2, nil
+}
+
+// maxEchoedUnit bounds how much of a refused unit is repeated back.
+const maxEchoedUnit = 24
+
+// wrongUnit says which units the type takes. It repeats the unit sent
+// only when it is short printable ASCII: the detail travels to the device
+// and may reach logs, so device bytes are never passed on raw.
+func (s *Spec) wrongUnit(unit []byte) string {
+	var b strings.Builder
+	switch {
+	case len(unit) == 0:
+		b.WriteString("no unit for ")
+	case printable(unit, maxEchoedUnit):
+		b.WriteString("unit ")
+		b.Write(unit)
+		b.WriteString(" is not accepted for ")
+	default:
+		b.WriteString("unit is not accepted for ")
+	}
+	b.WriteString(string(s.Type))
+	b.WriteString(": send ")
+	if len(s.Units) > 1 {
+		b.WriteString("one of ")
+	}
+	for i, u := range s.Units {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(u.UCUM)
+	}
+	b.WriteString(" (UCUM, exactly as written)")
+	return b.String()
+}
+
+// outside says what range a field must lie in, in the canonical unit.
+func (s *Spec) outside(field string, r Range, unit []byte) string {
+	d := field + " outside the plausible range of " + string(s.Type) + ": " +
+		strconv.FormatFloat(r.Min, 'g', -1, 64) + " to " + strconv.FormatFloat(r.Max, 'g', -1, 64) + " " + s.Canonical
+	if string(unit) != s.Canonical {
+		d += " after conversion"
+	}
+	return d + ": check the sensor and that the unit matches the value"
+}
+
+// printable reports whether b is at most n bytes of printable ASCII
+// without quotes or backslashes.
+func printable(b []byte, n int) bool {
+	if len(b) > n {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

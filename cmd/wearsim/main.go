@@ -25,7 +25,10 @@ const usage = `wearsim: simulated wearables for Vitalwire
 Usage:
   wearsim provision --server URL --token T (--scenario FILE | --patients N [--devices-per-patient K]) --out devices.json
   wearsim run --broker tcp://HOST:1883 --devices devices.json (--scenario FILE | --patients N ...) [--accel 60] [--truth truth.jsonl]
-  wearsim load --broker tcp://HOST:1883 --server URL --devices devices.json [--duration 60s] [--batch 10]
+  wearsim load --broker tcp://HOST:1883 --server URL --devices devices.json [--token T] [--duration 60s] [--batch 10] [--rate N]
+
+Progress goes to stderr every few seconds, the JSON report to stdout, and a
+summary of refusals by reason and any warnings to stderr at the end.
 
 Run "wearsim COMMAND -h" for a command's flags.
 `
@@ -172,6 +175,7 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 		qos := fs.Int("qos", 1, "MQTT QoS of readings")
 		caFile := fs.String("tls-ca", "", "CA certificate to verify the broker (ssl:// brokers)")
 		quiet := fs.Bool("quiet", false, "no progress line")
+		every := fs.Duration("progress-every", 5*time.Second, "time between progress lines")
 		if err := parse(fs, args, stdout, stderr); err != nil {
 			return err
 		}
@@ -210,7 +214,7 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 			r.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		}
 		if !*quiet {
-			r.Progress = stderr
+			r.Progress, r.ProgressEvery = stderr, *every
 		}
 		if *wall > 0 {
 			var cancel context.CancelFunc
@@ -221,6 +225,7 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		summarize(stderr, rep.Refused, rep.RefusedBy, rep.RefusalDetails, rep.Hints(), rep.Warnings)
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
@@ -238,6 +243,10 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 		probeToken := fs.String("probe-token", "", "token of a clinician of the probe device's patient")
 		probeRule := fs.String("probe-rule", "probe", "the rule the probe readings trip")
 		probeEvery := fs.Duration("probe-every", 200*time.Millisecond, "time between probes")
+		token := fs.String("token", "", "token of a user who may read the devices' patients (a clinician of their care team, or the patient): "+
+			"the run's own readings are read back to measure lost_readings")
+		quiet := fs.Bool("quiet", false, "no progress line")
+		every := fs.Duration("progress-every", 5*time.Second, "time between progress lines")
 		if err := parse(fs, args, stdout, stderr); err != nil {
 			return err
 		}
@@ -246,7 +255,10 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 			return err
 		}
 		l := &simulators.Load{Broker: *broker, Server: *server, Devices: devs, Batch: *batch, Window: *window,
-			Rate: *rate, Duration: *duration, QoS: byte(*qos)}
+			Rate: *rate, Duration: *duration, QoS: byte(*qos), Token: *token, ProgressEvery: *every}
+		if !*quiet {
+			l.Progress = stderr
+		}
 		var probe *simulators.AlertProbe
 		if *probeFile != "" {
 			pd, err := readDevices(*probeFile)
@@ -275,15 +287,24 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 		}
 		if probe != nil {
 			rep.Probe = &probeRep
-			// The probe's own readings (two a probe) are not the load's.
+			// The probe's own readings (two a probe) are in the server-wide
+			// count, not the load's.
 			rep.DurableReadings -= int64(2 * probeRep.Probes)
-			rep.Lost += int64(2 * probeRep.Probes)
 		}
+		summarize(stderr, rep.Refused, rep.RefusedBy, rep.RefusalDetails, nil, rep.Warnings)
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
 	return fmt.Errorf("unknown command %q", name)
+}
+
+// summarize writes the refusals by reason and the warnings for people.
+func summarize(w io.Writer, refused int64, byReason map[string]int64, details, hints map[string]string, warnings []string) {
+	simulators.Summary(w, refused, byReason, details, hints)
+	for _, s := range warnings {
+		fmt.Fprintln(w, "warning:", s)
+	}
 }
 
 // readDevices reads the credentials file written by provision.
