@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -71,6 +73,27 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// StandardSignature is the webhook-signature header of a delivery under
+// the Standard Webhooks specification: "v1," and the base64 HMAC-SHA256 of
+// "id.timestamp.body". A secret written as whsec_<base64> (the form the
+// specification's libraries take) signs with the bytes it encodes; any
+// other secret signs with its own bytes.
+func StandardSignature(secret, id string, timestamp int64, body []byte) string {
+	key := []byte(secret)
+	if b64, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		if k, err := base64.StdEncoding.DecodeString(b64); err == nil {
+			key = k
+		}
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	m.Write([]byte{'.'})
+	m.Write([]byte(strconv.FormatInt(timestamp, 10)))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
 // Sign computes the signature header value of a delivery.
@@ -230,6 +253,11 @@ func (w *Webhooks) post(ctx context.Context, url, secret, key string, body []byt
 	req.Header.Set("Idempotency-Key", key)
 	req.Header.Set("X-Vitalwire-Timestamp", strconv.FormatInt(ts, 10))
 	req.Header.Set("X-Vitalwire-Signature", Sign(secret, ts, body))
+	// The same delivery as the Standard Webhooks specification signs it;
+	// its id is the idempotency key, the same on every retry.
+	req.Header.Set("webhook-id", key)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", StandardSignature(secret, key, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return err

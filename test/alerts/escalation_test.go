@@ -21,6 +21,9 @@ import (
 	"github.com/vitalwire/vitalwire/test/harness"
 )
 
+// hookSecret is a Standard Webhooks secret (whsec_ and base64 of 24 bytes).
+const hookSecret = "whsec_ZXNjYWxhdGlvbi13ZWJob29rLXNlY3JldA=="
+
 func TestAnUnacknowledgedAlertPagesTheTeamsEscalationContacts(t *testing.T) {
 	t.Parallel()
 	port := testenv.FreePort(t)
@@ -28,6 +31,15 @@ func TestAnUnacknowledgedAlertPagesTheTeamsEscalationContacts(t *testing.T) {
 	var got []alerts.WebhookPayload
 	harness.ServeOn(t, port, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		// A receiver using Standard Webhooks (auth's verifier, checked
+		// against the reference implementation) accepts it.
+		key, _ := auth.ParseWebhookSecret(hookSecret)
+		if err := auth.VerifyWebhook(key, r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"),
+			r.Header.Get("webhook-signature"), body, time.Now(), 5*time.Minute); err != nil {
+			t.Errorf("Standard Webhooks signature: %v", err)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
 		var p alerts.WebhookPayload
 		if err := json.Unmarshal(body, &p); err != nil {
 			t.Errorf("webhook body: %v", err)
@@ -41,7 +53,7 @@ func TestAnUnacknowledgedAlertPagesTheTeamsEscalationContacts(t *testing.T) {
 	}))
 
 	cfg := harness.Config(t)
-	cfg.Alerts.Webhooks = []alerts.Webhook{{URL: fmt.Sprintf("http://127.0.0.1:%d/hook", port), Secret: "s3cret-for-the-test"}}
+	cfg.Alerts.Webhooks = []alerts.Webhook{{URL: fmt.Sprintf("http://127.0.0.1:%d/hook", port), Secret: hookSecret}}
 	cfg.Alerts.EscalateAfter = time.Second
 	svc := harness.Start(t, cfg)
 	teamOf(t, svc, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01"}, "clinician:doc", "clinician:charge")
