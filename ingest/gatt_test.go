@@ -63,6 +63,18 @@ func TestNormalizeGATT(t *testing.T) {
 		require.Equal(t, vitals.Reading{Device: "dev", Type: vitals.BloodPressure, Time: want, Value: 120, Diastolic: 80, Unit: "mm[Hg]"}, rs[0])
 		require.Equal(t, vitals.Reading{Device: "dev", Type: vitals.HeartRate, Time: want, Value: 72, Unit: "/min"}, rs[1])
 	})
+	t.Run("the examples of docs/DEVICES-gatt.md read as it says", func(t *testing.T) {
+		rs, rej := norm(`{"gatt": {"uuid": "2A35", "value": "BngAUAD/B+oHAwEIHgBIAA==", "utc_offset": "+01:00"}}`)
+		require.Empty(t, rej)
+		at := time.Date(2026, 3, 1, 7, 30, 0, 0, time.UTC)
+		require.Equal(t, []vitals.Reading{
+			{Device: "dev", Type: vitals.BloodPressure, Time: at, Value: 120, Diastolic: 80, Unit: "mm[Hg]"},
+			{Device: "dev", Type: vitals.HeartRate, Time: at, Value: 72, Unit: "/min"},
+		}, rs)
+		rs, rej = norm(`{"gatt": {"uuid": "2A37", "value": "FkgABDQD"}, "time": "2026-03-01T07:31:00Z"}`)
+		require.Empty(t, rej)
+		require.Equal(t, []vitals.Reading{{Device: "dev", Type: vitals.HeartRate, Time: time.Date(2026, 3, 1, 7, 31, 0, 0, time.UTC), Value: 72, Unit: "/min"}}, rs)
+	})
 	t.Run("the item's time is not used when the characteristic has its own", func(t *testing.T) {
 		rs, rej := norm(`{"gatt":{"uuid":"2A35","value":"` + cuff + `","utc_offset":"+01:00"},"time":"2026-03-01T07:00:00Z"}`)
 		require.Empty(t, rej)
