@@ -122,6 +122,22 @@ func codeable(codes []vitals.Code) Resource {
 	return Resource{"coding": cs, "text": codes[0].Display}
 }
 
+// withMDC adds a type's IEEE 11073 coding after its LOINC ones, as the
+// HL7 Personal Health Device guide codes device observations.
+func withMDC(codes []vitals.Code, mdc vitals.Code) []vitals.Code {
+	if mdc.Code == "" {
+		return codes
+	}
+	return append(codes[:len(codes):len(codes)], mdc)
+}
+
+func component(spec *vitals.Spec, i int) vitals.Code {
+	if i < len(spec.ComponentMDC) {
+		return spec.ComponentMDC[i]
+	}
+	return vitals.Code{}
+}
+
 func quantity(v float64, unit string) Resource {
 	return Resource{"value": round(v), "unit": unit, "system": ucum, "code": unit}
 }
@@ -147,7 +163,7 @@ func Observation(r vitals.Reading, encounter string) Resource {
 	cat, catDisplay := category(r.Type)
 	o := Resource{"resourceType": "Observation", "id": ObservationID(r), "status": "final",
 		"category":          []Resource{{"coding": []Resource{{"system": categorySystem, "code": cat, "display": catDisplay}}, "text": catDisplay}},
-		"code":              codeable(spec.Codes),
+		"code":              codeable(withMDC(spec.Codes, spec.MDC)),
 		"subject":           ref("Patient", r.Patient),
 		"effectiveDateTime": instant(r.Time),
 		"device":            ref("Device", r.Device),
@@ -160,8 +176,8 @@ func Observation(r vitals.Reading, encounter string) Resource {
 	}
 	if spec.IsPanel() {
 		o["component"] = []Resource{
-			{"code": codeable(spec.Components[:1]), "valueQuantity": quantity(r.Value, spec.Canonical)},
-			{"code": codeable(spec.Components[1:]), "valueQuantity": quantity(r.Diastolic, spec.Canonical)},
+			{"code": codeable(withMDC(spec.Components[:1], component(spec, 0))), "valueQuantity": quantity(r.Value, spec.Canonical)},
+			{"code": codeable(withMDC(spec.Components[1:2], component(spec, 1))), "valueQuantity": quantity(r.Diastolic, spec.Canonical)},
 		}
 	} else {
 		o["valueQuantity"] = quantity(r.Value, spec.Canonical)
@@ -307,9 +323,18 @@ func Outcome(severity, code, text string) Resource {
 }
 
 // CodeType finds the vital type of a LOINC code ("8867-4" or
-// "http://loinc.org|8867-4").
+// "http://loinc.org|8867-4") or of an IEEE 11073 code with its system
+// ("urn:iso:std:iso:11073:10101|150456").
 func CodeType(code string) (vitals.Type, bool) {
 	if sys, c, ok := strings.Cut(code, "|"); ok {
+		if sys == vitals.MDC {
+			for _, t := range vitals.Types() {
+				if spec, _ := vitals.Lookup(t); c != "" && spec.MDC.Code == c {
+					return t, true
+				}
+			}
+			return "", false
+		}
 		if sys != "" && sys != vitals.LOINC {
 			return "", false
 		}

@@ -28,6 +28,9 @@ type Raw struct {
 	// wrong JSON type, a number is past float64's range, or a field is
 	// given twice; the rest of the message is still usable.
 	Malformed bool
+	// HasGATT: the reading is in its Bluetooth form (NormalizeGATT).
+	HasGATT bool
+	GATT    GATT
 	// seen has a bit per contract field met so far (duplicates).
 	seen uint8
 	// at is the bit of the field being decoded; flaw and flawAt say what
@@ -56,6 +59,15 @@ func (r *Raw) malformed(f flaw) {
 	r.Malformed = true
 }
 
+// GATT is the Bluetooth form of a reading: {"gatt": {"uuid": "2A35",
+// "value": "<base64>", "utc_offset": "+01:00"}}, the characteristic as
+// the device sent it, and the UTC offset of the device's clock.
+type GATT struct {
+	UUID, Value, UTCOffset []byte
+	HasUUID, HasValue      bool
+	HasOffset              bool
+}
+
 // Bits of Raw.seen.
 const (
 	seenType uint8 = 1 << iota
@@ -64,7 +76,11 @@ const (
 	seenValue
 	seenSystolic
 	seenDiastolic
+	seenGATT
 )
+
+// seenPlain are the fields of a reading's plain form.
+const seenPlain = seenType | seenUnit | seenValue | seenSystolic | seenDiastolic
 
 // Message is a decoded payload. Reuse one Message across Decode calls to
 // avoid allocations.
@@ -211,8 +227,43 @@ func (d *decoder) field(key []byte, r *Raw) (known, ok bool) {
 	case "diastolic":
 		r.once(seenDiastolic)
 		return true, d.numberField(&r.Diastolic, &r.HasDiastolic, r)
+	case "gatt":
+		r.once(seenGATT)
+		r.HasGATT = true
+		return true, d.gattField(r)
 	}
 	return false, d.skip(1)
+}
+
+// gattField decodes the members of a reading's "gatt" object; like the
+// reading's own fields, one given twice or of the wrong JSON type makes
+// the reading malformed.
+func (d *decoder) gattField(r *Raw) bool {
+	d.ws()
+	if d.peek() != '{' {
+		r.Malformed = true
+		return d.skip(1)
+	}
+	d.i++
+	g := &r.GATT
+	str := func(dst *[]byte, has *bool) bool {
+		if *has {
+			r.Malformed = true
+		}
+		*has = true
+		return d.stringField(dst, r)
+	}
+	return d.object(func(key []byte) bool {
+		switch string(key) {
+		case "uuid":
+			return str(&g.UUID, &g.HasUUID)
+		case "value":
+			return str(&g.Value, &g.HasValue)
+		case "utc_offset":
+			return str(&g.UTCOffset, &g.HasOffset)
+		}
+		return d.skip(1)
+	})
 }
 
 // once records a field and marks the reading malformed on its second time.
@@ -622,6 +673,10 @@ func daysIn(month, year int) int {
 func Normalize(raw *Raw, device string, now time.Time, maxFuture, maxAge time.Duration, out *vitals.Reading) *vitals.RejectError {
 	if raw.Malformed {
 		return malformedReading(raw)
+	}
+	if raw.HasGATT {
+		// Its readings are NormalizeGATT's: one item, several readings.
+		return errGATTForm
 	}
 	spec, ok := vitals.LookupBytes(raw.Type)
 	if !ok {

@@ -199,6 +199,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"seq":4,"readings":[{"type":"heart_rate","value":70,"value":71,"unit":"/min"},{"type":"heart_rate","value":1e309,"unit":"/min"}]}`))
 	f.Add([]byte(`{"seq":9223372036854775808,"readings":[]}`))
 	f.Add([]byte(`{"type":"heart_rate","type":"spo2","value":-1e309,"unit":"/min","time":"2026-03-01T08:00:00Z","time":"x"}`))
+	f.Add([]byte(`{"seq":5,"readings":[{"gatt":{"uuid":"2A35","value":"BngAUABdAOoHAwEIHgBIAA==","utc_offset":"+01:00"}},{"gatt":{"uuid":"2A37","uuid":"x"}}]}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var m Message
 		err := Decode(payload, &m)

@@ -328,14 +328,28 @@ func (in *Ingester) handle(ctx context.Context, d Delivery, msg *Message) {
 			report.Seq = &seq
 		}
 		good = make([]vitals.Reading, 0, len(msg.Readings))
+		var parts []vitals.Reading
+		var refused []*vitals.RejectError
 		for i := range msg.Readings {
+			if msg.Readings[i].HasGATT {
+				// One characteristic, several readings, each kept or refused.
+				parts, refused = NormalizeGATT(&msg.Readings[i], d.Device, now, in.cfg.MaxFuture, in.cfg.MaxAge, parts[:0], refused[:0])
+				for _, rej := range refused {
+					report.Rejects = append(report.Rejects, rejectItem{Index: i, Reason: string(rej.Reason), Detail: rej.Detail})
+				}
+				for _, r := range parts {
+					if rej := in.attribute(d.Device, &r); rej != nil {
+						report.Rejects = append(report.Rejects, rejectItem{Index: i, Reason: string(rej.Reason), Detail: rej.Detail})
+						continue
+					}
+					good = append(good, r)
+				}
+				continue
+			}
 			var r vitals.Reading
 			rej := Normalize(&msg.Readings[i], d.Device, now, in.cfg.MaxFuture, in.cfg.MaxAge, &r)
 			if rej == nil {
-				var reason vitals.Reason
-				if r.Patient, reason = in.deps.Resolver.Resolve(d.Device, r.Time); reason != "" {
-					rej = &vitals.RejectError{Reason: reason, Detail: ResolveDetail(reason)}
-				}
+				rej = in.attribute(d.Device, &r)
 			}
 			if rej != nil {
 				report.Rejects = append(report.Rejects, rejectItem{Index: i, Reason: string(rej.Reason), Detail: rej.Detail})
@@ -362,6 +376,15 @@ func (in *Ingester) handle(ctx context.Context, d Delivery, msg *Message) {
 	case <-ctx.Done():
 		in.done()
 	}
+}
+
+// attribute sets the patient the device was bound to at the reading's time.
+func (in *Ingester) attribute(device string, r *vitals.Reading) *vitals.RejectError {
+	var reason vitals.Reason
+	if r.Patient, reason = in.deps.Resolver.Resolve(device, r.Time); reason != "" {
+		return &vitals.RejectError{Reason: reason, Detail: ResolveDetail(reason)}
+	}
+	return nil
 }
 
 func (in *Ingester) refuse(device string, report *rejectReport) {

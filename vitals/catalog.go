@@ -37,6 +37,10 @@ type Code struct {
 // LOINC is the system URI of LOINC codes in FHIR.
 const LOINC = "http://loinc.org"
 
+// MDC is the system URI of IEEE 11073-10101 (MDC) codes in FHIR: the
+// nomenclature personal health devices name their measurements in.
+const MDC = "urn:iso:std:iso:11073:10101"
+
 // Unit is an accepted unit of a type with its conversion to the canonical
 // unit of that type.
 type Unit struct {
@@ -71,6 +75,11 @@ type Spec struct {
 	// for a fraction (0.97 for 97 %, as some phone health APIs report it)
 	// and refused with a hint, never stored as 0.97 %.
 	Percent bool
+	// MDC is the type's IEEE 11073-10101 code (zero when it has none), and
+	// ComponentMDC its panel parts', in the order of Components. A Bluetooth
+	// device's characteristic implies them; FHIR carries them beside LOINC.
+	MDC          Code
+	ComponentMDC []Code
 	// Display is how people are shown the type.
 	Display Display
 }
@@ -114,6 +123,7 @@ var catalog = map[Type]*Spec{
 	HeartRate: {
 		Type:      HeartRate,
 		Codes:     []Code{{LOINC, "8867-4", "Heart rate"}},
+		MDC:       Code{MDC, "149514", "MDC_PULS_RATE"},
 		Canonical: "/min",
 		Units:     []Unit{{"/min", same}},
 		Plausible: Range{0, 350},
@@ -122,6 +132,7 @@ var catalog = map[Type]*Spec{
 	RespiratoryRate: {
 		Type:      RespiratoryRate,
 		Codes:     []Code{{LOINC, "9279-1", "Respiratory rate"}},
+		MDC:       Code{MDC, "151562", "MDC_RESP_RATE"},
 		Canonical: "/min",
 		Units:     []Unit{{"/min", same}},
 		Plausible: Range{0, 120},
@@ -133,6 +144,7 @@ var catalog = map[Type]*Spec{
 			{LOINC, "2708-6", "Oxygen saturation in Arterial blood"},
 			{LOINC, "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"},
 		},
+		MDC:       Code{MDC, "150456", "MDC_PULS_OXIM_SAT_O2"},
 		Canonical: "%",
 		Units:     []Unit{{"%", same}},
 		Plausible: Range{0, 100},
@@ -142,6 +154,7 @@ var catalog = map[Type]*Spec{
 	BodyTemperature: {
 		Type:      BodyTemperature,
 		Codes:     []Code{{LOINC, "8310-5", "Body temperature"}},
+		MDC:       Code{MDC, "150364", "MDC_TEMP_BODY"},
 		Canonical: "Cel",
 		Units: []Unit{
 			{"Cel", same},
@@ -151,12 +164,14 @@ var catalog = map[Type]*Spec{
 		Display:   Display{Label: "Temperature", Symbol: "°C", Digits: 1, StaleAfter: 14 * time.Hour, Order: 4, Tile: true},
 	},
 	BloodPressure: {
-		Type:      BloodPressure,
-		Codes:     []Code{{LOINC, "85354-9", "Blood pressure panel with all children optional"}},
-		Canonical: "mm[Hg]",
-		Units:     []Unit{{"mm[Hg]", same}},
-		Plausible: Range{20, 320},
-		Diastolic: Range{5, 250},
+		Type:         BloodPressure,
+		Codes:        []Code{{LOINC, "85354-9", "Blood pressure panel with all children optional"}},
+		MDC:          Code{MDC, "150020", "MDC_PRESS_BLD_NONINV"},
+		ComponentMDC: []Code{{MDC, "150021", "MDC_PRESS_BLD_NONINV_SYS"}, {MDC, "150022", "MDC_PRESS_BLD_NONINV_DIA"}},
+		Canonical:    "mm[Hg]",
+		Units:        []Unit{{"mm[Hg]", same}},
+		Plausible:    Range{20, 320},
+		Diastolic:    Range{5, 250},
 		Components: []Code{
 			{LOINC, "8480-6", "Systolic blood pressure"},
 			{LOINC, "8462-4", "Diastolic blood pressure"},
@@ -166,6 +181,7 @@ var catalog = map[Type]*Spec{
 	BodyWeight: {
 		Type:      BodyWeight,
 		Codes:     []Code{{LOINC, "29463-7", "Body weight"}},
+		MDC:       Code{MDC, "188736", "MDC_MASS_BODY_ACTUAL"},
 		Canonical: "kg",
 		Units: []Unit{
 			{"kg", same},
@@ -180,6 +196,7 @@ var catalog = map[Type]*Spec{
 		Codes: []Code{
 			{LOINC, "2339-0", "Glucose [Mass/volume] in Blood"},
 		},
+		MDC:       Code{MDC, "160020", "MDC_CONC_GLU_GEN"},
 		Canonical: "mg/dL",
 		Units: []Unit{
 			{"mg/dL", same},

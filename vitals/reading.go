@@ -57,11 +57,24 @@ const (
 	ReasonUnbound       Reason = "unbound_device" // the device was bound to no patient at the reading's time
 )
 
+// Reasons of the Bluetooth GATT form of a reading, where the device itself
+// says a value is not a measurement.
+const (
+	// ReasonSpecialValue: an IEEE 11073 special value (NaN, NRes, +INF,
+	// -INF, reserved) or a characteristic's "measurement unsuccessful"
+	// stands where a measurement should be.
+	ReasonSpecialValue Reason = "special_value"
+	// ReasonDeviceFlagged: the device's own status bits say the value is
+	// unreliable (sensor fault, no skin contact, out of its range) or not
+	// the patient's (a control solution, demonstration or test data).
+	ReasonDeviceFlagged Reason = "device_flagged"
+)
+
 // Reasons lists every reason, for metrics that should show zeros.
 func Reasons() []Reason {
 	return []Reason{ReasonMalformed, ReasonOversized, ReasonUnknownType, ReasonWrongUnit,
 		ReasonMissingValue, ReasonImplausible, ReasonBadTime, ReasonFutureTime, ReasonTooOld,
-		ReasonUnknownDevice, ReasonRevoked, ReasonUnbound}
+		ReasonUnknownDevice, ReasonRevoked, ReasonUnbound, ReasonSpecialValue, ReasonDeviceFlagged}
 }
 
 // RejectError is a refusal with its reason.
