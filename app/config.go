@@ -17,6 +17,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
@@ -40,11 +41,13 @@ type Config struct {
 	Store   StoreConfig   `yaml:"store"`
 	Records RecordsConfig `yaml:"records"`
 	Broker  BrokerConfig  `yaml:"broker"`
-	MQTT    MQTTConfig    `yaml:"mqtt"`
-	Ingest  ingest.Config `yaml:"ingest"`
-	Log     LogConfig     `yaml:"log"`
-	Sim     SimConfig     `yaml:"simulate"`
-	Alerts  AlertsConfig  `yaml:"alerts"`
+	// Devices bounds bulk enrolments and the device list's pages.
+	Devices devices.Config `yaml:"devices"`
+	MQTT    MQTTConfig     `yaml:"mqtt"`
+	Ingest  ingest.Config  `yaml:"ingest"`
+	Log     LogConfig      `yaml:"log"`
+	Sim     SimConfig      `yaml:"simulate"`
+	Alerts  AlertsConfig   `yaml:"alerts"`
 	// Telehealth configures video visits.
 	Telehealth TelehealthConfig `yaml:"telehealth"`
 	// API bounds the pages of history reads (readings, FHIR searches).
@@ -194,6 +197,7 @@ func DefaultConfig() Config {
 		Auth:       auth.DefaultConfig(),
 		Store:      StoreConfig{Kind: "sqlite"},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
+		Devices:    devices.DefaultConfig(),
 		Log:        LogConfig{Level: "info", Format: "json"},
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
@@ -365,6 +369,7 @@ func (c *Config) Validate() error {
 	section("telehealth", c.Telehealth.Validate())
 	section("alerts.snooze", c.Alerts.Snooze.Validate())
 	section("api", c.API.Validate())
+	section("devices", c.Devices.Validate())
 	section("log", c.Log.validate())
 	section("disk", c.Disk.Validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {

@@ -348,7 +348,7 @@ func (a *App) initHTTP(context.Context) error {
 	h, err := httpapi.New(httpapi.Deps{
 		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https",
 		Signer: a.signer, Sessions: a.sessions, Revoked: a.revoked, Glass: a.glass, Audit: a.audit, Gate: a.gate, Watcher: a.watcher,
-		Devices: a.devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
+		Devices: a.devices, DeviceLimits: a.cfg.Devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
 		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,
 		Visits: a.visits, SFU: a.sfu, Recorder: a.recorder, JoinLinkTTL: a.cfg.Telehealth.JoinLinkTTL,
 		JoinLinkMaxAge: a.cfg.Telehealth.JoinLinkMaxAge,

@@ -47,6 +47,9 @@ type Deps struct {
 	Watcher  *auth.Watcher
 
 	Devices *devices.Registry
+	// DeviceLimits bound bulk enrolments and the device list's pages
+	// (zero: devices.DefaultConfig).
+	DeviceLimits devices.Config
 	// Disconnect drops a device's broker connection (revocation); nil
 	// with an external broker.
 	Disconnect func(device string)
