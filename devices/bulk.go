@@ -63,7 +63,7 @@ type BulkError struct {
 }
 
 func (e *BulkError) Error() string {
-	return fmt.Sprintf("%v: %d bad rows", ErrBulkRefused, len(e.Rows)+e.More)
+	return fmt.Sprintf("%v: bad rows: %d", ErrBulkRefused, len(e.Rows)+e.More)
 }
 
 // Is makes errors.Is(err, ErrBulkRefused) hold.
