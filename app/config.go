@@ -157,6 +157,11 @@ type BrokerConfig struct {
 	WebSocketAddr string `yaml:"websocket_addr"`
 	// AllowPlaintext permits MQTT without TLS on a non-loopback address.
 	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// ClientCAFile, when set, is the CA certificates (PEM) whose client
+	// certificates devices may authenticate with instead of a secret
+	// (mutual TLS; the certificate's common name is the device id). It
+	// needs tls.cert_file.
+	ClientCAFile string `yaml:"client_ca_file"`
 	// Limits bound connections and packets (broker.Limits).
 	Limits broker.Limits `yaml:"limits"`
 }
@@ -361,6 +366,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker.Embedded {
 		section("broker.limits", c.Broker.Limits.Validate())
+		if c.Broker.ClientCAFile != "" && !c.TLS.Enabled() {
+			bad("broker.client_ca_file", "client certificates need TLS: set tls.cert_file and tls.key_file")
+		}
 	} else {
 		section("mqtt", c.MQTT.Validate())
 	}

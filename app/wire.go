@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -298,8 +299,12 @@ func (a *App) initBroker(context.Context) error {
 	if svc.Password == "" {
 		svc.Password = auth.NewSecret()
 	}
+	clientCAs, err := a.clientCAs()
+	if err != nil {
+		return err
+	}
 	b, err := broker.New(broker.Config{
-		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf,
+		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf, ClientCAs: clientCAs,
 		ServiceUser: svc.Username, ServicePassword: svc.Password,
 		Handler: embeddedHandler{a.ingester, a.devices}, Limits: a.brokerLimits(),
 		OnRefuse: func(listener, limit string) { a.connRefused.WithLabelValues("mqtt-"+listener, limit).Inc() },
@@ -309,6 +314,23 @@ func (a *App) initBroker(context.Context) error {
 	}
 	a.broker, a.rejecter = b, b
 	return nil
+}
+
+// clientCAs reads broker.client_ca_file (nil when unset).
+func (a *App) clientCAs() (*x509.CertPool, error) {
+	f := a.cfg.Broker.ClientCAFile
+	if f == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("broker.client_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("broker.client_ca_file: %s holds no PEM certificate", f)
+	}
+	return pool, nil
 }
 
 // brokerLimits are the configured ones, except that simulated patients'

@@ -334,6 +334,14 @@ func (r *Registry) Authenticate(id, secret string) bool {
 	return true
 }
 
+// Active reports whether the device is registered and not revoked.
+func (r *Registry) Active(id string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	d, ok := r.devices[id]
+	return ok && !d.Revoked()
+}
+
 // Resolve attributes a reading of device at t to a patient, or says why it
 // cannot be attributed.
 func (r *Registry) Resolve(id string, t time.Time) (string, vitals.Reason) {
