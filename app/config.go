@@ -43,11 +43,14 @@ type Config struct {
 	Broker  BrokerConfig  `yaml:"broker"`
 	// Devices bounds bulk enrolments and the device list's pages.
 	Devices devices.Config `yaml:"devices"`
-	MQTT    MQTTConfig     `yaml:"mqtt"`
-	Ingest  ingest.Config  `yaml:"ingest"`
-	Log     LogConfig      `yaml:"log"`
-	Sim     SimConfig      `yaml:"simulate"`
-	Alerts  AlertsConfig   `yaml:"alerts"`
+	// BrokerAuth is the endpoint an external broker asks who may connect
+	// and publish (off without a secret file).
+	BrokerAuth httpapi.BrokerAuthConfig `yaml:"broker_auth"`
+	MQTT       MQTTConfig               `yaml:"mqtt"`
+	Ingest     ingest.Config            `yaml:"ingest"`
+	Log        LogConfig                `yaml:"log"`
+	Sim        SimConfig                `yaml:"simulate"`
+	Alerts     AlertsConfig             `yaml:"alerts"`
 	// Telehealth configures video visits.
 	Telehealth TelehealthConfig `yaml:"telehealth"`
 	// API bounds the pages of history reads (readings, FHIR searches).
@@ -203,6 +206,7 @@ func DefaultConfig() Config {
 		Store:      StoreConfig{Kind: "sqlite"},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
 		Devices:    devices.DefaultConfig(),
+		BrokerAuth: httpapi.DefaultBrokerAuthConfig(),
 		Log:        LogConfig{Level: "info", Format: "json"},
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
@@ -378,6 +382,7 @@ func (c *Config) Validate() error {
 	section("alerts.snooze", c.Alerts.Snooze.Validate())
 	section("api", c.API.Validate())
 	section("devices", c.Devices.Validate())
+	section("broker_auth", c.BrokerAuth.Validate())
 	section("log", c.Log.validate())
 	section("disk", c.Disk.Validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -316,6 +317,36 @@ func (a *App) initBroker(context.Context) error {
 	return nil
 }
 
+// brokerAuth is the policy an external broker's dynamic auth answers by
+// (the registry's devices and the service account of mqtt.username), and
+// the shared secret it must send; nil without broker_auth.secret_file.
+func (a *App) brokerAuth() (httpapi.BrokerPolicy, string, error) {
+	c := a.cfg.BrokerAuth
+	if c.SecretFile == "" {
+		return nil, "", nil
+	}
+	fi, err := os.Stat(c.SecretFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: %s is readable by others (mode %v): make it 0600", c.SecretFile, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(c.SecretFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if len(secret) < 32 {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: the secret must be 32 characters or more")
+	}
+	a.brokerAuthLimit = auth.NewLimiter(c.PerSecond*60, c.Burst, 0)
+	a.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitalwire_rate_limited_total",
+		Help: "Requests answered 429 by a per-source limit.", ConstLabels: prometheus.Labels{"limit": "broker_auth"}},
+		func() float64 { return float64(a.brokerAuthLimit.Denied()) }))
+	return broker.NewPolicy(a.devices, a.cfg.MQTT.Username, a.cfg.MQTT.Password), secret, nil
+}
+
 // clientCAs reads broker.client_ca_file (nil when unset).
 func (a *App) clientCAs() (*x509.CertPool, error) {
 	f := a.cfg.Broker.ClientCAFile
@@ -367,6 +398,10 @@ func (a *App) initHTTP(context.Context) error {
 	if a.broker != nil {
 		disconnect = a.broker.DisconnectDevice
 	}
+	bp, secret, err := a.brokerAuth()
+	if err != nil {
+		return err
+	}
 	h, err := httpapi.New(httpapi.Deps{
 		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https",
 		Signer: a.signer, Sessions: a.sessions, Revoked: a.revoked, Glass: a.glass, Audit: a.audit, Gate: a.gate, Watcher: a.watcher,
@@ -376,6 +411,7 @@ func (a *App) initHTTP(context.Context) error {
 		JoinLinkMaxAge: a.cfg.Telehealth.JoinLinkMaxAge,
 		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready, Pages: a.cfg.API,
 		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
+		BrokerPolicy: bp, BrokerSecret: secret, BrokerAuthLimit: a.brokerAuthLimit,
 	})
 	if err != nil {
 		return err

@@ -85,6 +85,14 @@ type Deps struct {
 	Refusals       *auth.Refusals
 	AnonymousLimit *auth.Limiter
 	SignInLimit    *auth.Limiter
+
+	// BrokerPolicy, when set, answers an external broker's dynamic
+	// authentication and authorization (POST /api/v1/broker/auth and
+	// /acl) for callers that send BrokerSecret, at most BrokerAuthLimit
+	// per source; without it those routes are 404.
+	BrokerPolicy    BrokerPolicy
+	BrokerSecret    string
+	BrokerAuthLimit *auth.Limiter
 }
 
 func (d Deps) check() error {
@@ -100,6 +108,9 @@ func (d Deps) check() error {
 		if !ok {
 			missing = append(missing, name)
 		}
+	}
+	if d.BrokerPolicy != nil && (len(d.BrokerSecret) < 32 || d.BrokerAuthLimit == nil) {
+		missing = append(missing, "BrokerSecret (32 characters or more) and BrokerAuthLimit, with BrokerPolicy")
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -67,6 +68,7 @@ func routes(d Deps) []Route {
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
+	ba := brokerAuthAPI{policy: d.BrokerPolicy, secret: sha256.Sum256([]byte(d.BrokerSecret)), limit: d.BrokerAuthLimit, log: d.Log}
 
 	table := []Route{
 		{Pattern: "GET /healthz", Access: Public, handler: http.HandlerFunc(hs.healthz)},
@@ -77,6 +79,10 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/devices", Roles: admin, handler: http.HandlerFunc(dev.add)},
 		{Pattern: "POST /api/v1/devices/bulk", Roles: admin, handler: http.HandlerFunc(dev.bulk)},
 		{Pattern: "GET /api/v1/device-kinds", Access: Public, handler: http.HandlerFunc(deviceKinds)},
+		// An external broker's dynamic auth: the shared secret, checked by
+		// the handler, rate limited per source.
+		{Pattern: "POST /api/v1/broker/auth", Access: Self, handler: http.HandlerFunc(ba.authenticate)},
+		{Pattern: "POST /api/v1/broker/acl", Access: Self, handler: http.HandlerFunc(ba.authorize)},
 		{Pattern: "GET /api/v1/devices/{id}", Roles: admin, handler: http.HandlerFunc(dev.get)},
 		{Pattern: "POST /api/v1/devices/{id}/bind", Roles: admin, handler: http.HandlerFunc(dev.bind)},
 		{Pattern: "POST /api/v1/devices/{id}/unbind", Roles: admin, handler: http.HandlerFunc(dev.unbind)},

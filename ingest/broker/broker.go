@@ -13,10 +13,7 @@
 package broker
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -24,7 +21,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -130,8 +126,8 @@ func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error)
 		InlineClient: true,
 		Logger:       slog.New(&slogAdapter{log: log}),
 	})
-	sum := sha256.Sum256([]byte(cfg.ServicePassword))
-	hook := &accessHook{devices: devices, handler: cfg.Handler, serviceUser: []byte(cfg.ServiceUser), serviceSum: sum, limits: lim, log: log}
+	hook := &accessHook{devices: devices, policy: NewPolicy(devices, cfg.ServiceUser, cfg.ServicePassword), handler: cfg.Handler,
+		limits: lim, log: log}
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
@@ -199,12 +195,11 @@ func (b *Broker) Reject(device string, payload []byte) {
 
 type accessHook struct {
 	mqtt.HookBase
-	devices     Authenticator
-	handler     Handler
-	serviceUser []byte
-	serviceSum  [32]byte
-	limits      Limits
-	log         zerolog.Logger
+	devices Authenticator
+	policy  *Policy
+	handler Handler
+	limits  Limits
+	log     zerolog.Logger
 }
 
 func (h *accessHook) ID() string { return "vitalwire-access" }
@@ -290,27 +285,16 @@ func (h *accessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 }
 
 func (h *accessHook) refusal(cl *mqtt.Client, pk packets.Packet) string {
-	user, pass := pk.Connect.Username, pk.Connect.Password
+	user := string(pk.Connect.Username)
 	if cert := peerCertificate(cl.Net.Conn); cert != nil {
 		return h.certRefusal(cl, pk, cert)
 	}
-	if len(user) == 0 {
-		return "no username"
-	}
-	if bytes.Equal(user, h.serviceUser) {
-		sum := sha256.Sum256(pass)
-		if subtle.ConstantTimeCompare(sum[:], h.serviceSum[:]) != 1 {
-			return "credentials"
+	if user != "" && !h.policy.IsService(user) {
+		if why := h.deviceConnect(pk, user); why != "" {
+			return why // before the secret's hash is paid
 		}
-		return ""
 	}
-	if why := h.deviceConnect(pk, string(user)); why != "" {
-		return why
-	}
-	if !h.devices.Authenticate(string(user), string(pass)) {
-		return "credentials"
-	}
-	return ""
+	return h.policy.Login(user, string(pk.Connect.Password), pk.Connect.ClientIdentifier)
 }
 
 // deviceConnect checks what a device's CONNECT says beyond its
@@ -339,7 +323,7 @@ func (h *accessHook) certRefusal(cl *mqtt.Client, pk packets.Packet, cert *x509.
 	id := cert.Subject.CommonName
 	user := string(pk.Connect.Username)
 	switch {
-	case !devices.ValidID(id) || id == string(h.serviceUser):
+	case !devices.ValidID(id) || h.policy.IsService(id):
 		return "certificate common name is not a device id"
 	case user != "" && user != id:
 		return "username is not the certificate's device"
@@ -380,25 +364,9 @@ func remoteIP(addr string) string {
 	return addr
 }
 
-// OnACLCheck: the service account writes only rejects and reads device
-// topics (plain or through a shared subscription); a device writes only its
-// own readings and status and reads only its own rejects.
+// OnACLCheck is the policy's: see Policy.Allow.
 func (h *accessHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
-	user := string(cl.Properties.Username)
-	if user == string(h.serviceUser) {
-		if write {
-			_, kind, ok := topic.Parse(t)
-			return ok && kind == topic.KindRejects
-		}
-		if _, filter, ok := topic.Unshare(t); ok {
-			t = filter
-		}
-		return strings.HasPrefix(t, topic.Prefix)
-	}
-	if write {
-		return t == topic.Readings(user) || t == topic.Status(user)
-	}
-	return t == topic.Rejects(user)
+	return h.policy.Allow(string(cl.Properties.Username), t, write)
 }
 
 // slogAdapter routes mochi's slog output into zerolog at warn and above.
