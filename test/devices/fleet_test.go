@@ -12,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/test/harness"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -300,5 +302,96 @@ func TestTheDeviceListIsSearchableAndPaged(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, s.Call(t, "GET", "/api/v1/devices?limit=100000", s.Admin(), nil, nil))
 		require.Equal(t, http.StatusBadRequest, s.Call(t, "GET", "/api/v1/devices?after=%00", s.Admin(), nil, nil))
 		require.Equal(t, http.StatusBadRequest, s.Call(t, "GET", "/api/v1/devices?q="+strings.Repeat("x", 200), s.Admin(), nil, nil))
+	})
+}
+
+func TestTheAdminDevicesPageSearchesPagesAndEnrolsFromACSV(t *testing.T) {
+	t.Parallel()
+	s := harness.Start(t, harness.Config(t))
+	var csv strings.Builder
+	csv.WriteString("id,kind,serial,model\n")
+	for i := range 120 {
+		kind, model := "watch", "Acme W2"
+		if i%4 == 0 {
+			kind, model = "cuff", "Omron X7"
+		}
+		fmt.Fprintf(&csv, "ward-%03d,%s,SN-%03d,%s\n", i, kind, i, model)
+	}
+	var got bulkAnswer
+	st, body := s.Raw(t, "POST", "/api/v1/devices/bulk", s.Admin(), "text/csv", "", []byte(csv.String()))
+	require.Equal(t, http.StatusCreated, st, "%s", body)
+	require.NoError(t, json.Unmarshal(body, &got))
+	dev := harness.Connect(t, s.BrokerURL(), got.Devices[1].ID, got.Devices[1].Secret)
+	dev.PublishTo("vitalwire/v1/devices/ward-001/status", `{"online":true,"battery":0.81,"firmware":"3.0.2"}`)
+	require.Eventually(t, func() bool {
+		p := listDevices(t, s, "?q=ward-001")
+		return len(p.Devices) == 1 && p.Devices[0].Status.Firmware == "3.0.2"
+	}, 10*time.Second, 50*time.Millisecond)
+
+	adm := s.SignIn(t, testenv.StartBrowser(t), "root", auth.RoleAdmin)
+	count := `document.querySelector('#device-count').textContent`
+	adm.Wait(count+` === 'Devices 1–50 of 120'`, 15*time.Second)
+
+	t.Run("a row shows the device's kind, model, serial, battery, firmware and last seen", func(t *testing.T) {
+		row := testenv.Eval[string](adm, `[...document.querySelectorAll('#device-list tbody tr')].find(r => r.cells[0].textContent === 'ward-001').textContent`)
+		for _, want := range []string{"watch", "Acme W2", "SN-001", "online", "81 %", "3.0.2", "s ago"} {
+			require.Contains(t, row, want)
+		}
+	})
+
+	t.Run("the pager walks the list and back", func(t *testing.T) {
+		testenv.Eval[bool](adm, `(document.querySelector('#devices-next').click(), true)`)
+		adm.Wait(count+` === 'Devices 51–100 of 120'`, 10*time.Second)
+		testenv.Eval[bool](adm, `(document.querySelector('#devices-next').click(), true)`)
+		adm.Wait(count+` === 'Devices 101–120 of 120' && document.querySelector('#devices-next').disabled`, 10*time.Second)
+		testenv.Eval[bool](adm, `(document.querySelector('#devices-prev').click(), true)`)
+		adm.Wait(count+` === 'Devices 51–100 of 120'`, 10*time.Second)
+	})
+
+	t.Run("a search narrows the list to what matches", func(t *testing.T) {
+		testenv.Eval[bool](adm, `(() => { document.querySelector('#device-search').value = 'omron';
+			document.querySelector('form[role=search]').requestSubmit(); return true })()`)
+		adm.Wait(count+` === 'Devices 1–30 of 30'`, 10*time.Second)
+		kinds := testenv.Eval[[]string](adm, `[...document.querySelectorAll('#device-list tbody tr')].map(r => r.cells[1].textContent)`)
+		require.Len(t, kinds, 30)
+		for _, k := range kinds {
+			require.Equal(t, "cuff", k)
+		}
+		adm.Screenshot("devices-search")
+		require.Empty(t, harness.Axe(t, adm), "serious accessibility violations on the devices page")
+	})
+
+	upload := func(text string) {
+		testenv.Eval[bool](adm, `(() => { const dt = new DataTransfer();
+			dt.items.add(new File([`+harness.JSString(text)+`], 'fleet.csv', { type: 'text/csv' }));
+			const f = document.querySelector('form[aria-label="Enrol a fleet"]');
+			f.querySelector('input[type=file]').files = dt.files; f.requestSubmit(); return true })()`)
+	}
+
+	t.Run("a CSV with bad rows is refused and its rows are named", func(t *testing.T) {
+		upload("id,kind\nnew-1,watch\nnew-2,toaster\nward-003,cuff\n")
+		adm.Wait(`document.querySelectorAll('form[aria-label="Enrol a fleet"] tbody tr').length === 2`, 10*time.Second)
+		rows := testenv.Eval[[]string](adm, `[...document.querySelectorAll('form[aria-label="Enrol a fleet"] tbody tr')].map(r => r.textContent)`)
+		require.Contains(t, rows[0], "3")
+		require.Contains(t, rows[0], "toaster")
+		require.Contains(t, rows[1], "already registered")
+		require.Contains(t, testenv.Eval[string](adm, `document.querySelector('form[aria-label="Enrol a fleet"] .error').textContent`), "nothing was changed")
+		adm.Screenshot("devices-enrol-refused")
+		require.Empty(t, harness.Axe(t, adm), "serious accessibility violations with the refusal shown")
+		require.Equal(t, http.StatusNotFound, s.Call(t, "GET", "/api/v1/devices/new-1", s.Admin(), nil, nil))
+	})
+
+	t.Run("a good CSV is enrolled; the secrets are offered once as a file", func(t *testing.T) {
+		upload("id,kind,model\nnew-1,watch,Acme W2\nnew-2,oximeter,Nonin 3230\n")
+		adm.Wait(`document.querySelector('form[aria-label="Enrol a fleet"] a[download]')`, 10*time.Second)
+		require.Contains(t, testenv.Eval[string](adm, `document.querySelector('form[aria-label="Enrol a fleet"] [role=status]').textContent`), "Enrolled 2 devices")
+		secrets := testenv.Eval[string](adm, `document.querySelector('#enrol-secrets').value`)
+		lines := strings.Split(strings.TrimSpace(secrets), "\n")
+		require.Len(t, lines, 3)
+		id, secret, _ := strings.Cut(lines[2], ",")
+		require.Equal(t, "new-2", id)
+		harness.Connect(t, s.BrokerURL(), id, secret) // the secret is the device's
+		adm.Wait(count+` === 'Devices 1–30 of 30'`, 10*time.Second)
+		adm.Screenshot("devices-enrolled")
 	})
 }
