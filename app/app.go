@@ -90,7 +90,9 @@ type App struct {
 	ingester *ingest.Ingester
 	consumer *ingest.Consumer
 	broker   *broker.Broker
-	rejecter ingest.Rejecter
+	// brokerAuthLimit limits an external broker's auth calls per source.
+	brokerAuthLimit *auth.Limiter
+	rejecter        ingest.Rejecter
 
 	httpSrv *http.Server
 	httpLn  net.Listener

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
@@ -40,11 +41,16 @@ type Config struct {
 	Store   StoreConfig   `yaml:"store"`
 	Records RecordsConfig `yaml:"records"`
 	Broker  BrokerConfig  `yaml:"broker"`
-	MQTT    MQTTConfig    `yaml:"mqtt"`
-	Ingest  ingest.Config `yaml:"ingest"`
-	Log     LogConfig     `yaml:"log"`
-	Sim     SimConfig     `yaml:"simulate"`
-	Alerts  AlertsConfig  `yaml:"alerts"`
+	// Devices bounds bulk enrolments and the device list's pages.
+	Devices devices.Config `yaml:"devices"`
+	// BrokerAuth is the endpoint an external broker asks who may connect
+	// and publish (off without a secret file).
+	BrokerAuth httpapi.BrokerAuthConfig `yaml:"broker_auth"`
+	MQTT       MQTTConfig               `yaml:"mqtt"`
+	Ingest     ingest.Config            `yaml:"ingest"`
+	Log        LogConfig                `yaml:"log"`
+	Sim        SimConfig                `yaml:"simulate"`
+	Alerts     AlertsConfig             `yaml:"alerts"`
 	// Telehealth configures video visits.
 	Telehealth TelehealthConfig `yaml:"telehealth"`
 	// API bounds the pages of history reads (readings, FHIR searches).
@@ -157,6 +163,11 @@ type BrokerConfig struct {
 	WebSocketAddr string `yaml:"websocket_addr"`
 	// AllowPlaintext permits MQTT without TLS on a non-loopback address.
 	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// ClientCAFile, when set, is the CA certificates (PEM) whose client
+	// certificates devices may authenticate with instead of a secret
+	// (mutual TLS; the certificate's common name is the device id). It
+	// needs tls.cert_file.
+	ClientCAFile string `yaml:"client_ca_file"`
 	// Limits bound connections and packets (broker.Limits).
 	Limits broker.Limits `yaml:"limits"`
 }
@@ -197,6 +208,8 @@ func DefaultConfig() Config {
 		Auth:       auth.DefaultConfig(),
 		Store:      StoreConfig{Kind: "sqlite"},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
+		Devices:    devices.DefaultConfig(),
+		BrokerAuth: httpapi.DefaultBrokerAuthConfig(),
 		Log:        LogConfig{Level: "info", Format: "json"},
 		Sim:        SimConfig{Patients: -1, Interval: 5 * time.Second},
 		Telehealth: telehealth.DefaultSettings(),
@@ -361,6 +374,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker.Embedded {
 		section("broker.limits", c.Broker.Limits.Validate())
+		if c.Broker.ClientCAFile != "" && !c.TLS.Enabled() {
+			bad("broker.client_ca_file", "client certificates need TLS: set tls.cert_file and tls.key_file")
+		}
 	} else {
 		section("mqtt", c.MQTT.Validate())
 	}
@@ -371,6 +387,8 @@ func (c *Config) Validate() error {
 	section("alerts.webhooks", alerts.ValidateWebhooks(c.Alerts.Webhooks))
 	section("api", c.API.Validate())
 	section("http_ingest", c.HTTPIngest.Validate())
+	section("devices", c.Devices.Validate())
+	section("broker_auth", c.BrokerAuth.Validate())
 	section("log", c.Log.validate())
 	section("disk", c.Disk.Validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {

@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -323,8 +325,12 @@ func (a *App) initBroker(context.Context) error {
 	if svc.Password == "" {
 		svc.Password = auth.NewSecret()
 	}
+	clientCAs, err := a.clientCAs()
+	if err != nil {
+		return err
+	}
 	b, err := broker.New(broker.Config{
-		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf,
+		Addr: a.cfg.Broker.Addr, WebSocketAddr: a.cfg.Broker.WebSocketAddr, TLS: tlsConf, ClientCAs: clientCAs,
 		ServiceUser: svc.Username, ServicePassword: svc.Password,
 		Handler: embeddedHandler{a.ingester, a.devices}, Limits: a.brokerLimits(),
 		OnRefuse: func(listener, limit string) { a.connRefused.WithLabelValues("mqtt-"+listener, limit).Inc() },
@@ -334,6 +340,53 @@ func (a *App) initBroker(context.Context) error {
 	}
 	a.broker, a.rejecter = b, b
 	return nil
+}
+
+// brokerAuth is the policy an external broker's dynamic auth answers by
+// (the registry's devices and the service account of mqtt.username), and
+// the shared secret it must send; nil without broker_auth.secret_file.
+func (a *App) brokerAuth() (httpapi.BrokerPolicy, string, error) {
+	c := a.cfg.BrokerAuth
+	if c.SecretFile == "" {
+		return nil, "", nil
+	}
+	fi, err := os.Stat(c.SecretFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: %s is readable by others (mode %v): make it 0600", c.SecretFile, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(c.SecretFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if len(secret) < 32 {
+		return nil, "", fmt.Errorf("broker_auth.secret_file: the secret must be 32 characters or more")
+	}
+	a.brokerAuthLimit = auth.NewLimiter(c.PerSecond*60, c.Burst, 0)
+	a.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitalwire_rate_limited_total",
+		Help: "Requests answered 429 by a per-source limit.", ConstLabels: prometheus.Labels{"limit": "broker_auth"}},
+		func() float64 { return float64(a.brokerAuthLimit.Denied()) }))
+	return broker.NewPolicy(a.devices, a.cfg.MQTT.Username, a.cfg.MQTT.Password), secret, nil
+}
+
+// clientCAs reads broker.client_ca_file (nil when unset).
+func (a *App) clientCAs() (*x509.CertPool, error) {
+	f := a.cfg.Broker.ClientCAFile
+	if f == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("broker.client_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("broker.client_ca_file: %s holds no PEM certificate", f)
+	}
+	return pool, nil
 }
 
 // brokerLimits are the configured ones, except that simulated patients'
@@ -374,16 +427,21 @@ func (a *App) initHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
+	bp, secret, err := a.brokerAuth()
+	if err != nil {
+		return err
+	}
 	h, err := httpapi.New(httpapi.Deps{
 		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https",
 		Signer: a.signer, Sessions: a.sessions, Revoked: a.revoked, Glass: a.glass, Audit: a.audit, Gate: a.gate, Watcher: a.watcher,
-		Devices: a.devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
+		Devices: a.devices, DeviceLimits: a.cfg.Devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
 		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,
 		Visits: a.visits, SFU: a.sfu, Recorder: a.recorder, JoinLinkTTL: a.cfg.Telehealth.JoinLinkTTL,
 		JoinLinkMaxAge: a.cfg.Telehealth.JoinLinkMaxAge,
 		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready, Pages: a.cfg.API,
 		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
 		Ingest: httpIngester{a.ingester}, HTTPIngest: a.cfg.HTTPIngest, VendorKeys: vendorKeys,
+		BrokerPolicy: bp, BrokerSecret: secret, BrokerAuthLimit: a.brokerAuthLimit,
 	})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,8 @@ type Status struct {
 type Device struct {
 	ID        string    `json:"id"`
 	Kind      string    `json:"kind,omitempty"`
+	Serial    string    `json:"serial,omitempty"`
+	Model     string    `json:"model,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	Bindings  []Binding `json:"bindings"`
@@ -107,6 +110,9 @@ type Registry struct {
 	mu      sync.RWMutex
 	devices map[string]*Device
 	dirty   map[string]bool // status changed since the last flush
+	// pending holds the ids of a bulk enrolment being written, so that
+	// no other enrolment takes them meanwhile.
+	pending map[string]bool
 }
 
 // SetHasher runs the secret checks of Authenticate in h's slots.
@@ -114,8 +120,8 @@ func (r *Registry) SetHasher(h *auth.Hasher) { r.hasher = h }
 
 // Open loads the registry from the records database.
 func Open(ctx context.Context, db *sql.DB) (*Registry, error) {
-	r := &Registry{db: db, now: time.Now, devices: map[string]*Device{}, dirty: map[string]bool{}}
-	rows, err := db.QueryContext(ctx, `SELECT id, kind, secret_hash, mqtt_hash, created_at, revoked_at,
+	r := &Registry{db: db, now: time.Now, devices: map[string]*Device{}, dirty: map[string]bool{}, pending: map[string]bool{}}
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, serial, model, secret_hash, mqtt_hash, created_at, revoked_at,
 		last_seen, online, battery, firmware FROM devices`)
 	if err != nil {
 		return nil, fmt.Errorf("load devices: %w", err)
@@ -126,7 +132,7 @@ func Open(ctx context.Context, db *sql.DB) (*Registry, error) {
 		var created int64
 		var revoked, seen sql.NullInt64
 		var battery sql.NullFloat64
-		if err := rows.Scan(&d.ID, &d.Kind, &d.secretHash, &d.mqttHash, &created, &revoked, &seen,
+		if err := rows.Scan(&d.ID, &d.Kind, &d.Serial, &d.Model, &d.secretHash, &d.mqttHash, &created, &revoked, &seen,
 			&d.Status.Online, &battery, &d.Status.Firmware); err != nil {
 			return nil, fmt.Errorf("load devices: %w", err)
 		}
@@ -170,17 +176,20 @@ func Open(ctx context.Context, db *sql.DB) (*Registry, error) {
 	return r, brows.Err()
 }
 
-// Add registers a device and returns its secret, which is not stored and
-// cannot be shown again.
+// Add registers a device of a kind of the catalog ("" for none said) and
+// returns its secret, which is not stored and cannot be shown again.
 func (r *Registry) Add(ctx context.Context, id, kind string) (secret string, err error) {
 	if !ValidID(id) {
 		return "", ErrInvalidID
+	}
+	if err := CheckKind(kind); err != nil {
+		return "", err
 	}
 	secret = auth.NewSecret()
 	d := &Device{ID: id, Kind: kind, CreatedAt: r.now().UTC(), secretHash: auth.HashSecret(secret), mqttHash: auth.MosquittoHash(secret)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.devices[id]; ok {
+	if _, ok := r.devices[id]; ok || r.pending[id] {
 		return "", ErrExists
 	}
 	if _, err := r.db.ExecContext(ctx, `INSERT INTO devices (id, kind, secret_hash, mqtt_hash, created_at) VALUES (?,?,?,?,?)`,
@@ -338,6 +347,14 @@ func (r *Registry) Check(ctx context.Context, id, secret string) error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// Active reports whether the device is registered and not revoked.
+func (r *Registry) Active(id string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	d, ok := r.devices[id]
+	return ok && !d.Revoked()
 }
 
 // Resolve attributes a reading of device at t to a patient, or says why it
@@ -498,4 +515,53 @@ func (r *Registry) Run(ctx context.Context, interval time.Duration) error {
 			_ = r.Flush(ctx)
 		}
 	}
+}
+
+// ErrBadQuery: a search or cursor of the device list that cannot be one.
+var ErrBadQuery = errors.New("invalid device search")
+
+// Search returns a page of at most limit devices, in id order, after the
+// id after ("" from the start), whose id, kind, serial, model, firmware or
+// current patient holds q (any case; "" matches all), with how many match
+// in all and the id to continue after ("" on the last page).
+func (r *Registry) Search(q, after string, limit int) (page []Device, total int, next string, err error) {
+	if len(q) > maxField || !printable(q) {
+		return nil, 0, "", fmt.Errorf("%w: q is at most %d printable ASCII characters", ErrBadQuery, maxField)
+	}
+	if after != "" && !ValidID(after) {
+		return nil, 0, "", fmt.Errorf("%w: after is a device id", ErrBadQuery)
+	}
+	if limit < 1 {
+		return nil, 0, "", fmt.Errorf("%w: limit must be positive", ErrBadQuery)
+	}
+	q = strings.ToLower(q)
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var hits []*Device
+	for _, d := range r.devices {
+		if q == "" || d.matches(q, now) {
+			hits = append(hits, d)
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ID < hits[j].ID })
+	start := sort.Search(len(hits), func(i int) bool { return hits[i].ID > after })
+	end := min(start+limit, len(hits))
+	for _, d := range hits[start:end] {
+		page = append(page, d.public())
+	}
+	if end < len(hits) {
+		next = hits[end-1].ID
+	}
+	return page, len(hits), next, nil
+}
+
+func (d *Device) matches(q string, now time.Time) bool {
+	p, _ := d.Patient(now)
+	for _, f := range []string{d.ID, d.Kind, d.Serial, d.Model, d.Status.Firmware, p} {
+		if strings.Contains(strings.ToLower(f), q) {
+			return true
+		}
+	}
+	return false
 }

@@ -125,7 +125,7 @@ func TestCheckSaysBusyApartFromAWrongSecret(t *testing.T) {
 	r := openRegistry(t, filepath.Join(t.TempDir(), "records.db"))
 	h := auth.NewHasher(1, 10*time.Millisecond)
 	r.SetHasher(h)
-	secret, err := r.Add(ctx, "cuff-1", "bp_cuff")
+	secret, err := r.Add(ctx, "cuff-1", "cuff")
 	require.NoError(t, err)
 
 	require.ErrorIs(t, r.Check(ctx, "cuff-1", secret+"x"), devices.ErrCredentials)

@@ -47,6 +47,9 @@ type Deps struct {
 	Watcher  *auth.Watcher
 
 	Devices *devices.Registry
+	// DeviceLimits bound bulk enrolments and the device list's pages
+	// (zero: devices.DefaultConfig).
+	DeviceLimits devices.Config
 	// Disconnect drops a device's broker connection (revocation); nil
 	// with an external broker.
 	Disconnect func(device string)
@@ -90,6 +93,14 @@ type Deps struct {
 	Ingest     Ingester
 	HTTPIngest IngestConfig
 	VendorKeys map[string][]byte
+
+	// BrokerPolicy, when set, answers an external broker's dynamic
+	// authentication and authorization (POST /api/v1/broker/auth and
+	// /acl) for callers that send BrokerSecret, at most BrokerAuthLimit
+	// per source; without it those routes are 404.
+	BrokerPolicy    BrokerPolicy
+	BrokerSecret    string
+	BrokerAuthLimit *auth.Limiter
 }
 
 func (d Deps) check() error {
@@ -105,6 +116,9 @@ func (d Deps) check() error {
 		if !ok {
 			missing = append(missing, name)
 		}
+	}
+	if d.BrokerPolicy != nil && (len(d.BrokerSecret) < 32 || d.BrokerAuthLimit == nil) {
+		missing = append(missing, "BrokerSecret (32 characters or more) and BrokerAuthLimit, with BrokerPolicy")
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)

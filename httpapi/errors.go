@@ -37,7 +37,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case is(alerts.ErrState, telehealth.ErrEnded):
 		return http.StatusConflict, err.Error()
-	case is(devices.ErrInvalidID, devices.ErrBindingOrder, devices.ErrRevoked, chart.ErrInvalid,
+	case is(devices.ErrInvalidID, devices.ErrBindingOrder, devices.ErrRevoked, devices.ErrUnknownKind, devices.ErrBadQuery, chart.ErrInvalid,
 		alerts.ErrReason, alerts.ErrUnknownRule, alerts.ErrInvalid, telehealth.ErrRole):
 		return http.StatusBadRequest, err.Error()
 	case is(vitals.ErrUnavailable):

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/web"
 )
 
@@ -50,7 +52,10 @@ func Routes(d Deps) []Route { return routes(d) }
 func routes(d Deps) []Route {
 	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions}, gate: d.Gate, log: d.Log,
 		door: frontDoor{refusals: d.Refusals, anonymous: d.AnonymousLimit, signIn: d.SignInLimit}}
-	dev := devicesAPI{access: ac, reg: d.Devices, disconnect: d.Disconnect, log: d.Log}
+	dev := devicesAPI{access: ac, reg: d.Devices, chart: d.Chart, limits: d.DeviceLimits, disconnect: d.Disconnect, log: d.Log}
+	if dev.limits == (devices.Config{}) {
+		dev.limits = devices.DefaultConfig()
+	}
 	ch := chartAPI{access: ac, chart: d.Chart, glass: d.Glass, log: d.Log}
 	vs := vitalsAPI{pages: d.Pages, store: d.Store, devices: d.Devices, log: d.Log}
 	al := alertsAPI{access: ac, alerts: d.Alerts, chart: d.Chart, reload: d.ReloadRules}
@@ -64,6 +69,7 @@ func routes(d Deps) []Route {
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
 	in := newIngestAPI(ac, d)
+	ba := brokerAuthAPI{policy: d.BrokerPolicy, secret: sha256.Sum256([]byte(d.BrokerSecret)), limit: d.BrokerAuthLimit, log: d.Log}
 
 	table := []Route{
 		{Pattern: "GET /healthz", Access: Public, handler: http.HandlerFunc(hs.healthz)},
@@ -72,6 +78,12 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /api/v1/vitals", Access: Public, handler: http.HandlerFunc(vitalsCatalog)},
 		{Pattern: "GET /api/v1/devices", Roles: admin, handler: http.HandlerFunc(dev.list)},
 		{Pattern: "POST /api/v1/devices", Roles: admin, handler: http.HandlerFunc(dev.add)},
+		{Pattern: "POST /api/v1/devices/bulk", Roles: admin, handler: http.HandlerFunc(dev.bulk)},
+		{Pattern: "GET /api/v1/device-kinds", Access: Public, handler: http.HandlerFunc(deviceKinds)},
+		// An external broker's dynamic auth: the shared secret, checked by
+		// the handler, rate limited per source.
+		{Pattern: "POST /api/v1/broker/auth", Access: Self, handler: http.HandlerFunc(ba.authenticate)},
+		{Pattern: "POST /api/v1/broker/acl", Access: Self, handler: http.HandlerFunc(ba.authorize)},
 		{Pattern: "GET /api/v1/devices/{id}", Roles: admin, handler: http.HandlerFunc(dev.get)},
 		{Pattern: "POST /api/v1/devices/{id}/bind", Roles: admin, handler: http.HandlerFunc(dev.bind)},
 		{Pattern: "POST /api/v1/devices/{id}/unbind", Roles: admin, handler: http.HandlerFunc(dev.unbind)},

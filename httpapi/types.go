@@ -6,6 +6,7 @@ import (
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals"
 	"github.com/vitalwire/vitalwire/vitals/news2"
@@ -28,6 +29,32 @@ type AddDeviceRequest struct {
 type AddDeviceResponse struct {
 	ID     string `json:"id"`
 	Secret string `json:"secret"`
+}
+
+// BulkEnrolResponse answers POST /api/v1/devices/bulk: every device
+// registered, with its secret, shown this once (as CSV "id,secret" lines
+// when the request accepts text/csv).
+type BulkEnrolResponse struct {
+	Created int                `json:"created"`
+	Devices []devices.Enrolled `json:"devices"`
+}
+
+// BulkEnrolRefusal answers a bulk enrolment with bad rows (400): nothing
+// was registered; each bad row with its line (the header is line 1) and
+// why. More counts bad rows past the report's limit.
+type BulkEnrolRefusal struct {
+	Error string             `json:"error"`
+	Rows  []devices.RowError `json:"rows"`
+	More  int                `json:"more,omitempty"`
+}
+
+// DevicePage is a page of GET /api/v1/devices: the devices in id order,
+// how many match the search in all, and the link to the next page ("" on
+// the last).
+type DevicePage struct {
+	Devices []devices.Device `json:"devices"`
+	Total   int              `json:"total"`
+	Next    string           `json:"next,omitempty"`
 }
 
 // BindRequest is the body of bind and unbind; At defaults to now.

@@ -114,14 +114,36 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
+// send sends body as it is and returns the status and the answer (at
+// most 64 MiB).
+func (c *client) send(ctx context.Context, method, path, contentType, accept string, body io.Reader) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", accept)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reach server: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, b, err
+}
+
 func deviceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: vitalwire device add ID [--kind K] [--patient P] | list | bind ID PATIENT | unbind ID | revoke ID")
+		return errors.New("usage: vitalwire device add ID [--kind K] [--patient P] | enrol FILE.csv [--secrets FILE] | list [--search Q] | kinds | bind ID PATIENT | unbind ID | revoke ID")
 	}
 	sub := args[0]
-	fs := newFlagSet("device "+sub, "device add ID [--kind K] [--patient P] | list | bind ID PATIENT [--at TIME] | unbind ID [--at TIME] | revoke ID")
+	fs := newFlagSet("device "+sub, "device add ID [--kind K] [--patient P] | enrol FILE.csv [--secrets FILE] | list [--search Q] [--max N] | kinds | bind ID PATIENT [--at TIME] | unbind ID [--at TIME] | revoke ID")
 	mk := clientFlags(fs, "admin.token")
-	kind := fs.String("kind", "", "device kind (add)")
+	kind := fs.String("kind", "", "device kind (add; see device kinds)")
+	secretsOut := fs.String("secrets", "", "write the new devices' secrets (CSV id,secret) to this new file, mode 0600, instead of stdout (enrol)")
+	search := fs.String("search", "", "only devices whose id, kind, serial, model, firmware or patient holds this (list)")
+	maxList := fs.Int("max", 10_000, "list at most this many devices (list)")
 	patient := fs.String("patient", "", "bind to this patient at once (add)")
 	at := fs.String("at", "", "RFC 3339 time the binding changes (bind, unbind; default now)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -160,20 +182,50 @@ func deviceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stdout, "device %s added\nsecret: %s\n(shown once: configure the device with it now; MQTT username = %s)\n", resp.ID, resp.Secret, resp.ID)
 		return nil
+	case "enrol", "enroll":
+		if err := need(1, "enrol FILE.csv [--secrets FILE]"); err != nil {
+			return err
+		}
+		return enrol(ctx, c, pos[0], *secretsOut, *asJSON, stdout, stderr)
+	case "kinds":
+		var kinds []devices.Kind
+		if err := c.do(ctx, "GET", "/api/v1/device-kinds", nil, &kinds); err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(kinds)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tWHAT\tMEASURES")
+		for _, k := range kinds {
+			ms := make([]string, len(k.Measures))
+			for i, m := range k.Measures {
+				ms[i] = string(m)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.Label, strings.Join(ms, ", "))
+		}
+		return tw.Flush()
 	case "list":
-		var list []devices.Device
-		if err := c.do(ctx, "GET", "/api/v1/devices", nil, &list); err != nil {
+		list, total, err := listDevices(ctx, c, *search, *maxList)
+		if err != nil {
 			return err
 		}
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(list)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tKIND\tPATIENT\tSTATUS\tBATTERY\tLAST SEEN")
+		fmt.Fprintln(tw, "ID\tKIND\tPATIENT\tSTATUS\tBATTERY\tFIRMWARE\tLAST SEEN\tSERIAL\tMODEL")
 		for _, d := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, currentPatient(d), deviceState(d), battery(d), age(d.Status.LastSeen))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, orDash(d.Kind), currentPatient(d), deviceState(d), battery(d),
+				orDash(d.Status.Firmware), age(d.Status.LastSeen), orDash(d.Serial), orDash(d.Model))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(list) < total {
+			fmt.Fprintf(stderr, "%d of %d devices shown (--max, --search)\n", len(list), total)
+		}
+		return nil
 	case "bind":
 		if err := need(2, "bind ID PATIENT [--at TIME]"); err != nil {
 			return err
@@ -200,6 +252,98 @@ func deviceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "device %s: %s, patient %s\n", d.ID, deviceState(d), currentPatient(d))
 	return nil
+}
+
+// listDevices follows the device list's pages until max devices.
+func listDevices(ctx context.Context, c *client, search string, max int) ([]devices.Device, int, error) {
+	var out []devices.Device
+	v := url.Values{"limit": {"1000"}}
+	if search != "" {
+		v.Set("q", search)
+	}
+	next := "/api/v1/devices?" + v.Encode()
+	total := 0
+	for next != "" && len(out) < max {
+		var p httpapi.DevicePage
+		if err := c.do(ctx, "GET", next, nil, &p); err != nil {
+			return nil, 0, err
+		}
+		out, total, next = append(out, p.Devices...), p.Total, p.Next
+	}
+	return out[:min(len(out), max)], total, nil
+}
+
+// enrol sends a CSV of devices to the bulk enrolment and writes the
+// secrets it answers (to a new 0600 file, or stdout), or each bad row.
+func enrol(ctx context.Context, c *client, file, secretsOut string, asJSON bool, stdout, stderr io.Writer) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var out *os.File
+	if secretsOut != "" {
+		// Made before the enrolment, so that the secrets have a place to go.
+		if out, err = os.OpenFile(secretsOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return fmt.Errorf("--secrets: %w", err)
+		}
+		defer out.Close()
+	}
+	accept := "text/csv"
+	if asJSON {
+		accept = "application/json"
+	}
+	status, body, err := c.send(ctx, "POST", "/api/v1/devices/bulk", "text/csv", accept, f)
+	if err != nil {
+		if out != nil {
+			os.Remove(secretsOut)
+		}
+		return err
+	}
+	if status != http.StatusCreated {
+		if out != nil {
+			os.Remove(secretsOut)
+		}
+		var refusal httpapi.BulkEnrolRefusal
+		if json.Unmarshal(body, &refusal) == nil && len(refusal.Rows) > 0 {
+			for _, r := range refusal.Rows {
+				id := ""
+				if r.ID != "" {
+					id = " (" + r.ID + ")"
+				}
+				fmt.Fprintf(stderr, "%s:%d%s: %s\n", file, r.Line, id, r.Reason)
+			}
+			if refusal.More > 0 {
+				fmt.Fprintf(stderr, "... and %d more bad rows\n", refusal.More)
+			}
+			return fmt.Errorf("nothing was enrolled: %d bad rows in %s", len(refusal.Rows)+refusal.More, file)
+		}
+		var e httpapi.Error
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%d %s: %s", status, http.StatusText(status), e.Error)
+		}
+		return fmt.Errorf("%d %s", status, http.StatusText(status))
+	}
+	if out == nil {
+		_, err = stdout.Write(body)
+		return err
+	}
+	if _, err := out.Write(body); err != nil {
+		return fmt.Errorf("--secrets: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("--secrets: %w", err)
+	}
+	fmt.Fprintf(stdout, "enrolled %d devices; their secrets are in %s (shown once: configure the devices, then delete it)\n",
+		max(strings.Count(string(body), "\n")-1, 0), secretsOut)
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func currentPatient(d devices.Device) string {

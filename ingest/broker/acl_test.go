@@ -14,7 +14,7 @@ import (
 )
 
 func TestACL(t *testing.T) {
-	h := &accessHook{serviceUser: []byte("vitalwire-ingest")}
+	h := &accessHook{policy: NewPolicy(nil, "vitalwire-ingest", "pw")}
 	client := func(user string) *mqtt.Client {
 		return &mqtt.Client{Properties: mqtt.ClientProperties{Username: []byte(user)}}
 	}

@@ -13,17 +13,14 @@
 package broker
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -38,7 +35,11 @@ import (
 
 // Authenticator checks device credentials (the device registry).
 type Authenticator interface {
+	// Authenticate checks a device's secret.
 	Authenticate(device, secret string) bool
+	// Active reports whether the device is registered and not revoked:
+	// what a client certificate naming it still needs.
+	Active(device string) bool
 }
 
 // Handler takes what devices publish, before the broker acknowledges it.
@@ -59,6 +60,10 @@ type Config struct {
 	WebSocketAddr string `yaml:"websocket_addr"`
 	// TLS, when set, is used by both listeners.
 	TLS *tls.Config `yaml:"-"`
+	// ClientCAs, when set (with TLS), lets devices authenticate with a
+	// client certificate these CAs signed, its common name the device id
+	// (mutual TLS), as an alternative to their secret.
+	ClientCAs *x509.CertPool `yaml:"-"`
 	// ServiceUser and ServicePassword are the service account's credential.
 	ServiceUser     string `yaml:"-"`
 	ServicePassword string `yaml:"-"`
@@ -87,6 +92,15 @@ func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error)
 	if cfg.ServiceUser == "" || cfg.ServicePassword == "" {
 		return nil, errors.New("broker: service credential is required")
 	}
+	if cfg.ClientCAs != nil {
+		if cfg.TLS == nil {
+			return nil, errors.New("broker: client certificates need TLS (a server certificate)")
+		}
+		t := cfg.TLS.Clone()
+		// Asked for, not required: devices with a secret connect as before.
+		t.ClientAuth, t.ClientCAs = tls.VerifyClientCertIfGiven, cfg.ClientCAs
+		cfg.TLS = t
+	}
 	lim := cfg.Limits
 	if lim == (Limits{}) {
 		lim = DefaultLimits()
@@ -112,8 +126,8 @@ func New(cfg Config, devices Authenticator, log zerolog.Logger) (*Broker, error)
 		InlineClient: true,
 		Logger:       slog.New(&slogAdapter{log: log}),
 	})
-	sum := sha256.Sum256([]byte(cfg.ServicePassword))
-	hook := &accessHook{devices: devices, handler: cfg.Handler, serviceUser: []byte(cfg.ServiceUser), serviceSum: sum, limits: lim, log: log}
+	hook := &accessHook{devices: devices, policy: NewPolicy(devices, cfg.ServiceUser, cfg.ServicePassword), handler: cfg.Handler,
+		limits: lim, log: log}
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
@@ -181,12 +195,11 @@ func (b *Broker) Reject(device string, payload []byte) {
 
 type accessHook struct {
 	mqtt.HookBase
-	devices     Authenticator
-	handler     Handler
-	serviceUser []byte
-	serviceSum  [32]byte
-	limits      Limits
-	log         zerolog.Logger
+	devices Authenticator
+	policy  *Policy
+	handler Handler
+	limits  Limits
+	log     zerolog.Logger
 }
 
 func (h *accessHook) ID() string { return "vitalwire-access" }
@@ -259,7 +272,7 @@ func (h *accessHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 // source address, never with the password.
 func (h *accessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user := pk.Connect.Username
-	why := h.refusal(pk)
+	why := h.refusal(cl, pk)
 	if why == "" {
 		return true
 	}
@@ -271,33 +284,77 @@ func (h *accessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 	return false
 }
 
-func (h *accessHook) refusal(pk packets.Packet) string {
-	user, pass := pk.Connect.Username, pk.Connect.Password
-	if len(user) == 0 {
-		return "no username"
+func (h *accessHook) refusal(cl *mqtt.Client, pk packets.Packet) string {
+	user := string(pk.Connect.Username)
+	if cert := peerCertificate(cl.Net.Conn); cert != nil {
+		return h.certRefusal(cl, pk, cert)
 	}
-	if bytes.Equal(user, h.serviceUser) {
-		sum := sha256.Sum256(pass)
-		if subtle.ConstantTimeCompare(sum[:], h.serviceSum[:]) != 1 {
-			return "credentials"
+	if user != "" && !h.policy.IsService(user) {
+		if why := h.deviceConnect(pk, user); why != "" {
+			return why // before the secret's hash is paid
 		}
-		return ""
 	}
-	if pk.Connect.ClientIdentifier != string(user) {
+	return h.policy.Login(user, string(pk.Connect.Password), pk.Connect.ClientIdentifier)
+}
+
+// deviceConnect checks what a device's CONNECT says beyond its
+// credentials: its client id is its own id, and its last will may only
+// speak for the device itself and say no more than a status message.
+func (h *accessHook) deviceConnect(pk packets.Packet, id string) string {
+	if pk.Connect.ClientIdentifier != id {
 		return "client id is not the device id"
 	}
-	// A device's last will may only speak for the device itself, and say
-	// no more than a status message.
-	if pk.Connect.WillFlag && pk.Connect.WillTopic != topic.Status(string(user)) {
+	if pk.Connect.WillFlag && pk.Connect.WillTopic != topic.Status(id) {
 		return "last will outside the device's status topic"
 	}
 	if pk.Connect.WillFlag && len(pk.Connect.WillPayload) > h.limits.MaxStatusBytes {
 		return "last will larger than max_status_bytes"
 	}
-	if !h.devices.Authenticate(string(user), string(pass)) {
-		return "credentials"
-	}
 	return ""
+}
+
+// certRefusal decides a connection that presented a client certificate
+// the client CAs verified: the certificate names the device (its common
+// name), and the connection is that device and no other, whatever
+// username or password it also sends; the device must be registered and
+// not revoked. An accepted connection's username becomes the device id,
+// which the ACL and the hand-off to the ingester go by.
+func (h *accessHook) certRefusal(cl *mqtt.Client, pk packets.Packet, cert *x509.Certificate) string {
+	id := cert.Subject.CommonName
+	user := string(pk.Connect.Username)
+	switch {
+	case !devices.ValidID(id) || h.policy.IsService(id):
+		return "certificate common name is not a device id"
+	case user != "" && user != id:
+		return "username is not the certificate's device"
+	}
+	if why := h.deviceConnect(pk, id); why != "" {
+		return why
+	}
+	if !h.devices.Active(id) {
+		return "certificate of a device not registered or revoked"
+	}
+	cl.Properties.Username = []byte(id)
+	return ""
+}
+
+// peerCertificate is the verified client certificate of a connection (TLS
+// under the connect guard, or under MQTT over WebSocket), or nil.
+func peerCertificate(c net.Conn) *x509.Certificate {
+	for c != nil {
+		if tc, ok := c.(*tls.Conn); ok {
+			if st := tc.ConnectionState(); len(st.VerifiedChains) > 0 {
+				return st.VerifiedChains[0][0]
+			}
+			return nil
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = u.NetConn()
+	}
+	return nil
 }
 
 func remoteIP(addr string) string {
@@ -307,25 +364,9 @@ func remoteIP(addr string) string {
 	return addr
 }
 
-// OnACLCheck: the service account writes only rejects and reads device
-// topics (plain or through a shared subscription); a device writes only its
-// own readings and status and reads only its own rejects.
+// OnACLCheck is the policy's: see Policy.Allow.
 func (h *accessHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
-	user := string(cl.Properties.Username)
-	if user == string(h.serviceUser) {
-		if write {
-			_, kind, ok := topic.Parse(t)
-			return ok && kind == topic.KindRejects
-		}
-		if _, filter, ok := topic.Unshare(t); ok {
-			t = filter
-		}
-		return strings.HasPrefix(t, topic.Prefix)
-	}
-	if write {
-		return t == topic.Readings(user) || t == topic.Status(user)
-	}
-	return t == topic.Rejects(user)
+	return h.policy.Allow(string(cl.Properties.Username), t, write)
 }
 
 // slogAdapter routes mochi's slog output into zerolog at warn and above.

@@ -73,3 +73,6 @@ func (g *connectGuard) see(b byte) error {
 	}
 	return nil
 }
+
+// NetConn is the connection under the guard (its TLS state).
+func (g *connectGuard) NetConn() net.Conn { return g.Conn }

@@ -153,3 +153,6 @@ func (c *wsConn) Write(p []byte) (int, error) {
 }
 
 func (c *wsConn) Close() error { return c.ws.Close() }
+
+// NetConn is the connection under the WebSocket (its TLS state).
+func (c *wsConn) NetConn() net.Conn { return c.Conn }

@@ -72,32 +72,6 @@ func Write(dir string, hosts []string) (Files, error) {
 	if err != nil {
 		return f, fmt.Errorf("dev-cert: server: %w", err)
 	}
-	write := func(path string, mode os.FileMode, blocks ...*pem.Block) error {
-		var b []byte
-		for _, bl := range blocks {
-			b = append(b, pem.EncodeToMemory(bl)...)
-		}
-		// A new file renamed over the old: writing into an old one would
-		// keep its mode.
-		tmp := path + ".tmp"
-		os.Remove(tmp)
-		out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-		if err != nil {
-			return err
-		}
-		if err := out.Chmod(mode); err != nil { // whatever the umask
-			out.Close()
-			return err
-		}
-		if _, err := out.Write(b); err != nil {
-			out.Close()
-			return err
-		}
-		if err := out.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp, path)
-	}
 	caKeyDER, _ := x509.MarshalECPrivateKey(caKey)
 	keyDER, _ := x509.MarshalECPrivateKey(key)
 	for _, w := range []struct {
@@ -110,11 +84,97 @@ func Write(dir string, hosts []string) (Files, error) {
 		{f.Cert, 0o644, []*pem.Block{{Type: "CERTIFICATE", Bytes: der}, {Type: "CERTIFICATE", Bytes: caDER}}},
 		{f.Key, 0o600, []*pem.Block{{Type: "EC PRIVATE KEY", Bytes: keyDER}}},
 	} {
-		if err := write(w.path, w.mode, w.blocks...); err != nil {
+		if err := writeFile(w.path, w.mode, w.blocks...); err != nil {
 			return f, fmt.Errorf("dev-cert: %w", err)
 		}
 	}
 	return f, nil
+}
+
+// writeFile writes PEM blocks into a new file renamed over path: writing
+// into an old one would keep its mode.
+func writeFile(path string, mode os.FileMode, blocks ...*pem.Block) error {
+	var b []byte
+	for _, bl := range blocks {
+		b = append(b, pem.EncodeToMemory(bl)...)
+	}
+	tmp := path + ".tmp"
+	os.Remove(tmp)
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if err := out.Chmod(mode); err != nil { // whatever the umask
+		out.Close()
+		return err
+	}
+	if _, err := out.Write(b); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// WriteClient makes a device's client certificate for mutual TLS on the
+// broker, signed by the CA Write left in dir: <id>.pem (its common name
+// the device id; for client authentication only) and <id>-key.pem (0600).
+// It returns their paths.
+func WriteClient(dir, id string) (cert, key string, err error) {
+	ca, caKey, err := loadCA(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("dev-cert: %w", err)
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: id, Organization: []string{"Vitalwire dev"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+	if err != nil {
+		return "", "", fmt.Errorf("dev-cert: client %s: %w", id, err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(k)
+	cert, key = filepath.Join(dir, id+".pem"), filepath.Join(dir, id+"-key.pem")
+	if err := writeFile(cert, 0o644, &pem.Block{Type: "CERTIFICATE", Bytes: der}, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}); err != nil {
+		return "", "", fmt.Errorf("dev-cert: %w", err)
+	}
+	if err := writeFile(key, 0o600, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}); err != nil {
+		return "", "", fmt.Errorf("dev-cert: %w", err)
+	}
+	return cert, key, nil
+}
+
+func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	cb, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cblock, _ := pem.Decode(cb)
+	kblock, _ := pem.Decode(kb)
+	if cblock == nil || kblock == nil {
+		return nil, nil, fmt.Errorf("%s: no CA certificate and key", dir)
+	}
+	ca, err := x509.ParseCertificate(cblock.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := x509.ParseECPrivateKey(kblock.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca, key, nil
 }
 
 func serial() *big.Int {

@@ -92,7 +92,7 @@ func TestRefusalsTellTheDeviceMakerWhatToSend(t *testing.T) {
 	})
 
 	t.Run("a device bound to no patient at the reading's time is told what an admin must do", func(t *testing.T) {
-		s := svc.AddDeviceFrom(t, "phone-2", "test", "pat-2", now)
+		s := svc.AddDeviceFrom(t, "phone-2", "", "pat-2", now)
 		late := harness.Connect(t, svc.BrokerURL(), "phone-2", s)
 		ch := late.Rejects(t)
 		late.Publish(harness.Reading(vitals.HeartRate, 72, "/min", now.Add(-time.Hour)))

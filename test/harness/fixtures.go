@@ -49,11 +49,11 @@ func (s *Service) Teams(t testing.TB) []chart.Team {
 	return out
 }
 
-// AddDevice registers a device of kind "test" and, when patient is set,
+// AddDevice registers a device of no stated kind and, when patient is set,
 // binds it to the patient from a day back. It returns the device's secret.
 func (s *Service) AddDevice(t testing.TB, id, patient string) string {
 	t.Helper()
-	return s.AddDeviceFrom(t, id, "test", patient, time.Now().Add(-24*time.Hour))
+	return s.AddDeviceFrom(t, id, "", patient, time.Now().Add(-24*time.Hour))
 }
 
 // AddDeviceFrom registers a device bound to patient ("" for none) from a

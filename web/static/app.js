@@ -831,30 +831,113 @@ function formOf(label, fields, submit, onsubmit) {
   return form;
 }
 
+// The device list is searched and paged by the server (a fleet is tens of
+// thousands of devices); the page keeps the search and the cursors of the
+// pages seen, for "Previous".
+const devicesView = { q: '', cursors: [''], limit: 50 };
+
+function batteryText(d) {
+  if (d.status.battery == null) return '—';
+  return `${Math.round(d.status.battery * 100)} %`;
+}
+
+function deviceRow(d, now, refresh) {
+  const b = (d.bindings || []).find(b => Date.parse(b.from) <= now && (!b.to || Date.parse(b.to) > now));
+  const state = d.revoked_at ? 'revoked' : (d.status.online ? 'online' : (d.status.last_seen ? 'offline' : 'never seen'));
+  return [d.id, d.kind || '—', d.model || '—', d.serial || '—', b ? b.patient : '—', state, batteryText(d), d.status.firmware || '—',
+    d.status.last_seen ? h('time', { datetime: d.status.last_seen, title: timeText(d.status.last_seen) }, ago(Date.parse(d.status.last_seen))) : '—',
+    d.revoked_at ? '' : h('button', {
+      type: 'button', 'aria-label': `Revoke ${d.id}`, onclick: async () => {
+        if (!confirm(`Revoke ${d.id}? It will be disconnected and refused from now on.`)) return;
+        await api('POST', `/api/v1/devices/${encodeURIComponent(d.id)}/revoke`); refresh();
+      },
+    }, 'Revoke')];
+}
+
+// enrolForm uploads a CSV of devices; the answer's secrets are shown once,
+// the refusal's bad rows in a table.
+function enrolForm(refresh) {
+  const err = h('p', { class: 'error', role: 'alert' });
+  const out = h('div', { role: 'status' });
+  const file = h('input', { id: 'f-enrol-file', name: 'file', type: 'file', accept: '.csv,text/csv', required: true });
+  return h('form', {
+    class: 'panel', 'aria-label': 'Enrol a fleet', onsubmit: async ev => {
+      ev.preventDefault(); err.textContent = ''; out.replaceChildren();
+      const f = file.files[0];
+      if (!f) return;
+      const res = await fetch('/api/v1/devices/bulk', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'text/csv', Accept: 'text/csv' }, body: await f.text() });
+      const text = await res.text();
+      if (res.ok) {
+        const n = Math.max(0, text.trim().split('\n').length - 1);
+        const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+        const shown = h('textarea', { id: 'enrol-secrets', readonly: true, rows: '6', class: 'secret' });
+        shown.value = text;
+        out.replaceChildren(h('p', {}, `Enrolled ${n} devices. Their secrets are shown this once: save them and configure the devices now.`),
+          h('p', {}, h('a', { href: url, download: 'device-secrets.csv', class: 'button' }, 'Save the secrets (CSV)')),
+          h('details', {}, h('summary', {}, 'Show the secrets'), h('label', { for: 'enrol-secrets' }, 'Device secrets (id,secret)'), shown));
+        refresh();
+        return;
+      }
+      let data = null;
+      try { data = JSON.parse(text); } catch (e) { /* not JSON */ }
+      err.textContent = (data && data.error) || `enrolment failed (${res.status})`;
+      if (data && data.rows) {
+        out.replaceChildren(table('Bad rows', ['Line', 'Device', 'Reason'], data.rows.map(r => [String(r.line), r.id || '—', r.reason])));
+      }
+    },
+  }, h('h2', {}, 'Enrol a fleet'),
+  h('p', { class: 'hint', id: 'enrol-hint' }, 'A CSV file: a first line naming the columns id, kind, patient, serial, model; then one device a line. All or nothing: one bad row and nothing is enrolled.'),
+  h('label', { for: 'f-enrol-file' }, 'Shipping list (CSV)', file),
+  h('div', {}, h('button', { type: 'submit', class: 'primary' }, 'Enrol')), err, out);
+}
+
 async function adminDevicesPage(main) {
-  const list = await api('GET', '/api/v1/devices');
-  const now = Date.now();
-  const rows = list.map(d => {
-    const b = (d.bindings || []).find(b => Date.parse(b.from) <= now && (!b.to || Date.parse(b.to) > now));
-    return [d.id, d.kind || '', b ? b.patient : '—', d.revoked_at ? 'revoked' : (d.status.online ? 'online' : 'offline'),
-      d.revoked_at ? '' : h('button', {
-        type: 'button', 'aria-label': `Revoke ${d.id}`, onclick: async () => {
-          if (!confirm(`Revoke ${d.id}? It will be disconnected and refused from now on.`)) return;
-          await api('POST', `/api/v1/devices/${encodeURIComponent(d.id)}/revoke`); route();
-        },
-      }, 'Revoke')];
-  });
+  const kinds = await api('GET', '/api/v1/device-kinds');
+  const list = h('div', { id: 'device-list' });
+  const refresh = () => deviceList(list, refresh);
   main.replaceChildren(h('h1', {}, 'Devices'),
     h('div', { class: 'cards' },
-      formOf('Add a device', [['id', 'Device id'], ['kind', 'Kind', 'select', ['watch', 'ring', 'patch', 'cuff', 'thermometer', 'cgm', 'scale']], ['patient', 'Bind to patient (optional)', 'optional']], 'Add', async f => {
+      formOf('Add a device', [['id', 'Device id'], ['kind', 'Kind', 'select', kinds.map(k => k.name)], ['patient', 'Bind to patient (optional)', 'optional']], 'Add', async f => {
         const r = await api('POST', '/api/v1/devices', { id: f.id.value, kind: f.kind.value, patient: f.patient.value || undefined });
+        refresh();
         return h('div', {}, h('p', {}, `Device ${r.id} added. Its secret is shown this once; configure the device with it now:`), h('p', { class: 'secret' }, r.secret));
       }),
+      enrolForm(refresh),
       formOf('Bind a device', [['id', 'Device id'], ['patient', 'Patient id']], 'Bind', async f => {
         await api('POST', `/api/v1/devices/${encodeURIComponent(f.id.value)}/bind`, { patient: f.patient.value });
+        refresh();
         return h('p', {}, `Bound ${f.id.value} to ${f.patient.value}.`);
       })),
-    h('h2', {}, 'Registered devices'), table('Registered devices', ['Device', 'Kind', 'Patient', 'Status', 'Action'], rows));
+    h('h2', { id: 'registered' }, 'Registered devices'), list);
+  await refresh();
+}
+
+// deviceList shows a page of the device list in box, with its search and
+// pager.
+async function deviceList(box, refresh) {
+  const v = devicesView;
+  const q = new URLSearchParams({ limit: String(v.limit) });
+  if (v.q) q.set('q', v.q);
+  const after = v.cursors[v.cursors.length - 1];
+  if (after) q.set('after', after);
+  const page = await api('GET', '/api/v1/devices?' + q);
+  const now = Date.now();
+  const first = (v.cursors.length - 1) * v.limit + 1;
+  const shown = page.devices.length ? `Devices ${first}–${first + page.devices.length - 1} of ${page.total}` : `No devices${v.q ? ` match “${v.q}”` : ''}`;
+  const search = h('input', { id: 'device-search', type: 'search', name: 'q', value: v.q, maxlength: '64' });
+  const nextAfter = page.next ? new URLSearchParams(page.next.split('?')[1]).get('after') : '';
+  box.replaceChildren(
+    h('form', {
+      class: 'toolbar', role: 'search', 'aria-label': 'Find devices', onsubmit: ev => {
+        ev.preventDefault(); v.q = search.value.trim(); v.cursors = ['']; refresh();
+      },
+    }, h('label', { for: 'device-search' }, 'Find (id, kind, model, serial, firmware, patient) ', search), h('button', { type: 'submit' }, 'Find'),
+    v.q ? h('button', { type: 'button', onclick: () => { v.q = ''; v.cursors = ['']; refresh(); } }, 'Show all') : null),
+    h('p', { id: 'device-count', role: 'status' }, shown),
+    table('Registered devices', ['Device', 'Kind', 'Model', 'Serial', 'Patient', 'Status', 'Battery', 'Firmware', 'Last seen', 'Action'], page.devices.map(d => deviceRow(d, now, refresh))),
+    h('nav', { class: 'toolbar pager', 'aria-label': 'Device list pages' },
+      h('button', { type: 'button', id: 'devices-prev', disabled: v.cursors.length < 2, onclick: () => { v.cursors.pop(); refresh(); } }, 'Previous page'),
+      h('button', { type: 'button', id: 'devices-next', disabled: !page.next, onclick: () => { v.cursors.push(nextAfter); refresh(); } }, 'Next page')));
 }
 
 async function adminPeoplePage(main) {
