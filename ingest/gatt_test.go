@@ -63,7 +63,7 @@ func TestNormalizeGATT(t *testing.T) {
 		require.Equal(t, vitals.Reading{Device: "dev", Type: vitals.BloodPressure, Time: want, Value: 120, Diastolic: 80, Unit: "mm[Hg]"}, rs[0])
 		require.Equal(t, vitals.Reading{Device: "dev", Type: vitals.HeartRate, Time: want, Value: 72, Unit: "/min"}, rs[1])
 	})
-	t.Run("the examples of docs/DEVICES-gatt.md read as it says", func(t *testing.T) {
+	t.Run("the examples of docs/DEVICES.md read as it says", func(t *testing.T) {
 		rs, rej := norm(`{"gatt": {"uuid": "2A35", "value": "BngAUAD/B+oHAwEIHgBIAA==", "utc_offset": "+01:00"}}`)
 		require.Empty(t, rej)
 		at := time.Date(2026, 3, 1, 7, 30, 0, 0, time.UTC)

@@ -55,7 +55,7 @@ func ask(t *testing.T, s *harness.Service, path, secret, contentType, body strin
 }
 
 // emqx is the JSON body EMQX 5's HTTP authenticator or authorizer sends
-// with the request templates of docs/DEVICES-fleet.md (the placeholders
+// with the request templates of docs/DEVICES.md (the placeholders
 // filled in; EMQX sends qos and retain as strings).
 func emqx(fields map[string]string) string {
 	b, _ := json.Marshal(fields)
