@@ -178,6 +178,11 @@ func (a devicesAPI) add(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	// Binding at creation decides whose readings are whose, as /bind does:
+	// audited first, so that nothing is written unaudited.
+	if req.Patient != "" && !a.allowed(w, r, req.Patient, "POST /api/v1/devices") {
+		return
+	}
 	secret, err := a.reg.Add(r.Context(), req.ID, req.Kind)
 	if err != nil {
 		failErr(w, err)
