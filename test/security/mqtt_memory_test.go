@@ -126,7 +126,7 @@ func TestOneAddressCannotHoldMoreThanItsShareOfTheBrokersConnections(t *testing.
 			extra := harness.DialFrom(t, "127.0.0.1", l.addr)
 			require.True(t, harness.ClosedWithin(extra, time.Second), "the 4th connection from one address is held")
 			listener := map[string]string{"tcp": "mqtt-tcp", "websocket": "mqtt-ws"}[l.name]
-			require.Equal(t, 1.0, s.Metrics(t)[`vitalwire_connections_refused_total{limit="max_connections_per_source",listener="`+listener+`"}`],
+			require.GreaterOrEqual(t, s.Metrics(t)[`vitalwire_connections_refused_total{limit="max_connections_per_source",listener="`+listener+`"}`], 1.0,
 				"an operator sees the refusal")
 			for i, c := range held {
 				require.False(t, harness.ClosedWithin(c, 10*time.Millisecond), "connection %d within the limit was closed", i)
