@@ -129,11 +129,13 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		key := Source(c.RemoteAddr())
 		if why := l.admit(key); why != "" {
-			c.Close()
+			// Counted before it is closed: whoever sees the close can
+			// already read the count.
 			l.refused.Add(1)
 			if l.onRefuse != nil {
 				l.onRefuse(key, why)
 			}
+			c.Close()
 			continue
 		}
 		return &conn{Conn: c, l: l, key: key}, nil
