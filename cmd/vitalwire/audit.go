@@ -38,14 +38,7 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cpKey := fs.String("checkpoint-key", "", "the checkpoint key `file` (default auth.audit.checkpoint_key_file)")
 	cps := fs.String("checkpoints", "", "the checkpoint `file` (default auth.audit.checkpoint_file)")
 	cf := addConfigFlags(fs)
-	pos, err := parse(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	cfg, err := cf.load()
+	cfg, err := cf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -117,14 +110,7 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	to := fs.String("to", "", "RFC 3339 end, exclusive")
 	patient := fs.String("patient", "", "only this patient's events")
 	cf := addConfigFlags(fs)
-	pos, err := parse(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	cfg, err := cf.load()
+	cfg, err := cf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -186,6 +186,19 @@ func addServeFlags(fs *flag.FlagSet) *configFlags {
 	return f
 }
 
+// parseAndLoad parses a command line that takes no positional arguments
+// and loads the configuration it names (load).
+func (f *configFlags) parseAndLoad(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (app.Config, error) {
+	pos, err := parse(fs, args, stdout, stderr)
+	if err != nil {
+		return app.Config{}, err
+	}
+	if err := noArgs(pos); err != nil {
+		return app.Config{}, err
+	}
+	return f.load()
+}
+
 // load applies defaults, the file, the environment and the flags that were
 // set, in that order. Call it after parsing.
 func (f *configFlags) load() (app.Config, error) {
@@ -302,14 +315,7 @@ func newLogger(cfg app.Config, stderr io.Writer) zerolog.Logger {
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve [--dev] [--config FILE] [flags]")
 	cf := addServeFlags(fs)
-	pos, err := parse(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	cfg, err := cf.load()
+	cfg, err := cf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -401,14 +407,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	role := fs.String("role", "", "admin, clinician or patient")
 	ttl := fs.Duration("ttl", 12*time.Hour, "lifetime")
 	cf := addConfigFlags(fs)
-	pos, err := parse(fs, args[1:], stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	cfg, err := cf.load()
+	cfg, err := cf.parseAndLoad(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -445,14 +444,7 @@ func mosquittoConfig(ctx context.Context, args []string, stdout, stderr io.Write
 	certFile := fs.String("cert-file", "", "server certificate (PEM) for the device listener")
 	keyFile := fs.String("key-file", "", "its private key (PEM)")
 	cf := addConfigFlags(fs)
-	pos, err := parse(fs, args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	cfg, err := cf.load()
+	cfg, err := cf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
