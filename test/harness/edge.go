@@ -2,10 +2,8 @@ package harness
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -42,28 +40,8 @@ func (l *Log) String() string {
 // the returned Log (and not printed).
 func StartLogged(t testing.TB, cfg app.Config) (*Service, *Log) {
 	t.Helper()
-	cfg.Finish()
-	require.NoError(t, cfg.Validate())
 	out := &Log{}
-	a, err := app.New(context.Background(), cfg, zerolog.New(out).Level(zerolog.DebugLevel), app.Options{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	s := &Service{HTTP: &http.Client{}, cfg: cfg, url: a.URL(), brokerAddr: a.BrokerAddr()}
-	s.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err, "the service stops cleanly")
-		case <-time.After(30 * time.Second):
-			t.Error("the service did not stop within 30 s")
-		}
-	}
-	t.Cleanup(s.Stop)
-	s.signer = Signer(t, cfg)
-	s.admin, _ = s.signer.Mint("root", "admin", 12*time.Hour)
-	waitReady(t, s.url)
+	s := startLogging(t, cfg, app.Options{}, zerolog.New(out).Level(zerolog.DebugLevel))
 	if os.Getenv("VITALWIRE_TEST_SHOW_LOG") == "1" {
 		t.Cleanup(func() { t.Log(out.String()) })
 	}

@@ -88,9 +88,14 @@ func Start(t testing.TB, cfg app.Config) *Service {
 // StartWith is Start with options (a clock, an extra sink).
 func StartWith(t testing.TB, cfg app.Config, opts app.Options) *Service {
 	t.Helper()
+	return startLogging(t, cfg, opts, zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel))
+}
+
+// startLogging builds and runs the service with log until the test ends.
+func startLogging(t testing.TB, cfg app.Config, opts app.Options, log zerolog.Logger) *Service {
+	t.Helper()
 	cfg.Finish()
 	require.NoError(t, cfg.Validate())
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel)
 	a, err := app.New(context.Background(), cfg, log, opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
