@@ -95,15 +95,25 @@ func (a chartAPI) breakGlass(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, g)
 }
 
+// reviewSince is a review list's ?since= (RFC 3339), by default 30 days
+// back; false when it was answered 400.
+func reviewSince(w http.ResponseWriter, r *http.Request) (time.Time, bool) {
+	s := r.URL.Query().Get("since")
+	if s == "" {
+		return time.Now().Add(-30 * 24 * time.Hour), true
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "since: an RFC 3339 time")
+		return t, false
+	}
+	return t, true
+}
+
 func (a chartAPI) listBreakGlass(w http.ResponseWriter, r *http.Request) {
-	since := time.Now().Add(-30 * 24 * time.Hour)
-	if s := r.URL.Query().Get("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			fail(w, http.StatusBadRequest, "since: an RFC 3339 time")
-			return
-		}
-		since = t
+	since, ok := reviewSince(w, r)
+	if !ok {
+		return
 	}
 	gs, err := a.glass.List(r.Context(), since)
 	if err != nil {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/vitalwire/vitalwire/auth"
 )
@@ -77,14 +76,9 @@ func (a sessionAPI) setOwnPassword(w http.ResponseWriter, r *http.Request) {
 // listIssued lists the credentials admins issued for other people, for
 // review (as GET /api/v1/break-glass lists grants).
 func (a sessionAPI) listIssued(w http.ResponseWriter, r *http.Request) {
-	since := time.Now().Add(-30 * 24 * time.Hour)
-	if s := r.URL.Query().Get("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			fail(w, http.StatusBadRequest, "since: an RFC 3339 time")
-			return
-		}
-		since = t
+	since, ok := reviewSince(w, r)
+	if !ok {
+		return
 	}
 	is, err := a.sessions.Issued(r.Context(), since)
 	if err != nil {
