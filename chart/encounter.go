@@ -190,36 +190,21 @@ func (e *Encounters) Version(ctx context.Context, id string, version int) (Encou
 
 // History lists every version of an encounter, newest first.
 func (e *Encounters) History(ctx context.Context, id string) ([]Encounter, error) {
-	rows, err := e.db.QueryContext(ctx, `SELECT body, version FROM encounter_versions WHERE visit = ? ORDER BY version DESC`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Encounter
-	for rows.Next() {
-		var body string
-		var version int
-		if err := rows.Scan(&body, &version); err != nil {
-			return nil, err
-		}
-		enc, err := decodeVersion(body, version)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, enc)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
+	out, err := e.query(ctx, `SELECT body, version FROM encounter_versions WHERE visit = ? ORDER BY version DESC`, id)
+	if err == nil && len(out) == 0 {
 		return nil, ErrNotFound
 	}
-	return out, nil
+	return out, err
 }
 
 // ForPatient lists a patient's encounters, newest first.
 func (e *Encounters) ForPatient(ctx context.Context, patient string) ([]Encounter, error) {
-	rows, err := e.db.QueryContext(ctx, `SELECT body, version FROM encounters WHERE patient = ? ORDER BY created_at DESC LIMIT 500`, patient)
+	return e.query(ctx, `SELECT body, version FROM encounters WHERE patient = ? ORDER BY created_at DESC LIMIT 500`, patient)
+}
+
+// query reads encounters (body, version) in the order the query gives.
+func (e *Encounters) query(ctx context.Context, query string, args ...any) ([]Encounter, error) {
+	rows, err := e.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
