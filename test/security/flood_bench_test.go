@@ -171,17 +171,16 @@ func mqttConnect(clientID, user, password string) []byte {
 	return append(out, body.Bytes()...)
 }
 
-// Item 2: audit-log and disk flooding. Anonymous requests to a patient
-// route with 256 KiB ids, 32 at a time.
-func benchAuditIDs(b *testing.B) {
+// requests floods with parallel HTTP requests, each made by request(i, n)
+// for worker i after n requests in all.
+func requests(b *testing.B, parallel int, timeout time.Duration, setup func(*harness.FloodTarget),
+	request func(ctx context.Context, url string, i int, n int64) *http.Request) {
 	dialer := harness.NewAttackDialer(*floodSources)
-	id := strings.Repeat("p", 256<<10)
-	flood(b, "attacker-reqs", nil, func(ctx context.Context, f *harness.FloodTarget, n *atomic.Int64) {
-		client := dialer.HTTPClient(32, 5*time.Second)
+	flood(b, "attacker-reqs", setup, func(ctx context.Context, f *harness.FloodTarget, n *atomic.Int64) {
+		client := dialer.HTTPClient(parallel, timeout)
 		defer client.CloseIdleConnections()
-		workers(ctx, 32, func(ctx context.Context, _ int) {
-			req, _ := http.NewRequestWithContext(ctx, "GET", f.URL+"/api/v1/patients/"+id+"/readings", nil)
-			if resp, err := client.Do(req); err == nil {
+		workers(ctx, parallel, func(ctx context.Context, i int) {
+			if resp, err := client.Do(request(ctx, f.URL, i, n.Load())); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			} else {
@@ -192,24 +191,31 @@ func benchAuditIDs(b *testing.B) {
 	})
 }
 
+// signIn is a password sign-in request.
+func signIn(ctx context.Context, url, username, password string) *http.Request {
+	body, _ := json.Marshal(httpapi.SignInRequest{Username: username, Password: password})
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/api/v1/session", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+// Item 2: audit-log and disk flooding. Anonymous requests to a patient
+// route with 256 KiB ids, 32 at a time.
+func benchAuditIDs(b *testing.B) {
+	id := strings.Repeat("p", 256<<10)
+	requests(b, 32, 5*time.Second, nil, func(ctx context.Context, url string, _ int, _ int64) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/v1/patients/"+id+"/readings", nil)
+		return req
+	})
+}
+
 // Item 2 with ids of the right form: anonymous requests for patient data,
 // each a refusal the audit log must account for, 32 at once.
 func benchAnonymousRefusals(b *testing.B) {
-	dialer := harness.NewAttackDialer(*floodSources)
-	flood(b, "attacker-reqs", nil, func(ctx context.Context, f *harness.FloodTarget, n *atomic.Int64) {
-		client := dialer.HTTPClient(32, 5*time.Second)
-		defer client.CloseIdleConnections()
-		workers(ctx, 32, func(ctx context.Context, i int) {
-			id := fmt.Sprintf("p%063d", n.Load()) // 64 characters, a new patient each time
-			req, _ := http.NewRequestWithContext(ctx, "GET", f.URL+"/api/v1/patients/"+id+"/readings", nil)
-			if resp, err := client.Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			} else {
-				pause(ctx, 10*time.Millisecond)
-			}
-			n.Add(1)
-		})
+	requests(b, 32, 5*time.Second, nil, func(ctx context.Context, url string, _ int, n int64) *http.Request {
+		id := fmt.Sprintf("p%063d", n) // 64 characters, a new patient each time
+		req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/v1/patients/"+id+"/readings", nil)
+		return req
 	})
 }
 
@@ -217,49 +223,21 @@ func benchAnonymousRefusals(b *testing.B) {
 // no account locks and every attempt that passes the per-source limit
 // costs a password hash; -flood.logins at once.
 func benchLoginSpray(b *testing.B) {
-	dialer := harness.NewAttackDialer(*floodSources)
-	flood(b, "attacker-reqs", nil, func(ctx context.Context, f *harness.FloodTarget, n *atomic.Int64) {
-		client := dialer.HTTPClient(*floodLogins, 30*time.Second)
-		defer client.CloseIdleConnections()
-		workers(ctx, *floodLogins, func(ctx context.Context, i int) {
-			body, _ := json.Marshal(httpapi.SignInRequest{Username: fmt.Sprintf("user-%d-%d", i, n.Load()), Password: "guess-guess-guess"})
-			req, _ := http.NewRequestWithContext(ctx, "POST", f.URL+"/api/v1/session", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			if resp, err := client.Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			} else {
-				pause(ctx, 10*time.Millisecond)
-			}
-			n.Add(1)
-		})
+	requests(b, *floodLogins, 30*time.Second, nil, func(ctx context.Context, url string, i int, n int64) *http.Request {
+		return signIn(ctx, url, fmt.Sprintf("user-%d-%d", i, n), "guess-guess-guess")
 	})
 }
 
 // Item 3: wrong-password sign-ins to a real account, -flood.logins at
 // once.
 func benchLogin(b *testing.B) {
-	dialer := harness.NewAttackDialer(*floodSources)
 	setup := func(f *harness.FloodTarget) {
 		svc := harness.Attach(b, f.Cfg, f.URL)
 		svc.MustCall(b, http.StatusNoContent, "POST", "/api/v1/users", svc.Admin(),
 			httpapi.UserRequest{Username: "nurse", Subject: "nurse-1", Role: auth.RoleClinician, Password: "correct horse battery"}, nil)
 	}
-	flood(b, "attacker-reqs", setup, func(ctx context.Context, f *harness.FloodTarget, n *atomic.Int64) {
-		client := dialer.HTTPClient(*floodLogins, 30*time.Second)
-		defer client.CloseIdleConnections()
-		workers(ctx, *floodLogins, func(ctx context.Context, i int) {
-			body, _ := json.Marshal(httpapi.SignInRequest{Username: "nurse", Password: fmt.Sprintf("guess-%d-%d", i, n.Load())})
-			req, _ := http.NewRequestWithContext(ctx, "POST", f.URL+"/api/v1/session", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			if resp, err := client.Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			} else {
-				pause(ctx, 10*time.Millisecond)
-			}
-			n.Add(1)
-		})
+	requests(b, *floodLogins, 30*time.Second, setup, func(ctx context.Context, url string, i int, n int64) *http.Request {
+		return signIn(ctx, url, "nurse", fmt.Sprintf("guess-%d-%d", i, n))
 	})
 }
 
