@@ -20,32 +20,13 @@ import (
 // code, its JSON report and what it wrote on stderr.
 func wearsimIn(t *testing.T, args ...string) (int, map[string]any, string) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut harness.Log
 	code := run(context.Background(), args, &out, &errOut)
 	var rep map[string]any
 	if code == 0 && !strings.HasPrefix(args[0], "provision") {
 		require.NoError(t, json.Unmarshal([]byte(out.String()), &rep), out.String())
 	}
 	return code, rep, errOut.String()
-}
-
-// syncBuffer is a strings.Builder that progress lines may write from
-// another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRunReportsWhatTheServerRefused: `run --accel` on a fleet that starts

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -203,7 +202,7 @@ store:
 log:
   level: debug
 `, dir, port, m.URL(), password, testenv.FreePort(t), token)), 0o600))
-	var out lockedBuffer
+	var out harness.Log
 	cmd := exec.Command(bin, "serve", "--config", config)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -231,23 +230,4 @@ log:
 		require.NotContains(t, logs, secret)
 		require.NotContains(t, answers.String(), secret)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer a child process writes while the test
-// reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
