@@ -167,7 +167,7 @@ func TestCheckpoints(t *testing.T) {
 		appendN(t, l, 3)
 		require.Eventually(t, func() bool {
 			cps := checkpoints(t, cfg.CheckpointFile)
-			return cps[len(cps)-1].Seq == 3
+			return len(cps) > 0 && cps[len(cps)-1].Seq == 3
 		}, 5*time.Second, 10*time.Millisecond)
 	})
 	t.Run("a sink that never answers holds up neither appends nor the file", func(t *testing.T) {
@@ -186,7 +186,7 @@ func TestCheckpoints(t *testing.T) {
 		appendN(t, l, 200) // 40 checkpoints' worth, the sink stuck on the first
 		require.Eventually(t, func() bool {
 			cps := checkpoints(t, cfg.CheckpointFile)
-			return cps[len(cps)-1].Seq == 200
+			return len(cps) > 0 && cps[len(cps)-1].Seq == 200
 		}, 10*time.Second, 10*time.Millisecond, "the file keeps up")
 		// Stopped while the sink is still stuck: shutdown waits for it at
 		// most its bound, then reports what was not shipped.
