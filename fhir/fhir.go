@@ -335,7 +335,8 @@ func CodeType(code string) (vitals.Type, bool) {
 			}
 			return "", false
 		}
-		if sys != "" && sys != vitals.LOINC {
+		// "|code" asks for a code with no system; every code here has one.
+		if sys != vitals.LOINC {
 			return "", false
 		}
 		code = c

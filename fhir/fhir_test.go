@@ -343,6 +343,7 @@ func TestCodeType(t *testing.T) {
 		{"an unknown code finds nothing", "12345-6", "", false},
 		{"an empty code finds nothing", "", "", false},
 		{"a system without a code finds nothing", "http://loinc.org|", "", false},
+		{"a code with no system (|code) is none of ours: each has a system", "|8867-4", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := fhir.CodeType(tc.code)

@@ -144,7 +144,7 @@ func (a fhirAPI) readObsQuery(r *http.Request, patient string) (obsQuery, error)
 		for _, c := range strings.Split(codes, ",") {
 			t, ok := fhir.CodeType(c)
 			if !ok {
-				return q, errors.New("code: not a LOINC code of a vital this server keeps: " + c)
+				return q, errors.New("code: not a code (LOINC, or IEEE 11073 with its system) of a vital this server keeps: " + c)
 			}
 			q.types = distinctTypes(q.types, t)
 		}
