@@ -32,6 +32,8 @@ type Encounter struct {
 	Summaries    []VitalSummary         `json:"summaries"`
 	Alerts       []EncounterAlert       `json:"alerts"`
 	Note         string                 `json:"note,omitempty"`
+	// Chat is the visit's text chat, in the order it was sent.
+	Chat []EncounterMessage `json:"chat,omitempty"`
 	// AttachedAt is when the first version was attached, UpdatedAt when
 	// this one was.
 	AttachedAt time.Time `json:"attached_at"`
@@ -55,6 +57,14 @@ type EncounterParticipant struct {
 	Role    string    `json:"role"`
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
+}
+
+// EncounterMessage is one chat message of the visit.
+type EncounterMessage struct {
+	Subject string    `json:"subject"`
+	Role    string    `json:"role"`
+	Text    string    `json:"text"`
+	At      time.Time `json:"at"`
 }
 
 // VitalSummary summarizes one vital over the encounter's window.

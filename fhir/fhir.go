@@ -285,6 +285,13 @@ func narrative(e chart.Encounter) string {
 		}
 		b.WriteString("</ul>")
 	}
+	if len(e.Chat) > 0 {
+		b.WriteString("<p>Chat during the visit:</p><ul>")
+		for _, m := range e.Chat {
+			fmt.Fprintf(&b, "<li>%s %s (%s): %s</li>", instant(m.At), html.EscapeString(m.Subject), html.EscapeString(m.Role), html.EscapeString(m.Text))
+		}
+		b.WriteString("</ul>")
+	}
 	b.WriteString("</div>")
 	return b.String()
 }

@@ -377,6 +377,19 @@ func (a visitsAPI) socket(w http.ResponseWriter, r *http.Request) {
 			}
 		},
 	}
+	hooks.Chat = func(text string) (telehealth.ChatMessage, error) {
+		// Audited like the visit's other actions (the text is not in the
+		// audit log: it is patient data, kept with the visit).
+		if err := a.gate.Record(ctx, cred.Claims, v.Patient, request(r, "WS chat /ws/v1/visits/{visit}"), auth.Decision{Allowed: true}); err != nil {
+			return telehealth.ChatMessage{}, errors.New("chat: could not be recorded; try again")
+		}
+		m, err := a.visits.AddMessage(ctx, v.ID, telehealth.ChatMessage{Subject: cred.Subject, Role: role, Text: text}, a.sfu.ChatLimits().MaxMessages)
+		if err != nil && !errors.Is(err, telehealth.ErrChatFull) && !errors.Is(err, telehealth.ErrEnded) {
+			a.log.Error().Err(err).Str("visit", v.ID).Msg("keep chat message")
+			return m, errors.New("chat: could not be kept; try again")
+		}
+		return m, err
+	}
 	if role == telehealth.RoleClinician && a.mayWriteChart(cred.Claims, v) {
 		hooks.End = func(note string) error {
 			if !a.mayWriteChart(cred.Claims, v) { // access may have changed in the call

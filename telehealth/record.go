@@ -96,6 +96,9 @@ func (r *Recorder) Attach(ctx context.Context, v Visit) (chart.Encounter, error)
 		}
 		enc.Participants = append(enc.Participants, chart.EncounterParticipant{Subject: p.Subject, Role: p.Role, Start: p.JoinedAt, End: left})
 	}
+	for _, m := range v.Chat {
+		enc.Chat = append(enc.Chat, chart.EncounterMessage(m))
+	}
 	for _, t := range vitals.Types() {
 		s, ok, err := r.summary(ctx, vitals.Query{Patient: v.Patient, Type: t, From: enc.WindowStart, To: until.Add(time.Millisecond)})
 		if err != nil {

@@ -56,11 +56,20 @@ type Settings struct {
 	// AttachLookback is how far before a visit the readings attached to
 	// its Encounter reach (default 24 h).
 	AttachLookback time.Duration `yaml:"attach_lookback"`
+	// ChatMaxChars bounds a chat message (characters; default 2,000).
+	ChatMaxChars int `yaml:"chat_max_chars"`
+	// ChatPerMinute is how many chat messages a participant may send in
+	// any minute (default 20).
+	ChatPerMinute int `yaml:"chat_per_minute"`
+	// ChatMaxMessages is how many chat messages a visit keeps (default
+	// 1,000); past it the chat refuses more.
+	ChatMaxMessages int `yaml:"chat_max_messages"`
 }
 
 // DefaultSettings are the settings of a new installation.
 func DefaultSettings() Settings {
-	return Settings{JoinLinkTTL: time.Hour, JoinLinkMaxAge: 24 * time.Hour, AttachLookback: 24 * time.Hour}
+	return Settings{JoinLinkTTL: time.Hour, JoinLinkMaxAge: 24 * time.Hour, AttachLookback: 24 * time.Hour,
+		ChatMaxChars: DefaultChatMaxChars, ChatPerMinute: DefaultChatPerMinute, ChatMaxMessages: DefaultChatMaxMessages}
 }
 
 // Validate checks the settings, naming each bad field.
@@ -81,6 +90,15 @@ func (c Settings) Validate() error {
 	}
 	if c.TURNCredentialTTL != 0 && (c.TURNCredentialTTL < time.Minute || c.TURNCredentialTTL > 24*time.Hour) {
 		bad("turn_credential_ttl: must be between 1m and 24h")
+	}
+	if c.ChatMaxChars < 0 || c.ChatMaxChars > 20000 {
+		bad("chat_max_chars: must be between 0 (the default) and 20000")
+	}
+	if c.ChatPerMinute < 0 || c.ChatPerMinute > 600 {
+		bad("chat_per_minute: must be between 0 (the default) and 600")
+	}
+	if c.ChatMaxMessages < 0 || c.ChatMaxMessages > 100000 {
+		bad("chat_max_messages: must be between 0 (the default) and 100000")
 	}
 	for _, ip := range splitList(c.MediaIPs) {
 		if net.ParseIP(ip) == nil {
@@ -104,7 +122,8 @@ func (c Settings) Media(turn *TURNCredentials) Config {
 		servers = append(servers, webrtc.ICEServer{URLs: splitList(c.TURNURLs), Username: c.TURNUsername, Credential: c.TURNCredential})
 	}
 	out := Config{ICEServers: servers, UDPPortMin: uint16(c.UDPPortMin), UDPPortMax: uint16(c.UDPPortMax),
-		LoopbackOnly: c.LoopbackOnly, TURN: turn}
+		LoopbackOnly: c.LoopbackOnly, TURN: turn,
+		Chat: ChatLimits{MaxChars: c.ChatMaxChars, PerMinute: c.ChatPerMinute, MaxMessages: c.ChatMaxMessages}}
 	if c.PublicIP != "" {
 		out.PublicIPs = []string{c.PublicIP}
 	}

@@ -42,6 +42,8 @@ type Config struct {
 	// MeasureArrival counts Delay from each packet's arrival on the
 	// socket rather than from the SFU's read of it (benchmarks).
 	MeasureArrival bool
+	// Chat bounds the visits' text chat (zero fields: the defaults).
+	Chat ChatLimits
 }
 
 // SFU forwards media between the participants of each visit. Each
@@ -116,6 +118,15 @@ func (h *LatencyHistogram) Quantile(base []int64, q float64) time.Duration {
 // (NACK generator and responder for retransmission, RTCP reports, TWCC),
 // the port range and candidate policy.
 func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
+	if cfg.Chat.MaxChars <= 0 {
+		cfg.Chat.MaxChars = DefaultChatMaxChars
+	}
+	if cfg.Chat.PerMinute <= 0 {
+		cfg.Chat.PerMinute = DefaultChatPerMinute
+	}
+	if cfg.Chat.MaxMessages <= 0 {
+		cfg.Chat.MaxMessages = DefaultChatMaxMessages
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -263,6 +274,11 @@ func (s *SFU) EndVisit(visit string) {
 type Participant struct {
 	Subject string `json:"subject"`
 	Role    string `json:"role"`
+	// CameraOff and Muted are what the participant's page says of its
+	// camera and microphone: the others show a placeholder for a camera
+	// that is off rather than its last frame.
+	CameraOff bool `json:"camera_off,omitempty"`
+	Muted     bool `json:"muted,omitempty"`
 }
 
 type room struct {
@@ -271,6 +287,7 @@ type room struct {
 	mu     sync.Mutex
 	peers  map[string]*peer    // by subject
 	tracks map[string]*forward // by source subject + "/" + track id
+	chat   chatRate
 }
 
 // forward is one incoming track and the local track it is copied to.
@@ -299,6 +316,28 @@ type peer struct {
 }
 
 func (p *peer) send(m Message) { p.out(m) }
+
+// setMedia records the participant's camera and microphone state and tells
+// everyone.
+func (r *room) setMedia(p *peer, cameraOff, muted bool) {
+	r.mu.Lock()
+	p.CameraOff, p.Muted = cameraOff, muted
+	r.mu.Unlock()
+	r.broadcastParticipants()
+}
+
+// broadcast sends a message to everyone in the room.
+func (r *room) broadcast(m Message) {
+	r.mu.Lock()
+	peers := make([]*peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		peers = append(peers, p)
+	}
+	r.mu.Unlock()
+	for _, p := range peers {
+		p.send(m)
+	}
+}
 
 func (r *room) participants() []Participant {
 	r.mu.Lock()

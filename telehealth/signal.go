@@ -19,6 +19,8 @@ import (
 //	client: {"type":"restart"}   the network changed: the server offers with an ICE restart
 //	client: {"type":"add_track","kind":"video"}   room for one more track (a screen share): the server offers
 //	client: {"type":"remove_track","track":"<track id>"}   stop forwarding it; the others renegotiate
+//	client: {"type":"media","camera_off":true,"muted":false}   the others get it in "participants"
+//	client: {"type":"chat","text":"..."}   server, to everyone: {"type":"chat","chat":{"subject":...,"role":...,"text":...,"at":...}}
 //	client: {"type":"leave"}     client (a clinician): {"type":"end","note":"..."}
 //	server: {"type":"ended"}     {"type":"error","error":"..."}
 //
@@ -36,6 +38,10 @@ type Message struct {
 	Kind         string                   `json:"kind,omitempty"`
 	Track        string                   `json:"track,omitempty"`
 	Error        string                   `json:"error,omitempty"`
+	Text         string                   `json:"text,omitempty"`
+	Chat         *ChatMessage             `json:"chat,omitempty"`
+	CameraOff    bool                     `json:"camera_off,omitempty"`
+	Muted        bool                     `json:"muted,omitempty"`
 }
 
 // Hooks connect a signalling session to the visit records.
@@ -46,6 +52,9 @@ type Hooks struct {
 	Left func(presence int64)
 	// End ends the visit; nil when this participant may not.
 	End func(note string) error
+	// Chat keeps (and audits) a chat message the SFU has checked; nil:
+	// this visit has no chat.
+	Chat func(text string) (ChatMessage, error)
 }
 
 const (
@@ -168,6 +177,10 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 			}
 		case "remove_track":
 			p.dropTrack(m.Track)
+		case "media":
+			r.setMedia(p, m.CameraOff, m.Muted)
+		case "chat":
+			s.chat(r, who, hooks, m.Text, send)
 		case "leave":
 			return
 		case "end":
@@ -185,4 +198,28 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 			send(Message{Type: "error", Error: "unknown message type"})
 		}
 	}
+}
+
+// chat checks a participant's message against the limits, has it kept, and
+// sends it to everyone in the visit (the sender too, as the confirmation).
+func (s *SFU) chat(r *room, who Participant, hooks Hooks, text string, send func(Message) bool) {
+	if hooks.Chat == nil {
+		send(Message{Type: "error", Error: ErrChatDisabled.Error()})
+		return
+	}
+	text, err := CleanChat(text, s.cfg.Chat.MaxChars)
+	if err != nil {
+		send(Message{Type: "error", Error: err.Error()})
+		return
+	}
+	if !r.chat.allow(who.Subject, s.cfg.Chat.PerMinute, time.Now()) {
+		send(Message{Type: "error", Error: ErrChatRate.Error()})
+		return
+	}
+	m, err := hooks.Chat(text)
+	if err != nil {
+		send(Message{Type: "error", Error: err.Error()})
+		return
+	}
+	r.broadcast(Message{Type: "chat", Chat: &m})
 }

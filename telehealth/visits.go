@@ -51,6 +51,8 @@ type Visit struct {
 	Note        string     `json:"note,omitempty"`
 	Invites     []Invite   `json:"invites"`
 	Presence    []Presence `json:"presence"`
+	// Chat is the visit's text chat, oldest first.
+	Chat []ChatMessage `json:"chat"`
 	// InteractiveSeconds is the time the patient and at least one
 	// clinician were both in the visit (remote-monitoring billing counts
 	// interactive minutes).
@@ -154,8 +156,14 @@ func (v *Visits) Get(ctx context.Context, id string) (Visit, error) {
 		}
 		x.Presence = append(x.Presence, p)
 	}
+	if err := rows.Err(); err != nil {
+		return Visit{}, err
+	}
+	if x.Chat, err = v.messages(ctx, id); err != nil {
+		return Visit{}, err
+	}
 	x.InteractiveSeconds = interactive(x.Presence, v.now())
-	return x, rows.Err()
+	return x, nil
 }
 
 // ForPatient lists a patient's visits, newest first.

@@ -7,13 +7,14 @@
 // rejoins when the signalling socket drops and asks for an ICE restart
 // when the network fails.
 function startCall(visitId, stream, handlers, joinCode) {
-  const state = { ended: false, pc: null, ws: null, retry: 500 };
+  const state = { ended: false, pc: null, ws: null, retry: 500, media: { camera_off: false, muted: false } };
   window.vitalwire.call = state;
   const connect = () => {
     const join = joinCode ? `?join=${encodeURIComponent(joinCode)}` : '';
     const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + `/ws/v1/visits/${encodeURIComponent(visitId)}${join}`);
     state.ws = ws;
     const send = m => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
+    state.send = send;
     ws.onopen = () => { state.retry = 500; send({ type: 'join' }); };
     ws.onmessage = async ev => {
       const m = JSON.parse(ev.data);
@@ -22,6 +23,7 @@ function startCall(visitId, stream, handlers, joinCode) {
         const pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
         state.pc = pc;
         for (const t of stream.getTracks()) pc.addTrack(t, stream);
+        if (state.media.camera_off || state.media.muted) send({ type: 'media', ...state.media });
         pc.ontrack = e => handlers.track(e.streams[0] || new MediaStream([e.track]), e.track);
         pc.onicecandidate = e => { if (e.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
         pc.oniceconnectionstatechange = () => {
@@ -37,6 +39,8 @@ function startCall(visitId, stream, handlers, joinCode) {
         try { await state.pc.addIceCandidate(m.candidate); } catch (e) { /* a candidate of an old session */ }
       } else if (m.type === 'participants') {
         handlers.participants(m.participants || []);
+      } else if (m.type === 'chat') {
+        if (handlers.chat && m.chat) handlers.chat(m.chat);
       } else if (m.type === 'ended') {
         state.ended = true;
         handlers.ended();
@@ -54,19 +58,39 @@ function startCall(visitId, stream, handlers, joinCode) {
   const online = () => { if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: 'restart' })); };
   window.addEventListener('online', online);
   connect();
-  state.hangUp = () => {
+  // leave ends this participant's part (the visit goes on); the camera
+  // and microphone stay open for a rejoin.
+  state.leave = () => {
     state.ended = true;
     window.removeEventListener('online', online);
     if (state.ws) { try { state.ws.send(JSON.stringify({ type: 'leave' })); } catch (e) { /* closed */ } state.ws.close(); }
     if (state.pc) state.pc.close();
+  };
+  state.hangUp = () => {
+    state.leave();
     for (const t of stream.getTracks()) t.stop();
   };
+  // setMedia tells the others the camera and microphone state.
+  state.setMedia = media => { state.media = media; if (state.send) state.send({ type: 'media', ...media }); };
+  state.chat = text => { if (state.send) state.send({ type: 'chat', text }); };
   return state;
 }
 
-// remoteVideos shows one video element per remote participant.
+// remoteVideos shows one video element per remote participant (the
+// server names each forwarded stream after its sender), or, while their
+// camera is off, a placeholder with their name rather than a frozen frame.
 function remoteVideos(container, names) {
   const byStream = new Map();
+  let states = new Map();
+  const show = (id, v) => {
+    const p = states.get(id) || {};
+    const fig = v.closest('figure');
+    fig.classList.toggle('camera-off', !!p.camera_off);
+    fig.classList.toggle('muted', !!p.muted);
+    v.hidden = !!p.camera_off;
+    fig.querySelector('.placeholder').hidden = !p.camera_off;
+    fig.querySelector('.muted-badge').hidden = !p.muted;
+  };
   return {
     track(stream, track) {
       let v = byStream.get(stream.id);
@@ -74,18 +98,97 @@ function remoteVideos(container, names) {
         v = h('video', { autoplay: true, playsinline: true, class: 'remote', 'data-participant': stream.id, 'aria-label': `Video of ${names(stream.id)}` });
         v.srcObject = stream;
         byStream.set(stream.id, v);
-        container.append(h('figure', { class: 'video' }, v, h('figcaption', {}, names(stream.id))));
+        container.append(h('figure', { class: 'video', 'data-subject': stream.id }, v,
+          h('div', { class: 'placeholder', hidden: true, role: 'img', 'aria-label': `${names(stream.id)}, camera off` }, h('span', { 'aria-hidden': 'true' }, names(stream.id))),
+          h('figcaption', {}, names(stream.id), ' ', h('span', { class: 'muted-badge', hidden: true }, '(muted)'))));
+        show(stream.id, v);
       } else if (v.srcObject !== stream) {
         v.srcObject = stream;
       }
       track.onended = () => {};
     },
-    keep(subjects) {
+    keep(ps) {
+      states = new Map(ps.map(p => [p.subject, p]));
       for (const [id, v] of byStream) {
-        if (!subjects.includes(id)) { v.closest('figure').remove(); byStream.delete(id); }
+        if (!states.has(id)) { v.closest('figure').remove(); byStream.delete(id); } else show(id, v);
       }
     },
   };
+}
+
+// inCall joins a visit and gives both pages the same controls: mute,
+// camera off, self-view, leave and rejoin, and the visit's text chat.
+// Each control is a button; the toggles say their state in aria-pressed.
+function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, handlers }) {
+  const rv = remoteVideos(remotes, names);
+  const chatErr = h('p', { class: 'error', role: 'alert', id: 'chat-error' });
+  const log = h('ul', { id: 'chat-log', class: 'chat-log', 'aria-live': 'polite', 'aria-label': 'Messages' });
+  const line = m => {
+    log.append(h('li', {}, h('time', { datetime: m.at }, timeText(m.at)), ' ', h('strong', {}, m.subject === self ? 'You' : names(m.subject)), ': ', m.text));
+    log.scrollTop = log.scrollHeight;
+  };
+  let call = null;
+  const start = () => {
+    call = startCall(visitId, stream, {
+      track: rv.track,
+      status: handlers.status,
+      participants: ps => { rv.keep(ps.filter(p => p.subject !== self)); handlers.participants(ps); },
+      chat: line,
+      ended: () => { controls.hidden = true; chatForm.hidden = true; handlers.ended(); },
+      error: e => { if (e.startsWith('chat:')) chatErr.textContent = e; else handlers.error(e); },
+    }, joinCode);
+    call.setMedia(media);
+  };
+  const media = { camera_off: false, muted: false };
+  const toggle = (id, label, onPress) => {
+    const b = h('button', { type: 'button', id, 'aria-pressed': 'false' }, label);
+    b.addEventListener('click', () => {
+      const on = b.getAttribute('aria-pressed') !== 'true';
+      b.setAttribute('aria-pressed', String(on));
+      onPress(on);
+    });
+    return b;
+  };
+  const mic = toggle('mic-toggle', 'Mute', on => {
+    for (const t of stream.getAudioTracks()) t.enabled = !on;
+    media.muted = on;
+    call.setMedia({ ...media });
+  });
+  const cam = toggle('camera-toggle', 'Camera off', on => {
+    for (const t of stream.getVideoTracks()) t.enabled = !on;
+    media.camera_off = on;
+    selfFig.classList.toggle('camera-off', on);
+    call.setMedia({ ...media });
+  });
+  const selfView = toggle('selfview-toggle', 'Hide self-view', on => { selfFig.hidden = on; });
+  const leave = h('button', { type: 'button', id: 'leave-call', class: 'danger' }, 'Leave call');
+  const rejoin = h('button', { type: 'button', id: 'rejoin-call', class: 'primary', hidden: true }, 'Rejoin');
+  leave.addEventListener('click', () => {
+    call.leave();
+    rv.keep([]);
+    leave.hidden = true; rejoin.hidden = false;
+    handlers.left();
+    rejoin.focus();
+  });
+  rejoin.addEventListener('click', () => {
+    rejoin.hidden = true; leave.hidden = false;
+    start();
+    leave.focus();
+  });
+  const controls = h('div', { class: 'call-controls', role: 'group', 'aria-label': 'Call controls' }, mic, cam, selfView, leave, rejoin);
+  const input = h('input', { type: 'text', id: 'chat-input', maxlength: 2000, autocomplete: 'off' });
+  const chatForm = h('form', { class: 'chat-form' }, h('label', { for: 'chat-input' }, 'Message'), input,
+    h('button', { type: 'submit', id: 'chat-send' }, 'Send'));
+  chatForm.addEventListener('submit', e => {
+    e.preventDefault();
+    chatErr.textContent = '';
+    if (!input.value.trim()) return;
+    call.chat(input.value);
+    input.value = '';
+  });
+  const chat = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' }, h('h2', { id: 'chat-h' }, 'Chat'), log, chatForm, chatErr);
+  start();
+  return { controls, chat, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
 }
 
 async function localMedia() {
@@ -162,6 +265,8 @@ async function visitPage(main, id) {
   const status = h('p', { role: 'status', id: 'call-status' }, visit.state === 'ended' ? 'This visit has ended.' : 'Starting your camera…');
   const local = h('video', { autoplay: true, playsinline: true, muted: true, id: 'local-video', 'aria-label': 'Your camera' });
   local.muted = true;
+  const selfFig = h('figure', { class: 'video self' }, local, h('figcaption', {}, 'You'));
+  const callBox = h('div', { class: 'call-box' });
   const remotes = h('div', { class: 'videos', id: 'remote-videos' });
   const people = h('p', { id: 'participants' });
   const note = h('textarea', { id: 'visit-note', rows: 4, cols: 40 });
@@ -175,7 +280,7 @@ async function visitPage(main, id) {
   const side = h('div', { class: 'visit-side' });
   main.replaceChildren(h('h1', {}, `Visit with ${names(visit.patient)}`), status,
     h('div', { class: 'visit' },
-      h('div', {}, h('div', { class: 'videos' }, h('figure', { class: 'video' }, local, h('figcaption', {}, 'You')), remotes), people,
+      h('div', {}, h('div', { class: 'videos' }, selfFig, remotes), callBox, people,
         clinician ? h('section', { class: 'panel', 'aria-labelledby': 'note-h' }, h('h2', { id: 'note-h' }, 'Visit'),
           ...(charts ? [h('label', { for: 'visit-note' }, 'Note for the chart', note),
             h('div', { class: 'actions' },
@@ -220,18 +325,19 @@ async function visitPage(main, id) {
   let stream;
   try { stream = await localMedia(); } catch (e) { status.textContent = 'Your camera or microphone is not available: ' + e.message; return; }
   local.srcObject = stream;
-  const rv = remoteVideos(remotes, names);
   status.textContent = 'Connecting…';
-  call = startCall(id, stream, {
-    track: rv.track,
-    status: s => { status.textContent = s === 'connected' || s === 'completed' ? 'In the visit.' : s === 'reconnecting' ? 'Reconnecting…' : `Connection: ${s}`; },
-    participants: ps => {
-      rv.keep(ps.map(p => p.subject));
-      people.textContent = 'In the visit: ' + ps.map(p => `${names(p.subject)} (${p.role})`).join(', ');
+  call = inCall({
+    visitId: id, stream, remotes, selfFig, names, self: me.subject,
+    handlers: {
+      status: s => { status.textContent = s === 'connected' || s === 'completed' ? 'In the visit.' : s === 'reconnecting' ? 'Reconnecting…' : `Connection: ${s}`; },
+      participants: ps => { people.textContent = 'In the visit: ' + ps.map(p => `${names(p.subject)} (${p.role})`).join(', '); },
+      left: () => { status.textContent = 'You left the call; the visit goes on. Rejoin when ready.'; people.textContent = ''; },
+      ended: () => finish('The visit has ended.'),
+      error: e => { err.textContent = e; },
     },
-    ended: () => finish('The visit has ended.'),
-    error: e => { err.textContent = e; },
   });
+  call.history(visit.chat || []);
+  callBox.append(call.controls, call.chat);
   onPageLeave(() => call.hangUp());
 }
 
@@ -264,11 +370,13 @@ async function joinPage(main, params) {
   preview.muted = true;
   const status = h('p', { role: 'status', id: 'call-status' });
   const remotes = h('div', { class: 'videos', id: 'remote-videos' });
+  const selfFig = h('figure', { class: 'video self' }, preview, h('figcaption', {}, 'You'));
+  const callBox = h('div', { class: 'call-box' });
   const joinBtn = h('button', { type: 'button', class: 'primary', id: 'join-visit', disabled: true }, 'Join the visit');
   const side = h('div', { class: 'visit-side' });
   main.replaceChildren(h('h1', {}, 'Your video visit'),
     h('div', { class: 'visit' },
-      h('div', {}, h('div', { class: 'videos' }, h('figure', { class: 'video' }, preview, h('figcaption', {}, 'You')), remotes), check, joinBtn, status),
+      h('div', {}, h('div', { class: 'videos' }, selfFig, remotes), check, joinBtn, status, callBox),
       side));
   if (visit.you === 'patient') side.append(await vitalsPanel(visit.patient, false));
   if (visit.state === 'ended') { check.textContent = 'This visit has ended.'; return; }
@@ -286,18 +394,21 @@ async function joinPage(main, params) {
   joinBtn.addEventListener('click', () => {
     joinBtn.remove();
     status.textContent = 'Waiting room: your clinician will join shortly.';
-    const rv = remoteVideos(remotes, s => (s === self ? 'You' : s));
-    const call = startCall(visitId, stream, {
-      track: rv.track,
-      status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
-      participants: ps => {
-        rv.keep(ps.map(p => p.subject));
-        const clin = ps.filter(p => p.role === 'clinician');
-        status.textContent = clin.length ? `In your visit with ${clin.map(p => p.subject).join(', ')}.` : 'Waiting room: your clinician will join shortly.';
+    const call = inCall({
+      visitId, stream, joinCode: guestCode, remotes, selfFig, self, names: s => (s === self ? 'You' : s),
+      handlers: {
+        status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
+        participants: ps => {
+          const clin = ps.filter(p => p.role === 'clinician');
+          status.textContent = clin.length ? `In your visit with ${clin.map(p => p.subject).join(', ')}.` : 'Waiting room: your clinician will join shortly.';
+        },
+        left: () => { status.textContent = 'You left the call. Your visit goes on: rejoin when you are ready.'; },
+        ended: () => { status.textContent = 'Your visit has ended. Thank you.'; call.hangUp(); },
+        error: e => { status.textContent = e; },
       },
-      ended: () => { status.textContent = 'Your visit has ended. Thank you.'; call.hangUp(); },
-      error: e => { status.textContent = e; },
-    }, guestCode);
+    });
+    call.history(visit.chat || []);
+    callBox.append(call.controls, call.chat);
     onPageLeave(() => call.hangUp());
   });
 }
