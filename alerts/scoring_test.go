@@ -76,6 +76,8 @@ func TestScoringAgainstTheSimulatorsGroundTruth(t *testing.T) {
 	}))
 	gt, err := alertscore.ParseTruth(truth.Bytes(), sim.End())
 	require.NoError(t, err)
+	fires, others := alertscore.Split(fires)
+	t.Logf("alerts of rules the day has no ground truth of (not scored): %v", others)
 	res := gt.Score(fires)
 	res.Log(t.Logf, len(fires))
 	alertscore.RequireTargets(t, res, alertscore.HealthyDayAlerts(sc, fires))

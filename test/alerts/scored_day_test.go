@@ -129,6 +129,8 @@ func replayScriptedDay(t *testing.T, external bool) {
 	}
 	gt, err := alertscore.ParseTruth(truth.Bytes(), sim.End())
 	require.NoError(t, err)
+	fires, others := alertscore.Split(fires)
+	t.Logf("alerts of rules the day has no ground truth of (not scored): %v", others)
 	res := gt.Score(fires)
 	res.Log(t.Logf, len(fires))
 	missedBy := map[string]int{}
