@@ -159,7 +159,7 @@ const trendBuckets = 72
 
 // addToHistory records a reading in a long rate rule's history, drops what
 // has left the window, and returns the lowest and highest reading within
-// it (to within one slice).
+// it (to within one slice: a reading exactly a window earlier counts).
 func (st *ruleState) addToHistory(t int64, v float64, window time.Duration) (lo, hi float64) {
 	size := int64(window) / trendBuckets
 	start := t - t%size
@@ -173,7 +173,7 @@ func (st *ruleState) addToHistory(t int64, v float64, window time.Duration) (lo,
 	}
 	newest := st.hist[len(st.hist)-1].start
 	cut := 0
-	for cut < len(st.hist) && (newest-st.hist[cut].start >= int64(window) || len(st.hist)-cut > trendBuckets+1) {
+	for cut < len(st.hist) && (newest-st.hist[cut].start >= int64(window)+size || len(st.hist)-cut > trendBuckets+1) {
 		cut++
 	}
 	st.hist = append(st.hist[:0], st.hist[cut:]...)
