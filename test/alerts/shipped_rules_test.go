@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/alerts"
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/test/harness"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -110,9 +112,17 @@ func TestNEWS2WithConsciousnessUnrecordedIsMarkedPartial(t *testing.T) {
 	require.True(t, partial, "every vital measured, but nobody recorded consciousness")
 	require.Equal(t, []string{"consciousness"}, missing)
 
+	// The dashboard tile says so.
+	tab := svc.SignIn(t, testenv.StartBrowser(t), "doc", auth.RoleClinician)
+	badge := `document.querySelector('li.tile header').textContent`
+	tab.Wait(badge+`.includes('NEWS2 0 · low · partial: consciousness not recorded')`, 10*time.Second)
+	tab.Screenshot("partial")
+	svc.WaitSubscribed(t, "doc", "p1", 10*time.Second)
+
 	require.Equal(t, http.StatusNoContent, svc.Call(t, "POST", "/api/v1/patients/p1/assessment", doc, `{"consciousness":"alert"}`, nil))
 	d.Publish(harness.Reading(vitals.HeartRate, 71, "/min", time.Now()))
 	missing, partial = news2()
 	require.False(t, partial, "complete once a clinician assessed the patient")
 	require.Empty(t, missing)
+	tab.Wait(badge+`.includes('NEWS2 0 · low') && !`+badge+`.includes('partial')`, 10*time.Second)
 }
