@@ -58,6 +58,9 @@ type Transition struct {
 	At, By  time.Time
 	Value   float64 // the value (or score) that decided it
 	Partial bool    // a NEWS2 score computed with parameters missing
+	// Missing names the NEWS2 parameters missing from a partial score
+	// (news2.Score.Missing).
+	Missing []string
 }
 
 func (t Transition) String() string {
@@ -120,7 +123,10 @@ func vitalIndex(t vitals.Type) int {
 	return 7
 }
 
-const numVitals = 8
+// diastolicIndex is the slot of blood pressures' diastolic components.
+const diastolicIndex = 8
+
+const numVitals = 9
 
 type patientState struct {
 	recent [numVitals][]sample // the last news2Window of each vital, in time order
@@ -134,6 +140,50 @@ type ruleState struct {
 	clearSince time.Time // while firing: when the value went back to normal
 	firing     bool
 	lastAt     time.Time // the newest reading time this rule has seen
+	// hist is the lowest and highest reading per 1/trendBuckets of the
+	// window of a rate rule whose window is longer than the hour of
+	// readings kept (a weight over days): at most trendBuckets+1 entries.
+	hist []bucket
+}
+
+// bucket is the range of a vital's readings over a slice of a rate rule's
+// window.
+type bucket struct {
+	start  int64
+	lo, hi float64
+}
+
+// trendBuckets is how many slices a long rate window is kept in: a change
+// over 3 days is measured to the hour.
+const trendBuckets = 72
+
+// addToHistory records a reading in a long rate rule's history, drops what
+// has left the window, and returns the lowest and highest reading within
+// it (to within one slice: a reading exactly a window earlier counts).
+func (st *ruleState) addToHistory(t int64, v float64, window time.Duration) (lo, hi float64) {
+	size := int64(window) / trendBuckets
+	start := t - t%size
+	i := sort.Search(len(st.hist), func(i int) bool { return st.hist[i].start >= start })
+	if i < len(st.hist) && st.hist[i].start == start {
+		st.hist[i].lo, st.hist[i].hi = min(st.hist[i].lo, v), max(st.hist[i].hi, v)
+	} else {
+		st.hist = append(st.hist, bucket{})
+		copy(st.hist[i+1:], st.hist[i:])
+		st.hist[i] = bucket{start, v, v}
+	}
+	newest := st.hist[len(st.hist)-1].start
+	cut := 0
+	for cut < len(st.hist) && (newest-st.hist[cut].start >= int64(window)+size || len(st.hist)-cut > trendBuckets+1) {
+		cut++
+	}
+	st.hist = append(st.hist[:0], st.hist[cut:]...)
+	lo, hi = v, v
+	for _, b := range st.hist {
+		if b.start <= t && t-b.start < int64(window)+size {
+			lo, hi = min(lo, b.lo), max(hi, b.hi)
+		}
+	}
+	return lo, hi
 }
 
 // NewEngine returns an engine for a rule set; info looks patients up.
@@ -240,23 +290,12 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.patient(r.Patient)
-	// Remember the reading in time order; out-of-order arrivals within the
-	// window slot in.
 	rt := r.Time.UnixNano()
 	vi := vitalIndex(r.Type)
-	ss := p.recent[vi]
-	i := len(ss)
-	if i > 0 && ss[i-1].t > rt {
-		i = sort.Search(len(ss), func(i int) bool { return ss[i].t > rt })
+	p.remember(vi, rt, r.Value)
+	if r.Type == vitals.BloodPressure && r.Diastolic > 0 {
+		p.remember(diastolicIndex, rt, r.Diastolic)
 	}
-	ss = append(ss, sample{})
-	copy(ss[i+1:], ss[i:])
-	ss[i] = sample{rt, r.Value}
-	cut := 0
-	for cut < len(ss) && rt-ss[cut].t > int64(news2Window) {
-		cut++
-	}
-	p.recent[vi] = ss[cut:]
 
 	if now.Sub(r.Time) > e.set.Freshness {
 		return nil
@@ -280,40 +319,68 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 				own := rule.with(o)
 				rule = &own
 			}
+			tvi, v := vi, r.Value
+			if rule.Component == ComponentDiastolic {
+				if r.Diastolic <= 0 {
+					continue
+				}
+				tvi, v = diastolicIndex, r.Diastolic
+			}
 			if r.Time.Before(st.lastAt) {
 				// Older than what decided the state: stored, not re-judged,
 				// but a late reading may date a pending breach earlier.
-				if !rule.Raw && !st.firing && !st.since.IsZero() && rt < st.since.UnixNano() {
-					st.since = p.breachStart(vi, st.since.UnixNano(), rule)
+				if !st.firing && !st.since.IsZero() && rt < st.since.UnixNano() {
+					st.since = p.breachStart(tvi, st.since.UnixNano(), rule)
 				}
 				continue
 			}
 			st.lastAt = r.Time
-			v := r.Value
 			if !rule.Raw {
-				v, _ = p.value(r.Type, r.Time)
-				if st.since.IsZero() && !st.firing && rule.breached(v) {
-					// The smoothed value breaches now; the breach began with
-					// the first of the breaching readings that tipped it.
-					st.since = p.breachStart(vi, rt, rule)
-				}
+				v, _ = p.median(tvi, rt)
+			}
+			if st.since.IsZero() && !st.firing && rule.breached(v) {
+				// The value breaches now; the breach began with the first
+				// of the run of breaching readings that led to it, which a
+				// late upload brings all at once.
+				st.since = p.breachStart(tvi, rt, rule)
 			}
 			var confirm func() (time.Time, bool)
-			if !rule.Raw && rule.For > 0 {
+			switch {
+			case rule.Readings > 0:
+				// Confirmed by repeated readings within the sparse window
+				// (a cuff measured again).
+				confirm = func() (time.Time, bool) {
+					from := time.Unix(0, max(st.since.UnixNano(), rt-int64(sparseWindow)+1)).UTC()
+					return p.nthSince(tvi, from, rt, rule.Readings, rule.breached)
+				}
+			case !rule.Raw && rule.For > 0:
 				// Three readings of the breach at least: a wrist sensor's
 				// artifacts can come two in a row, and from two devices.
-				confirm = func() (time.Time, bool) { return p.nthSince(vi, st.since, rt, minEvidence, rule.breached) }
+				confirm = func() (time.Time, bool) { return p.nthSince(tvi, st.since, rt, minEvidence, rule.breached) }
 			}
-			if tr, ok := step(rule, st, r.Patient, r.Time, v, rule.breached(v), rule.cleared(v), false, confirm); ok {
+			if tr, ok := step(rule, st, r.Patient, r.Time, v, rule.breached(v), rule.cleared(v), nil, confirm); ok {
 				out = append(out, tr)
 			}
 		case KindRate:
-			if rule.Vital != r.Type || r.Time.Before(st.lastAt) {
+			if rule.Vital != r.Type {
+				continue
+			}
+			long := rule.Window > news2Window
+			var hlo, hhi float64
+			if long {
+				// Over days: the readings kept are an hour's, the
+				// rule keeps its own coarse history.
+				hlo, hhi = st.addToHistory(rt, r.Value, rule.Window)
+			}
+			if r.Time.Before(st.lastAt) {
 				continue
 			}
 			st.lastAt = r.Time
 			v, _ := p.value(r.Type, r.Time)
 			lo, hi := v, v
+			if long {
+				lo, hi = min(lo, hlo), max(hi, hhi)
+			}
 			for _, s := range p.recent[vi] {
 				if s.t <= rt && rt-s.t <= int64(rule.Window) {
 					lo, hi = min(lo, s.v), max(hi, s.v)
@@ -324,7 +391,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 				change = v - hi
 			}
 			breach := (rule.Change > 0 && change >= rule.Change) || (rule.Change < 0 && change <= rule.Change)
-			if tr, ok := step(rule, st, r.Patient, r.Time, change, breach, !breach, false, nil); ok {
+			if tr, ok := step(rule, st, r.Patient, r.Time, change, breach, !breach, nil, nil); ok {
 				out = append(out, tr)
 			}
 		case KindNEWS2:
@@ -348,7 +415,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			// The newest readings themselves must score the breach too, so
 			// that artifacts a median still holds do not complete it.
 			confirm := func() (time.Time, bool) { return p.news2RunStart(rt, info, rule.news2Breached, false) }
-			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Partial, confirm); ok {
+			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Missing(), confirm); ok {
 				out = append(out, tr)
 			}
 		case KindNoData:
@@ -362,10 +429,29 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	return out
 }
 
+// remember keeps a reading in time order; out-of-order arrivals within
+// the window slot in.
+func (p *patientState) remember(vi int, rt int64, v float64) {
+	ss := p.recent[vi]
+	i := len(ss)
+	if i > 0 && ss[i-1].t > rt {
+		i = sort.Search(len(ss), func(i int) bool { return ss[i].t > rt })
+	}
+	ss = append(ss, sample{})
+	copy(ss[i+1:], ss[i:])
+	ss[i] = sample{rt, v}
+	cut := 0
+	for cut < len(ss) && rt-ss[cut].t > int64(news2Window) {
+		cut++
+	}
+	p.recent[vi] = ss[cut:]
+}
+
 // breachStart dates a breach that the median shows at t: it began with
 // the earliest of the run of readings up to t that each breach the rule,
 // as read or as the median at their time (the median crosses later than
-// the readings do on a step, and holds through one noisy reading).
+// the readings do on a step, and holds through one noisy reading). A raw
+// rule's breach is dated from the readings as read.
 func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
 	ss := p.recent[vi]
 	i := len(ss) - 1
@@ -375,7 +461,7 @@ func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
 	start := t
 	for ; i >= 0; i-- {
 		if !rule.breached(ss[i].v) {
-			if m, _ := p.median(vi, ss[i].t); !rule.breached(m) {
+			if m, _ := p.median(vi, ss[i].t); rule.Raw || !rule.breached(m) {
 				break
 			}
 		}
@@ -490,7 +576,7 @@ func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(ne
 // it if later. The reading that decides it may be later still: devices
 // upload in batches, and the first reading to arrive after the duration
 // need not be the first one taken.
-func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, breach, clear, partial bool, confirm func() (time.Time, bool)) (Transition, bool) {
+func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, breach, clear bool, missing []string, confirm func() (time.Time, bool)) (Transition, bool) {
 	if !st.firing {
 		if !breach {
 			st.since = time.Time{}
@@ -513,7 +599,7 @@ func step(rule *Rule, st *ruleState, patient string, t time.Time, v float64, bre
 			}
 		}
 		st.firing, st.clearSince = true, time.Time{}
-		return Transition{Rule: *rule, Patient: patient, Firing: true, At: at, By: t, Value: v, Partial: partial}, true
+		return Transition{Rule: *rule, Patient: patient, Firing: true, At: at, By: t, Value: v, Partial: len(missing) > 0, Missing: missing}, true
 	}
 	if !clear {
 		st.clearSince = time.Time{}
@@ -570,9 +656,8 @@ func news2Base(info PatientInfo) news2.Params {
 	if info.Scale == 2 {
 		ps.Scale = news2.Scale2
 	}
-	if ps.Consciousness == "" {
-		ps.Consciousness = news2.Alert // wearables cannot assess it; clinicians record changes
-	}
+	// Wearables cannot assess consciousness: until a clinician records
+	// it, it scores nothing and the score is partial (Missing names it).
 	return ps
 }
 

@@ -26,6 +26,16 @@ const (
 	KindNoData    = "no_data"   // no reading of a vital from a patient for a time
 )
 
+// Components of a blood pressure a threshold rule may judge.
+const (
+	ComponentSystolic  = "systolic" // the default: a blood pressure's value
+	ComponentDiastolic = "diastolic"
+)
+
+// maxRateWindow bounds a rate rule's window: its history is kept in
+// trendBuckets slices of it.
+const maxRateWindow = 14 * 24 * time.Hour
+
 // Severities, lowest first.
 const (
 	Low      = "low"
@@ -65,6 +75,12 @@ type Rule struct {
 	Window time.Duration `yaml:"window"`
 	// NoData: nothing for After.
 	After time.Duration `yaml:"after"`
+	// Component: a threshold rule on blood pressure judges the systolic
+	// (default) or the diastolic.
+	Component string `yaml:"component"`
+	// Readings: a threshold rule fires only when this many readings within
+	// 10 minutes show the breach (a measurement confirmed by a repeat).
+	Readings int `yaml:"readings"`
 	// Raw makes a threshold rule judge each reading as it is, without the
 	// engine's smoothing: for devices whose single readings are trusted
 	// (a lab-grade meter), and for latency probes.
@@ -151,6 +167,18 @@ func ParseRules(b []byte) (*RuleSet, error) {
 			if n != 1 {
 				bad("above/below/at_or_above/at_or_below", "exactly one is required")
 			}
+			switch r.Component {
+			case "", ComponentSystolic:
+			case ComponentDiastolic:
+				if r.Vital != vitals.BloodPressure {
+					bad("component", "diastolic is a blood pressure's")
+				}
+			default:
+				bad("component", "systolic or diastolic")
+			}
+			if r.Readings < 0 || r.Readings > minSamples {
+				bad("readings", "0 to %d", minSamples)
+			}
 			if r.Clear != nil && n == 1 {
 				if upper, level := r.direction(); (upper && *r.Clear > level) || (!upper && *r.Clear < level) {
 					bad("clear", "must be on the normal side of the threshold")
@@ -165,8 +193,8 @@ func ParseRules(b []byte) (*RuleSet, error) {
 			if r.Change == 0 {
 				bad("change", "required (negative for a fall)")
 			}
-			if r.Window <= 0 {
-				bad("window", "required")
+			if r.Window <= 0 || r.Window > maxRateWindow {
+				bad("window", "required, at most %s", maxRateWindow)
 			}
 		case KindNoData:
 			needVital()

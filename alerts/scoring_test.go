@@ -76,6 +76,10 @@ func TestScoringAgainstTheSimulatorsGroundTruth(t *testing.T) {
 	}))
 	gt, err := alertscore.ParseTruth(truth.Bytes(), sim.End())
 	require.NoError(t, err)
+	all := fires
+	fires, others := alertscore.Split(fires)
+	t.Logf("alerts of rules the day has no ground truth of (not scored): %v; on healthy profiles' ordinary days: %v",
+		others, alertscore.HealthyDayAlerts(sc, all))
 	res := gt.Score(fires)
 	res.Log(t.Logf, len(fires))
 	alertscore.RequireTargets(t, res, alertscore.HealthyDayAlerts(sc, fires))

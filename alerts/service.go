@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -147,7 +148,7 @@ func (s *Service) Readings(batch []vitals.Reading) {
 		}
 		last = r.Patient
 		sc, ok := s.engine.Score(r.Patient, now)
-		if old, seen := s.lastScore[r.Patient]; ok && (!seen || old.Total != sc.Total || old.Band != sc.Band || old.Partial != sc.Partial) {
+		if old, seen := s.lastScore[r.Patient]; ok && (!seen || old.Total != sc.Total || old.Band != sc.Band || old.Partial != sc.Partial || !slices.Equal(old.Missing(), sc.Missing())) {
 			s.lastScore[r.Patient] = sc
 			sn.ScoreChanged(r.Patient, sc)
 		}

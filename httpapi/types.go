@@ -102,12 +102,15 @@ type Score struct {
 	Total   int    `json:"total"`
 	Band    string `json:"band"`
 	Partial bool   `json:"partial,omitempty"`
-	Red     bool   `json:"single_3,omitempty"`
+	// Missing names the parameters a partial score lacks (consciousness
+	// until a clinician records it).
+	Missing []string `json:"missing,omitempty"`
+	Red     bool     `json:"single_3,omitempty"`
 }
 
 // ScoreOf renders a NEWS2 score for the wire.
 func ScoreOf(s news2.Score) *Score {
-	return &Score{Total: s.Total, Band: string(s.Band), Partial: s.Partial, Red: s.Red}
+	return &Score{Total: s.Total, Band: string(s.Band), Partial: s.Partial, Missing: s.Missing(), Red: s.Red}
 }
 
 // DeviceTile is a device's state on a dashboard tile.

@@ -27,6 +27,26 @@ var ruleFor = map[string]string{
 	"news2_single_3": "news2_single_3",
 }
 
+// Split parts alerts into those of rules the truth has conditions of,
+// which are scored, and a count per rule of the others (rules the
+// simulator's day has no ground truth for yet: hypertension, respiratory
+// rate alone, weight over days, no data).
+func Split(fires []Fire) (scored []Fire, others map[string]int) {
+	others = map[string]int{}
+	scoredRule := map[string]bool{}
+	for _, r := range ruleFor {
+		scoredRule[r] = true
+	}
+	for _, f := range fires {
+		if scoredRule[f.Rule] {
+			scored = append(scored, f)
+		} else {
+			others[f.Rule]++
+		}
+	}
+	return scored, others
+}
+
 // Fire is an alert as scored: which rule, for whom, when (event time),
 // until when it stayed open (zero: open at the end), and (when known) the
 // time of the reading that decided it.

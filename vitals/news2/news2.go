@@ -67,6 +67,18 @@ func (s Score) Part(name string) (int, bool) {
 	return 0, false
 }
 
+// Missing returns the names of the parameters missing from a partial
+// score (as Part takes them), in the chart's order; nil when complete.
+func (s Score) Missing() []string {
+	var out []string
+	for i, n := range paramNames {
+		if s.parts[i] < 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Band is the clinical response band.
 type Band string
 
@@ -139,7 +151,7 @@ func Compute(p Params) Score {
 	case Confusion, Voice, Pain, Unresponsive:
 		add("consciousness", 3)
 	default:
-		s.Partial = true
+		s.Partial = true // not assessed: scores nothing, and Missing says so
 	}
 	if v := p.Temperature; v != nil {
 		add("temperature", temperature(math.Round(*v*10)/10))

@@ -105,3 +105,14 @@ func part(s Score, name string) int {
 	p, _ := s.Part(name)
 	return p
 }
+
+func TestMissingNamesWhatAPartialScoreLacks(t *testing.T) {
+	hr, rr := 70.0, 16.0
+	s := Compute(Params{Pulse: &hr, RespiratoryRate: &rr})
+	require.True(t, s.Partial)
+	require.Equal(t, []string{"spo2", "systolic", "consciousness", "temperature"}, s.Missing())
+	v := 97.0
+	full := Compute(Params{Pulse: &hr, RespiratoryRate: &rr, SpO2: &v, Systolic: &v, Temperature: &v, Consciousness: Alert})
+	require.False(t, full.Partial)
+	require.Nil(t, full.Missing())
+}

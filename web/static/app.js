@@ -362,10 +362,24 @@ function severityBadge(sev) {
   return h('span', { class: `badge sev-${sev}` }, `${SEVERITY_SHAPE[sev] || '●'} ${sev}`);
 }
 
+const NEWS2_PARAMS = { respiratory_rate: 'respiratory rate', spo2: 'SpO2', systolic: 'systolic', pulse: 'pulse', temperature: 'temperature' };
+
+// partialText says what a partial NEWS2 lacks: consciousness is recorded
+// by a clinician, the others are measured.
+function partialText(missing) {
+  const m = missing || [];
+  const parts = [];
+  if (m.includes('consciousness')) parts.push('consciousness not recorded');
+  const measured = m.filter(x => x !== 'consciousness').map(x => NEWS2_PARAMS[x] || x);
+  if (measured.length) parts.push(`${measured.join(', ')} not measured`);
+  return parts.length ? `partial: ${parts.join('; ')}` : 'partial';
+}
+
 function news2Badge(score) {
   if (!score) return h('span', { class: 'badge' }, 'NEWS2 —');
-  return h('span', { class: `badge band-${score.band}`, title: score.partial ? 'computed with parameters missing' : '' },
-    `${BAND_SHAPE[score.band] || ''} NEWS2 ${score.total} · ${score.band}${score.partial ? ' · partial' : ''}`);
+  const partial = score.partial ? partialText(score.missing) : '';
+  return h('span', { class: `badge band-${score.band}`, title: partial ? `computed with parameters missing (${partial})` : '' },
+    `${BAND_SHAPE[score.band] || ''} NEWS2 ${score.total} · ${score.band}${partial ? ` · ${partial}` : ''}`);
 }
 
 function sparkPath(points, w, hgt) {
