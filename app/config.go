@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -111,6 +112,28 @@ type HTTPConfig struct {
 	// proxy's: raise the per-source cap there.
 	MaxConnections          int `yaml:"max_connections"`
 	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+	// TrustedProxies are the addresses or CIDR blocks of the reverse
+	// proxies in front: from them, X-Forwarded-For names the client for
+	// the per-request limits, the audit log and the logs (none: the peer
+	// is the client, and the header is ignored).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// trustedProxies parses TrustedProxies (an address is a block of one).
+func (h HTTPConfig) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range h.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted_proxies: %q is not an address or CIDR block", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func (h HTTPConfig) validate() error {
@@ -130,6 +153,9 @@ func (h HTTPConfig) validate() error {
 		errs = append(errs, errors.New("max_header_bytes: must be 4096-1048576"))
 	}
 	errs = append(errs, h.conns().Validate())
+	if _, err := h.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -427,6 +427,10 @@ func (a *App) initHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
+	proxies, err := a.cfg.HTTP.trustedProxies()
+	if err != nil {
+		return err
+	}
 	bp, secret, err := a.brokerAuth()
 	if err != nil {
 		return err
@@ -441,7 +445,7 @@ func (a *App) initHTTP(context.Context) error {
 		SessionMaxAge:  a.cfg.Auth.SessionMaxAge, Ready: a.ready, Pages: a.cfg.API,
 		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
 		Ingest: httpIngester{a.ingester}, HTTPIngest: a.cfg.HTTPIngest, VendorKeys: vendorKeys,
-		BrokerPolicy: bp, BrokerSecret: secret, BrokerAuthLimit: a.brokerAuthLimit,
+		BrokerPolicy: bp, BrokerSecret: secret, BrokerAuthLimit: a.brokerAuthLimit, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -98,6 +99,10 @@ type Deps struct {
 	// authentication and authorization (POST /api/v1/broker/auth and
 	// /acl) for callers that send BrokerSecret, at most BrokerAuthLimit
 	// per source; without it those routes are 404.
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (http.trusted_proxies); none: the peer is the client.
+	TrustedProxies []netip.Prefix
+
 	BrokerPolicy    BrokerPolicy
 	BrokerSecret    string
 	BrokerAuthLimit *auth.Limiter
@@ -136,7 +141,7 @@ func New(d Deps) (http.Handler, error) {
 	for _, r := range routes(d) {
 		mux.Handle(r.Pattern, r.handler)
 	}
-	return securityHeaders(mux, d.Secure), nil
+	return securityHeaders(behindProxies(mux, d.TrustedProxies), d.Secure), nil
 }
 
 // securityHeaders sets on every answer, errors included, what browsers
