@@ -258,12 +258,7 @@ func (s *SFU) EndVisit(visit string) {
 	if r == nil {
 		return
 	}
-	r.mu.Lock()
-	peers := make([]*peer, 0, len(r.peers))
-	for _, p := range r.peers {
-		peers = append(peers, p)
-	}
-	r.mu.Unlock()
+	peers := r.snapshot()
 	for _, p := range peers {
 		p.send(Message{Type: "ended"})
 		r.remove(p)
@@ -326,14 +321,20 @@ func (r *room) setMedia(p *peer, cameraOff, muted bool) {
 	r.broadcastParticipants()
 }
 
-// broadcast sends a message to everyone in the room.
-func (r *room) broadcast(m Message) {
+// snapshot is the room's peers now, to send to without holding its lock.
+func (r *room) snapshot() []*peer {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	peers := make([]*peer, 0, len(r.peers))
 	for _, p := range r.peers {
 		peers = append(peers, p)
 	}
-	r.mu.Unlock()
+	return peers
+}
+
+// broadcast sends a message to everyone in the room.
+func (r *room) broadcast(m Message) {
+	peers := r.snapshot()
 	for _, p := range peers {
 		p.send(m)
 	}
@@ -351,12 +352,7 @@ func (r *room) participants() []Participant {
 
 func (r *room) broadcastParticipants() {
 	ps := r.participants()
-	r.mu.Lock()
-	peers := make([]*peer, 0, len(r.peers))
-	for _, p := range r.peers {
-		peers = append(peers, p)
-	}
-	r.mu.Unlock()
+	peers := r.snapshot()
 	for _, p := range peers {
 		p.send(Message{Type: "participants", Participants: ps})
 	}
