@@ -1,7 +1,6 @@
 package visits_test
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/app"
-	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/test/harness"
 )
@@ -32,29 +30,7 @@ func click(tab *testenv.Tab, selector string) {
 
 func TestCallControlsAndChatInTwoBrowsers(t *testing.T) {
 	t.Parallel()
-	cfg := harness.Config(t)
-	cfg.Telehealth.LoopbackOnly = true
-	cfg.Sim.Patients = 1 // sim-patient-001, in the dev clinician's care team
-	cfg.Sim.Interval = time.Second
-	s := harness.Start(t, cfg)
-	browser := testenv.StartBrowser(t)
-
-	doc := s.SignIn(t, browser, app.DevClinician, auth.RoleClinician)
-	doc.Go(s.URL() + "/#/patients/sim-patient-001")
-	doc.Wait(`document.querySelector('#start-visit')`, 15*time.Second)
-	click(doc, "#start-visit")
-	doc.Wait(`document.querySelector('#patient-join-link')`, 10*time.Second)
-	link := testenv.Eval[string](doc, `document.querySelector('#patient-join-link').textContent`)
-	click(doc, "#open-visit")
-	doc.Wait(`document.querySelector('#end-visit')`, 15*time.Second)
-	u, err := url.Parse(link)
-	require.NoError(t, err)
-	q, _ := url.ParseQuery(strings.TrimPrefix(u.Fragment, "/join?"))
-	visit := q.Get("visit")
-
-	pt := browser.Tab(t)
-	pt.Go(link)
-	pt.Wait(`document.querySelector('#media-check') && document.querySelector('#media-check').textContent.startsWith('Camera working, microphone working')`, 20*time.Second)
+	s, _, doc, pt, visit := visitInTwoBrowsers(t)
 	click(pt, "#join-visit")
 	remoteDecoding(t, doc)
 	remoteDecoding(t, pt)

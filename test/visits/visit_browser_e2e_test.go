@@ -34,29 +34,7 @@ func remoteDecoding(t *testing.T, tab *testenv.Tab) {
 
 func TestAVideoVisitInTwoBrowsers(t *testing.T) {
 	t.Parallel()
-	cfg := harness.Config(t)
-	cfg.Telehealth.LoopbackOnly = true
-	cfg.Sim.Patients = 1 // sim-patient-001, in the dev clinician's care team
-	cfg.Sim.Interval = time.Second
-	s := harness.Start(t, cfg)
-	browser := testenv.StartBrowser(t)
-
-	doc := s.SignIn(t, browser, app.DevClinician, auth.RoleClinician)
-	doc.Go(s.URL() + "/#/patients/sim-patient-001")
-	doc.Wait(`document.querySelector('#start-visit')`, 15*time.Second)
-	testenv.Eval[bool](doc, `document.querySelector('#start-visit').click() || true`)
-	doc.Wait(`document.querySelector('#patient-join-link')`, 10*time.Second)
-	link := testenv.Eval[string](doc, `document.querySelector('#patient-join-link').textContent`)
-	testenv.Eval[bool](doc, `document.querySelector('#open-visit').click() || true`)
-	doc.Wait(`document.querySelector('#end-visit')`, 15*time.Second)
-	u, err := url.Parse(link)
-	require.NoError(t, err)
-	q, _ := url.ParseQuery(strings.TrimPrefix(u.Fragment, "/join?"))
-	visit := q.Get("visit")
-
-	pt := browser.Tab(t)
-	pt.Go(link)
-	pt.Wait(`document.querySelector('#media-check') && document.querySelector('#media-check').textContent.startsWith('Camera working, microphone working')`, 20*time.Second)
+	s, browser, doc, pt, visit := visitInTwoBrowsers(t)
 	require.Empty(t, harness.Axe(t, pt), "serious accessibility violations on the join page")
 	testenv.Eval[bool](pt, `document.querySelector('#join-visit').click() || true`)
 
@@ -113,4 +91,35 @@ func TestAVideoVisitInTwoBrowsers(t *testing.T) {
 		require.NotEmpty(t, ev["entry"])
 		doc.Screenshot("visit-ended")
 	})
+}
+
+// visitInTwoBrowsers starts a visit for sim-patient-001 from the dev
+// clinician's page (left on the visit) and opens the patient's join page on
+// its link, its camera and microphone checked, not yet joined: the service,
+// the browser, both tabs and the visit's id.
+func visitInTwoBrowsers(t *testing.T) (*harness.Service, *testenv.Browser, *testenv.Tab, *testenv.Tab, string) {
+	t.Helper()
+	cfg := harness.Config(t)
+	cfg.Telehealth.LoopbackOnly = true
+	cfg.Sim.Patients = 1 // sim-patient-001, in the dev clinician's care team
+	cfg.Sim.Interval = time.Second
+	s := harness.Start(t, cfg)
+	browser := testenv.StartBrowser(t)
+
+	doc := s.SignIn(t, browser, app.DevClinician, auth.RoleClinician)
+	doc.Go(s.URL() + "/#/patients/sim-patient-001")
+	doc.Wait(`document.querySelector('#start-visit')`, 15*time.Second)
+	testenv.Eval[bool](doc, `document.querySelector('#start-visit').click() || true`)
+	doc.Wait(`document.querySelector('#patient-join-link')`, 10*time.Second)
+	link := testenv.Eval[string](doc, `document.querySelector('#patient-join-link').textContent`)
+	testenv.Eval[bool](doc, `document.querySelector('#open-visit').click() || true`)
+	doc.Wait(`document.querySelector('#end-visit')`, 15*time.Second)
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	q, _ := url.ParseQuery(strings.TrimPrefix(u.Fragment, "/join?"))
+
+	pt := browser.Tab(t)
+	pt.Go(link)
+	pt.Wait(`document.querySelector('#media-check') && document.querySelector('#media-check').textContent.startsWith('Camera working, microphone working')`, 20*time.Second)
+	return s, browser, doc, pt, q.Get("visit")
 }
