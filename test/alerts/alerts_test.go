@@ -40,6 +40,12 @@ func TestAlertsFireLiveAreActedOnAndSurviveARestartWithoutDuplicates(t *testing.
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.WriteJSON(map[string]any{"type": "subscribe", "patients": []string{"p1"}}))
+	// The subscription is in place before anything is published: an alert
+	// fired before it would not be sent.
+	var ack struct{ Type, Patient string }
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	require.NoError(t, conn.ReadJSON(&ack))
+	require.Equal(t, "subscribed", ack.Type, "the answer to the subscription")
 	// This test follows the spo2_low alert (an SpO2 of 87 also scores 3 in
 	// NEWS2, which fires after 5 minutes).
 	nextAlert := func() alerts.Alert {
