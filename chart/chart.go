@@ -239,6 +239,26 @@ func (c *Chart) Patient(ctx context.Context, id string) (Patient, error) {
 	return p, nil
 }
 
+// PatientIDsWithPrefix lists the ids of the patients whose id starts
+// with prefix (a FHIR Observation id of a long patient id keeps only the
+// start of it), at most limit of them.
+func (c *Chart) PatientIDsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id FROM patients WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?`, len(prefix), prefix, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find patients: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // Patients lists every patient, by id.
 func (c *Chart) Patients(ctx context.Context) ([]Patient, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT id FROM patients ORDER BY id`)

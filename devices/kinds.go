@@ -19,6 +19,10 @@ type Kind struct {
 	// Measures are the vital types the kind reports (informative: a
 	// reading is not refused for coming from an unexpected kind).
 	Measures []vitals.Type `json:"measures"`
+	// MDC is the kind's IEEE 11073-10101 device specialization
+	// (MDC_DEV_SPEC_PROFILE_*), zero for kinds that have none (a watch,
+	// a ring and a patch measure several things under no one profile).
+	MDC vitals.Code `json:"-"`
 }
 
 // The catalog of device kinds, in the order the UI offers them. The
@@ -26,15 +30,29 @@ type Kind struct {
 // device relayed by a hub is registered as the kind it is (a cuff, an
 // oximeter), not as the hub.
 var kindCatalog = []Kind{
-	{"watch", "Smartwatch", []vitals.Type{vitals.HeartRate, vitals.SpO2, vitals.Steps}},
-	{"ring", "Smart ring", []vitals.Type{vitals.SpO2, vitals.HeartRate}},
-	{"patch", "Chest patch", []vitals.Type{vitals.HeartRate, vitals.RespiratoryRate, vitals.BodyTemperature}},
-	{"cuff", "Blood pressure cuff", []vitals.Type{vitals.BloodPressure, vitals.HeartRate}},
-	{"oximeter", "Pulse oximeter", []vitals.Type{vitals.SpO2, vitals.HeartRate}},
-	{"thermometer", "Thermometer", []vitals.Type{vitals.BodyTemperature}},
-	{"scale", "Weighing scale", []vitals.Type{vitals.BodyWeight}},
-	{"cgm", "Continuous glucose monitor", []vitals.Type{vitals.BloodGlucose}},
-	{"glucometer", "Blood glucose meter", []vitals.Type{vitals.BloodGlucose}},
+	{"watch", "Smartwatch", []vitals.Type{vitals.HeartRate, vitals.SpO2, vitals.Steps}, vitals.Code{}},
+	{"ring", "Smart ring", []vitals.Type{vitals.SpO2, vitals.HeartRate}, vitals.Code{}},
+	{"patch", "Chest patch", []vitals.Type{vitals.HeartRate, vitals.RespiratoryRate, vitals.BodyTemperature}, vitals.Code{}},
+	{"cuff", "Blood pressure cuff", []vitals.Type{vitals.BloodPressure, vitals.HeartRate}, mdcDevice("528391", "MDC_DEV_SPEC_PROFILE_BPM")},
+	{"oximeter", "Pulse oximeter", []vitals.Type{vitals.SpO2, vitals.HeartRate}, mdcDevice("528388", "MDC_DEV_SPEC_PROFILE_PULS_OXIM")},
+	{"thermometer", "Thermometer", []vitals.Type{vitals.BodyTemperature}, mdcDevice("528392", "MDC_DEV_SPEC_PROFILE_TEMP")},
+	{"scale", "Weighing scale", []vitals.Type{vitals.BodyWeight}, mdcDevice("528399", "MDC_DEV_SPEC_PROFILE_SCALE")},
+	{"cgm", "Continuous glucose monitor", []vitals.Type{vitals.BloodGlucose}, mdcDevice("528409", "MDC_DEV_SPEC_PROFILE_CGM")},
+	{"glucometer", "Blood glucose meter", []vitals.Type{vitals.BloodGlucose}, mdcDevice("528401", "MDC_DEV_SPEC_PROFILE_GLUCOSE")},
+}
+
+func mdcDevice(code, name string) vitals.Code {
+	return vitals.Code{System: vitals.MDC, Code: code, Display: name}
+}
+
+// KindOf returns the catalog's kind of that name.
+func KindOf(name string) (Kind, bool) {
+	for _, k := range kindCatalog {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
 }
 
 // ErrUnknownKind: the kind is not in the catalog of device kinds.

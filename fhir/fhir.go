@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ const (
 	categorySystem  = "http://terminology.hl7.org/CodeSystem/observation-category"
 	vitalSignsProf  = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
 	mrnSystem       = "urn:vitalwire:mrn"
+	identifierType  = "http://terminology.hl7.org/CodeSystem/v2-0203"
 	actCode         = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 	participantType = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 )
@@ -39,11 +41,22 @@ func ref(kind, id string) Resource { return Resource{"reference": kind + "/" + i
 
 func instant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
-// Patient maps a chart record.
+// Patient maps a chart record. The record holds one name: written
+// "Family, Given Middle" (the order clinical systems export), it is
+// also given as family and given names; otherwise as text only, since
+// which word of a name is the family name differs between cultures. The
+// record holds no administrative gender, so none is given.
 func Patient(p chart.Patient) Resource {
+	name := Resource{"use": "official", "text": p.Name}
+	if family, given, ok := strings.Cut(p.Name, ","); ok && strings.TrimSpace(family) != "" && len(strings.Fields(given)) > 0 {
+		name["family"] = strings.TrimSpace(family)
+		name["given"] = strings.Fields(given)
+		name["text"] = strings.Join(strings.Fields(given), " ") + " " + strings.TrimSpace(family)
+	}
 	r := Resource{"resourceType": "Patient", "id": p.ID, "active": true,
-		"identifier": []Resource{{"system": mrnSystem, "value": p.MRN}},
-		"name":       []Resource{{"text": p.Name}}}
+		"identifier": []Resource{{"use": "usual", "type": Resource{"coding": []Resource{{"system": identifierType, "code": "MR", "display": "Medical record number"}}},
+			"system": mrnSystem, "value": p.MRN}},
+		"name": []Resource{name}}
 	if p.BirthDate != "" {
 		r["birthDate"] = p.BirthDate
 	}
@@ -51,7 +64,8 @@ func Patient(p chart.Patient) Resource {
 }
 
 // Device maps a registered device; patient is who it measures now ("" for
-// none).
+// none). Its type is the kind's IEEE 11073 device specialization where
+// the kind has one.
 func Device(d devices.Device, patient string) Resource {
 	status := "active"
 	if !d.RevokedAt.IsZero() {
@@ -59,8 +73,23 @@ func Device(d devices.Device, patient string) Resource {
 	}
 	r := Resource{"resourceType": "Device", "id": d.ID, "status": status,
 		"deviceName": []Resource{{"name": d.ID, "type": "user-friendly-name"}}}
-	if d.Kind != "" {
+	if k, ok := devices.KindOf(d.Kind); ok {
+		t := Resource{"text": k.Label}
+		if k.MDC.Code != "" {
+			t["coding"] = []Resource{{"system": k.MDC.System, "code": k.MDC.Code, "display": k.MDC.Display}}
+		}
+		r["type"] = t
+	} else if d.Kind != "" {
 		r["type"] = Resource{"text": d.Kind}
+	}
+	if d.Serial != "" {
+		r["serialNumber"] = d.Serial
+	}
+	if d.Model != "" {
+		r["modelNumber"] = d.Model
+	}
+	if d.Status.Firmware != "" {
+		r["version"] = []Resource{{"type": Resource{"text": "firmware"}, "value": d.Status.Firmware}}
 	}
 	if patient != "" {
 		r["patient"] = ref("Patient", patient)
@@ -77,38 +106,100 @@ func deviceTag(device string) string {
 	return hex.EncodeToString(h[:3])
 }
 
+// MaxID is the length limit of a FHIR id ([A-Za-z0-9\-\.]{1,64}).
+const MaxID = 64
+
+// longPrefix is how much of a patient id the long form of an Observation
+// id keeps: with the 16 hex digits of the id's hash, the type and time
+// (at most 11) and the device tag (6), and four dots, it fills 64.
+const longPrefix = 28
+
+// PatientHash is the part of a long Observation id that names the whole
+// patient id: 64 bits of its SHA-256, in hex.
+func PatientHash(patient string) string {
+	h := sha256.Sum256([]byte(patient))
+	return hex.EncodeToString(h[:8])
+}
+
 // ObservationID names a reading: patient, type, time in milliseconds and a
-// tag of the device, e.g. "p1.h1a2b3c4d5.0f3a9c".
+// tag of the device, e.g. "p1.h1a2b3c4d5.0f3a9c". When that would pass 64
+// characters (a patient id of more than 46), the long form keeps the
+// patient id's first 28 characters and a hash of the whole, and marks the
+// type with an upper-case letter: "<28 chars>.<16 hex>.H1a2b3c4d5.0f3a9c".
 func ObservationID(r vitals.Reading) string {
-	return fmt.Sprintf("%s.%c%s.%s", r.Patient, typeLetters[r.Type], strconv.FormatInt(r.Time.UnixMilli(), 36), deviceTag(r.Device))
+	letter, when, tag := typeLetters[r.Type], strconv.FormatInt(r.Time.UnixMilli(), 36), deviceTag(r.Device)
+	if id := fmt.Sprintf("%s.%c%s.%s", r.Patient, letter, when, tag); len(id) <= MaxID {
+		return id
+	}
+	return fmt.Sprintf("%s.%s.%c%s.%s", r.Patient[:longPrefix], PatientHash(r.Patient), letter-'a'+'A', when, tag)
 }
 
 // ErrBadID: an Observation id that names no reading.
 var ErrBadID = errors.New("fhir: not an Observation id of this server")
 
-// ParseObservationID returns what an Observation id names.
-func ParseObservationID(id string) (patient string, typ vitals.Type, at time.Time, tag string, err error) {
+// ObservationKey is what an Observation id names.
+type ObservationKey struct {
+	// Patient is the patient's id; in the long form it is "" and
+	// PatientPrefix and PatientHash name the patient (Names).
+	Patient                    string
+	PatientPrefix, PatientHash string
+	Type                       vitals.Type
+	At                         time.Time
+	// Tag is the device's tag (MatchesTag).
+	Tag string
+}
+
+// Names reports whether the key is of the patient's readings.
+func (k ObservationKey) Names(patient string) bool {
+	if k.Patient != "" {
+		return k.Patient == patient
+	}
+	return strings.HasPrefix(patient, k.PatientPrefix) && len(patient) > longPrefix && PatientHash(patient) == k.PatientHash
+}
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// ParseObservationID returns what an Observation id names. Ids of either
+// form are read, and so are the ids of more than 64 characters this
+// server gave long patient ids before the long form.
+func ParseObservationID(id string) (ObservationKey, error) {
+	var k ObservationKey
 	i := strings.LastIndexByte(id, '.')
 	if i < 0 {
-		return "", "", time.Time{}, "", ErrBadID
+		return k, ErrBadID
 	}
-	tag = id[i+1:]
+	k.Tag = id[i+1:]
 	rest := id[:i]
 	j := strings.LastIndexByte(rest, '.')
 	if j < 1 || j+2 > len(rest) {
-		return "", "", time.Time{}, "", ErrBadID
+		return k, ErrBadID
 	}
 	patient, mid := rest[:j], rest[j+1:]
+	letter := mid[0]
+	long := letter >= 'A' && letter <= 'Z'
+	if long {
+		letter += 'a' - 'A'
+	}
 	for t, l := range typeLetters {
-		if l == mid[0] {
-			typ = t
+		if l == letter {
+			k.Type = t
 		}
 	}
 	ms, perr := strconv.ParseInt(mid[1:], 36, 64)
-	if typ == "" || perr != nil {
-		return "", "", time.Time{}, "", ErrBadID
+	if k.Type == "" || perr != nil {
+		return ObservationKey{}, ErrBadID
 	}
-	return patient, typ, time.UnixMilli(ms).UTC(), tag, nil
+	k.At = time.UnixMilli(ms).UTC()
+	if !long {
+		k.Patient = patient
+		return k, nil
+	}
+	h := strings.LastIndexByte(patient, '.')
+	if h != longPrefix || !hashRE.MatchString(patient[h+1:]) {
+		return ObservationKey{}, ErrBadID
+	}
+	k.PatientPrefix, k.PatientHash = patient[:h], patient[h+1:]
+	return k, nil
 }
 
 // MatchesTag reports whether a reading's device has the id's tag.
@@ -156,20 +247,69 @@ func category(t vitals.Type) (code, display string) {
 	return "vital-signs", "Vital Signs"
 }
 
+// vitalProfiles are the HL7 vital-signs profiles of each vital sign,
+// declared beside the vitalsigns base profile.
+var vitalProfiles = map[vitals.Type]string{
+	vitals.HeartRate:       "http://hl7.org/fhir/StructureDefinition/heartrate",
+	vitals.RespiratoryRate: "http://hl7.org/fhir/StructureDefinition/resprate",
+	vitals.SpO2:            "http://hl7.org/fhir/StructureDefinition/oxygensat",
+	vitals.BodyTemperature: "http://hl7.org/fhir/StructureDefinition/bodytemp",
+	vitals.BloodPressure:   "http://hl7.org/fhir/StructureDefinition/bp",
+	vitals.BodyWeight:      "http://hl7.org/fhir/StructureDefinition/bodyweight",
+}
+
+// Glucose codes by how the sample was taken: a CGM measures interstitial
+// fluid (as the HL7 CGM guide codes it), a glucometer capillary blood;
+// a reading of a device of unknown kind is a glucose in blood.
+var (
+	glucoseCGM        = vitals.Code{System: vitals.LOINC, Code: "99504-3", Display: "Glucose [Mass/volume] in Interstitial fluid"}
+	glucoseGlucometer = vitals.Code{System: vitals.LOINC, Code: "41653-7", Display: "Glucose [Mass/volume] in Capillary blood by Glucometer"}
+)
+
+// codes are the codes of a reading of typ by a device of kind.
+func codes(spec *vitals.Spec, kind string) []vitals.Code {
+	if spec.Type == vitals.BloodGlucose {
+		switch kind {
+		case "cgm":
+			return []vitals.Code{glucoseCGM}
+		case "glucometer":
+			return []vitals.Code{glucoseGlucometer}
+		}
+	}
+	return spec.Codes
+}
+
+// GlucoseCodeKind is the device kind a glucose code asks for ("" for the
+// generic blood code), and whether code is a glucose code at all.
+func GlucoseCodeKind(code string) (kind string, ok bool) {
+	switch strings.TrimPrefix(code, vitals.LOINC+"|") {
+	case glucoseCGM.Code:
+		return "cgm", true
+	case glucoseGlucometer.Code:
+		return "glucometer", true
+	}
+	return "", false
+}
+
 // Observation maps a raw reading; encounter, when not "", is the visit the
-// reading belongs to.
-func Observation(r vitals.Reading, encounter string) Resource {
+// reading belongs to, and kind is the kind of the device that took it
+// (the devices catalog; "" when unknown), which decides a glucose code.
+func Observation(r vitals.Reading, encounter, kind string) Resource {
 	spec, _ := vitals.Lookup(r.Type)
 	cat, catDisplay := category(r.Type)
 	o := Resource{"resourceType": "Observation", "id": ObservationID(r), "status": "final",
 		"category":          []Resource{{"coding": []Resource{{"system": categorySystem, "code": cat, "display": catDisplay}}, "text": catDisplay}},
-		"code":              codeable(withMDC(spec.Codes, spec.MDC)),
+		"code":              codeable(withMDC(codes(spec, kind), spec.MDC)),
 		"subject":           ref("Patient", r.Patient),
 		"effectiveDateTime": instant(r.Time),
 		"device":            ref("Device", r.Device),
 	}
 	if cat == "vital-signs" {
-		o["meta"] = Resource{"profile": []string{vitalSignsProf}}
+		profiles := []string{vitalSignsProf}
+		if p := vitalProfiles[r.Type]; p != "" {
+			profiles = append(profiles, p)
+		}
+		o["meta"] = Resource{"profile": profiles}
 	}
 	if encounter != "" {
 		o["encounter"] = ref("Encounter", encounter)
@@ -183,6 +323,17 @@ func Observation(r vitals.Reading, encounter string) Resource {
 		o["valueQuantity"] = quantity(r.Value, spec.Canonical)
 	}
 	return o
+}
+
+// Categories are the Observation categories this server keeps, with the
+// vital types of each.
+func Categories() map[string][]vitals.Type {
+	out := map[string][]vitals.Type{}
+	for _, t := range vitals.Types() {
+		c, _ := category(t)
+		out[c] = append(out[c], t)
+	}
+	return out
 }
 
 // Encounter maps a visit's chart entry (the visit is virtual: class VR).
@@ -347,6 +498,9 @@ func CodeType(code string) (vitals.Type, bool) {
 			return "", false
 		}
 		code = c
+	}
+	if _, ok := GlucoseCodeKind(code); ok {
+		return vitals.BloodGlucose, true
 	}
 	for _, t := range vitals.Types() {
 		spec, _ := vitals.Lookup(t)

@@ -187,7 +187,7 @@ func TestObservation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.r
 			r.Device, r.Patient, r.Time, r.Unit = "watch-1", "ward3-bed12", at, tc.unit
-			o := decode[observation](t, fhir.Observation(r, ""))
+			o := decode[observation](t, fhir.Observation(r, "", ""))
 
 			require.Equal(t, "Observation", o.ResourceType)
 			require.Equal(t, fhir.ObservationID(r), o.ID)
@@ -235,14 +235,14 @@ func TestObservation(t *testing.T) {
 	}
 	t.Run("a reading taken in a visit names the encounter", func(t *testing.T) {
 		r := vitals.Reading{Device: "watch-1", Patient: "p1", Type: vitals.HeartRate, Time: at, Value: 72}
-		o := decode[observation](t, fhir.Observation(r, "visit-7"))
+		o := decode[observation](t, fhir.Observation(r, "visit-7", ""))
 		require.NotNil(t, o.Encounter)
 		require.Equal(t, "Encounter/visit-7", o.Encounter.Reference)
 	})
 	t.Run("every vital type maps to a coded Observation", func(t *testing.T) {
 		for _, typ := range vitals.Types() {
 			r := vitals.Reading{Device: "watch-1", Patient: "p1", Type: typ, Time: at, Value: 1, Diastolic: 1}
-			o := decode[observation](t, fhir.Observation(r, ""))
+			o := decode[observation](t, fhir.Observation(r, "", ""))
 			require.NotEmpty(t, o.Code.codes(loinc), typ)
 			require.Len(t, o.Category, 1, typ)
 		}
@@ -271,14 +271,14 @@ func TestObservationID(t *testing.T) {
 				id := fhir.ObservationID(r)
 				require.Regexp(t, fhirID, id)
 
-				gotPatient, gotType, gotAt, tag, err := fhir.ParseObservationID(id)
+				k, err := fhir.ParseObservationID(id)
 				require.NoError(t, err, id)
-				require.Equal(t, patient, gotPatient, id)
-				require.Equal(t, typ, gotType, id)
-				require.True(t, at.Truncate(time.Millisecond).Equal(gotAt), "%s: %s", id, gotAt)
-				require.Equal(t, time.UTC, gotAt.Location())
-				require.True(t, fhir.MatchesTag("watch-1", tag), id)
-				require.False(t, fhir.MatchesTag("watch-2", tag), id)
+				require.Equal(t, patient, k.Patient, id)
+				require.Equal(t, typ, k.Type, id)
+				require.True(t, at.Truncate(time.Millisecond).Equal(k.At), "%s: %s", id, k.At)
+				require.Equal(t, time.UTC, k.At.Location())
+				require.True(t, fhir.MatchesTag("watch-1", k.Tag), id)
+				require.False(t, fhir.MatchesTag("watch-2", k.Tag), id)
 			}
 		}
 	})
@@ -301,6 +301,44 @@ func TestObservationID(t *testing.T) {
 			seen[id] = what
 		}
 	})
+	t.Run("a patient id of 64 characters gives ids of at most 64 that name that patient and no other", func(t *testing.T) {
+		long := strings.Repeat("a", 30) + "." + strings.Repeat("b", 33)
+		long = long[:64]
+		sibling := long[:63] + "c" // the same first 63 characters
+		for _, typ := range vitals.Types() {
+			for _, ms := range []int64{-1, 0, time.Date(2026, 3, 2, 9, 15, 30, 0, time.UTC).UnixMilli(), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()} {
+				r := base
+				r.Type, r.Patient, r.Time = typ, long, time.UnixMilli(ms)
+				id := fhir.ObservationID(r)
+				require.Regexp(t, fhirID, id)
+				require.LessOrEqual(t, len(id), 64, id)
+				k, err := fhir.ParseObservationID(id)
+				require.NoError(t, err, id)
+				require.Empty(t, k.Patient, "the long form does not hold the whole patient id")
+				require.True(t, k.Names(long), id)
+				require.False(t, k.Names(sibling), "a patient id sharing the prefix is another patient")
+				require.Equal(t, typ, k.Type)
+				require.Equal(t, ms, k.At.UnixMilli())
+				r.Patient = sibling
+				require.NotEqual(t, id, fhir.ObservationID(r))
+			}
+		}
+	})
+	t.Run("an id of 46 characters of patient keeps the short form: ids given before stay the same", func(t *testing.T) {
+		r := base
+		r.Patient = strings.Repeat("p", 46)
+		id := fhir.ObservationID(r)
+		require.True(t, strings.HasPrefix(id, r.Patient+".h"), id)
+		require.LessOrEqual(t, len(id), 64)
+	})
+	t.Run("an id of the old form for a long patient (81 characters) is still read", func(t *testing.T) {
+		patient := strings.Repeat("q", 64)
+		id := patient + ".hlx3k0b2.0f3a9c"
+		k, err := fhir.ParseObservationID(id)
+		require.NoError(t, err)
+		require.Equal(t, patient, k.Patient)
+		require.Equal(t, vitals.HeartRate, k.Type)
+	})
 	t.Run("the same reading always has the same id", func(t *testing.T) {
 		r := base
 		r.Value = 99 // the value is not part of a reading's identity
@@ -316,9 +354,11 @@ func TestObservationID(t *testing.T) {
 		{"an id without a time is refused", "p1.h.abc123"},
 		{"an id whose time is not base 36 is refused", "p1.h!x3.abc123"},
 		{"an id with nothing between the dots is refused", "p1..abc123"},
+		{"a long-form id without its patient hash is refused", "p1.Hlx3k0.abc123"},
+		{"a long-form id with a short prefix is refused", "p1.0123456789abcdef.Hlx3k0.abc123"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, _, _, err := fhir.ParseObservationID(tc.id)
+			_, err := fhir.ParseObservationID(tc.id)
 			require.True(t, errors.Is(err, fhir.ErrBadID), "%q: %v", tc.id, err)
 		})
 	}
@@ -354,7 +394,7 @@ func TestCodeType(t *testing.T) {
 	t.Run("every Observation's own code finds its vital again", func(t *testing.T) {
 		for _, typ := range vitals.Types() {
 			r := vitals.Reading{Device: "d", Patient: "p", Type: typ, Time: time.Unix(0, 0)}
-			o := decode[observation](t, fhir.Observation(r, ""))
+			o := decode[observation](t, fhir.Observation(r, "", ""))
 			for _, c := range o.Code.codes(loinc) {
 				got, ok := fhir.CodeType(loinc + "|" + c)
 				require.True(t, ok, c)
@@ -437,7 +477,8 @@ func TestDevice(t *testing.T) {
 				require.Nil(t, got.Type)
 			} else {
 				require.NotNil(t, got.Type)
-				require.Equal(t, tc.d.Kind, got.Type.Text)
+				k, _ := devices.KindOf(tc.d.Kind)
+				require.Equal(t, k.Label, got.Type.Text, "the kind's label from the devices catalog")
 			}
 			if tc.patient == "" {
 				require.Nil(t, got.Patient)
@@ -642,4 +683,91 @@ func TestOutcome(t *testing.T) {
 	require.Equal(t, "error", got.Issue[0].Severity)
 	require.Equal(t, "not-found", got.Issue[0].Code)
 	require.Equal(t, "no such Observation", got.Issue[0].Diagnostics)
+}
+
+func TestDeviceCarriesModelSerialAndIEEE11073Type(t *testing.T) {
+	type deviceJSON struct {
+		Type         *concept `json:"type"`
+		SerialNumber string   `json:"serialNumber"`
+		ModelNumber  string   `json:"modelNumber"`
+	}
+	for _, tc := range []struct{ kind, mdc string }{
+		{"oximeter", "528388"}, {"cuff", "528391"}, {"thermometer", "528392"},
+		{"scale", "528399"}, {"glucometer", "528401"}, {"cgm", "528409"}, {"watch", ""},
+	} {
+		t.Run(tc.kind+" is typed MDC "+tc.mdc, func(t *testing.T) {
+			d := devices.Device{ID: "d-1", Kind: tc.kind, Serial: "SN-123", Model: "M-9"}
+			got := decode[deviceJSON](t, fhir.Device(d, "p1"))
+			require.Equal(t, "SN-123", got.SerialNumber)
+			require.Equal(t, "M-9", got.ModelNumber)
+			require.NotNil(t, got.Type)
+			if tc.mdc == "" {
+				require.Empty(t, got.Type.codes(mdc), "a watch has no one device specialization")
+				return
+			}
+			require.Equal(t, []string{tc.mdc}, got.Type.codes(mdc))
+		})
+	}
+	t.Run("an unknown serial and model are left out", func(t *testing.T) {
+		got := fhir.Device(devices.Device{ID: "d-2", Kind: "cuff"}, "")
+		require.NotContains(t, got, "serialNumber")
+		require.NotContains(t, got, "modelNumber")
+	})
+}
+
+func TestPatientName(t *testing.T) {
+	type nameJSON struct {
+		Name []struct {
+			Use    string   `json:"use"`
+			Text   string   `json:"text"`
+			Family string   `json:"family"`
+			Given  []string `json:"given"`
+		} `json:"name"`
+		Gender *string `json:"gender"`
+	}
+	t.Run("a name written family first, after a comma, is structured", func(t *testing.T) {
+		got := decode[nameJSON](t, fhir.Patient(chart.Patient{ID: "p1", MRN: "M1", Name: "Lovelace, Ada Augusta"}))
+		require.Len(t, got.Name, 1)
+		require.Equal(t, "Lovelace", got.Name[0].Family)
+		require.Equal(t, []string{"Ada", "Augusta"}, got.Name[0].Given)
+		require.Equal(t, "Ada Augusta Lovelace", got.Name[0].Text)
+		require.Equal(t, "official", got.Name[0].Use)
+		require.Nil(t, got.Gender, "the record holds no gender: none is made up")
+	})
+	t.Run("a name without a comma is given as text only, no family guessed", func(t *testing.T) {
+		got := decode[nameJSON](t, fhir.Patient(chart.Patient{ID: "p1", MRN: "M1", Name: "Nguyen Van An"}))
+		require.Equal(t, "Nguyen Van An", got.Name[0].Text)
+		require.Empty(t, got.Name[0].Family)
+		require.Empty(t, got.Name[0].Given)
+	})
+}
+
+func TestVitalSignsDeclareTheirSpecificProfiles(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 15, 30, 0, time.UTC)
+	for typ, profile := range map[vitals.Type]string{
+		vitals.HeartRate: "heartrate", vitals.SpO2: "oxygensat", vitals.BloodPressure: "bp",
+		vitals.BodyTemperature: "bodytemp", vitals.BodyWeight: "bodyweight", vitals.RespiratoryRate: "resprate",
+	} {
+		t.Run(string(typ)+" declares "+profile, func(t *testing.T) {
+			r := vitals.Reading{Device: "d", Patient: "p1", Type: typ, Time: at, Value: 90, Diastolic: 60}
+			o := decode[observation](t, fhir.Observation(r, "", ""))
+			require.ElementsMatch(t, []string{vitalSigns, "http://hl7.org/fhir/StructureDefinition/" + profile}, o.Meta.Profile)
+		})
+	}
+}
+
+func TestGlucoseIsCodedByTheDeviceKind(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 15, 30, 0, time.UTC)
+	for _, tc := range []struct{ kind, code string }{
+		{"cgm", "99504-3"}, {"glucometer", "41653-7"}, {"", "2339-0"},
+	} {
+		t.Run("a reading of a "+tc.kind+" device is LOINC "+tc.code, func(t *testing.T) {
+			r := vitals.Reading{Device: "g", Patient: "p1", Type: vitals.BloodGlucose, Time: at, Value: 104}
+			o := decode[observation](t, fhir.Observation(r, "", tc.kind))
+			require.Equal(t, []string{tc.code}, o.Code.codes(loinc))
+			got, ok := fhir.CodeType(tc.code)
+			require.True(t, ok)
+			require.Equal(t, vitals.BloodGlucose, got)
+		})
+	}
 }

@@ -30,7 +30,7 @@ func TestObservationsCarryTheIEEE11073Codes(t *testing.T) {
 	} {
 		t.Run(string(tc.typ)+" has MDC "+tc.code+" beside its LOINC codes", func(t *testing.T) {
 			r := vitals.Reading{Device: "cuff-1", Patient: "p1", Type: tc.typ, Time: at, Value: 100, Diastolic: 60}
-			o := decode[observation](t, fhir.Observation(r, ""))
+			o := decode[observation](t, fhir.Observation(r, "", ""))
 			require.Equal(t, []string{tc.code}, o.Code.codes(mdc))
 			require.NotEmpty(t, o.Code.codes(loinc), "LOINC stays")
 			got, ok := fhir.CodeType(mdc + "|" + tc.code)
@@ -40,7 +40,7 @@ func TestObservationsCarryTheIEEE11073Codes(t *testing.T) {
 	}
 	t.Run("a blood pressure's components have MDC systolic and diastolic codes", func(t *testing.T) {
 		r := vitals.Reading{Device: "cuff-1", Patient: "p1", Type: vitals.BloodPressure, Time: at, Value: 120, Diastolic: 80}
-		o := decode[observation](t, fhir.Observation(r, ""))
+		o := decode[observation](t, fhir.Observation(r, "", ""))
 		require.Len(t, o.Component, 2)
 		byLOINC := map[string][]string{}
 		for _, c := range o.Component {
@@ -50,7 +50,7 @@ func TestObservationsCarryTheIEEE11073Codes(t *testing.T) {
 	})
 	t.Run("steps have no MDC code and carry none", func(t *testing.T) {
 		r := vitals.Reading{Device: "band-1", Patient: "p1", Type: vitals.Steps, Time: at, Value: 12}
-		o := decode[observation](t, fhir.Observation(r, ""))
+		o := decode[observation](t, fhir.Observation(r, "", ""))
 		require.Empty(t, o.Code.codes(mdc))
 	})
 	t.Run("a bare number is not taken for an MDC code", func(t *testing.T) {

@@ -138,8 +138,15 @@ func New(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	for _, r := range routes(d) {
+	table := routes(d)
+	for _, r := range table {
 		mux.Handle(r.Pattern, r.handler)
+	}
+	// What no FHIR route serves is a FHIR 404 or 405, not the mux's text.
+	// (one pattern per method: a method-less one would conflict with "GET /").
+	fallback := fhirFallback(table)
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		mux.Handle(m+" "+fhirPrefix, fallback)
 	}
 	return securityHeaders(behindProxies(mux, d.TrustedProxies), d.Secure), nil
 }

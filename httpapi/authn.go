@@ -224,7 +224,7 @@ var (
 	versionIDRE = regexp.MustCompile(`^[1-9][0-9]{0,8}$`)
 	// An Observation id is a patient id, a type letter with a base-36
 	// time, and a device tag, dot-separated (fhir.ObservationID).
-	observationIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.[a-z]-?[0-9a-z]{1,13}\.[0-9a-f]{6}$`)
+	observationIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.[A-Za-z]-?[0-9a-z]{1,13}\.[0-9a-f]{6}$`)
 	pathIDs         = map[string]func(string) bool{
 		"id": auth.ValidID, "visit": auth.ValidID, "device": auth.ValidID, "enc": auth.ValidID,
 		"username": auth.ValidUsername,

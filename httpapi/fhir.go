@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,7 +108,30 @@ func (a fhirAPI) deviceSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	ds := a.devicesOf(patient)
 	self := a.fhirBase(r) + "/Device?" + r.URL.RawQuery
-	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), ds, len(ds), [][2]string{{"self", self}}))
+	writeFHIR(w, http.StatusOK, fhirSearchset(r, a.fhirBase(r), ds, len(ds), [][2]string{{"self", self}}))
+}
+
+// categorySystem is the system of Observation categories.
+const categorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+// kinds finds the kind of each device it is asked about, once.
+type kinds struct {
+	reg  *devices.Registry
+	seen map[string]string
+}
+
+func (k *kinds) of(device string) string {
+	if kind, ok := k.seen[device]; ok {
+		return kind
+	}
+	if k.seen == nil {
+		k.seen = map[string]string{}
+	}
+	d, err := k.reg.Get(device)
+	if err == nil {
+		k.seen[device] = d.Kind
+	}
+	return d.Kind
 }
 
 // obsQuery is an Observation search.
@@ -150,6 +174,20 @@ func (a fhirAPI) readObsQuery(r *http.Request, patient string) (obsQuery, error)
 		}
 	} else {
 		q.types = vitals.Types()
+	}
+	if cats := v.Get("category"); cats != "" {
+		// A category this server keeps nothing of matches nothing.
+		var in []vitals.Type
+		for _, c := range strings.Split(cats, ",") {
+			if sys, code, ok := strings.Cut(c, "|"); ok {
+				if sys != categorySystem {
+					continue
+				}
+				c = code
+			}
+			in = append(in, fhir.Categories()[c]...)
+		}
+		q.types = slices.DeleteFunc(q.types, func(t vitals.Type) bool { return !slices.Contains(in, t) })
 	}
 	for _, d := range v["date"] {
 		prefix, from, to, err := parseFHIRDate(d)
@@ -234,7 +272,8 @@ func (a fhirAPI) total(r *http.Request, q obsQuery) (int, error) {
 }
 
 // observationSearch answers a page of Observations, newest first, with a
-// next link while there are more.
+// next link while there are more; each names the visit it was taken in,
+// as $everything does.
 func (a fhirAPI) observationSearch(w http.ResponseWriter, r *http.Request) {
 	patient, ok := a.patientParam(w, r, "GET /fhir/r4/Observation")
 	if !ok {
@@ -245,9 +284,9 @@ func (a fhirAPI) observationSearch(w http.ResponseWriter, r *http.Request) {
 		fhirFail(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	page, next, err := newestPage(r.Context(), a.store, patient, q.types, []span{{q.from, q.to}}, q.cursor, q.offset, q.count)
-	if err != nil {
-		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
+	self := [][2]string{{"self", a.fhirBase(r) + "/Observation?" + r.URL.RawQuery}}
+	if len(q.types) == 0 {
+		writeFHIR(w, http.StatusOK, fhirSearchset(r, a.fhirBase(r), nil, 0, self))
 		return
 	}
 	total, err := a.total(r, q)
@@ -255,31 +294,81 @@ func (a fhirAPI) observationSearch(w http.ResponseWriter, r *http.Request) {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return
 	}
+	if summaryCount(r) {
+		writeFHIR(w, http.StatusOK, fhirSearchset(r, a.fhirBase(r), nil, total, self))
+		return
+	}
+	page, next, err := newestPage(r.Context(), a.store, patient, q.types, []span{{q.from, q.to}}, q.cursor, q.offset, q.count)
+	if err != nil {
+		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
+		return
+	}
+	encs, err := a.encounters.ForPatient(r.Context(), patient)
+	if err != nil {
+		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
+		return
+	}
+	ks := kinds{reg: a.devices}
 	res := make([]fhir.Resource, 0, len(page))
 	for _, rd := range page {
-		res = append(res, fhir.Observation(rd, ""))
+		res = append(res, fhir.Observation(rd, encounterOf(encs, rd.Time), ks.of(rd.Device)))
 	}
-	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, total, a.pageLinks(r, "/Observation", q.count, next)))
+	writeFHIR(w, http.StatusOK, fhirSearchset(r, a.fhirBase(r), res, total, a.pageLinks(r, "/Observation", q.count, next)))
+}
+
+// maxPrefixMatches bounds the patients a long Observation id's prefix is
+// checked against.
+const maxPrefixMatches = 100000
+
+// observationPatient finds the patient an Observation id names. The long
+// form names the patient by a prefix and a hash; one that matches no
+// patient is given as the prefix and hash, an id no patient has, so that
+// the gate refuses it as it refuses any other patient it does not know.
+func (a fhirAPI) observationPatient(r *http.Request, k fhir.ObservationKey) (string, error) {
+	if k.Patient != "" {
+		return k.Patient, nil
+	}
+	ids, err := a.chart.PatientIDsWithPrefix(r.Context(), k.PatientPrefix, maxPrefixMatches)
+	if err != nil {
+		return "", err
+	}
+	for _, id := range ids {
+		if k.Names(id) {
+			return id, nil
+		}
+	}
+	return k.PatientPrefix + "." + k.PatientHash, nil
 }
 
 func (a fhirAPI) observation(w http.ResponseWriter, r *http.Request) {
-	patient, typ, at, tag, err := fhir.ParseObservationID(r.PathValue("obs"))
+	k, err := fhir.ParseObservationID(r.PathValue("obs"))
 	if err != nil {
 		fhirFail(w, http.StatusNotFound, "not-found", "no such Observation")
+		return
+	}
+	patient, err := a.observationPatient(r, k)
+	if err != nil {
+		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
 		return
 	}
 	c, _ := auth.FromContext(r.Context())
 	if !a.allowPatient(w, r, c, patient, "GET /fhir/r4/Observation/{obs}") {
 		return
 	}
-	rs, err := a.store.Range(r.Context(), vitals.Query{Patient: patient, Type: typ, From: at, To: at.Add(time.Millisecond)})
+	rs, err := a.store.Range(r.Context(), vitals.Query{Patient: patient, Type: k.Type, From: k.At, To: k.At.Add(time.Millisecond)})
 	if err != nil {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return
 	}
 	for _, rd := range rs {
-		if fhir.MatchesTag(rd.Device, tag) {
-			writeFHIR(w, http.StatusOK, fhir.Observation(rd, ""))
+		if fhir.MatchesTag(rd.Device, k.Tag) {
+			encs, err := a.encounters.ForPatient(r.Context(), patient)
+			if err != nil {
+				fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
+				return
+			}
+			ks := kinds{reg: a.devices}
+			writeFHIR(w, http.StatusOK, fhir.Observation(rd, encounterOf(encs, rd.Time), ks.of(rd.Device)))
 			return
 		}
 	}
@@ -352,7 +441,7 @@ func (a fhirAPI) encounterSearch(w http.ResponseWriter, r *http.Request) {
 	for _, e := range encs {
 		res = append(res, fhir.Encounter(e))
 	}
-	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(res),
+	writeFHIR(w, http.StatusOK, fhirSearchset(r, a.fhirBase(r), res, len(res),
 		[][2]string{{"self", a.fhirBase(r) + "/Encounter?patient=" + url.QueryEscape(patient)}}))
 }
 
@@ -410,10 +499,11 @@ func (a fhirAPI) everything(w http.ResponseWriter, r *http.Request) {
 			res = append(res, fhir.Encounter(e))
 		}
 	}
+	ks := kinds{reg: a.devices}
 	for _, rd := range obs {
-		res = append(res, fhir.Observation(rd, encounterOf(encs, rd.Time)))
+		res = append(res, fhir.Observation(rd, encounterOf(encs, rd.Time), ks.of(rd.Device)))
 	}
-	writeFHIR(w, http.StatusOK, fhir.Bundle("searchset", a.fhirBase(r), res, len(res),
+	writeFHIR(w, http.StatusOK, fhirSearchset(r, a.fhirBase(r), res, len(res),
 		a.pageLinks(r, "/Patient/"+url.PathEscape(id)+"/$everything", q.count, next)))
 }
 

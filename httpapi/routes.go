@@ -3,6 +3,8 @@ package httpapi
 import (
 	"crypto/sha256"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -65,6 +67,7 @@ func routes(d Deps) []Route {
 		watcher: d.Watcher, sessions: ss, joinTTL: d.JoinLinkTTL, joinMaxAge: d.JoinLinkMaxAge, log: d.Log}
 	ss.mayRevokeLink = vi.mayRevokeLink
 	fh := fhirAPI{access: ac, pages: d.Pages, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
+	fc := &capabilityAPI{baseURL: d.BaseURL, started: time.Now()}
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
@@ -139,6 +142,9 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/visits/{visit}/session", Access: Public,
 			handler: ac.signInLimited("POST /api/v1/visits/{visit}/session", http.HandlerFunc(vi.joinSession))},
 		{Pattern: "GET /ws/v1/visits/{visit}", Access: Self, handler: http.HandlerFunc(vi.socket)},
+		// The FHIR CapabilityStatement: no credentials, as clients
+		// discover the server with it (FHIR http.html#capabilities).
+		{Pattern: "GET /fhir/r4/metadata", Access: Public, handler: http.HandlerFunc(fc.metadata)},
 		{Pattern: "GET /fhir/r4/Patient/{id}", Access: Patient, handler: http.HandlerFunc(fh.patient)},
 		{Pattern: "GET /fhir/r4/Patient/{id}/$everything", Access: Patient, handler: http.HandlerFunc(fh.everything)},
 		{Pattern: "GET /fhir/r4/Device", Roles: anyone, handler: http.HandlerFunc(fh.deviceSearch)},
@@ -170,6 +176,10 @@ func routes(d Deps) []Route {
 			panic("httpapi: route " + r.Pattern + " declares no access")
 		}
 		r.handler = validIDs(r.Pattern, r.handler) // before anything else
+		if strings.HasPrefix(r.Pattern, "GET "+fhirPrefix) {
+			r.handler = fhirRoute(r.Pattern, r.handler) // FHIR answers, errors included
+		}
 	}
+	fc.table = table
 	return table
 }
