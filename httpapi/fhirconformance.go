@@ -295,6 +295,14 @@ func fhirRoute(pattern string, h http.Handler) http.Handler {
 				ow.buf.Reset()
 			}
 		}()
+		for _, n := range wildcards(pattern) {
+			// "_history", "$lastn" and the like where an id goes: an
+			// interaction or operation not served, not a bad id.
+			if v := r.PathValue(n); strings.HasPrefix(v, "_") || strings.HasPrefix(v, "$") {
+				fhirFail(ow, http.StatusNotFound, "not-supported", "an interaction not served (see /fhir/r4/metadata)")
+				return
+			}
+		}
 		if msg := fhirAcceptable(r); msg != "" {
 			fhirFail(ow, http.StatusNotAcceptable, "not-supported", msg)
 			return
@@ -325,6 +333,17 @@ func fhirRoute(pattern string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(ow, r)
 	})
+}
+
+// wildcards are the names of a pattern's path wildcards.
+func wildcards(pattern string) []string {
+	var out []string
+	for _, part := range strings.Split(pattern, "/") {
+		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") {
+			out = append(out, strings.TrimSuffix(strings.Trim(part, "{}"), "..."))
+		}
+	}
+	return out
 }
 
 // summaryCount reports whether a search asks for its total only.
