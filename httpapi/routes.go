@@ -68,6 +68,7 @@ func routes(d Deps) []Route {
 	ss.mayRevokeLink = vi.mayRevokeLink
 	fh := fhirAPI{access: ac, pages: d.Pages, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
 	fc := &capabilityAPI{baseURL: d.BaseURL, started: time.Now()}
+	oa := &openAPIDoc{baseURL: d.BaseURL}
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
@@ -79,6 +80,7 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /readyz", Access: Public, handler: http.HandlerFunc(hs.readyz)},
 		{Pattern: "GET /metrics", Access: Public, handler: promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})},
 		{Pattern: "GET /api/v1/vitals", Access: Public, handler: http.HandlerFunc(vitalsCatalog)},
+		{Pattern: "GET /api/openapi.json", Access: Public, handler: http.HandlerFunc(oa.serve)},
 		{Pattern: "GET /api/v1/devices", Roles: admin, handler: http.HandlerFunc(dev.list)},
 		{Pattern: "POST /api/v1/devices", Roles: admin, handler: http.HandlerFunc(dev.add)},
 		{Pattern: "POST /api/v1/devices/bulk", Roles: admin, handler: http.HandlerFunc(dev.bulk)},
@@ -180,6 +182,6 @@ func routes(d Deps) []Route {
 			r.handler = fhirRoute(r.Pattern, r.handler) // FHIR answers, errors included
 		}
 	}
-	fc.table = table
+	fc.table, oa.table = table, table
 	return table
 }
