@@ -456,7 +456,7 @@ func (w *outcomeWriter) finish() {
 	if !w.translate {
 		return
 	}
-	var e Error
+	var e CodedError
 	_ = json.Unmarshal(w.buf.Bytes(), &e)
 	msg := e.Error
 	if msg == "" || w.status >= 500 && w.status != http.StatusServiceUnavailable {
@@ -466,8 +466,18 @@ func (w *outcomeWriter) finish() {
 		msg = msg[:maxOutcomeText]
 	}
 	w.Header().Del("Content-Length")
-	fhirFail(w.ResponseWriter, w.status, issueCode(w.status), msg)
+	oo := fhir.Outcome("error", issueCode(w.status), msg)
+	if e.Code != "" && len(e.Code) <= 64 {
+		// The code clients act on (password_change_required), as the
+		// issue's details.
+		oo["issue"].([]fhir.Resource)[0]["details"] = fhir.Resource{
+			"coding": []fhir.Resource{{"system": errorCodeSystem, "code": e.Code}}, "text": msg}
+	}
+	writeFHIR(w.ResponseWriter, w.status, oo)
 }
+
+// errorCodeSystem names the REST API's error codes (CodedError.Code).
+const errorCodeSystem = "urn:vitalwire:error-code"
 
 // issueCode is the OperationOutcome issue type of an error status.
 func issueCode(status int) string {
