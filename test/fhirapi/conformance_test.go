@@ -2,7 +2,8 @@
 // it: discovery through the CapabilityStatement, what is really served,
 // the errors, and every answer checked by an independent FHIR R4
 // validator (test/node/fhir: the official R4 JSON schema and FHIR.js's
-// StructureDefinition validator, under node).
+// StructureDefinition validator, under node) and by Google's FHIR R4
+// library.
 package fhirapi
 
 import (
@@ -20,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/chart"
@@ -460,6 +463,16 @@ func TestTheFHIRAPIServesWhatItsCapabilityStatementSaysAndEveryAnswerIsValidR4(t
 		}
 		delete(problems, "known bad")
 		require.Empty(t, problems, "answers the FHIR R4 validators refuse")
+		// And Google's FHIR R4 library (Go, protocol buffers generated from
+		// the R4 definitions, with its validation on) parses each.
+		u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+		require.NoError(t, err)
+		for _, a := range c.answers {
+			_, err := u.Unmarshal(a.Body)
+			require.NoError(t, err, "%s: %s", a.Name, a.Body)
+		}
+		_, err = u.Unmarshal(bad.Body)
+		require.Error(t, err, "the known bad resource")
 	})
 }
 
