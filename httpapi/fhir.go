@@ -141,6 +141,10 @@ type obsQuery struct {
 	from, to time.Time
 	count    int
 	offset   int
+	// glucose, when not nil, keeps only the glucose readings of the
+	// device kinds the codes asked for (glucoseAll: a code of every kind).
+	glucose    glucoseKinds
+	glucoseAll bool
 	// cursor is where a next link's page starts (nil: the first page).
 	cursor *pageCursor
 }
@@ -171,6 +175,12 @@ func (a fhirAPI) readObsQuery(r *http.Request, patient string) (obsQuery, error)
 				return q, errors.New("code: not a code (LOINC, or IEEE 11073 with its system) of a vital this server keeps: " + c)
 			}
 			q.types = distinctTypes(q.types, t)
+			if t == vitals.BloodGlucose {
+				q.glucose, q.glucoseAll = addGlucoseCode(q.glucose, c), q.glucoseAll || strings.HasPrefix(c, vitals.MDC+"|")
+			}
+		}
+		if q.glucoseAll {
+			q.glucose = nil
 		}
 	} else {
 		q.types = vitals.Types()
@@ -260,6 +270,15 @@ func (a fhirAPI) pageLinks(r *http.Request, path string, count int, next *pageCu
 func (a fhirAPI) total(r *http.Request, q obsQuery) (int, error) {
 	n := 0
 	for _, t := range q.types {
+		if t == vitals.BloodGlucose && q.glucose != nil {
+			c, err := keptStore{Store: a.store, kinds: q.glucose, devices: a.devices}.count(r.Context(),
+				vitals.Query{Patient: q.patient, Type: t, From: q.from, To: q.to})
+			if err != nil {
+				return 0, err
+			}
+			n += c
+			continue
+		}
 		ws, err := a.store.Aggregate(r.Context(), vitals.AggregateQuery{Query: vitals.Query{Patient: q.patient, Type: t, From: q.from, To: q.to}})
 		if err != nil {
 			return 0, err
@@ -298,7 +317,11 @@ func (a fhirAPI) observationSearch(w http.ResponseWriter, r *http.Request) {
 		writeFHIR(w, http.StatusOK, fhirSearchset(r, a.fhirBase(r), nil, total, self))
 		return
 	}
-	page, next, err := newestPage(r.Context(), a.store, patient, q.types, []span{{q.from, q.to}}, q.cursor, q.offset, q.count)
+	var store vitals.Store = a.store
+	if q.glucose != nil {
+		store = keptStore{Store: a.store, kinds: q.glucose, devices: a.devices}
+	}
+	page, next, err := newestPage(r.Context(), store, patient, q.types, []span{{q.from, q.to}}, q.cursor, q.offset, q.count)
 	if err != nil {
 		fhirFail(w, http.StatusServiceUnavailable, "transient", "store unavailable")
 		return

@@ -388,6 +388,22 @@ func TestTheFHIRAPIServesWhatItsCapabilityStatementSaysAndEveryAnswerIsValidR4(t
 		}
 	})
 
+	t.Run("a search by a glucose code finds the readings of the devices that code is for", func(t *testing.T) {
+		cgmObs := observations(t, c.get("/fhir/r4/Observation?patient=p1&code=99504-3", doc1))
+		require.Len(t, cgmObs, 1)
+		require.Equal(t, []string{"99504-3"}, cgmObs[0].loinc())
+		b := decode[bundle](t, c.get("/fhir/r4/Observation?patient=p1&code=41653-7", doc1))
+		require.Empty(t, b.Entry, "p1's glucose is from a CGM, not a glucometer")
+		require.Equal(t, 0, *b.Total)
+		meterObs := observations(t, c.get("/fhir/r4/Observation?patient="+long+"&code=http://loinc.org|41653-7", doc1))
+		require.Len(t, meterObs, 1)
+		require.Equal(t, []string{"41653-7"}, meterObs[0].loinc())
+		b = decode[bundle](t, c.get("/fhir/r4/Observation?patient=p1&code=99504-3,8867-4&_summary=count", doc1))
+		require.Equal(t, 11, *b.Total, "the CGM reading and ten heart rates")
+		all := observations(t, c.get("/fhir/r4/Observation?patient=p1&code=urn:iso:std:iso:11073:10101|160020", doc1))
+		require.Len(t, all, 1, "the IEEE 11073 glucose code is of every kind")
+	})
+
 	t.Run("Observation read and search carry the encounter $everything gives", func(t *testing.T) {
 		inVisit := 0
 		search := map[string]observation{}
