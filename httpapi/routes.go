@@ -98,6 +98,7 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/patients", Roles: admin, handler: http.HandlerFunc(ch.addPatient)},
 		{Pattern: "GET /api/v1/patients/{id}", Access: Patient, handler: http.HandlerFunc(ch.getPatient)},
 		{Pattern: "GET /api/v1/patients/{id}/readings", Access: Patient, handler: http.HandlerFunc(vs.readings)},
+		{Pattern: "GET /api/v1/patients/{id}/readings.csv", Access: Patient, handler: http.HandlerFunc(vs.readingsCSV)},
 		{Pattern: "GET /api/v1/patients/{id}/latest", Access: Patient, handler: http.HandlerFunc(vs.latest)},
 		{Pattern: "GET /api/v1/patients/{id}/aggregates", Access: Patient, handler: http.HandlerFunc(vs.aggregates)},
 		{Pattern: "GET /api/v1/patients/{id}/devices", Access: Patient, handler: http.HandlerFunc(vs.patientDevices)},
