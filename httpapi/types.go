@@ -216,6 +216,8 @@ type SessionInfo struct {
 	// issued, and can do nothing but set the person's own password
 	// (POST /api/v1/session/password).
 	MustSetPassword bool `json:"must_set_password,omitempty"`
+	// TimeZone is the clinic's IANA time zone: the pages show times in it.
+	TimeZone string `json:"time_zone"`
 }
 
 // SetPasswordRequest is the body of POST /api/v1/session/password: the
