@@ -100,11 +100,18 @@ func (s *Service) ResolveWith(ctx context.Context, id int64, by string, r Resolu
 	return a, err
 }
 
+// Fired is an alert with the severity it fired with (escalation raises
+// an alert's severity; the program's measures count it under the first).
+type Fired struct {
+	Alert
+	FiredSeverity string
+}
+
 // FiredBetween lists the alerts of the given patients that fired in
 // [from, to), oldest first, at most limit of them (the program's measures
 // read these; an index on fired_at bounds the scan to the period).
-func (s *Store) FiredBetween(ctx context.Context, patients []string, from, to time.Time, limit int) ([]Alert, error) {
-	out := []Alert{}
+func (s *Store) FiredBetween(ctx context.Context, patients []string, from, to time.Time, limit int) ([]Fired, error) {
+	out := []Fired{}
 	if len(patients) == 0 {
 		return out, nil
 	}
@@ -112,7 +119,10 @@ func (s *Store) FiredBetween(ctx context.Context, patients []string, from, to ti
 	for _, p := range patients {
 		in[p] = true
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+alertCols+` FROM alerts WHERE fired_at >= ? AND fired_at < ? ORDER BY fired_at, id LIMIT ?`,
+	cols := "a." + strings.ReplaceAll(alertCols, ", ", ", a.")
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+`, COALESCE(e.detail, '') FROM alerts a
+		LEFT JOIN alert_events e ON e.alert_id = a.id AND e.kind = 'escalated'
+		WHERE a.fired_at >= ? AND a.fired_at < ? ORDER BY a.fired_at, a.id LIMIT ?`,
 		from.UnixNano(), to.UnixNano(), limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("alerts fired between: %w", err)
@@ -120,24 +130,38 @@ func (s *Store) FiredBetween(ctx context.Context, patients []string, from, to ti
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		a, err := scanAlert(rows)
+		var f Fired
+		var detail string
+		a, err := scanAlert(scanWith{rows, &detail})
 		if err != nil {
 			return nil, err
 		}
 		if n++; n > limit {
 			return nil, ErrTooMany
 		}
+		f.Alert, f.FiredSeverity = a, a.Severity
+		if before, _, ok := strings.Cut(detail, " -> "); ok {
+			f.FiredSeverity = before
+		}
 		if in[a.Patient] {
-			out = append(out, a)
+			out = append(out, f)
 		}
 	}
 	return out, rows.Err()
 }
 
+// scanWith scans a row of an alert's columns and more.
+type scanWith struct {
+	row   interface{ Scan(...any) error }
+	extra *string
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }
+
 // ErrTooMany: a period holds more alerts than a report may read at once.
 var ErrTooMany = errors.New("too many alerts in the period; choose a shorter one")
 
 // FiredBetween lists the alerts of patients that fired in [from, to).
-func (s *Service) FiredBetween(ctx context.Context, patients []string, from, to time.Time, limit int) ([]Alert, error) {
+func (s *Service) FiredBetween(ctx context.Context, patients []string, from, to time.Time, limit int) ([]Fired, error) {
 	return s.store.FiredBetween(ctx, patients, from, to, limit)
 }

@@ -265,7 +265,7 @@ func (a measuresAPI) input(r *http.Request, patients []string, periods []measure
 		return in, err
 	}
 	for _, x := range as {
-		in.Alerts = append(in.Alerts, measures.Alert{Patient: x.Patient, Severity: x.Severity, FiredAt: x.FiredAt, AckedAt: x.AckedAt,
+		in.Alerts = append(in.Alerts, measures.Alert{Patient: x.Patient, Severity: x.FiredSeverity, FiredAt: x.FiredAt, AckedAt: x.AckedAt,
 			ResolvedAt: x.ResolvedAt, ResolvedByHand: x.State == alerts.Resolved && x.ResolvedBy != "system",
 			Outcome: x.ResolveOutcome, EscalatedAt: x.EscalatedAt})
 	}

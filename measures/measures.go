@@ -76,7 +76,7 @@ func (d Date) AddDays(n int) Date {
 func daysBetween(a, b Date) int {
 	ta := time.Date(a.Y, a.M, a.D, 0, 0, 0, 0, time.UTC)
 	tb := time.Date(b.Y, b.M, b.D, 0, 0, 0, 0, time.UTC)
-	return int(tb.Sub(ta).Hours()/24 + 0.5)
+	return int(math.Round(tb.Sub(ta).Hours() / 24))
 }
 
 // Span is a time range [From, To); a zero To is open.
