@@ -74,13 +74,22 @@ type measuresAPI struct {
 
 // MeasuresReport is the answer of GET /api/v1/reports/measures.
 type MeasuresReport struct {
-	From     time.Time      `json:"from"`
-	To       time.Time      `json:"to"`
-	Period   string         `json:"period"`
-	TimeZone string         `json:"time_zone"`
-	CareTeam string         `json:"care_team,omitempty"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Period   string    `json:"period"`
+	TimeZone string    `json:"time_zone"`
+	CareTeam string    `json:"care_team,omitempty"`
+	// Teams are the care teams the caller may report on (a clinician's
+	// own, every team for an admin), for choosing one.
+	Teams    []TeamRef      `json:"care_teams"`
 	Patients int            `json:"patients"`
 	Periods  []measures.Row `json:"periods"`
+}
+
+// TeamRef names a care team.
+type TeamRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // report answers GET /api/v1/reports/measures?from=&to=&period=week|month
@@ -123,8 +132,12 @@ func (a measuresAPI) report(w http.ResponseWriter, r *http.Request) {
 	}
 	team := q.Get("care_team")
 	var scope []chart.Team
+	refs := []TeamRef{}
 	for _, t := range teams {
 		mine := c.Role == auth.RoleAdmin || slices.Contains(t.Clinicians, c.Subject)
+		if mine {
+			refs = append(refs, TeamRef{ID: t.ID, Name: t.Name})
+		}
 		if mine && (team == "" || t.ID == team) {
 			scope = append(scope, t)
 		}
@@ -178,7 +191,7 @@ func (a measuresAPI) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, MeasuresReport{From: from, To: to, Period: period, TimeZone: a.clinic.zoneName(), CareTeam: team,
-		Patients: len(patients), Periods: rows})
+		Teams: refs, Patients: len(patients), Periods: rows})
 }
 
 // measuresRange reads from and to: RFC 3339 times or local dates
