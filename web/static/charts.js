@@ -37,13 +37,13 @@ function withGaps(points, gapMs, nseries) {
 }
 
 // record keeps what a chart plots, for the tests.
-function recordChart(key, u) {
+function recordChart(key, u, points) {
   if (!window.vitalwire) return;
   window.vitalwire.charts = window.vitalwire.charts || {};
   window.vitalwire.charts[key] = {
     labels: u.series.slice(1).map(s => s.label),
     data: u.data.map(col => Array.from(col)),
-    points: u.series.slice(1).map(s => !!(s.points && s.points.show)),
+    points: points || u.series.slice(1).map(s => !!(s.points && s.points.show === true)),
     span: u.series.slice(1).map(s => !!s.spanGaps),
     zone: chartZone(),
   };
@@ -177,6 +177,7 @@ function trendPlot(box, spec) {
   if (!(hi - lo >= 1)) { lo -= 1; hi += 1; }
   const pad = (hi - lo) * 0.1;
   const height = spec.height || 220;
+  const shown = series.slice(1).map(s => s.points.show === true);
   const opts = {
     width: Math.max(300, Math.floor(box.clientWidth) || spec.width || 800), height,
     tzDate, series, bands,
@@ -196,7 +197,8 @@ function trendPlot(box, spec) {
   };
   const u = new uPlot(opts, data, box);
   fitWidth(u, box, height);
-  recordChart(spec.key, u);
+  recordChart(spec.key, u, shown);
+  u.vwPoints = shown;
   return u;
 }
 
@@ -209,20 +211,20 @@ function sparkPlot(box, key, points, from, to, gapMs, width, height) {
   if (hi - lo < 2) { lo -= 1; hi += 1; }
   const u = new uPlot({
     width, height, tzDate,
-    series: [{}, { label: 'value', stroke: chartColors.line, width: 1.5, points: { show: true, size: 3, fill: chartColors.line }, spanGaps: false }],
+    series: [{}, { label: 'value', stroke: chartColors.line, width: 1.5, points: { show: true, size: 4, fill: chartColors.line }, spanGaps: false }],
     scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: () => [lo - (hi - lo) * 0.1, hi + (hi - lo) * 0.1] } },
     axes: [{ show: false }, { show: false }],
     legend: { show: false },
     cursor: { show: false },
   }, data, box);
-  recordChart(key, u);
+  recordChart(key, u, [true]);
   return u;
 }
 
 function setSparkData(u, key, points, from, to, gapMs) {
   u.setScale('x', { min: from / 1000, max: to / 1000 });
   u.setData(withGaps(points, gapMs, 1));
-  recordChart(key, u);
+  recordChart(key, u, [true]);
 }
 
 // seriesPlot draws measures over periods: x the periods' starts, one
@@ -237,12 +239,12 @@ function seriesPlot(box, spec) {
     width: Math.max(280, Math.floor(box.clientWidth) || 500), height, tzDate,
     series: [{}, ...spec.series.map((s, i) => ({ label: s.label, stroke: palette[i % 4], width: 2, dash: dashes[i % 4], points: { show: true, size: 7, fill: palette[i % 4] }, spanGaps: false }))],
     scales: { x: { time: true, range: (u, a, b) => [a - spec.pad / 1000, b + spec.pad / 1000] }, y: { range: (u, a, b) => [Math.min(0, a ?? 0), (b ?? 1) > 0 ? b * 1.15 : 1] } },
-    axes: [timeAxis(), valueAxis(spec.unit, spec.format)],
+    axes: [timeAxis(), Object.assign(valueAxis(spec.unit, spec.format), spec.integer ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {})],
     legend: { show: true, live: false },
     cursor: { drag: { x: true, y: false }, points: { size: 8 } },
     plugins: [tooltipPlugin(v => spec.format(v))],
   }, data, box);
   fitWidth(u, box, height);
-  recordChart(spec.key, u);
+  recordChart(spec.key, u, spec.series.map(() => true));
   return u;
 }

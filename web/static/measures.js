@@ -51,7 +51,7 @@ async function measuresPage(main, params) {
       series: MEASURE_SEVERITIES.map(s => ({ label: `${SEVERITY_SHAPE[s]} ${s}`, values: rows.map(r => minutes((r.alert_response.by_severity[s] || {}).ack_seconds_p50)) })) },
     { key: 'measures:ack-p90', title: 'Time to acknowledge, 90th percentile, by severity', unit: 'min', format: v => num(v, 1),
       series: MEASURE_SEVERITIES.map(s => ({ label: `${SEVERITY_SHAPE[s]} ${s}`, values: rows.map(r => minutes((r.alert_response.by_severity[s] || {}).ack_seconds_p90)) })) },
-    { key: 'measures:escalations', title: 'Alerts fired and escalated (not acknowledged in time)', unit: 'alerts', format: v => num(v, 0),
+    { key: 'measures:escalations', title: 'Alerts fired and escalated (not acknowledged in time)', unit: 'alerts', format: v => num(v, 0), integer: true,
       series: [{ label: 'Fired', values: rows.map(r => r.alert_response.fired) }, { label: 'Escalated', values: rows.map(r => r.alert_response.escalated) }] },
     { key: 'measures:burden', title: 'Alert burden: alerts per patient-day monitored', unit: 'per day', format: v => num(v, 2),
       series: [{ label: 'Alerts per patient-day', values: rows.map(r => r.alert_burden.alerts_per_patient_day) }] },
@@ -62,7 +62,9 @@ async function measuresPage(main, params) {
   ];
   const figs = specs.map(sp => {
     const box = h('div', { class: 'plot', role: 'img', 'aria-label': `${sp.title}, by ${period}; the figures are in the table below.` });
-    return { sp, box, fig: h('figure', { class: 'trend measure', 'data-measure': sp.key }, h('figcaption', {}, h('h3', {}, sp.title)), box) };
+    const empty = sp.series.every(x => x.values.every(v => v == null));
+    const note = empty ? h('p', { class: 'hint' }, 'No data in this range (nothing to measure yet).') : null;
+    return { sp, box, fig: h('figure', { class: 'trend measure', 'data-measure': sp.key }, h('figcaption', {}, h('h3', {}, sp.title), note), box) };
   });
   const cell = v => (v == null ? '—' : String(v));
   const head = ['Period', 'Patients monitored', 'Adherent', 'Days since last reading (median / longest)', 'No readings in 30 days',
@@ -78,10 +80,13 @@ async function measuresPage(main, params) {
   main.replaceChildren(h('h1', {}, 'Program measures'),
     h('p', {}, `${rep.patients} patients in ${team ? `care team ${teamSel.selectedOptions[0].textContent}` : (me.role === 'admin' ? 'every care team' : 'your care teams')}, by ${period}, in ${zoneText()}. Patients monitored: a device bound to them in the period (or the 30 days of adherence). The report counts readings, alerts and visits; it shows no vital values.`),
     form, h('p', {}, csv),
+    h('h2', {}, `Charts by ${period}`),
     rows.length ? h('div', { class: 'measures' }, ...figs.map(f => f.fig)) : h('p', {}, 'No periods in this range.'),
-    h('h2', {}, 'The figures'),
-    h('div', { class: 'table-scroll' }, table(`Program measures by ${period}`, head, body)));
+    h('h2', { id: 'measures-table-h' }, 'The figures'),
+    // Scrolled sideways on a narrow screen: focusable, so that the
+    // keyboard can scroll it.
+    h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-labelledby': 'measures-table-h' }, table(`Program measures by ${period}`, head, body)));
   if (!rows.length) return;
-  const plots = figs.map(f => seriesPlot(f.box, { key: f.sp.key, x: xs, series: f.sp.series, unit: f.sp.unit, format: f.sp.format, pad: padMs, height: 210 }));
+  const plots = figs.map(f => seriesPlot(f.box, { key: f.sp.key, x: xs, series: f.sp.series, unit: f.sp.unit, format: f.sp.format, integer: f.sp.integer, pad: padMs, height: 210 }));
   onPageLeave(() => plots.forEach(destroyChart));
 }
