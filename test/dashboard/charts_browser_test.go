@@ -102,6 +102,9 @@ func TestTrendsShowWhatTheReadingsHold(t *testing.T) {
 	s.WaitCount(t, "p1", vitals.BloodPressure, now.Add(-time.Hour), now, 3, 10*time.Second)
 
 	doc1 := s.SignIn(t, browser, "doc1", auth.RoleClinician)
+	// The charts run under the page's Content-Security-Policy: any
+	// refusal (an inline style, say) is caught.
+	testenv.Eval[bool](doc1, `window.cspRefusals = []; document.addEventListener('securitypolicyviolation', e => window.cspRefusals.push(e.violatedDirective + ' ' + e.blockedURI)); true`)
 	doc1.Go(s.URL() + "/#/patients/p1")
 	doc1.Wait(`window.vitalwire.charts['trend:heart_rate'] && window.vitalwire.charts['trend:blood_pressure'] && window.vitalwire.charts['trend:spo2']`, 15*time.Second)
 
@@ -160,6 +163,7 @@ func TestTrendsShowWhatTheReadingsHold(t *testing.T) {
 		require.Contains(t, tip, "Systolic: 135 mmHg")
 		require.Contains(t, tip, "Diastolic: 88 mmHg")
 		doc1.Screenshot("trends")
+		require.Empty(t, testenv.Eval[[]string](doc1, `window.cspRefusals || ["the listener was lost: the page reloaded"]`), "the charts need nothing the CSP refuses")
 		require.Empty(t, harness.Axe(t, doc1), "serious accessibility violations on the patient page")
 	})
 

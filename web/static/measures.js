@@ -24,7 +24,7 @@ async function measuresPage(main, params) {
   const periodSel = h('select', { id: 'm-period', name: 'period' }, h('option', { value: 'week', selected: period === 'week' }, 'Week'), h('option', { value: 'month', selected: period === 'month' }, 'Month'));
   const fromIn = h('input', { id: 'm-from', name: 'from', type: 'date', value: from, required: true });
   const toIn = h('input', { id: 'm-to', name: 'to', type: 'date', value: to, required: true });
-  const teamSel = h('select', { id: 'm-team', name: 'care_team' }, h('option', { value: '' }, 'All my care teams'),
+  const teamSel = h('select', { id: 'm-team', name: 'care_team' }, h('option', { value: '' }, me.role === 'admin' ? 'All care teams' : 'All my care teams'),
     ...(rep.care_teams || []).map(t => h('option', { value: t.id, selected: t.id === team }, t.name || t.id)));
   const form = h('form', {
     class: 'toolbar', 'aria-label': 'Report period', onsubmit: ev => {
