@@ -556,6 +556,7 @@ async function dashboardPage(main) {
   // minute, are redrawn at most every few seconds.
   let queue = [];
   let lastSpark = 0;
+  let sparkQueue = [];
   const draw = () => {
     if (queue.length) {
       const batch = queue;
@@ -568,11 +569,14 @@ async function dashboardPage(main) {
       for (const m of batch) window.vitalwire.lags.push(now - Date.parse(m.reading.time));
       window.vitalwire.rendered += batch.length;
     }
-    if (page.dirty.size && Date.now() - lastSpark > 5000) {
-      for (const v of page.dirty) v.drawSparks();
+    if (page.dirty.size && !sparkQueue.length && Date.now() - lastSpark > 5000) {
+      sparkQueue = [...page.dirty];
       page.dirty.clear();
       lastSpark = Date.now();
     }
+    // A few tiles' sparklines a frame: each is a chart to redraw, and
+    // two hundred at once would hold the main thread.
+    for (const v of sparkQueue.splice(0, 16)) v.drawSparks();
     raf = requestAnimationFrame(draw);
   };
   let raf = requestAnimationFrame(draw);
