@@ -99,11 +99,25 @@ func (p *program) resolve(t *testing.T, a alerts.Alert, body string, typ vitals.
 
 func TestProgramMeasuresMatchTheirDefinitions(t *testing.T) {
 	t.Parallel()
+	programMeasures(t, false)
+}
+
+// The days with readings come from the store's aggregates: InfluxDB's
+// windows must count the same days.
+func TestProgramMeasuresMatchTheirDefinitionsOnInfluxDB(t *testing.T) {
+	t.Parallel()
+	programMeasures(t, true)
+}
+
+func programMeasures(t *testing.T, influx bool) {
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	require.NoError(t, err)
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	cfg := harness.Config(t)
+	if influx {
+		harness.UseInflux(t, &cfg)
+	}
 	cfg.Clinic.TimeZone = "Asia/Tokyo"
 	cfg.Ingest.MaxAge = 120 * 24 * time.Hour
 	cfg.Alerts.EscalateAfter = 10 * time.Minute
