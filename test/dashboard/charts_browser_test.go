@@ -163,6 +163,7 @@ func TestTrendsShowWhatTheReadingsHold(t *testing.T) {
 		require.Contains(t, tip, "Systolic: 135 mmHg")
 		require.Contains(t, tip, "Diastolic: 88 mmHg")
 		doc1.Screenshot("trends")
+		require.LessOrEqual(t, testenv.Eval[int](doc1, `document.documentElement.scrollWidth - window.innerWidth`), 0, "the charts fit the page's width")
 		require.Empty(t, testenv.Eval[[]string](doc1, `window.cspRefusals || ["the listener was lost: the page reloaded"]`), "the charts need nothing the CSP refuses")
 		require.Empty(t, harness.Axe(t, doc1), "serious accessibility violations on the patient page")
 	})
@@ -261,6 +262,7 @@ func TestTheProgramMeasuresPage(t *testing.T) {
 		require.Contains(t, text, "2 patients in your care teams")
 		require.NotContains(t, text, "150", "no vital value")
 		doc1.Screenshot("measures-week")
+		require.LessOrEqual(t, testenv.Eval[int](doc1, `document.documentElement.scrollWidth - window.innerWidth`), 0, "the charts fit the page's width")
 		require.Empty(t, harness.Axe(t, doc1), "serious accessibility violations on the measures page")
 	})
 
