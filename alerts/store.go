@@ -31,7 +31,10 @@ type Alert struct {
 	ResolvedBy    string    `json:"resolved_by,omitempty"`
 	ResolvedAt    time.Time `json:"resolved_at,omitzero"`
 	ResolveReason string    `json:"resolve_reason,omitempty"`
-	EscalatedAt   time.Time `json:"escalated_at,omitzero"`
+	// ResolveOutcome is why a clinician resolved it by hand (Outcomes);
+	// empty when it cleared by itself or was resolved without one.
+	ResolveOutcome string    `json:"resolve_outcome,omitempty"`
+	EscalatedAt    time.Time `json:"escalated_at,omitzero"`
 }
 
 // Errors of the store.
@@ -52,14 +55,14 @@ type Store struct {
 // NewStore returns a store on the records database.
 func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
-const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at`
+const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at, resolve_outcome`
 
 func scanAlert(row interface{ Scan(...any) error }) (Alert, error) {
 	var a Alert
 	var fired int64
 	var acked, resolved, escalated sql.NullInt64
 	err := row.Scan(&a.ID, &a.Rule, &a.Patient, &a.Severity, &a.State, &fired, &a.Value, &a.Partial, &a.AckedBy, &acked,
-		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated)
+		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated, &a.ResolveOutcome)
 	if err != nil {
 		return a, err
 	}

@@ -56,6 +56,8 @@ type Config struct {
 	Telehealth TelehealthConfig `yaml:"telehealth"`
 	// API bounds the pages of history reads (readings, FHIR searches).
 	API httpapi.PageConfig `yaml:"api"`
+	// Clinic is the clinic's time zone (charts, the program's measures).
+	Clinic httpapi.ClinicConfig `yaml:"clinic"`
 	// TLS, when a certificate and key are set, serves HTTPS and MQTT over
 	// TLS (the embedded broker's listeners).
 	TLS TLSConfig `yaml:"tls"`
@@ -412,6 +414,7 @@ func (c *Config) Validate() error {
 	section("alerts.snooze", c.Alerts.Snooze.Validate())
 	section("alerts.webhooks", alerts.ValidateWebhooks(c.Alerts.Webhooks))
 	section("api", c.API.Validate())
+	section("clinic", c.Clinic.Validate())
 	section("http_ingest", c.HTTPIngest.Validate())
 	section("devices", c.Devices.Validate())
 	section("broker_auth", c.BrokerAuth.Validate())

@@ -96,7 +96,7 @@ func (a alertsAPI) resolve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	al, err := a.alerts.Resolve(r.Context(), al.ID, c.Subject, req.Reason)
+	al, err := a.alerts.ResolveWith(r.Context(), al.ID, c.Subject, alerts.Resolution{Outcome: req.Outcome, Note: req.Reason})
 	if err != nil {
 		failErr(w, err)
 		return

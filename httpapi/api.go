@@ -73,6 +73,8 @@ type Deps struct {
 	SessionMaxAge time.Duration
 	// Pages bounds the pages of history reads (zero: DefaultPageConfig).
 	Pages PageConfig
+	// Clinic is the clinic's time zone, for the pages and the measures.
+	Clinic ClinicConfig
 
 	// Ready reports readiness (/readyz): a status map and whether ready.
 	Ready func(ctx context.Context) (map[string]any, bool)

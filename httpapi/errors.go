@@ -38,7 +38,7 @@ func statusOf(err error) (int, string) {
 	case is(alerts.ErrState, telehealth.ErrEnded):
 		return http.StatusConflict, err.Error()
 	case is(devices.ErrInvalidID, devices.ErrBindingOrder, devices.ErrRevoked, devices.ErrUnknownKind, devices.ErrBadQuery, chart.ErrInvalid,
-		alerts.ErrReason, alerts.ErrUnknownRule, alerts.ErrInvalid, telehealth.ErrRole):
+		alerts.ErrReason, alerts.ErrUnknownRule, alerts.ErrInvalid, telehealth.ErrRole, alerts.ErrOutcome, alerts.ErrTooMany):
 		return http.StatusBadRequest, err.Error()
 	case is(vitals.ErrUnavailable):
 		return http.StatusServiceUnavailable, "store unavailable"

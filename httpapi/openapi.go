@@ -34,6 +34,13 @@ type routeDoc struct {
 }
 
 var routeDocs = map[string]routeDoc{
+	"GET /api/v1/patients/{id}/readings.csv": {Summary: "A patient's readings in a range, as a CSV file to download",
+		Description: "Columns time (RFC 3339, UTC), type, value, diastolic, unit (canonical UCUM), device, time_source. At most 93 days and 500,000 readings, refused with the reason before the file starts.",
+		Query: [][2]string{{"from", "start (RFC 3339), required"}, {"to", "end, not included (RFC 3339), required"}, {"type", "vital types, comma-separated (default: all)"}}},
+	"GET /api/v1/reports/measures": {Summary: "The program's quality measures by week or month (counts and times, no vital values)",
+		Response: MeasuresReport{}, Description: "Clinicians: their care teams; admins: any. docs/MEASURES.md has the definitions.",
+		Query: [][2]string{{"from", "a date (YYYY-MM-DD, clinic's zone) or RFC 3339 time"}, {"to", "the same, not included"},
+			{"period", "week or month (default month)"}, {"care_team", "one care team"}, {"format", "json (default) or csv"}}},
 	"GET /healthz":       {Summary: "Liveness: the process answers"},
 	"GET /readyz":        {Summary: "Readiness: the stores, broker and audit log are reachable"},
 	"GET /metrics":       {Summary: "Prometheus metrics (no patient data)"},

@@ -61,7 +61,7 @@ func routes(d Deps) []Route {
 	ch := chartAPI{access: ac, chart: d.Chart, glass: d.Glass, log: d.Log}
 	vs := vitalsAPI{pages: d.Pages, store: d.Store, devices: d.Devices, log: d.Log}
 	al := alertsAPI{access: ac, alerts: d.Alerts, chart: d.Chart, reload: d.ReloadRules}
-	ss := sessionAPI{access: ac, sessions: d.Sessions, revoked: d.Revoked, audit: d.Audit, watcher: d.Watcher,
+	ss := sessionAPI{access: ac, clinic: d.Clinic, sessions: d.Sessions, revoked: d.Revoked, audit: d.Audit, watcher: d.Watcher,
 		baseURL: d.BaseURL, secure: d.Secure, log: d.Log}
 	vi := visitsAPI{access: ac, visits: d.Visits, chart: d.Chart, encounters: d.Encounters, sfu: d.SFU, recorder: d.Recorder,
 		watcher: d.Watcher, sessions: ss, joinTTL: d.JoinLinkTTL, joinMaxAge: d.JoinLinkMaxAge, log: d.Log}
@@ -72,6 +72,7 @@ func routes(d Deps) []Route {
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
+	ms := measuresAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, visits: d.Visits, clinic: d.Clinic, log: d.Log, now: time.Now}
 	in := newIngestAPI(ac, d)
 	ba := brokerAuthAPI{policy: d.BrokerPolicy, secret: sha256.Sum256([]byte(d.BrokerSecret)), limit: d.BrokerAuthLimit, log: d.Log}
 
@@ -103,6 +104,7 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/patients", Roles: admin, handler: http.HandlerFunc(ch.addPatient)},
 		{Pattern: "GET /api/v1/patients/{id}", Access: Patient, handler: http.HandlerFunc(ch.getPatient)},
 		{Pattern: "GET /api/v1/patients/{id}/readings", Access: Patient, handler: http.HandlerFunc(vs.readings)},
+		{Pattern: "GET /api/v1/patients/{id}/readings.csv", Access: Patient, handler: http.HandlerFunc(vs.readingsCSV)},
 		{Pattern: "GET /api/v1/patients/{id}/latest", Access: Patient, handler: http.HandlerFunc(vs.latest)},
 		{Pattern: "GET /api/v1/patients/{id}/aggregates", Access: Patient, handler: http.HandlerFunc(vs.aggregates)},
 		{Pattern: "GET /api/v1/patients/{id}/devices", Access: Patient, handler: http.HandlerFunc(vs.patientDevices)},
@@ -122,6 +124,7 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/alerts/{alert}/resolve", Roles: clin, handler: http.HandlerFunc(al.resolve)},
 		{Pattern: "GET /api/v1/rules", Roles: anyone, handler: http.HandlerFunc(al.rules)},
 		{Pattern: "POST /api/v1/rules/reload", Roles: admin, handler: http.HandlerFunc(al.reloadRules)},
+		{Pattern: "GET /api/v1/reports/measures", Roles: staff, handler: http.HandlerFunc(ms.report)},
 		{Pattern: "GET /api/v1/dashboard", Roles: anyone, handler: http.HandlerFunc(db.dashboard)},
 		{Pattern: "POST /api/v1/tokens/revoke", Roles: anyone, handler: http.HandlerFunc(ss.revokeToken)},
 		{Pattern: "GET /api/v1/audit", Roles: admin, handler: http.HandlerFunc(ss.exportAudit)},

@@ -61,6 +61,9 @@ func TestEveryRouteAndRoleGetsTheRightAnswerAndPatientDataIsAudited(t *testing.T
 		if strings.HasSuffix(path, "/aggregates") {
 			path += "?type=heart_rate"
 		}
+		if strings.HasSuffix(path, "/readings.csv") {
+			path += "?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z"
+		}
 		for _, p := range principals {
 			role, isValid := valid[p.name]
 			t.Run(r.Pattern+" as "+p.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 // passwords and sign-in links, revokes tokens and exports the audit log.
 type sessionAPI struct {
 	access
+	clinic   ClinicConfig
 	sessions *auth.Sessions
 	revoked  *auth.Revocations
 	audit    *auth.AuditLog
@@ -130,7 +131,7 @@ func (a sessionAPI) setCookie(w http.ResponseWriter, value string, maxAge int) {
 
 func (a sessionAPI) info(c auth.Claims) SessionInfo {
 	return SessionInfo{Subject: c.Subject, Role: c.Role, IdleSeconds: int(a.sessions.Idle() / time.Second),
-		Expires: time.Unix(c.Expires, 0).UTC(), MustSetPassword: c.Use == auth.UseSetPassword}
+		Expires: time.Unix(c.Expires, 0).UTC(), MustSetPassword: c.Use == auth.UseSetPassword, TimeZone: a.clinic.zoneName()}
 }
 
 func (a sessionAPI) whoAmI(w http.ResponseWriter, r *http.Request) {

@@ -155,7 +155,11 @@ type RuleJSON struct {
 
 // ResolveRequest carries the reason for resolving an alert by hand.
 type ResolveRequest struct {
-	Reason string `json:"reason"`
+	// Outcome is one of alerts.Outcomes (acted_on,
+	// not_clinically_relevant, artifact, duplicate, other); Reason is the
+	// note, required for other and when no outcome is given.
+	Outcome string `json:"outcome,omitempty"`
+	Reason  string `json:"reason"`
 }
 
 // SnoozeRequest silences a rule for a patient until a time.
@@ -212,6 +216,8 @@ type SessionInfo struct {
 	// issued, and can do nothing but set the person's own password
 	// (POST /api/v1/session/password).
 	MustSetPassword bool `json:"must_set_password,omitempty"`
+	// TimeZone is the clinic's IANA time zone: the pages show times in it.
+	TimeZone string `json:"time_zone"`
 }
 
 // SetPasswordRequest is the body of POST /api/v1/session/password: the

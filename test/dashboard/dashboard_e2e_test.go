@@ -97,6 +97,11 @@ func TestTheDashboardInABrowser(t *testing.T) {
 		// Resolve with a reason, by keyboard too.
 		harness.TabTo(t, doc1, `#alert-list li[data-alert] button[aria-label^="Resolve"]`)
 		doc1.Key("\r")
+		// The outcome first (a fixed list), then a note.
+		doc1.Wait(`document.activeElement && document.activeElement.id.startsWith('outcome-')`, 5*time.Second)
+		doc1.Key("ar")
+		doc1.Wait(`document.activeElement.value === 'artifact'`, 5*time.Second)
+		doc1.Key("\t")
 		doc1.Wait(`document.activeElement && document.activeElement.id.startsWith('reason-resolve-')`, 5*time.Second)
 		doc1.Key("probe repositioned\r")
 		doc1.Wait(`!document.querySelector('#alert-list li[data-alert]')`, 5*time.Second)
@@ -106,24 +111,25 @@ func TestTheDashboardInABrowser(t *testing.T) {
 		require.Equal(t, "resolved", list[0].State)
 		require.Equal(t, "doc1", list[0].AckedBy)
 		require.Equal(t, "probe repositioned", list[0].ResolveReason)
+		require.Equal(t, "artifact", list[0].ResolveOutcome)
 	})
 
 	t.Run("the patient page draws a 24 h trend from aggregates", func(t *testing.T) {
 		doc1 := doc1.For(t)
 		doc1.Go(s.URL() + "/#/patients/p1")
-		doc1.Wait(`document.querySelector('figure[data-vital="heart_rate"] path.mean')`, 10*time.Second)
-		points := testenv.Eval[int](doc1, `Number(document.querySelector('figure[data-vital="heart_rate"] path.mean').dataset.points)`)
+		doc1.Wait(`document.querySelector('figure[data-vital="heart_rate"] .uplot canvas')`, 10*time.Second)
+		points := testenv.Eval[int](doc1, `Number(document.querySelector('figure[data-vital="heart_rate"]').dataset.points)`)
 		// 150 minutes of readings in 5-minute windows: about 30 points, not 180 raw readings.
 		require.GreaterOrEqual(t, points, 25)
 		require.LessOrEqual(t, points, 40)
 		require.Equal(t, "true", testenv.Eval[string](doc1, `[...document.querySelectorAll('.toolbar button')].find(b => b.textContent === '24h').getAttribute('aria-pressed')`))
 		require.Contains(t, testenv.Eval[string](doc1, `document.querySelector('figure[data-vital="heart_rate"]').textContent`), "heart rate high above 130", "the rule's level is drawn")
-		require.Equal(t, 1, testenv.Eval[int](doc1, `document.querySelectorAll('figure[data-vital="heart_rate"] path.marker').length`), "the alert is marked")
+		require.Equal(t, 1, testenv.Eval[int](doc1, `Number(document.querySelector('figure[data-vital="heart_rate"]').dataset.alerts)`), "the alert is marked")
 		doc1.Screenshot("patient-24h")
 		require.Empty(t, harness.Axe(t, doc1), "serious accessibility violations on the patient page")
 		// 1 h zooms in: one point a minute.
 		testenv.Eval[bool](doc1, `[...document.querySelectorAll('.toolbar button')].find(b => b.textContent === '1h').click() || true`)
-		doc1.Wait(`Number(document.querySelector('figure[data-vital="heart_rate"] path.mean').dataset.points) >= 55`, 10*time.Second)
+		doc1.Wait(`Number(document.querySelector('figure[data-vital="heart_rate"]').dataset.points) >= 55`, 10*time.Second)
 	})
 
 	t.Run("a patient sees their own page and cannot reach another's", func(t *testing.T) {

@@ -57,7 +57,8 @@ func TestAVideoVisitInTwoBrowsers(t *testing.T) {
 		require.NotContains(t, first, ".", "a heart rate is shown in whole beats")
 		require.Empty(t, harness.Axe(t, doc), "serious accessibility violations on the visit page")
 		// The last hour from the store beside the live values.
-		doc.Wait(`document.querySelector('.visit-side figure.trend[data-vital="heart_rate"] path.mean')`, 20*time.Second)
+		doc.Wait(`document.querySelector('.visit-side figure.trend[data-vital="heart_rate"] .uplot canvas')`, 20*time.Second)
+		doc.Wait(`document.documentElement.scrollWidth <= window.innerWidth`, 5*time.Second) // the trends fit the side column
 	})
 
 	t.Run("a clinician of another team invited to the call is offered no chart actions", func(t *testing.T) {

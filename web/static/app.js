@@ -14,10 +14,13 @@ const SPARK_TYPES = ['heart_rate', 'spo2'];
 const SEVERITY_SHAPE = { critical: '▲', high: '◆', medium: '●', low: '○' };
 // SEVERITY_RANK orders the alerts panel (most severe first).
 const SEVERITY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
+// RESOLVE_OUTCOMES: why an alert is resolved by hand (alerts.Outcomes).
+const RESOLVE_OUTCOMES = [['acted_on', 'Acted on (clinically relevant)'], ['not_clinically_relevant', 'Not clinically relevant'],
+  ['artifact', 'Artifact (probe off, movement, cuff)'], ['duplicate', 'Duplicate of another alert'], ['other', 'Other (say why)']];
 const BAND_SHAPE = { high: '▲', medium: '◆', 'low-medium': '●', low: '○' };
 
 // Measurements the tests and the performance report read.
-window.vitalwire = { lags: [], longTasks: [], rendered: 0 };
+window.vitalwire = { lags: [], longTasks: [], rendered: 0, charts: {} };
 if ('PerformanceObserver' in window) {
   try {
     new PerformanceObserver(list => { for (const e of list.getEntries()) window.vitalwire.longTasks.push(e.duration); })
@@ -104,7 +107,8 @@ function ago(t) {
   return `${Math.round(s / 86400)} d ago`;
 }
 
-function timeText(t) { return new Date(t).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' }); }
+// timeText is a time in the clinic's zone, with the zone's name.
+function timeText(t) { return new Date(t).toLocaleString([], { dateStyle: 'short', timeStyle: 'long', timeZone: chartZone() }); }
 
 function ruleText(rule) { return rule.replace(/_/g, ' '); }
 
@@ -195,6 +199,7 @@ function renderChrome() {
   else if (me.role === 'clinician') links.push(['#/', 'Dashboard']);
   if (me.role === 'patient') links.push([`#/patients/${encodeURIComponent(me.subject)}`, 'My vitals']);
   if (me.role === 'admin') links.push(['#/admin/devices', 'Devices'], ['#/admin/people', 'People and care teams'], ['#/admin/audit', 'Audit log']);
+  if (!me.must_set_password && (me.role === 'clinician' || me.role === 'admin')) links.push(['#/measures', 'Program measures']);
   for (const [href, text] of links) {
     nav.append(h('a', { href, 'aria-current': location.hash === href || (href === '#/' && location.hash === '') ? 'page' : null }, text));
   }
@@ -271,6 +276,7 @@ async function route() {
     else if (path === '/admin/devices') await adminDevicesPage(main);
     else if (path === '/admin/people') await adminPeoplePage(main);
     else if (path === '/admin/audit') await adminAuditPage(main);
+    else if (path === '/measures' && me.role !== 'patient') await measuresPage(main, params);
     else main.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, 'There is no such page.'));
   } catch (e) {
     if (e.status === 401) return;
@@ -382,16 +388,6 @@ function news2Badge(score) {
     `${BAND_SHAPE[score.band] || ''} NEWS2 ${score.total} · ${score.band}${partial ? ` · ${partial}` : ''}`);
 }
 
-function sparkPath(points, w, hgt) {
-  if (points.length < 2) return '';
-  const xs = points.map(p => p[0]);
-  const ys = points.map(p => p[1]);
-  const x0 = Math.min(...xs); const x1 = Math.max(...xs) || x0 + 1;
-  let y0 = Math.min(...ys); let y1 = Math.max(...ys);
-  if (y1 - y0 < 1) { y0 -= 1; y1 += 1; }
-  return points.map((p, i) => `${i ? 'L' : 'M'}${((p[0] - x0) / (x1 - x0 || 1) * w).toFixed(1)},${(hgt - 2 - (p[1] - y0) / (y1 - y0) * (hgt - 4)).toFixed(1)}`).join('');
-}
-
 class TileView {
   constructor(tile, page) {
     this.page = page;
@@ -430,16 +426,16 @@ class TileView {
       dl.append(h('dt', {}, v.label), dd);
       this.fill(type);
     }
+    for (const sp of Object.values(this.sparks || {})) destroyChart(sp.u);
     this.sparks = {};
     const sparks = h('div', {});
     for (const type of sparkTypes()) {
-      const path = s('path', { d: '' });
-      const svg = s('svg', { class: 'spark', viewBox: '0 0 200 28', preserveAspectRatio: 'none', role: 'img', 'aria-label': `${vital(type).label}, last hour` }, path);
-      // The visible caption says which line is which; the image's own
+      const box = h('div', { class: 'spark', role: 'img', 'aria-label': `${vital(type).label}, last hour` });
+      // The visible caption says what the line is; the image's own
       // label says the same to a screen reader.
       const label = h('div', { class: 'spark-label', 'aria-hidden': 'true' }, `${vital(type).label}, last hour`);
-      this.sparks[type] = { svg, path, label };
-      sparks.append(label, svg);
+      this.sparks[type] = { box, label, u: null };
+      sparks.append(label, box);
     }
     this.drawSparks();
     const devs = h('ul', { class: 'devices', 'aria-label': 'Devices' });
@@ -495,17 +491,24 @@ class TileView {
     }
   }
 
+  // drawSparks draws the last hour of each sparkline vital, a point a
+  // minute (the mean of its readings); a gap longer than the vital's
+  // staleness is left a gap.
   drawSparks() {
-    const cut = Date.now() - 3600000;
+    const now = Date.now();
+    const cut = now - 3600000;
     for (const [type, sp] of Object.entries(this.sparks || {})) {
       const map = this.spark[type] || new Map();
       for (const k of map.keys()) if (k < cut - 60000) map.delete(k);
-      const pts = [...map.entries()].sort((a, b) => a[0] - b[0]).map(([t, b]) => [t, b.sum / b.n]);
-      sp.path.setAttribute('d', sparkPath(pts, 200, 28));
+      const pts = [...map.entries()].sort((a, b) => a[0] - b[0]).map(([t, b]) => [t + 30000, b.sum / b.n]);
+      const gap = Math.max(90000, (vital(type).stale_after_seconds || 0) * 1000);
+      const key = `spark:${this.id}:${type}`;
+      if (!sp.u) sp.u = sparkPlot(sp.box, key, pts, cut, now, gap, 240, 34);
+      else setSparkData(sp.u, key, pts, cut, now, gap);
       if (pts.length) {
         const ys = pts.map(p => p[1]);
         const text = `${vital(type).label}, last hour: ${fmt(type, Math.min(...ys))} to ${fmt(type, Math.max(...ys))} ${vital(type).symbol}`;
-        sp.svg.setAttribute('aria-label', text);
+        sp.box.setAttribute('aria-label', text);
         sp.label.textContent = text;
       }
     }
@@ -553,6 +556,7 @@ async function dashboardPage(main) {
   // minute, are redrawn at most every few seconds.
   let queue = [];
   let lastSpark = 0;
+  let sparkQueue = [];
   const draw = () => {
     if (queue.length) {
       const batch = queue;
@@ -565,16 +569,22 @@ async function dashboardPage(main) {
       for (const m of batch) window.vitalwire.lags.push(now - Date.parse(m.reading.time));
       window.vitalwire.rendered += batch.length;
     }
-    if (page.dirty.size && Date.now() - lastSpark > 5000) {
-      for (const v of page.dirty) v.drawSparks();
+    if (page.dirty.size && !sparkQueue.length && Date.now() - lastSpark > 5000) {
+      sparkQueue = [...page.dirty];
       page.dirty.clear();
       lastSpark = Date.now();
     }
+    // A few tiles' sparklines a frame: each is a chart to redraw, and
+    // two hundred at once would hold the main thread.
+    for (const v of sparkQueue.splice(0, 16)) v.drawSparks();
     raf = requestAnimationFrame(draw);
   };
   let raf = requestAnimationFrame(draw);
   const ages = setInterval(() => { for (const v of page.tiles.values()) for (const type of tileTypes()) v.age(type); }, 5000);
-  onPageLeave(() => { cancelAnimationFrame(raf); clearInterval(ages); });
+  onPageLeave(() => {
+    cancelAnimationFrame(raf); clearInterval(ages);
+    for (const v of page.tiles.values()) for (const sp of Object.values(v.sparks || {})) destroyChart(sp.u);
+  });
 
   live.handlers.add(m => {
     const v = page.tiles.get(m.patient);
@@ -617,8 +627,18 @@ function alertItem(a, page) {
     try { await f(); } catch (e) { err.textContent = e.message; }
   };
   const showForm = (kind) => {
-    const reason = h('input', { id: `reason-${kind}-${a.id}`, required: true, minlength: 3 });
-    const fields = [h('label', { for: reason.id }, 'Reason', reason)];
+    const reason = h('input', { id: `reason-${kind}-${a.id}`, required: kind !== 'resolve', minlength: 3, maxlength: 1000 });
+    const fields = [];
+    let outcome;
+    if (kind === 'resolve') {
+      // Why, from the fixed list the program's measures count; the note
+      // is needed only for "Other".
+      outcome = h('select', { id: `outcome-${a.id}`, required: true },
+        h('option', { value: '' }, 'Choose…'), ...RESOLVE_OUTCOMES.map(([v, t]) => h('option', { value: v }, t)));
+      outcome.addEventListener('change', () => { reason.required = outcome.value === 'other'; });
+      fields.push(h('label', { for: outcome.id }, 'Outcome', outcome));
+    }
+    fields.push(h('label', { for: reason.id }, kind === 'resolve' ? 'Note' : 'Reason', reason));
     let until;
     if (kind === 'snooze') {
       until = h('select', { id: `until-${a.id}` }, ...[['15', '15 minutes'], ['30', '30 minutes'], ['60', '1 hour'], ['240', '4 hours']].map(([v, t]) => h('option', { value: v }, t)));
@@ -630,7 +650,7 @@ function alertItem(a, page) {
         ev.preventDefault();
         act(async () => {
           if (kind === 'resolve') {
-            const done = await api('POST', `/api/v1/alerts/${a.id}/resolve`, { reason: reason.value });
+            const done = await api('POST', `/api/v1/alerts/${a.id}/resolve`, { outcome: outcome.value, reason: reason.value });
             page.alerts.delete(done.id);
           } else {
             const end = new Date(Date.now() + Number(until.value) * 60000).toISOString();
@@ -645,7 +665,7 @@ function alertItem(a, page) {
     }, ...fields, h('button', { type: 'submit', class: 'primary' }, kind === 'snooze' ? 'Snooze' : 'Resolve'),
     h('button', { type: 'button', onclick: () => { page.refreshPanel(); } }, 'Cancel'));
     actions.replaceChildren(form);
-    reason.focus();
+    (outcome || reason).focus();
   };
   if (a.state === 'firing') {
     actions.append(h('button', {
@@ -699,21 +719,49 @@ async function patientPage(main, id) {
   const zoom = (f) => { const mid = end - span / 2; span = Math.max(10 * 60e3, Math.min(90 * 86400e3, span * f)); end = Math.min(Date.now(), mid + span / 2); draw(); };
   const shift = (f) => { end = Math.min(Date.now(), end + span * f); draw(); };
   const status = h('p', { role: 'status', class: 'age' });
+  const csvLink = h('a', { class: 'button', id: 'readings-csv', download: '' }, 'Download these readings (CSV)');
+  let fitted = false;
   async function draw() {
     const from = end - span;
     const every = stepFor(span);
-    status.textContent = `Showing ${timeText(from)} to ${timeText(end)}, one point per ${every / 60000} min.`;
+    const q = `from=${new Date(from).toISOString()}&to=${new Date(end).toISOString()}`;
+    csvLink.href = `/api/v1/patients/${enc}/readings.csv?${q}`;
+    status.textContent = `Showing ${timeText(from)} to ${timeText(end)}, one point per ${every >= 3600e3 ? every / 3600e3 + ' h' : every / 60000 + ' min'}. Times in ${zoneText()}.`;
     const types = catalog.list.map(v => v.type);
-    const results = await Promise.all(types.map(t => api('GET',
-      `/api/v1/patients/${enc}/aggregates?type=${t}&from=${new Date(from).toISOString()}&to=${new Date(end).toISOString()}&every=${durationParam(every)}`, undefined, true)
-      .then(r => r.windows || []).catch(() => [])));
+    const aggregates = t => api('GET', `/api/v1/patients/${enc}/aggregates?type=${t}&${q}&every=${durationParam(every)}`, undefined, true)
+      .then(r => ({ windows: r.windows || [] })).catch(() => ({ windows: [] }));
+    // A panel (blood pressure) is drawn from its readings, systolic and
+    // diastolic, while they are few enough to draw each (a cuff: a few a
+    // day); past that, from the aggregates (systolic).
+    const panel = t => api('GET', `/api/v1/patients/${enc}/readings?type=${t}&${q}&limit=2000`, undefined, true)
+      .then(r => (r.next ? aggregates(t) : { windows: [], readings: r.readings || [] })).catch(() => aggregates(t));
+    const results = await Promise.all(types.map(t => (vital(t).panel ? panel(t) : aggregates(t))));
+    // The first view fits the data: five minutes of readings are not
+    // squeezed into a day.
+    if (!fitted) {
+      fitted = true;
+      const ts = results.flatMap(r => (r.readings ? r.readings.map(x => Date.parse(x.time)) : r.windows.map(w => Date.parse(w.start))));
+      if (ts.length) {
+        const lo = Math.min(...ts); const hi = Math.max(...ts);
+        if (hi - lo < span / 16) {
+          span = Math.max(10 * 60e3, (hi - lo) * 1.5);
+          end = Math.min(Date.now(), hi + span / 4);
+          rangeButtons.forEach(b => b.setAttribute('aria-pressed', 'false'));
+          return draw();
+        }
+      }
+    }
     const cards = [];
     types.forEach((t, i) => {
-      if (!results[i].length) return;
-      cards.push(trendChart(t, results[i], from, end, every, rules.filter(r => r.vital === t && r.level != null && (!r.spo2_scale || r.spo2_scale === patient.spo2_scale)), alerts, (a, b) => { end = b; span = Math.max(10 * 60e3, b - a); draw(); }));
+      const r = results[i];
+      if (!r.windows.length && !(r.readings && r.readings.length)) return;
+      cards.push(trendChart(t, r.windows, from, end, every, rules.filter(x => x.vital === t && x.level != null && (!x.spo2_scale || x.spo2_scale === patient.spo2_scale)), alerts,
+        (a, b) => { end = b; span = Math.max(10 * 60e3, b - a); rangeButtons.forEach(x => x.setAttribute('aria-pressed', 'false')); draw(); }, 800, r.readings || null));
     });
+    dropCharts(charts);
     charts.replaceChildren(...(cards.length ? cards : [h('p', {}, 'No readings in this period.')]));
   }
+  onPageLeave(() => dropCharts(charts));
   const devTable = h('table', {}, h('caption', { class: 'sr-only' }, 'Devices'),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Device'), h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Battery'), h('th', { scope: 'col' }, 'Last seen'))),
     h('tbody', {}, ...devices.map(d => h('tr', {}, h('td', {}, d.id), h('td', {}, d.kind), h('td', {}, d.online ? 'online' : '✕ offline'),
@@ -729,7 +777,7 @@ async function patientPage(main, id) {
     h('section', { 'aria-labelledby': 'trends-h' }, h('h2', { id: 'trends-h' }, 'Trends'),
       h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Period' }, ...rangeButtons,
         h('button', { type: 'button', onclick: () => zoom(0.5) }, 'Zoom in'), h('button', { type: 'button', onclick: () => zoom(2) }, 'Zoom out'),
-        h('button', { type: 'button', onclick: () => shift(-0.5) }, '← Earlier'), h('button', { type: 'button', onclick: () => shift(0.5) }, 'Later →')),
+        h('button', { type: 'button', onclick: () => shift(-0.5) }, '← Earlier'), h('button', { type: 'button', onclick: () => shift(0.5) }, 'Later →'), csvLink),
       status, charts),
     h('div', { class: 'cards' },
       h('section', { 'aria-labelledby': 'dev-h' }, h('h2', { id: 'dev-h' }, 'Devices'), devices.length ? devTable : h('p', {}, 'No devices bound.')),
@@ -770,50 +818,49 @@ function visitsOf(id, data) {
     rows.length ? table('Visits', ['When', 'State', 'Interactive', 'Chart entry', ''], rows) : h('p', {}, 'No visits.'));
 }
 
-// trendChart draws min-max bands and the mean per window, the rule levels
-// as dashed lines and the alerts as markers. Dragging across it zooms.
-// width is the drawing's width in SVG units: about the width it is shown
-// at, so that its text is not squeezed.
-function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width = 800) {
-  const W = width, H = 180, L = 44, R = 8, T = 8, B = 22;
+// trendChart draws a vital over [from, to] (charts.js, uPlot): the mean
+// per window with its min-max band, or for a panel (blood pressure) its
+// readings, systolic and diastolic; the rule levels as dashed lines and
+// the alerts as markers, named in the caption too. Dragging across it
+// zooms (onZoom). width is the first drawing's width; the chart follows
+// its box's width once on the page.
+function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width = 800, readings = null) {
   const v = vital(type);
-  let lo = Math.min(...windows.map(w => w.min), ...rules.map(r => r.level));
-  let hi = Math.max(...windows.map(w => w.max), ...rules.map(r => r.level));
-  if (hi - lo < 1) { lo -= 1; hi += 1; }
-  const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
-  const x = t => L + (t - from) / (to - from) * (W - L - R);
-  const y = val => T + (hi - val) / (hi - lo) * (H - T - B);
-  const pts = windows.map(w => ({ t: Date.parse(w.start) + every / 2, w }));
-  const band = pts.length ? 'M' + pts.map(p => `${x(p.t).toFixed(1)},${y(p.w.max).toFixed(1)}`).join('L') + 'L' +
-    pts.slice().reverse().map(p => `${x(p.t).toFixed(1)},${y(p.w.min).toFixed(1)}`).join('L') + 'Z' : '';
-  const mean = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.w.mean).toFixed(1)}`).join('');
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img',
-    'aria-label': `${v.label} from ${timeText(from)} to ${timeText(to)}: ${fmt(type, Math.min(...windows.map(w => w.min)))} to ${fmt(type, Math.max(...windows.map(w => w.max)))} ${v.symbol}, ${windows.reduce((n, w) => n + w.count, 0)} readings` },
-  s('path', { class: 'band', d: band }), s('path', { class: 'mean', d: mean, 'data-points': String(pts.length) }));
-  for (const r of rules) {
-    svg.append(s('line', { class: 'threshold', x1: L, x2: W - R, y1: y(r.level), y2: y(r.level) }),
-      s('text', { class: 'threshold-label', x: W - R - 4, y: y(r.level) - 3, 'text-anchor': 'end' }, `${ruleText(r.id)} ${r.direction} ${r.level}`));
-  }
+  const levels = rules.map(r => ({ value: r.level, label: `${ruleText(r.id)} ${r.direction} ${r.level}` }));
+  const markers = [];
   for (const a of alerts) {
     const t = Date.parse(a.fired_at);
     if (t < from || t > to) continue;
     const rule = rules.find(r => r.id === a.rule);
     if (!rule && !a.rule.startsWith(type)) continue;
-    const cx = x(t);
-    svg.append(s('path', { class: 'marker', d: `M${cx - 5},${T + 10}L${cx + 5},${T + 10}L${cx},${T}Z` }, s('title', {}, `${ruleText(a.rule)} at ${timeText(t)}`)));
+    markers.push({ t, label: `${ruleText(a.rule)} at ${timeText(t)}` });
   }
-  for (const frac of [0, 0.5, 1]) {
-    const val = lo + pad + (hi - lo - 2 * pad) * frac;
-    svg.append(s('text', { class: 'axis', x: 2, y: y(val) + 4 }, fmt(type, val)));
+  const gapMs = Math.max(1.5 * every, (v.stale_after_seconds || 0) * 1000);
+  let summary; let n;
+  const spec = { key: `trend:${type}`, type, symbol: v.symbol, digits: v.digits, from, to, gapMs, levels, markers, onZoom, width, height: width < 500 ? 160 : 220 };
+  if (readings) {
+    spec.readings = readings.map(r => ({ t: Date.parse(r.time), value: r.value, diastolic: r.diastolic }));
+    n = readings.length;
+    const sys = readings.map(r => r.value); const dia = readings.map(r => r.diastolic);
+    summary = `${v.label} from ${timeText(from)} to ${timeText(to)}: systolic ${fmt(type, Math.min(...sys))} to ${fmt(type, Math.max(...sys))}, diastolic ${fmt(type, Math.min(...dia))} to ${fmt(type, Math.max(...dia))} ${v.symbol}, ${n} readings`;
+  } else {
+    spec.windows = windows.map(w => ({ t: Date.parse(w.start) + every / 2, min: w.min, max: w.max, mean: w.mean }));
+    n = windows.length;
+    summary = `${v.label} from ${timeText(from)} to ${timeText(to)}: ${fmt(type, Math.min(...windows.map(w => w.min)))} to ${fmt(type, Math.max(...windows.map(w => w.max)))} ${v.symbol}, ${windows.reduce((k, w) => k + w.count, 0)} readings`;
   }
-  svg.append(s('text', { class: 'axis', x: L, y: H - 6 }, timeText(from)), s('text', { class: 'axis', x: W - R, y: H - 6, 'text-anchor': 'end' }, timeText(to)));
-  // drag to zoom
-  let start = null; let sel = null;
-  const toTime = ev => { const rect = svg.getBoundingClientRect(); const px = (ev.clientX - rect.left) / rect.width * W; return from + (px - L) / (W - L - R) * (to - from); };
-  svg.addEventListener('pointerdown', ev => { start = toTime(ev); sel = s('rect', { class: 'selection', x: x(start), y: T, width: 0, height: H - T - B }); svg.append(sel); });
-  svg.addEventListener('pointermove', ev => { if (start == null) return; const t = toTime(ev); sel.setAttribute('x', x(Math.min(start, t))); sel.setAttribute('width', Math.abs(x(t) - x(start))); });
-  svg.addEventListener('pointerup', ev => { if (start == null) return; const t = toTime(ev); const a = Math.min(start, t); const b = Math.max(start, t); start = null; sel.remove(); if (b - a > (to - from) / 50) onZoom(Math.max(a, from), Math.min(b, to)); });
-  return h('figure', { class: 'trend', 'data-vital': type }, h('figcaption', {}, h('h3', {}, `${v.label} (${v.symbol})`)), svg);
+  const box = h('div', { class: 'plot', role: 'img', 'aria-label': summary });
+  const caption = h('figcaption', {}, h('h3', {}, `${v.label} (${v.symbol})${readings ? ': systolic and diastolic' : ''}`));
+  if (levels.length) caption.append(h('p', { class: 'levels' }, `Rule levels (dashed): ${levels.map(l => l.label).join('; ')}`));
+  if (markers.length) caption.append(h('p', { class: 'levels' }, `Alerts (▼): ${markers.map(m => m.label).join('; ')}`));
+  if (v.panel && !readings) caption.append(h('p', { class: 'hint' }, 'Systolic only: too many readings in this period to draw each. Zoom in to see systolic and diastolic.'));
+  const fig = h('figure', { class: 'trend', 'data-vital': type, 'data-points': String(n), 'data-alerts': String(markers.length) }, caption, box);
+  fig.vwPlot = trendPlot(box, spec);
+  return fig;
+}
+
+// dropCharts destroys the charts in el (before it is replaced).
+function dropCharts(el) {
+  for (const f of el.querySelectorAll('figure.trend')) destroyChart(f.vwPlot);
 }
 
 // ---- admin pages ---------------------------------------------------------------
