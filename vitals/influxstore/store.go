@@ -339,6 +339,85 @@ func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vital
 	return out, nil
 }
 
+// daysFilterMax is how many patients a days query names in its Flux
+// filter; past it the query reads every patient's counts in the range and
+// keeps the asked ones (one scan instead of a filter too long to plan).
+const daysFilterMax = 64
+
+// DaysWithData implements vitals.Store: per span of constant UTC offset,
+// one Flux query counting each patient's points of the "value" field per
+// local day (windows of a day, offset to local midnight); the values are
+// never returned.
+func (s *Store) DaysWithData(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	want := make(map[string]bool, len(q.Patients))
+	for _, p := range q.Patients {
+		want[p] = true
+	}
+	out := map[string][]vitals.Day{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	who := ""
+	if len(want) <= daysFilterMax {
+		var b strings.Builder
+		b.WriteString(" and (")
+		for i, p := range q.Patients {
+			if i > 0 {
+				b.WriteString(" or ")
+			}
+			b.WriteString("r.patient == " + fluxString(p))
+		}
+		b.WriteString(")")
+		who = b.String()
+	}
+	for _, sp := range q.Spans() {
+		// Windows start at local midnight: epoch + k days - offset.
+		offset := ((-sp.Offset)%86400 + 86400) % 86400
+		flux := fmt.Sprintf(`from(bucket: %s)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == %q and r._field == "value" and r._time < %s%s)
+  |> group(columns: ["patient"])
+  |> window(every: 1d, offset: %ds)
+  |> count()
+  |> keep(columns: ["patient", "_start", "_value"])`,
+			fluxString(s.cfg.Bucket), fluxTime(sp.From), fluxTime(sp.To), Measurement, fluxTime(sp.To), who, offset)
+		type row struct {
+			patient string
+			day     int64
+			n       int64
+		}
+		var rows []row
+		err := s.run(ctx, flux, func(rec *query.FluxRecord) {
+			p, _ := rec.ValueByKey("patient").(string)
+			start, _ := rec.ValueByKey("_start").(time.Time)
+			n, _ := rec.Value().(int64)
+			if !want[p] || n == 0 {
+				return
+			}
+			// The first window may start before the span (clipped to
+			// its start): its day is the span start's local day.
+			d := (start.Unix() + sp.Offset) / 86400
+			rows = append(rows, row{p, d, n})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", q, err)
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			if rows[i].patient != rows[j].patient {
+				return rows[i].patient < rows[j].patient
+			}
+			return rows[i].day < rows[j].day
+		})
+		for _, r := range rows {
+			vitals.MergeDays(out, r.patient, vitals.DayOf(r.day), r.n)
+		}
+	}
+	return out, nil
+}
+
 // Close implements vitals.Store.
 func (s *Store) Close() error {
 	s.client.Close()
