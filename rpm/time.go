@@ -183,4 +183,3 @@ func (p *Program) Entries(ctx context.Context, patient string, from, to time.Tim
 	}
 	return out, rows.Err()
 }
-
