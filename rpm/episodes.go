@@ -210,12 +210,12 @@ func (p *Program) Enrol(ctx context.Context, patient, by string, e Enrolment) (E
 // Change ends an episode or records its device set-up. Each is recorded
 // once: a second end or set-up is a conflict, not an overwrite.
 func (p *Program) Change(ctx context.Context, patient, id, by string, c EpisodeChange) (Episode, error) {
+	if c.End == "" && c.SetupDate == "" {
+		return Episode{}, fmt.Errorf("%w: end or setup_date", ErrInvalid)
+	}
 	ep, err := p.Episode(ctx, patient, id)
 	if err != nil {
 		return Episode{}, err
-	}
-	if c.End == "" && c.SetupDate == "" {
-		return Episode{}, fmt.Errorf("%w: end or setup_date", ErrInvalid)
 	}
 	start, _ := time.Parse(time.DateOnly, ep.Start)
 	if c.End != "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals"
 )
 
@@ -16,19 +17,11 @@ type DayCounter interface {
 	DaysWithData(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error)
 }
 
-// VisitTime is a video visit's interactive seconds (patient and clinician
-// both present), by the visit's start.
-type VisitTime struct {
-	Visit   string
-	Patient string
-	Start   time.Time
-	Seconds int
-}
-
 // VisitClock lists the visits started in [from, to) with their
-// interactive seconds (telehealth.Visits).
+// interactive seconds, patient and clinician both present
+// (telehealth.Visits).
 type VisitClock interface {
-	InteractiveBetween(ctx context.Context, from, to time.Time) ([]VisitTime, error)
+	InteractiveBetween(ctx context.Context, from, to time.Time) ([]telehealth.VisitTime, error)
 }
 
 // Roster is what the report needs of the chart: each patient's medical
