@@ -231,10 +231,9 @@ func (p *Program) Report(ctx context.Context, src Sources, req Request) (Report,
 			}
 		}
 	}
-	today := now.Format(time.DateOnly)
 	for _, id := range order {
 		mb := members[id]
-		today = now.In(mb.loc).Format(time.DateOnly)
+		today := now.In(mb.loc).Format(time.DateOnly)
 		mb.f.time.Seconds = mb.f.time.EntrySeconds + mb.f.time.VisitSeconds
 		pr := evaluate(mb.f, req.Month, monthStart, monthEnd, today)
 		if len(pr.Lines) == 0 {
