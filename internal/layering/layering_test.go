@@ -18,7 +18,8 @@ const module = "github.com/vitalwire/vitalwire/"
 // packages of ours each package may import (a prefix ending in "/" allows
 // a folder). Packages not listed may import anything.
 var mayImport = map[string][]string{
-	"httpapi":            {"alerts", "telehealth", "chart", "devices", "auth", "live", "fhir", "vitals", "vitals/news2", "web"},
+	"httpapi":            {"alerts", "telehealth", "chart", "devices", "auth", "live", "fhir", "rpm", "vitals", "vitals/news2", "web"},
+	"rpm":                {"chart", "telehealth", "vitals", "internal/sqldb"},
 	"alerts":             {"vitals", "vitals/news2"},
 	"telehealth":         {"chart", "vitals", "internal/sqldb"},
 	"ingest":             {"vitals", "topic", "internal/sqldb", "ingest/gatt"},
