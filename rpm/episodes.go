@@ -90,6 +90,12 @@ func New(db *sql.DB, cfg Config) *Program { return &Program{db: db, cfg: cfg, no
 // SetClock replaces the program's clock (tests).
 func (p *Program) SetClock(now func() time.Time) { p.now = now }
 
+// latestToday is today's date where it is latest (UTC+14): a set-up
+// dated today for a patient anywhere is not in the future.
+func (p *Program) latestToday() string {
+	return p.now().UTC().Add(14 * time.Hour).Format(time.DateOnly)
+}
+
 func newEpisodeID() string {
 	b := make([]byte, 10)
 	rand.Read(b)
@@ -161,8 +167,7 @@ func (p *Program) Enrol(ctx context.Context, patient, by string, e Enrolment) (E
 	if err := e.normalize(); err != nil {
 		return Episode{}, err
 	}
-	today := p.now().In(p.cfg.Location()).Format(time.DateOnly)
-	if e.SetupDate > today {
+	if e.SetupDate > p.latestToday() {
 		return Episode{}, fmt.Errorf("%w: setup_date: not in the future", ErrInvalid)
 	}
 	tx, err := p.db.BeginTx(ctx, nil)
@@ -235,7 +240,7 @@ func (p *Program) Change(ctx context.Context, patient, id, by string, c EpisodeC
 		if err != nil {
 			return Episode{}, err
 		}
-		if s.Before(start) || c.SetupDate > p.now().In(p.cfg.Location()).Add(14*time.Hour).Format(time.DateOnly) {
+		if s.Before(start) || c.SetupDate > p.latestToday() {
 			return Episode{}, fmt.Errorf("%w: setup_date: from the episode's start, not in the future", ErrInvalid)
 		}
 		if ep.SetupDate != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/rpm"
+	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
 )
 
 func TestEpisodesAndTimeEntriesRefuseWhatWouldRewriteTheRecord(t *testing.T) {
@@ -74,4 +75,30 @@ func TestEpisodesAndTimeEntriesRefuseWhatWouldRewriteTheRecord(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, es, 2)
 	})
+}
+
+func TestAReportOverALongEpisodeStaysWithinTheStoresBoundAcrossDaylightSavingTime(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))
+	require.NoError(t, err)
+	defer store.Close()
+	ch, err := chart.Open(ctx, db)
+	require.NoError(t, err)
+	_, err = ch.AddPatient(ctx, chart.Patient{ID: "p1", MRN: "M1", Name: "N", BirthDate: "1950-01-01", TimeZone: "America/Chicago"})
+	require.NoError(t, err)
+	p := rpm.New(db, rpm.DefaultConfig())
+	p.SetClock(func() time.Time { return time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC) })
+	_, err = p.Enrol(ctx, "p1", "doc", rpm.Enrolment{Start: "2024-06-01", OrderingClinician: "doc", Diagnoses: []string{"I10"}, SetupDate: "2024-06-01"})
+	require.NoError(t, err)
+	for _, month := range []string{"2026-03", "2026-11"} { // a look-back starting in summer time, ending in winter time, and back
+		rep, err := p.Report(ctx, rpm.Sources{Days: store, Roster: ch}, rpm.Request{Month: month})
+		require.NoError(t, err, month)
+		require.Len(t, rep.Patients, 1)
+		require.Equal(t, "99453", rep.Patients[0].Lines[0].Code)
+		require.False(t, rep.Patients[0].Lines[0].Met)
+	}
 }

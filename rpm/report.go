@@ -77,8 +77,9 @@ func ParseMonth(s string) (time.Time, error) {
 }
 
 // lookBack is how far before the month's end the report reads days with
-// data (an episode's first billable period, for 99453).
-const lookBack = 399
+// data (an episode's first billable period, for 99453): within the
+// store's 400-day bound even when daylight saving time adds an hour.
+const lookBack = 395
 
 type member struct {
 	id, mrn, zone string
