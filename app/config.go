@@ -24,6 +24,7 @@ import (
 	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/netlimit"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
 )
@@ -66,6 +67,8 @@ type Config struct {
 	// HTTPIngest sets the readings devices and vendor clouds post over
 	// HTTP (per-device limits, the vendors' signed webhooks).
 	HTTPIngest httpapi.IngestConfig `yaml:"http_ingest"`
+	// RPM is the remote monitoring program (the clinic's time zone).
+	RPM rpm.Config `yaml:"rpm"`
 }
 
 // AlertsConfig sets the rules engine.
@@ -234,6 +237,7 @@ func DefaultConfig() Config {
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 			MaxConnections: 10_000, MaxConnectionsPerSource: 256},
 		Auth:       auth.DefaultConfig(),
+		RPM:        rpm.DefaultConfig(),
 		Store:      StoreConfig{Kind: "sqlite"},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
 		Devices:    devices.DefaultConfig(),
@@ -420,6 +424,7 @@ func (c *Config) Validate() error {
 	section("broker_auth", c.BrokerAuth.Validate())
 	section("log", c.Log.validate())
 	section("disk", c.Disk.Validate())
+	section("rpm", c.RPM.Validate())
 	if c.Sim.Patients < 0 || c.Sim.Patients > 10_000 {
 		bad("simulate.patients", "must be 0-10000")
 	}

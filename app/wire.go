@@ -26,6 +26,7 @@ import (
 	"github.com/vitalwire/vitalwire/internal/netlimit"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/live"
+	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals/influxstore"
 	"github.com/vitalwire/vitalwire/vitals/news2"
@@ -446,6 +447,8 @@ func (a *App) initHTTP(context.Context) error {
 		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
 		Ingest: httpIngester{a.ingester}, HTTPIngest: a.cfg.HTTPIngest, VendorKeys: vendorKeys,
 		BrokerPolicy: bp, BrokerSecret: secret, BrokerAuthLimit: a.brokerAuthLimit, TrustedProxies: proxies,
+		Program:        rpm.New(a.records, a.cfg.RPM),
+		ProgramSources: rpm.Sources{Days: a.store, Visits: a.visits, Roster: a.chart},
 	})
 	if err != nil {
 		return err

@@ -235,3 +235,20 @@ func (p *Policy) Patient(c Claims, patient string) Decision {
 	}
 	return Decision{}
 }
+
+// ProgramReport decides whether c may see a patient's line in a
+// remote-monitoring program report, which holds counts and minutes (days
+// with data, care-management time, billing codes), never vital values:
+//   - an admin, who runs the program's billing, every patient;
+//   - a clinician the patients of their care teams (break-glass opens one
+//     patient's chart in an emergency, not a program's report);
+//   - a patient none (their own data is on their own routes).
+func (p *Policy) ProgramReport(c Claims, patient string) Decision {
+	switch c.Role {
+	case RoleAdmin:
+		return Decision{Allowed: true}
+	case RoleClinician:
+		return Decision{Allowed: p.Teams != nil && p.Teams.ClinicianHasPatient(c.Subject, patient)}
+	}
+	return Decision{}
+}

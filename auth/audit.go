@@ -164,6 +164,51 @@ func (l *AuditLog) Append(ctx context.Context, e Event) (Event, error) {
 	return e, nil
 }
 
+// AppendAll records events in one transaction, in order, chained as
+// Append chains them: all are recorded or none (a report about many
+// patients is one event per patient, written at the cost of one).
+func (l *AuditLog) AppendAll(ctx context.Context, es []Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (seq, at, actor, role, action, patient, resource, outcome, source,
+		break_glass, issued_by, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	defer stmt.Close()
+	seq, head := l.seq, l.head
+	at := l.now().UTC()
+	for _, e := range es {
+		e.Seq, e.Time, e.PrevHash = seq+1, at, head
+		if l.key != nil {
+			e.Hash = e.mac(l.key)
+		} else {
+			e.Hash = e.digest()
+		}
+		if _, err := stmt.ExecContext(ctx, e.Seq, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Patient, e.Resource, e.Outcome,
+			e.Source, e.BreakGlass, e.IssuedBy, e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("append audit events: %w", err)
+		}
+		seq, head = e.Seq, e.Hash
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	l.seq, l.head = seq, head
+	if l.checkpoints != nil {
+		l.checkpoints.advance(seq, head)
+	}
+	return nil
+}
+
 // Query selects events for export.
 type Query struct {
 	From, To time.Time // [From, To); zero: unbounded

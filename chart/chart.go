@@ -39,13 +39,16 @@ var patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$`)
 
 // Patient is a patient's record.
 type Patient struct {
-	ID        string    `json:"id"`
-	MRN       string    `json:"mrn"`
-	Name      string    `json:"name"`
-	BirthDate string    `json:"birth_date"` // YYYY-MM-DD
-	SpO2Scale int       `json:"spo2_scale"` // NEWS2 scale 1 or 2
-	OnOxygen  bool      `json:"on_oxygen"`
-	Notes     string    `json:"notes,omitempty"` // e.g. the prescribed SpO2 target
+	ID        string `json:"id"`
+	MRN       string `json:"mrn"`
+	Name      string `json:"name"`
+	BirthDate string `json:"birth_date"` // YYYY-MM-DD
+	SpO2Scale int    `json:"spo2_scale"` // NEWS2 scale 1 or 2
+	OnOxygen  bool   `json:"on_oxygen"`
+	Notes     string `json:"notes,omitempty"` // e.g. the prescribed SpO2 target
+	// TimeZone is where the patient lives (IANA name): their days with
+	// data are days there. Empty: the clinic's.
+	TimeZone  string    `json:"time_zone,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -63,6 +66,11 @@ func (p *Patient) Validate() error {
 	}
 	if _, err := time.Parse("2006-01-02", p.BirthDate); err != nil {
 		return fmt.Errorf("%w: birth_date: YYYY-MM-DD", ErrInvalid)
+	}
+	if p.TimeZone != "" {
+		if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" || len(p.TimeZone) > 64 {
+			return fmt.Errorf("%w: time_zone: an IANA time zone name such as America/Chicago", ErrInvalid)
+		}
 	}
 	return nil
 }
@@ -209,8 +217,8 @@ func (c *Chart) AddPatient(ctx context.Context, p Patient) (Patient, error) {
 		return p, err
 	}
 	p.CreatedAt = c.now().UTC()
-	_, err := c.db.ExecContext(ctx, `INSERT INTO patients (id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, created_at)
-		VALUES (?,?,?,?,?,?,?,?)`, p.ID, p.MRN, p.Name, p.BirthDate, p.SpO2Scale, p.OnOxygen, p.Notes, p.CreatedAt.UnixNano())
+	_, err := c.db.ExecContext(ctx, `INSERT INTO patients (id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, time_zone, created_at)
+		VALUES (?,?,?,?,?,?,?,?,?)`, p.ID, p.MRN, p.Name, p.BirthDate, p.SpO2Scale, p.OnOxygen, p.Notes, p.TimeZone, p.CreatedAt.UnixNano())
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return p, fmt.Errorf("%w: a patient with this id or MRN", ErrExists)
@@ -227,8 +235,8 @@ func (c *Chart) AddPatient(ctx context.Context, p Patient) (Patient, error) {
 func (c *Chart) Patient(ctx context.Context, id string) (Patient, error) {
 	var p Patient
 	var created int64
-	err := c.db.QueryRowContext(ctx, `SELECT id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, created_at FROM patients WHERE id = ?`, id).
-		Scan(&p.ID, &p.MRN, &p.Name, &p.BirthDate, &p.SpO2Scale, &p.OnOxygen, &p.Notes, &created)
+	err := c.db.QueryRowContext(ctx, `SELECT id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, time_zone, created_at FROM patients WHERE id = ?`, id).
+		Scan(&p.ID, &p.MRN, &p.Name, &p.BirthDate, &p.SpO2Scale, &p.OnOxygen, &p.Notes, &p.TimeZone, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, ErrNotFound
 	}
@@ -284,6 +292,26 @@ func (c *Chart) Patients(ctx context.Context) ([]Patient, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// BillingIDs returns every patient's medical record number and time zone
+// ("" for the clinic's), for a program's reports: no names, no birth
+// dates.
+func (c *Chart) BillingIDs(ctx context.Context) (map[string][2]string, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, mrn, time_zone FROM patients`)
+	if err != nil {
+		return nil, fmt.Errorf("billing ids: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][2]string{}
+	for rows.Next() {
+		var id, mrn, tz string
+		if err := rows.Scan(&id, &mrn, &tz); err != nil {
+			return nil, fmt.Errorf("billing ids: %w", err)
+		}
+		out[id] = [2]string{mrn, tz}
+	}
+	return out, rows.Err()
 }
 
 // AddTeam creates a care team.

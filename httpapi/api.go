@@ -25,6 +25,7 @@ import (
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/live"
+	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -108,6 +109,12 @@ type Deps struct {
 	BrokerPolicy    BrokerPolicy
 	BrokerSecret    string
 	BrokerAuthLimit *auth.Limiter
+
+	// Program is the remote monitoring program (episodes, time entries,
+	// reports) and ProgramSources what its reports read; without it those
+	// routes answer 503.
+	Program        *rpm.Program
+	ProgramSources rpm.Sources
 }
 
 func (d Deps) check() error {

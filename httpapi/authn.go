@@ -229,6 +229,7 @@ var (
 		"id": auth.ValidID, "visit": auth.ValidID, "device": auth.ValidID, "enc": auth.ValidID,
 		"username": auth.ValidUsername,
 		"vendor":   auth.ValidID,
+		"episode":  auth.ValidID,
 		"alert":    alertIDRE.MatchString,
 		"obs":      observationIDRE.MatchString,
 		"vid":      versionIDRE.MatchString,

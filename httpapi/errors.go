@@ -9,6 +9,7 @@ import (
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -31,14 +32,15 @@ func statusOf(err error) (int, string) {
 		return false
 	}
 	switch {
-	case is(devices.ErrNotFound, chart.ErrNotFound, alerts.ErrNotFound, telehealth.ErrNotFound):
+	case is(devices.ErrNotFound, chart.ErrNotFound, alerts.ErrNotFound, telehealth.ErrNotFound, rpm.ErrNotFound):
 		return http.StatusNotFound, err.Error()
 	case is(devices.ErrExists, chart.ErrExists):
 		return http.StatusConflict, err.Error()
-	case is(alerts.ErrState, telehealth.ErrEnded):
+	case is(alerts.ErrState, telehealth.ErrEnded, rpm.ErrConflict):
 		return http.StatusConflict, err.Error()
 	case is(devices.ErrInvalidID, devices.ErrBindingOrder, devices.ErrRevoked, devices.ErrUnknownKind, devices.ErrBadQuery, chart.ErrInvalid,
-		alerts.ErrReason, alerts.ErrUnknownRule, alerts.ErrInvalid, telehealth.ErrRole, alerts.ErrOutcome, alerts.ErrTooMany):
+		alerts.ErrReason, alerts.ErrUnknownRule, alerts.ErrInvalid, telehealth.ErrRole, alerts.ErrOutcome, alerts.ErrTooMany,
+		rpm.ErrInvalid, vitals.ErrBadDaysQuery):
 		return http.StatusBadRequest, err.Error()
 	case is(vitals.ErrUnavailable):
 		return http.StatusServiceUnavailable, "store unavailable"

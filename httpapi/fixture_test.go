@@ -20,6 +20,7 @@ import (
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/live"
+	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
 )
@@ -82,7 +83,9 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		Visits: visits, SFU: sfu, Recorder: &telehealth.Recorder{Visits: visits, Encounters: encounters, Readings: store,
 			Alerts: noAlerts{}, SFU: sfu, Lookback: time.Hour},
 		JoinLinkTTL: time.Hour, SessionMaxAge: 12 * time.Hour,
-		Ready: func(context.Context) (map[string]any, bool) { return map[string]any{"status": "ready"}, true },
+		Ready:          func(context.Context) (map[string]any, bool) { return map[string]any{"status": "ready"}, true },
+		Program:        rpm.New(records, rpm.DefaultConfig()),
+		ProgramSources: rpm.Sources{Days: store, Visits: visits, Roster: ch},
 	}
 	h, err := New(d)
 	require.NoError(t, err)

@@ -34,9 +34,16 @@ type routeDoc struct {
 }
 
 var routeDocs = map[string]routeDoc{
+	"POST /api/v1/patients/{id}/monitoring":           {Summary: "Enrol the patient in remote monitoring: start date, ordering clinician, ICD-10-CM diagnoses (docs/RPM.md)"},
+	"GET /api/v1/patients/{id}/monitoring":            {Summary: "The patient's monitoring episodes"},
+	"POST /api/v1/patients/{id}/monitoring/{episode}": {Summary: "Record an episode's device set-up (99453) or its end, each once"},
+	"POST /api/v1/patients/{id}/time-entries":         {Summary: "Record care-management time, or correct an entry (the corrected one is kept)"},
+	"GET /api/v1/patients/{id}/time-entries":          {Summary: "The patient's care-management time entries with their corrections"},
+	"GET /api/v1/reports/rpm": {Summary: "The monthly remote monitoring billing report: each patient's codes, met or not, with the reason (counts and minutes, no vital values)",
+		Query: [][2]string{{"month", "YYYY-MM, required"}, {"care_team", "one care team"}, {"format", "json (default) or csv"}}},
 	"GET /api/v1/patients/{id}/readings.csv": {Summary: "A patient's readings in a range, as a CSV file to download",
 		Description: "Columns time (RFC 3339, UTC), type, value, diastolic, unit (canonical UCUM), device, time_source. At most 93 days and 500,000 readings, refused with the reason before the file starts.",
-		Query: [][2]string{{"from", "start (RFC 3339), required"}, {"to", "end, not included (RFC 3339), required"}, {"type", "vital types, comma-separated (default: all)"}}},
+		Query:       [][2]string{{"from", "start (RFC 3339), required"}, {"to", "end, not included (RFC 3339), required"}, {"type", "vital types, comma-separated (default: all)"}}},
 	"GET /api/v1/reports/measures": {Summary: "The program's quality measures by week or month (counts and times, no vital values)",
 		Response: MeasuresReport{}, Description: "Clinicians: their care teams; admins: any. docs/MEASURES.md has the definitions.",
 		Query: [][2]string{{"from", "a date (YYYY-MM-DD, clinic's zone) or RFC 3339 time"}, {"to", "the same, not included"},
@@ -117,7 +124,7 @@ var routeDocs = map[string]routeDoc{
 
 // pathParamPatterns are the forms of path ids, as validIDs checks them.
 var pathParamPatterns = map[string]string{
-	"id": idPattern, "visit": idPattern, "device": idPattern, "enc": idPattern, "vendor": idPattern,
+	"id": idPattern, "visit": idPattern, "device": idPattern, "enc": idPattern, "vendor": idPattern, "episode": idPattern,
 	"username": "^[a-z0-9._-]{3,64}$", "alert": alertIDRE.String(), "obs": observationIDRE.String(), "vid": versionIDRE.String(),
 }
 

@@ -74,6 +74,7 @@ func routes(d Deps) []Route {
 	hs := healthAPI{ready: d.Ready}
 	ms := measuresAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, visits: d.Visits, clinic: d.Clinic, log: d.Log, now: time.Now}
 	in := newIngestAPI(ac, d)
+	rp := rpmAPI{access: ac, program: d.Program, sources: d.ProgramSources, chart: d.Chart, log: d.Log}
 	ba := brokerAuthAPI{policy: d.BrokerPolicy, secret: sha256.Sum256([]byte(d.BrokerSecret)), limit: d.BrokerAuthLimit, log: d.Log}
 
 	table := []Route{
@@ -160,6 +161,15 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /fhir/r4/Encounter/{enc}", Roles: anyone, handler: http.HandlerFunc(fh.encounter)},
 		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history", Roles: anyone, handler: http.HandlerFunc(fh.encounterHistory)},
 		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history/{vid}", Roles: anyone, handler: http.HandlerFunc(fh.encounterVersion)},
+		// The remote monitoring program: enrolment and time are the
+		// patient's (clinicians record, the handler checks); the report
+		// decides each patient's line with the policy and audits each.
+		{Pattern: "POST /api/v1/patients/{id}/monitoring", Access: Patient, handler: http.HandlerFunc(rp.enrol)},
+		{Pattern: "GET /api/v1/patients/{id}/monitoring", Access: Patient, handler: http.HandlerFunc(rp.episodes)},
+		{Pattern: "POST /api/v1/patients/{id}/monitoring/{episode}", Access: Patient, handler: http.HandlerFunc(rp.changeEpisode)},
+		{Pattern: "POST /api/v1/patients/{id}/time-entries", Access: Patient, handler: http.HandlerFunc(rp.recordTime)},
+		{Pattern: "GET /api/v1/patients/{id}/time-entries", Access: Patient, handler: http.HandlerFunc(rp.timeEntries)},
+		{Pattern: "GET /api/v1/reports/rpm", Roles: staff, handler: http.HandlerFunc(rp.report)},
 		// The browser UI: static files, no patient data.
 		{Pattern: "GET /", Access: Public, handler: web.Handler()},
 		// The live socket authenticates itself (header or access_token) and

@@ -285,6 +285,57 @@ func (v *Visits) SetNote(ctx context.Context, id, note string) error {
 	return err
 }
 
+// VisitTime is a visit's interactive seconds, by its start.
+type VisitTime struct {
+	Visit   string
+	Patient string
+	Start   time.Time
+	Seconds int
+}
+
+// InteractiveBetween lists the visits started in [from, to) with their
+// interactive seconds (patient and a clinician both present), for a
+// remote-monitoring program's care-management time: presence rows only,
+// in one query.
+func (v *Visits) InteractiveBetween(ctx context.Context, from, to time.Time) ([]VisitTime, error) {
+	rows, err := v.db.QueryContext(ctx, `SELECT x.id, x.patient, x.started_at, p.subject, p.role, p.joined_at, p.left_at
+		FROM visits x JOIN visit_presence p ON p.visit = x.id
+		WHERE x.started_at >= ? AND x.started_at < ? ORDER BY x.id, p.id`, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("visit time: %w", err)
+	}
+	defer rows.Close()
+	now := v.now()
+	var out []VisitTime
+	var ps []Presence
+	flush := func() {
+		if len(out) > 0 {
+			out[len(out)-1].Seconds = interactive(ps, now)
+		}
+		ps = ps[:0]
+	}
+	for rows.Next() {
+		var id, patient string
+		var started, joined int64
+		var left sql.NullInt64
+		var p Presence
+		if err := rows.Scan(&id, &patient, &started, &p.Subject, &p.Role, &joined, &left); err != nil {
+			return nil, fmt.Errorf("visit time: %w", err)
+		}
+		p.JoinedAt = time.UnixMilli(joined).UTC()
+		if left.Valid {
+			p.LeftAt = time.UnixMilli(left.Int64).UTC()
+		}
+		if len(out) == 0 || out[len(out)-1].Visit != id {
+			flush()
+			out = append(out, VisitTime{Visit: id, Patient: patient, Start: time.UnixMilli(started).UTC()})
+		}
+		ps = append(ps, p)
+	}
+	flush()
+	return out, rows.Err()
+}
+
 // interactive counts the seconds in which the patient and a clinician were
 // both present.
 func interactive(ps []Presence, now time.Time) int {

@@ -24,6 +24,10 @@ type Store interface {
 	Latest(ctx context.Context, patient string) ([]Reading, error)
 	// Aggregate summarizes a patient's readings of a type per window.
 	Aggregate(ctx context.Context, q AggregateQuery) ([]Window, error)
+	// DaysWithData returns, for each patient of q that has any, the
+	// calendar days with at least one reading and how many, in date
+	// order; it reads counts, never values.
+	DaysWithData(ctx context.Context, q DaysQuery) (map[string][]Day, error)
 	Close() error
 }
 

@@ -30,6 +30,7 @@ func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	scale := fs.Int("scale", 1, "NEWS2 SpO2 scale (2: prescribed target 88-92 %)")
 	oxygen := fs.Bool("on-oxygen", false, "on supplemental oxygen")
 	notes := fs.String("notes", "", "notes, e.g. the SpO2 target")
+	zone := fs.String("time-zone", "", "where the patient lives, an IANA name (default: the clinic's)")
 	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
@@ -45,7 +46,7 @@ func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		var p chart.Patient
 		err := c.do(ctx, "POST", "/api/v1/patients", chart.Patient{ID: pos[0], MRN: *mrn, Name: *name, BirthDate: *birth,
-			SpO2Scale: *scale, OnOxygen: *oxygen, Notes: *notes}, &p)
+			SpO2Scale: *scale, OnOxygen: *oxygen, Notes: *notes, TimeZone: *zone}, &p)
 		if err != nil {
 			return err
 		}

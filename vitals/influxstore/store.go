@@ -25,8 +25,10 @@ package influxstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -336,6 +338,208 @@ func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vital
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+// daysFilterMax is how many patients a days query names in its Flux
+// filter; past it the query reads every patient's counts in the range and
+// keeps the asked ones (one scan instead of a filter too long to plan).
+const daysFilterMax = 64
+
+// DaysWithData implements vitals.Store. It asks InfluxQL (the /query API
+// of InfluxDB 1.x, and of 2.x and Cloud where the bucket has a v1
+// database mapping) for each patient's count per local day, one query per
+// span of constant offset (GROUP BY time(1d, offset), patient: the
+// storage engine counts blocks without reading values); where InfluxQL
+// does not answer, it falls back to Flux, one count per day. The values
+// are never returned.
+func (s *Store) DaysWithData(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	out, err := s.daysInfluxQL(ctx, q)
+	if err == nil || ctx.Err() != nil {
+		return out, err
+	}
+	return s.daysFlux(ctx, q)
+}
+
+// influxQLAnswer is the JSON of /query.
+type influxQLAnswer struct {
+	Error   string `json:"error"`
+	Results []struct {
+		Error  string `json:"error"`
+		Series []struct {
+			Tags   map[string]string `json:"tags"`
+			Values [][]json.Number   `json:"values"`
+		} `json:"series"`
+		Partial bool `json:"partial"`
+	} `json:"results"`
+}
+
+func (s *Store) daysInfluxQL(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
+	want := make(map[string]bool, len(q.Patients))
+	for _, p := range q.Patients {
+		want[p] = true
+	}
+	out := map[string][]vitals.Day{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	who := ""
+	if len(want) <= daysFilterMax {
+		var b strings.Builder
+		b.WriteString(" AND (")
+		for i, p := range q.Patients {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			b.WriteString(`"patient" = '` + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(p) + `'`)
+		}
+		b.WriteString(")")
+		who = b.String()
+	}
+	db, rp, _ := strings.Cut(s.cfg.Bucket, "/")
+	client := &http.Client{Timeout: 6 * s.cfg.Timeout}
+	for _, sp := range q.Spans() {
+		offset := ((-sp.Offset)%86400 + 86400) % 86400
+		stmt := fmt.Sprintf(`SELECT count("value") FROM %q WHERE time >= %d AND time < %d%s GROUP BY time(1d, %ds), "patient" fill(none)`,
+			Measurement, sp.From.UnixNano(), sp.To.UnixNano(), who, offset)
+		v := url.Values{"db": {db}, "q": {stmt}, "epoch": {"s"}}
+		if rp != "" {
+			v.Set("rp", rp)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.URL, "/")+"/query", strings.NewReader(v.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if s.cfg.Token != "" {
+			req.Header.Set("Authorization", "Token "+s.cfg.Token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("influxql: %w", err)
+		}
+		var ans influxQLAnswer
+		dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<30))
+		dec.UseNumber()
+		err = dec.Decode(&ans)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("influxql: %s: %w", resp.Status, err)
+		case resp.StatusCode != http.StatusOK || ans.Error != "" || len(ans.Results) != 1:
+			return nil, fmt.Errorf("influxql: %s: %s", resp.Status, ans.Error)
+		case ans.Results[0].Error != "" || ans.Results[0].Partial:
+			return nil, fmt.Errorf("influxql: %s (partial %v)", ans.Results[0].Error, ans.Results[0].Partial)
+		}
+		series := ans.Results[0].Series
+		sort.Slice(series, func(i, j int) bool { return series[i].Tags["patient"] < series[j].Tags["patient"] })
+		for _, se := range series {
+			p := se.Tags["patient"]
+			if !want[p] {
+				continue
+			}
+			for _, row := range se.Values {
+				if len(row) != 2 {
+					continue
+				}
+				t, err1 := row[0].Int64()
+				n, err2 := row[1].Int64()
+				if err1 != nil || err2 != nil || n == 0 {
+					continue
+				}
+				// A window starts at local midnight, or at the span's
+				// start when the span starts within a day.
+				if t < sp.From.Unix() {
+					t = sp.From.Unix()
+				}
+				vitals.MergeDays(out, p, vitals.DayOf((t+sp.Offset)/86400), n)
+			}
+		}
+	}
+	return out, nil
+}
+
+// daysFlux counts each series' points of the "value" field per local day
+// with Flux, one count per day in one request (a count over a range is
+// pushed down to the storage engine; day windows are not, in InfluxDB
+// 1.8's Flux, and run a hundred times slower).
+func (s *Store) daysFlux(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
+	want := make(map[string]bool, len(q.Patients))
+	for _, p := range q.Patients {
+		want[p] = true
+	}
+	out := map[string][]vitals.Day{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	who := ""
+	if len(want) <= daysFilterMax {
+		var b strings.Builder
+		b.WriteString(" and (")
+		for i, p := range q.Patients {
+			if i > 0 {
+				b.WriteString(" or ")
+			}
+			b.WriteString("r.patient == " + fluxString(p))
+		}
+		b.WriteString(")")
+		who = b.String()
+	}
+	// The days, each cut to its span (a day across a change of offset is
+	// two parts, merged below).
+	type part struct {
+		from, to time.Time
+		day      int64
+	}
+	var parts []part
+	for _, sp := range q.Spans() {
+		for from := sp.From; from.Before(sp.To); {
+			d := (from.Unix() + sp.Offset) / 86400
+			to := time.Unix((d+1)*86400-sp.Offset, 0)
+			if to.After(sp.To) {
+				to = sp.To
+			}
+			parts = append(parts, part{from, to, d})
+			from = to
+		}
+	}
+	var flux strings.Builder
+	for i, p := range parts {
+		fmt.Fprintf(&flux, `from(bucket: %s) |> range(start: %s, stop: %s) |> filter(fn: (r) => r._measurement == %q and r._field == "value" and r._time < %s%s) |> count() |> keep(columns: ["patient", "_value"]) |> yield(name: "%d")
+`, fluxString(s.cfg.Bucket), fluxTime(p.from), fluxTime(p.to), Measurement, fluxTime(p.to), who, i)
+	}
+	counts := make([]map[string]int64, len(parts))
+	err := s.run(ctx, flux.String(), func(rec *query.FluxRecord) {
+		i, err := strconv.Atoi(rec.Result())
+		if err != nil || i < 0 || i >= len(parts) {
+			return
+		}
+		p, _ := rec.ValueByKey("patient").(string)
+		n, _ := rec.Value().(int64)
+		if !want[p] || n == 0 {
+			return
+		}
+		if counts[i] == nil {
+			counts[i] = map[string]int64{}
+		}
+		counts[i][p] += n
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", q, err)
+	}
+	for i, p := range parts {
+		ps := make([]string, 0, len(counts[i]))
+		for pt := range counts[i] {
+			ps = append(ps, pt)
+		}
+		sort.Strings(ps)
+		for _, pt := range ps {
+			vitals.MergeDays(out, pt, vitals.DayOf(p.day), counts[i][pt])
+		}
+	}
 	return out, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,6 +26,29 @@ func TestStoreContractOnRealInfluxDB(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.Ping(context.Background()))
 		return s
+	})
+
+	t.Run("the Flux fallback counts the same days as InfluxQL", func(t *testing.T) {
+		in.CreateDatabase(t, "fallback")
+		s, err := influxstore.New(influxstore.Config{URL: in.URL, Org: in.Org, Bucket: "fallback/autogen"})
+		require.NoError(t, err)
+		defer s.Close()
+		ny, err := time.LoadLocation("America/New_York")
+		require.NoError(t, err)
+		from := time.Date(2026, 10, 30, 0, 0, 0, 0, ny)
+		var batch []vitals.Reading
+		for h := 0; h < 96; h += 7 { // across New York's change of offset
+			batch = append(batch, storetest.Reading("p1", "d1", vitals.HeartRate, from.Add(time.Duration(h)*time.Hour), 70))
+			batch = append(batch, storetest.Reading("p2", "d2", vitals.SpO2, from.Add(time.Duration(h+3)*time.Hour), 97))
+		}
+		require.NoError(t, s.Write(context.Background(), batch))
+		q := vitals.DaysQuery{Patients: []string{"p1", "p2"}, From: from, To: from.AddDate(0, 0, 4), Location: ny}
+		viaQL, err := s.DaysWithData(context.Background(), q)
+		require.NoError(t, err)
+		viaFlux, err := influxstore.DaysFlux(s, context.Background(), q)
+		require.NoError(t, err)
+		require.Len(t, viaQL["p1"], 4)
+		require.Equal(t, viaQL, viaFlux)
 	})
 }
 

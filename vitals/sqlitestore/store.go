@@ -207,6 +207,53 @@ func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vital
 	return out, rows.Err()
 }
 
+// DaysWithData implements vitals.Store: per patient and span of constant
+// UTC offset, one range read of the primary key (patient, type, t) for
+// every type, grouped by local day; the values are never read.
+func (s *Store) DaysWithData(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	types := vitals.Types()
+	in := strings.TrimSuffix(strings.Repeat("?,", len(types)), ",")
+	stmt, err := s.db.PrepareContext(ctx, `SELECT (t / 1000000000 + ?) / 86400 AS d, count(*) FROM readings
+		WHERE patient = ? AND type IN (`+in+`) AND t >= ? AND t < ? GROUP BY d ORDER BY d`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", q, err)
+	}
+	defer stmt.Close()
+	out := map[string][]vitals.Day{}
+	spans := q.Spans()
+	args := make([]any, 0, len(types)+4)
+	for _, p := range q.Patients {
+		for _, sp := range spans {
+			args = append(args[:0], sp.Offset, p)
+			for _, typ := range types {
+				args = append(args, string(typ))
+			}
+			args = append(args, sp.From.UnixNano(), sp.To.UnixNano())
+			rows, err := stmt.QueryContext(ctx, args...)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", q, err)
+			}
+			for rows.Next() {
+				var d, n int64
+				if err := rows.Scan(&d, &n); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("%s: %w", q, err)
+				}
+				vitals.MergeDays(out, p, vitals.DayOf(d), n)
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", q, err)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Close implements vitals.Store.
 func (s *Store) Close() error {
 	s.insertN.Close()

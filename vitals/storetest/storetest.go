@@ -199,6 +199,41 @@ func Run(t *testing.T, open func(t *testing.T) vitals.Store) {
 		require.Empty(t, empty)
 	})
 
+	t.Run("days with data are counted per local day across a daylight saving change, for the asked patients only", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		ny, err := time.LoadLocation("America/New_York")
+		require.NoError(t, err)
+		at := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, ny) }
+		// New York leaves daylight saving time on 2026-11-01 at 02:00.
+		from, to := at(2026, 10, 31, 0, 0), at(2026, 11, 3, 0, 0)
+		bp := Reading("p1", "cuff", vitals.BloodPressure, at(2026, 11, 1, 23, 30), 120)
+		bp.Diastolic = 80
+		require.NoError(t, s.Write(ctx, []vitals.Reading{
+			Reading("p1", "w1", vitals.HeartRate, from.Add(-time.Minute), 70), // before the range
+			Reading("p1", "w1", vitals.HeartRate, from, 70),                   // first instant: counts
+			Reading("p1", "w1", vitals.HeartRate, at(2026, 10, 31, 23, 30), 71),
+			Reading("p1", "w1", vitals.HeartRate, at(2026, 11, 1, 0, 30), 72), // EDT
+			Reading("p1", "w2", vitals.SpO2, at(2026, 11, 1, 0, 30), 97),      // a second device, same day
+			bp, // EST, late evening: still 1 November locally, 2 November in UTC
+			Reading("p1", "w1", vitals.HeartRate, to, 73), // the end is open
+			Reading("p2", "w9", vitals.HeartRate, at(2026, 11, 1, 12, 0), 80),
+		}))
+		days, err := s.DaysWithData(ctx, vitals.DaysQuery{Patients: []string{"p1", "p3"}, From: from, To: to, Location: ny})
+		require.NoError(t, err)
+		require.Equal(t, map[string][]vitals.Day{"p1": {{Date: "2026-10-31", Count: 2}, {Date: "2026-11-01", Count: 3}}}, days)
+
+		utc, err := s.DaysWithData(ctx, vitals.DaysQuery{Patients: []string{"p1"}, From: from, To: to})
+		require.NoError(t, err)
+		require.Equal(t, []vitals.Day{{Date: "2026-10-31", Count: 1}, {Date: "2026-11-01", Count: 3}, {Date: "2026-11-02", Count: 1}}, utc["p1"],
+			"without a location the days are UTC days")
+
+		_, err = s.DaysWithData(ctx, vitals.DaysQuery{Patients: []string{"p1"}, From: to, To: from})
+		require.ErrorIs(t, err, vitals.ErrBadDaysQuery)
+		_, err = s.DaysWithData(ctx, vitals.DaysQuery{Patients: []string{"p1"}, From: from, To: from.AddDate(2, 0, 0)})
+		require.ErrorIs(t, err, vitals.ErrBadDaysQuery)
+	})
+
 	t.Run("a large batch is stored whole", func(t *testing.T) {
 		s := open(t)
 		defer s.Close()

@@ -200,6 +200,7 @@ function renderChrome() {
   if (me.role === 'patient') links.push([`#/patients/${encodeURIComponent(me.subject)}`, 'My vitals']);
   if (me.role === 'admin') links.push(['#/admin/devices', 'Devices'], ['#/admin/people', 'People and care teams'], ['#/admin/audit', 'Audit log']);
   if (!me.must_set_password && (me.role === 'clinician' || me.role === 'admin')) links.push(['#/measures', 'Program measures']);
+  if (!me.must_set_password && (me.role === 'admin' || me.role === 'clinician')) links.push(['#/reports/rpm', 'Monitoring report']);
   for (const [href, text] of links) {
     nav.append(h('a', { href, 'aria-current': location.hash === href || (href === '#/' && location.hash === '') ? 'page' : null }, text));
   }
@@ -277,6 +278,7 @@ async function route() {
     else if (path === '/admin/people') await adminPeoplePage(main);
     else if (path === '/admin/audit') await adminAuditPage(main);
     else if (path === '/measures' && me.role !== 'patient') await measuresPage(main, params);
+    else if (path === '/reports/rpm') await rpmReportPage(main, params);
     else main.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, 'There is no such page.'));
   } catch (e) {
     if (e.status === 401) return;
@@ -783,6 +785,7 @@ async function patientPage(main, id) {
       h('section', { 'aria-labelledby': 'dev-h' }, h('h2', { id: 'dev-h' }, 'Devices'), devices.length ? devTable : h('p', {}, 'No devices bound.')),
       h('section', { 'aria-labelledby': 'al-h' }, h('h2', { id: 'al-h' }, 'Alerts'), alerts.length ? alertTable : h('p', {}, 'No alerts.'))),
     visitsSection);
+  if (me.role !== 'admin') main.append(rpmPanel(id)); // rpm.js
   await draw();
   const refresh = setInterval(() => { if (Date.now() - end < span / 100 + 120e3) { end = Date.now(); draw(); } }, 60000);
   onPageLeave(() => clearInterval(refresh));
