@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -117,6 +118,11 @@ type HTTPConfig struct {
 	// the per-request limits, the audit log and the logs (none: the peer
 	// is the client, and the header is ignored).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ExternalURL is the address people reach Vitalwire at
+	// (https://vitalwire.example.org, behind a proxy or not): links the
+	// server hands out of band, in webhook deliveries, start with it.
+	// Empty: the listener's own address.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // trustedProxies parses TrustedProxies (an address is a block of one).
@@ -155,6 +161,11 @@ func (h HTTPConfig) validate() error {
 	errs = append(errs, h.conns().Validate())
 	if _, err := h.trustedProxies(); err != nil {
 		errs = append(errs, err)
+	}
+	if h.ExternalURL != "" {
+		if u, err := url.Parse(h.ExternalURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, errors.New("external_url: an http:// or https:// URL with a host, no credentials, query or fragment"))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -246,6 +246,7 @@ func (a *App) initAlerts(ctx context.Context) error {
 		}
 		return float64(n)
 	}))
+	a.hooks.SetBaseURL(a.externalURL)
 	a.alerts.SetWebhooks(a.hooks)
 	a.alerts.SetEscalation(a.cfg.Alerts.EscalateAfter)
 	a.alerts.SetSnoozeLimits(a.cfg.Alerts.Snooze)
@@ -505,4 +506,13 @@ func (a *App) boundPatients() []string {
 		}
 	}
 	return out
+}
+
+// externalURL is where people reach the server: http.external_url, or
+// the listener's own address.
+func (a *App) externalURL() string {
+	if u := a.cfg.HTTP.ExternalURL; u != "" {
+		return u
+	}
+	return a.URL()
 }
