@@ -41,6 +41,7 @@ func (a *App) initMetrics(context.Context) error {
 		[]string{"listener", "limit"})
 	a.metrics.MustRegister(a.connRefused)
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics.MustRegister(buildInfoMetric())
 	routePahoLogs(a.log)
 	return nil
 }
@@ -437,7 +438,7 @@ func (a *App) initHTTP(context.Context) error {
 		return err
 	}
 	h, err := httpapi.New(httpapi.Deps{
-		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https",
+		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https", RequestMetrics: httpapi.NewRequestMetrics(a.metrics),
 		Signer: a.signer, Sessions: a.sessions, Revoked: a.revoked, Glass: a.glass, Audit: a.audit, Gate: a.gate, Watcher: a.watcher,
 		Devices: a.devices, DeviceLimits: a.cfg.Devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
 		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,

@@ -106,6 +106,9 @@ type Deps struct {
 	BrokerPolicy    BrokerPolicy
 	BrokerSecret    string
 	BrokerAuthLimit *auth.Limiter
+
+	// RequestMetrics, when set, counts and times requests by route.
+	RequestMetrics *RequestMetrics
 }
 
 func (d Deps) check() error {
@@ -141,7 +144,7 @@ func New(d Deps) (http.Handler, error) {
 	for _, r := range routes(d) {
 		mux.Handle(r.Pattern, r.handler)
 	}
-	return securityHeaders(behindProxies(mux, d.TrustedProxies), d.Secure), nil
+	return securityHeaders(behindProxies(d.RequestMetrics.wrap(mux), d.TrustedProxies), d.Secure), nil
 }
 
 // securityHeaders sets on every answer, errors included, what browsers

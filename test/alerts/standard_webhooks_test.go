@@ -111,7 +111,7 @@ func TestWebhookDeliveriesVerifyWithTheStandardWebhooksLibrary(t *testing.T) {
 
 	// What the library handed back is what a pager shows.
 	var p struct {
-		Type string          `json:"type"`
+		Type string           `json:"type"`
 		Data alerts.PagerData `json:"data"`
 	}
 	require.NoError(t, json.Unmarshal(res["real.payload"], &p))
