@@ -45,6 +45,8 @@ Usage:
   vitalwire user set USERNAME --sub ID --role ROLE < FILE  set a browser password (read from stdin)
   vitalwire audit verify | export [--from T] [--to T] [--patient P]
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
+  vitalwire backup --out DIR                        online backup of records and SQLite vitals, verified
+  vitalwire restore --from DIR [--force]            put a backup in place (service stopped)
   vitalwire bootstrap-admin --username NAME         the first admin of a new install (asks the running server)
   vitalwire version                                 the version, VCS revision, build date and Go release of this build
 
@@ -82,6 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = signInLinkCmd(ctx, args[1:], stdout, stderr)
 	case "user", "users":
 		err = userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "backup":
+		err = backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "bootstrap-admin":
 		err = bootstrapAdminCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
