@@ -183,6 +183,28 @@ type StoreConfig struct {
 	Kind       string             `yaml:"kind"`
 	SQLitePath string             `yaml:"sqlite_path"`
 	Influx     influxstore.Config `yaml:"influx"`
+	// Retention deletes SQLite readings older than this (by event time),
+	// at start and hourly; 0 (the default) keeps them all. At least 720h
+	// (30 days), so that a slip of the unit cannot wipe the store. With
+	// InfluxDB, set its bucket's retention instead.
+	Retention time.Duration `yaml:"retention"`
+	// RetentionBatch is how many readings one delete transaction removes
+	// (100-100000; default 5000): the devices' writes wait for one batch.
+	RetentionBatch int `yaml:"retention_batch"`
+}
+
+func (s StoreConfig) validateRetention() error {
+	var errs []error
+	switch {
+	case s.Retention < 0 || (s.Retention > 0 && s.Retention < 720*time.Hour):
+		errs = append(errs, errors.New("retention: 0 (keep everything) or at least 720h (30 days)"))
+	case s.Retention > 0 && s.Kind == "influx":
+		errs = append(errs, errors.New("retention: applies to the SQLite store; set the InfluxDB bucket's retention instead"))
+	}
+	if s.RetentionBatch < 100 || s.RetentionBatch > 100_000 {
+		errs = append(errs, errors.New("retention_batch: must be 100-100000"))
+	}
+	return errors.Join(errs...)
 }
 
 // RecordsConfig locates the records database (devices, chart, care teams,
@@ -243,7 +265,7 @@ func DefaultConfig() Config {
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 			MaxConnections: 10_000, MaxConnectionsPerSource: 256},
 		Auth:       auth.DefaultConfig(),
-		Store:      StoreConfig{Kind: "sqlite"},
+		Store:      StoreConfig{Kind: "sqlite", RetentionBatch: 5000},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
 		Devices:    devices.DefaultConfig(),
 		BrokerAuth: httpapi.DefaultBrokerAuthConfig(),
@@ -402,6 +424,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.checkListeners()...)
 	section("http", c.HTTP.validate())
+	section("store", c.Store.validateRetention())
 	switch c.Store.Kind {
 	case "sqlite":
 	case "influx":

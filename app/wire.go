@@ -183,7 +183,11 @@ func (a *App) openStore(ctx context.Context) error {
 	case "influx":
 		a.store, err = influxstore.New(a.cfg.Store.Influx)
 	default:
-		a.store, err = sqlitestore.Open(ctx, a.cfg.Store.SQLitePath)
+		var st *sqlitestore.Store
+		st, err = sqlitestore.Open(ctx, a.cfg.Store.SQLitePath)
+		if err == nil {
+			a.store, a.retention = st, newRetention(a, st)
+		}
 	}
 	if err != nil {
 		return err
