@@ -54,6 +54,9 @@ type Threshold struct {
 	For        string  `json:"for,omitempty"`
 	Window     string  `json:"window,omitempty"`
 	After      string  `json:"after,omitempty"`
+	// SingleParameter3: a NEWS2 rule that fires on any one parameter
+	// scoring 3 (alone, or beside its total).
+	SingleParameter3 bool `json:"single_parameter_3,omitempty"`
 }
 
 // EffectiveRule is the rule id as it applies to a patient: with the
@@ -126,7 +129,11 @@ func threshold(r Rule) *Threshold {
 		}
 		return t
 	case KindNEWS2:
-		return &Threshold{Comparator: ">=", Level: float64(r.AtLeast)}
+		t := &Threshold{SingleParameter3: r.SingleThree, For: dur(r.For)}
+		if r.AtLeast > 0 {
+			t.Comparator, t.Level = ">=", float64(r.AtLeast)
+		}
+		return t
 	case KindRate:
 		cmp := ">="
 		if r.Change < 0 {
@@ -162,8 +169,13 @@ func pagerText(d PagerData) string {
 		switch {
 		case t.After != "":
 			b.WriteString(", no data for " + t.After)
-		case t.Comparator != "":
-			fmt.Fprintf(&b, ", %s %s", t.Comparator, strconv.FormatFloat(t.Level, 'f', -1, 64))
+		case t.Comparator != "" || t.SingleParameter3:
+			if t.Comparator != "" {
+				fmt.Fprintf(&b, ", %s %s", t.Comparator, strconv.FormatFloat(t.Level, 'f', -1, 64))
+			}
+			if t.SingleParameter3 {
+				b.WriteString(", a single parameter scoring 3")
+			}
 			if t.Window != "" {
 				b.WriteString(" within " + t.Window)
 			}
