@@ -92,7 +92,7 @@ func (s *Service) changed(event string, a Alert) {
 		s.notify.AlertChanged(a)
 	}
 	if s.hooks != nil {
-		if err := s.hooks.Enqueue(context.Background(), event, a); err != nil {
+		if err := s.hooks.EnqueuePayload(context.Background(), s.payload(event, a, nil)); err != nil {
 			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
 		}
 	}
@@ -118,10 +118,17 @@ func (s *Service) escalated(ctx context.Context, a Alert) {
 		}
 	}
 	if s.hooks != nil {
-		if err := s.hooks.EnqueuePayload(ctx, WebhookPayload{Event: "alert.escalated", Alert: a, Contacts: contacts}); err != nil {
+		if err := s.hooks.EnqueuePayload(ctx, s.payload("alert.escalated", a, contacts)); err != nil {
 			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
 		}
 	}
+}
+
+// payload is the webhook delivery of an alert change, with the rule's
+// details as they apply to the patient.
+func (s *Service) payload(event string, a Alert, contacts []string) WebhookPayload {
+	rule, known := s.engine.EffectiveRule(a.Patient, a.Rule)
+	return WebhookPayload{Event: event, Alert: a, Contacts: contacts, Data: pagerData(event, a, rule, known, s.hooks.alertURL(a))}
 }
 
 // Readings implements the ingester's Sink.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +36,10 @@ type Webhook struct {
 	// (which name patients) in the clear: only for a link protected
 	// another way.
 	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// CAFile, when set, is the CA certificates (PEM) the receiver's
+	// certificate may chain to besides the system's (a hospital's own
+	// CA for an internal paging gateway).
+	CAFile string `yaml:"ca_file"`
 }
 
 // ValidateWebhooks checks the receivers, naming each bad one by its
@@ -62,6 +69,11 @@ func ValidateWebhooks(hooks []Webhook) error {
 		seen[h.URL] = true
 		if len(h.Secret) < 16 {
 			bad("secret: at least 16 characters")
+		}
+		if h.CAFile != "" {
+			if _, err := loadCAs(h.CAFile); err != nil {
+				bad("ca_file: %v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -110,12 +122,14 @@ func Sign(secret string, timestamp int64, body []byte) string {
 // change carries the same Idempotency-Key, so a receiver that saw it
 // already can drop the repeat.
 type Webhooks struct {
-	db     *sql.DB
-	hooks  []Webhook
-	client *http.Client
-	log    zerolog.Logger
-	now    func() time.Time
-	kick   chan struct{}
+	db      *sql.DB
+	hooks   []Webhook
+	client  *http.Client
+	clients map[string]*http.Client // by URL, for receivers with their own CA
+	baseURL func() string
+	log     zerolog.Logger
+	now     func() time.Time
+	kick    chan struct{}
 }
 
 // NewWebhooks returns a deliverer; with no hooks it does nothing.
@@ -125,14 +139,64 @@ func NewWebhooks(db *sql.DB, hooks []Webhook, log zerolog.Logger) *Webhooks {
 	// name) points; it counts as a failed delivery instead.
 	client := &http.Client{Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Webhooks{db: db, hooks: hooks, client: client,
+	w := &Webhooks{db: db, hooks: hooks, client: client, clients: map[string]*http.Client{},
 		log: log.With().Str("component", "webhooks").Logger(), now: time.Now, kick: make(chan struct{}, 1)}
+	for _, h := range hooks {
+		if h.CAFile == "" {
+			continue
+		}
+		pool, err := loadCAs(h.CAFile)
+		if err != nil {
+			// Validated at start; a file gone since fails each delivery
+			// (retried) rather than trusting any certificate.
+			w.log.Error().Err(err).Msg("webhook ca_file unreadable")
+			continue
+		}
+		c := *client
+		c.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second}
+		w.clients[h.URL] = &c
+	}
+	return w
 }
 
-// WebhookPayload is the JSON body of a delivery.
+// SetBaseURL sets the server's external URL, which the deliveries link
+// to alerts under.
+func (w *Webhooks) SetBaseURL(base func() string) { w.baseURL = base }
+
+// alertURL links to a; "" without a base URL.
+func (w *Webhooks) alertURL(a Alert) string {
+	if w == nil || w.baseURL == nil {
+		return ""
+	}
+	return AlertURL(w.baseURL(), a)
+}
+
+// loadCAs reads a PEM bundle of CA certificates on top of the system's.
+func loadCAs(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// WebhookPayload is the JSON body of a delivery. Type, Timestamp and Data
+// are the shape the Standard Webhooks specification recommends; Event and
+// Alert are the same change as earlier releases sent it.
 type WebhookPayload struct {
-	Event string `json:"event"` // alert.firing, alert.acknowledged, alert.resolved, alert.escalated
-	Alert Alert  `json:"alert"`
+	Type      string    `json:"type"`      // the event
+	Timestamp time.Time `json:"timestamp"` // when the change was sent for delivery
+	Data      PagerData `json:"data"`
+	Event     string    `json:"event"` // alert.firing, alert.acknowledged, alert.resolved, alert.escalated
+	Alert     Alert     `json:"alert"`
 	// Contacts are who to page (alert.escalated): the escalation contacts
 	// of the patient's care teams.
 	Contacts []string `json:"contacts,omitempty"`
@@ -146,9 +210,10 @@ func (w *Webhooks) Pending(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Enqueue stores a delivery of an alert change for every receiver.
+// Enqueue stores a delivery of an alert change for every receiver (its
+// data without the rule's details; the service sends them).
 func (w *Webhooks) Enqueue(ctx context.Context, event string, a Alert) error {
-	return w.EnqueuePayload(ctx, WebhookPayload{Event: event, Alert: a})
+	return w.EnqueuePayload(ctx, WebhookPayload{Event: event, Alert: a, Data: pagerData(event, a, Rule{}, false, w.alertURL(a))})
 }
 
 // EnqueuePayload stores a delivery of p for every receiver.
@@ -156,6 +221,10 @@ func (w *Webhooks) EnqueuePayload(ctx context.Context, p WebhookPayload) error {
 	event, a := p.Event, p.Alert
 	if len(w.hooks) == 0 {
 		return nil
+	}
+	p.Type = event
+	if p.Timestamp.IsZero() {
+		p.Timestamp = w.now().UTC().Truncate(time.Millisecond)
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -245,6 +314,12 @@ func (w *Webhooks) deliverDue(ctx context.Context, secrets map[string]string) ti
 
 func (w *Webhooks) post(ctx context.Context, url, secret, key string, body []byte) error {
 	ts := w.now().Unix()
+	client := w.client
+	if c, ok := w.clients[url]; ok {
+		client = c
+	} else if w.hooksCA(url) {
+		return errors.New("ca_file unreadable: not delivering with the system's CAs instead")
+	}
 	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -258,7 +333,7 @@ func (w *Webhooks) post(ctx context.Context, url, secret, key string, body []byt
 	req.Header.Set("webhook-id", key)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	req.Header.Set("webhook-signature", StandardSignature(secret, key, ts, body))
-	resp, err := w.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -268,4 +343,14 @@ func (w *Webhooks) post(ctx context.Context, url, secret, key string, body []byt
 		return fmt.Errorf("receiver answered %s", resp.Status)
 	}
 	return nil
+}
+
+// hooksCA reports whether the receiver at url names its own CA.
+func (w *Webhooks) hooksCA(url string) bool {
+	for _, h := range w.hooks {
+		if h.URL == url {
+			return h.CAFile != ""
+		}
+	}
+	return false
 }

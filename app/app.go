@@ -76,6 +76,7 @@ type App struct {
 	chart      *chart.Chart
 	encounters *chart.Encounters
 	store      vitals.Store
+	retention  *retention // nil: no SQLite store
 	hub        *live.Hub
 
 	engine *alerts.Engine
@@ -188,6 +189,7 @@ func (a *App) Run(ctx context.Context) error {
 			return a.refusals.Run(c, func(err error) { a.log.Error().Err(err).Msg("aggregated refusals not yet audited") })
 		}, dutyCtx),
 		g.run("disk", a.disk.Run, dutyCtx),
+		g.run("retention", a.retention.Run, dutyCtx),
 	}
 	ingestDone := g.run("ingest", a.ingester.Run, ingestCtx)
 	subscriptionDone := g.run("ingest drain", a.subscription, ctx)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -122,6 +123,11 @@ type HTTPConfig struct {
 	// the per-request limits, the audit log and the logs (none: the peer
 	// is the client, and the header is ignored).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ExternalURL is the address people reach Vitalwire at
+	// (https://vitalwire.example.org, behind a proxy or not): links the
+	// server hands out of band, in webhook deliveries, start with it.
+	// Empty: the listener's own address.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // trustedProxies parses TrustedProxies (an address is a block of one).
@@ -161,6 +167,11 @@ func (h HTTPConfig) validate() error {
 	if _, err := h.trustedProxies(); err != nil {
 		errs = append(errs, err)
 	}
+	if h.ExternalURL != "" {
+		if u, err := url.Parse(h.ExternalURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, errors.New("external_url: an http:// or https:// URL with a host, no credentials, query or fragment"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -177,6 +188,28 @@ type StoreConfig struct {
 	Kind       string             `yaml:"kind"`
 	SQLitePath string             `yaml:"sqlite_path"`
 	Influx     influxstore.Config `yaml:"influx"`
+	// Retention deletes SQLite readings older than this (by event time),
+	// at start and hourly; 0 (the default) keeps them all. At least 720h
+	// (30 days), so that a slip of the unit cannot wipe the store. With
+	// InfluxDB, set its bucket's retention instead.
+	Retention time.Duration `yaml:"retention"`
+	// RetentionBatch is how many readings one delete transaction removes
+	// (100-100000; default 5000): the devices' writes wait for one batch.
+	RetentionBatch int `yaml:"retention_batch"`
+}
+
+func (s StoreConfig) validateRetention() error {
+	var errs []error
+	switch {
+	case s.Retention < 0 || (s.Retention > 0 && s.Retention < 720*time.Hour):
+		errs = append(errs, errors.New("retention: 0 (keep everything) or at least 720h (30 days)"))
+	case s.Retention > 0 && s.Kind == "influx":
+		errs = append(errs, errors.New("retention: applies to the SQLite store; set the InfluxDB bucket's retention instead"))
+	}
+	if s.RetentionBatch < 100 || s.RetentionBatch > 100_000 {
+		errs = append(errs, errors.New("retention_batch: must be 100-100000"))
+	}
+	return errors.Join(errs...)
 }
 
 // RecordsConfig locates the records database (devices, chart, care teams,
@@ -238,7 +271,7 @@ func DefaultConfig() Config {
 			MaxConnections: 10_000, MaxConnectionsPerSource: 256},
 		Auth:       auth.DefaultConfig(),
 		RPM:        rpm.DefaultConfig(),
-		Store:      StoreConfig{Kind: "sqlite"},
+		Store:      StoreConfig{Kind: "sqlite", RetentionBatch: 5000},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
 		Devices:    devices.DefaultConfig(),
 		BrokerAuth: httpapi.DefaultBrokerAuthConfig(),
@@ -397,6 +430,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.checkListeners()...)
 	section("http", c.HTTP.validate())
+	section("store", c.Store.validateRetention())
 	switch c.Store.Kind {
 	case "sqlite":
 	case "influx":

@@ -42,6 +42,7 @@ func (a *App) initMetrics(context.Context) error {
 		[]string{"listener", "limit"})
 	a.metrics.MustRegister(a.connRefused)
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics.MustRegister(buildInfoMetric())
 	routePahoLogs(a.log)
 	return nil
 }
@@ -183,7 +184,11 @@ func (a *App) openStore(ctx context.Context) error {
 	case "influx":
 		a.store, err = influxstore.New(a.cfg.Store.Influx)
 	default:
-		a.store, err = sqlitestore.Open(ctx, a.cfg.Store.SQLitePath)
+		var st *sqlitestore.Store
+		st, err = sqlitestore.Open(ctx, a.cfg.Store.SQLitePath)
+		if err == nil {
+			a.store, a.retention = st, newRetention(a, st)
+		}
 	}
 	if err != nil {
 		return err
@@ -247,6 +252,7 @@ func (a *App) initAlerts(ctx context.Context) error {
 		}
 		return float64(n)
 	}))
+	a.hooks.SetBaseURL(a.externalURL)
 	a.alerts.SetWebhooks(a.hooks)
 	a.alerts.SetEscalation(a.cfg.Alerts.EscalateAfter)
 	a.alerts.SetSnoozeLimits(a.cfg.Alerts.Snooze)
@@ -437,7 +443,7 @@ func (a *App) initHTTP(context.Context) error {
 		return err
 	}
 	h, err := httpapi.New(httpapi.Deps{
-		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https",
+		Log: a.log, Metrics: a.metrics, BaseURL: a.URL, Secure: a.scheme == "https", RequestMetrics: httpapi.NewRequestMetrics(a.metrics),
 		Signer: a.signer, Sessions: a.sessions, Revoked: a.revoked, Glass: a.glass, Audit: a.audit, Gate: a.gate, Watcher: a.watcher,
 		Devices: a.devices, DeviceLimits: a.cfg.Devices, Disconnect: disconnect, Chart: a.chart, Encounters: a.encounters, Store: a.store,
 		Alerts: a.alerts, ReloadRules: a.ReloadRules, Hub: a.hub,
@@ -508,4 +514,13 @@ func (a *App) boundPatients() []string {
 		}
 	}
 	return out
+}
+
+// externalURL is where people reach the server: http.external_url, or
+// the listener's own address.
+func (a *App) externalURL() string {
+	if u := a.cfg.HTTP.ExternalURL; u != "" {
+		return u
+	}
+	return a.URL()
 }

@@ -115,6 +115,9 @@ type Deps struct {
 	// routes answer 503.
 	Program        *rpm.Program
 	ProgramSources rpm.Sources
+
+	// RequestMetrics, when set, counts and times requests by route.
+	RequestMetrics *RequestMetrics
 }
 
 func (d Deps) check() error {
@@ -157,7 +160,7 @@ func New(d Deps) (http.Handler, error) {
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
 		mux.Handle(m+" "+fhirPrefix, fallback)
 	}
-	return securityHeaders(behindProxies(mux, d.TrustedProxies), d.Secure), nil
+	return securityHeaders(behindProxies(d.RequestMetrics.wrap(mux), d.TrustedProxies), d.Secure), nil
 }
 
 // securityHeaders sets on every answer, errors included, what browsers

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/ingest/broker"
+	"github.com/vitalwire/vitalwire/internal/buildinfo"
 	"github.com/vitalwire/vitalwire/internal/devcert"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
@@ -46,7 +46,10 @@ Usage:
   vitalwire audit verify | export [--from T] [--to T] [--patient P]
   vitalwire report rpm --month YYYY-MM [--care-team ID] [--csv | --json]   the monitoring program's billing report
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
-  vitalwire version                                 the version, VCS revision and Go release of this build
+  vitalwire backup --out DIR                        online backup of records and SQLite vitals, verified
+  vitalwire restore --from DIR [--force]            put a backup in place (service stopped)
+  vitalwire bootstrap-admin --username NAME         the first admin of a new install (asks the running server)
+  vitalwire version                                 the version, VCS revision, build date and Go release of this build
 
 Run "vitalwire COMMAND -h" for a command's flags. Client commands reach the
 server at --server (or VITALWIRE_SERVER) with --token (or VITALWIRE_TOKEN);
@@ -84,6 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "report":
 		err = reportCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = restoreCmd(ctx, args[1:], stdout, stderr)
+	case "bootstrap-admin":
+		err = bootstrapAdminCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0
@@ -106,47 +115,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// version describes this build: the module version ("(devel)" for a build
-// from a checkout without a version), the VCS revision when the build
-// recorded one, and the Go release.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = &debug.BuildInfo{}
-	}
-	return describeBuild(bi)
-}
+// version describes this build: the version, revision and date a release
+// build stamps in (-ldflags, internal/buildinfo), else what the Go
+// toolchain recorded: the module version ("(devel)" for a build from a
+// checkout), the VCS revision and its time; and the Go release.
+func version() string { return buildinfo.Get().String() }
 
-func describeBuild(bi *debug.BuildInfo) string {
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var rev string
-	var modified bool
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value == "true"
-		}
-	}
-	goVersion := bi.GoVersion
-	if goVersion == "" {
-		goVersion = runtime.Version()
-	}
-	if rev == "" {
-		return fmt.Sprintf("vitalwire %s (%s)", v, goVersion)
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if modified {
-		rev += "+dirty"
-	}
-	return fmt.Sprintf("vitalwire %s (rev %s, %s)", v, rev, goVersion)
-}
+func describeBuild(bi *debug.BuildInfo) string { return buildinfo.From(bi, "", "", "").String() }
 
 // configFlags select and override the server's configuration. Every
 // command that reads it takes --config and --data-dir (the local commands
