@@ -446,6 +446,7 @@ func (a *App) initHTTP(context.Context) error {
 		Refusals: a.refusals, AnonymousLimit: a.anonLimit, SignInLimit: a.signIn,
 		Ingest: httpIngester{a.ingester}, HTTPIngest: a.cfg.HTTPIngest, VendorKeys: vendorKeys,
 		BrokerPolicy: bp, BrokerSecret: secret, BrokerAuthLimit: a.brokerAuthLimit, TrustedProxies: proxies,
+		SSO: a.sso, SMART: a.smart,
 	})
 	if err != nil {
 		return err

@@ -66,6 +66,10 @@ type Origin struct {
 	// Issued is the admin-issued credential the session was opened with
 	// (zero ID: the person's own).
 	Issued Issuance
+	// Via is how the person signed in, when not with a password or a
+	// link: "oidc" for single sign-on (sign-out then also ends the
+	// provider's session).
+	Via string
 }
 
 // CreateFrom starts a session like Create, remembering what opened it. A
@@ -85,8 +89,8 @@ func (s *Sessions) CreateFrom(ctx context.Context, subject string, role Role, o 
 		c.Use = UseSetPassword
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_hash, jti, subject, role, created_at, last_seen, expires_at,
-		issued, issued_by, pending, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, hashCookie(cookie), c.ID, subject, string(role),
-		now.Unix(), now.Unix(), now.Add(s.maxAge).Unix(), o.Issued.ID, o.Issued.IssuedBy, c.Use, o.Link)
+		issued, issued_by, pending, origin, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, hashCookie(cookie), c.ID, subject, string(role),
+		now.Unix(), now.Unix(), now.Add(s.maxAge).Unix(), o.Issued.ID, o.Issued.IssuedBy, c.Use, o.Link, o.Via)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("create session: %w", err)
 	}

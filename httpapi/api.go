@@ -22,6 +22,8 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/auth/smart"
+	"github.com/vitalwire/vitalwire/auth/sso"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/live"
@@ -106,6 +108,13 @@ type Deps struct {
 	BrokerPolicy    BrokerPolicy
 	BrokerSecret    string
 	BrokerAuthLimit *auth.Limiter
+
+	// SSO signs people in through an OpenID Connect provider (optional:
+	// without it the sign-in routes are 404).
+	SSO *sso.RP
+	// SMART is the FHIR API's SMART Backend Services token endpoint and
+	// client registry (optional: without it no system reads the FHIR API).
+	SMART *smart.Server
 }
 
 func (d Deps) check() error {
