@@ -75,10 +75,9 @@ func (a smartAPI) token(w http.ResponseWriter, r *http.Request) {
 	}
 	req := smart.TokenRequest{GrantType: r.PostForm.Get("grant_type"), AssertionType: r.PostForm.Get("client_assertion_type"),
 		Assertion: r.PostForm.Get("client_assertion"), Scope: r.PostForm.Get("scope")}
+	// client is a registered client's id once the assertion named one;
+	// a refusal before that is an anonymous one (aggregated per source).
 	tok, client, err := a.srv.Issue(r.Context(), req, a.tokenURL())
-	if client == "" {
-		client = smart.ClaimedClient(req.Assertion)
-	}
 	who := auth.Claims{Subject: client, Role: auth.RoleSystem}
 	var oe *smart.Error
 	switch {

@@ -329,23 +329,6 @@ type Token struct {
 	Scope       string `json:"scope"`
 }
 
-// ClaimedClient returns the client an assertion claims to be (its iss),
-// unverified, for the audit of a refusal; "" when unreadable.
-func ClaimedClient(assertion string) string {
-	if len(assertion) > maxAssertion {
-		return ""
-	}
-	tok, err := jwt.ParseSigned(assertion, Algorithms)
-	if err != nil {
-		return ""
-	}
-	var c jwt.Claims
-	if tok.UnsafeClaimsWithoutVerification(&c) != nil || !auth.ValidID(c.Issuer) {
-		return ""
-	}
-	return c.Issuer
-}
-
 // Issue answers a token request at tokenURL (the assertion's audience):
 // the client authenticated by its signed assertion, the assertion's id
 // used once, the scopes granted those asked for that its registration
