@@ -43,6 +43,8 @@ Usage:
   vitalwire token revoke TOKEN                      refuse a token from now on
   vitalwire signin-link --sub ID --role ROLE [--ttl 15m]   a one-time link to the browser UI
   vitalwire user set USERNAME --sub ID --role ROLE < FILE  set a browser password (read from stdin)
+  vitalwire fhir-client add ID --name N --jwks FILE --scopes S --care-teams T | list | revoke ID
+                                                    systems reading the FHIR API (SMART Backend Services)
   vitalwire audit verify | export [--from T] [--to T] [--patient P]
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
   vitalwire version                                 the version, VCS revision and Go release of this build
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = signInLinkCmd(ctx, args[1:], stdout, stderr)
 	case "user", "users":
 		err = userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "fhir-client", "fhir-clients":
+		err = fhirClientCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0
