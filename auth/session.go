@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -100,8 +101,10 @@ func (s *Sessions) Check(ctx context.Context, cookie string, touch bool) (Claims
 	var c Claims
 	var role string
 	var created, last, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT jti, subject, role, created_at, last_seen, expires_at, issued_by, pending FROM sessions
-		WHERE id_hash = ?`, hashCookie(cookie)).Scan(&c.ID, &c.Subject, &role, &created, &last, &expires, &c.IssuedBy, &c.Use)
+	var scopes string
+	err := s.db.QueryRowContext(ctx, `SELECT jti, subject, role, created_at, last_seen, expires_at, issued_by, pending, scopes FROM sessions
+		WHERE id_hash = ?`, hashCookie(cookie)).Scan(&c.ID, &c.Subject, &role, &created, &last, &expires, &c.IssuedBy, &c.Use, &scopes)
+	c.Scopes = strings.Fields(scopes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Claims{}, ErrNoSession
 	}

@@ -63,7 +63,9 @@ type Claims struct {
 	// session is audited with it.
 	IssuedBy string `json:"iby,omitempty"`
 	// Scopes are the SMART scopes a system's access token was granted
-	// (RoleSystem only): they narrow what the policy allows.
+	// (RoleSystem), or those a single sign-on session was granted when
+	// user/ scopes were asked for: they narrow what the policy allows on
+	// the FHIR API. None: not narrowed (a person's own sign-in).
 	Scopes []string `json:"-"`
 }
 

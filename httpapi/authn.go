@@ -37,6 +37,9 @@ type authn struct {
 	signer   *auth.Signer
 	sessions *auth.Sessions
 	smart    *smart.Server
+	// userScopes: single sign-on sessions may be narrowed by the user/
+	// scopes the provider granted (auth.oidc.scopes asks for some).
+	userScopes bool
 }
 
 // credential finds the caller: a bearer token, else the session cookie.

@@ -53,7 +53,7 @@ func Routes(d Deps) []Route { return routes(d) }
 
 // routes builds the handler groups from d and declares the table.
 func routes(d Deps) []Route {
-	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions, smart: d.SMART}, gate: d.Gate, log: d.Log,
+	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions, smart: d.SMART, userScopes: d.SSO != nil && d.SSO.UserScopes()}, gate: d.Gate, log: d.Log,
 		door: frontDoor{refusals: d.Refusals, anonymous: d.AnonymousLimit, signIn: d.SignInLimit}}
 	dev := devicesAPI{access: ac, reg: d.Devices, chart: d.Chart, limits: d.DeviceLimits, disconnect: d.Disconnect, log: d.Log}
 	if dev.limits == (devices.Config{}) {

@@ -185,18 +185,25 @@ var fhirNeeds = map[string][]smart.Need{
 	"GET /fhir/r4/Encounter/{enc}/_history/{vid}": {{Resource: "Encounter", Perm: 'r'}},
 }
 
-// scoped refuses (403, audited) a system whose token's scopes do not
-// cover the FHIR route's needs, before the route decides anything else.
+// scoped refuses (403, audited) a system whose token's scopes, or a
+// single sign-on session whose granted user/ scopes, do not cover the
+// FHIR route's needs, before the route decides anything else. Other
+// callers are not narrowed by scopes (the policy alone decides).
 func (a access) scoped(pattern string, needs []smart.Need, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := auth.BearerToken(r)
-		if err != nil || !strings.HasPrefix(tok, smart.TokenPrefix) {
+		system := err == nil && strings.HasPrefix(tok, smart.TokenPrefix)
+		if !system && (err == nil || !a.userScopes) {
 			h.ServeHTTP(w, r)
 			return
 		}
 		cred, err := a.credential(r)
-		if err != nil || smart.Allows("system", cred.Scopes, needs) {
-			h.ServeHTTP(w, r) // an invalid token is the route's to refuse
+		context := "user"
+		if cred.Role == auth.RoleSystem {
+			context = "system"
+		}
+		if err != nil || len(cred.Scopes) == 0 || smart.Allows(context, cred.Scopes, needs) {
+			h.ServeHTTP(w, r) // an invalid credential is the route's to refuse
 			return
 		}
 		patient := r.PathValue("id")

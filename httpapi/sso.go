@@ -97,6 +97,7 @@ func (a ssoAPI) callback(w http.ResponseWriter, r *http.Request) {
 	state, code := q.Get("state"), q.Get("code")
 	var err error
 	var claims sso.Claims
+	var scopes []string
 	var id sso.Identity
 	switch {
 	case q.Get("error") != "":
@@ -108,7 +109,7 @@ func (a ssoAPI) callback(w http.ResponseWriter, r *http.Request) {
 		if ck, cerr := r.Cookie(ssoCookie); cerr == nil {
 			binding = ck.Value
 		}
-		if claims, err = a.rp.Finish(r.Context(), state, code, binding); err == nil {
+		if claims, scopes, err = a.rp.Finish(r.Context(), state, code, binding); err == nil {
 			id, err = a.rp.Map(r.Context(), claims, a.sessions.User)
 		}
 	}
@@ -137,7 +138,7 @@ func (a ssoAPI) callback(w http.ResponseWriter, r *http.Request) {
 		a.auditFailed(w, err)
 		return
 	}
-	cookie, _, err := a.sessions.CreateFrom(r.Context(), id.Subject, id.Role, auth.Origin{Via: "oidc"})
+	cookie, _, err := a.sessions.CreateFrom(r.Context(), id.Subject, id.Role, auth.Origin{Via: "oidc", Scopes: scopes})
 	if err != nil {
 		a.log.Error().Err(err).Msg("session create failed")
 		fail(w, http.StatusInternalServerError, "internal error")

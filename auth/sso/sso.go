@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,7 +149,9 @@ func (r *RP) discover(ctx context.Context) (*oidc.Provider, error) {
 	return p, nil
 }
 
-func (r *RP) oauth(p *oidc.Provider) *oauth2.Config {
+// oauthScopes are the scopes asked for: openid and the configured ones
+// (default profile, email).
+func (r *RP) oauthScopes() []string {
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range r.cfg.Scopes {
 		if s != oidc.ScopeOpenID {
@@ -158,8 +161,12 @@ func (r *RP) oauth(p *oidc.Provider) *oauth2.Config {
 	if len(r.cfg.Scopes) == 0 {
 		scopes = append(scopes, "profile", "email")
 	}
+	return scopes
+}
+
+func (r *RP) oauth(p *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: r.cfg.ClientID, ClientSecret: r.secret, Endpoint: p.Endpoint(),
-		RedirectURL: r.redirect(), Scopes: scopes}
+		RedirectURL: r.redirect(), Scopes: r.oauthScopes()}
 }
 
 func random() string {
@@ -214,27 +221,59 @@ func (r *RP) take(state, binding string) (pending, error) {
 // Claims are an ID token's verified claims.
 type Claims map[string]any
 
+// UserScopes reports whether Vitalwire asks the provider for SMART user/
+// scopes: then a session's FHIR reads are narrowed to those granted.
+func (r *RP) UserScopes() bool {
+	for _, s := range r.cfg.Scopes {
+		if strings.HasPrefix(s, "user/") {
+			return true
+		}
+	}
+	return false
+}
+
 // Finish completes a sign-in at the callback: the state and the browser's
 // binding must match a sign-in begun here; the code is exchanged with the
-// PKCE verifier; the ID token is verified. It returns the token's claims.
-func (r *RP) Finish(ctx context.Context, state, code, binding string) (Claims, error) {
+// PKCE verifier; the ID token is verified. It returns the token's claims,
+// and, when user/ scopes were asked for, the scopes granted (the token
+// answer's scope, else those asked for, as RFC 6749 says).
+func (r *RP) Finish(ctx context.Context, state, code, binding string) (Claims, []string, error) {
+	c, tok, err := r.finish(ctx, state, code, binding)
+	if err != nil || !r.UserScopes() {
+		return c, nil, err
+	}
+	granted := r.oauthScopes()
+	if s, _ := tok.Extra("scope").(string); s != "" {
+		granted = strings.Fields(s)
+	}
+	if len(granted) > 64 {
+		granted = granted[:64]
+	}
+	if !slices.Contains(granted, oidc.ScopeOpenID) {
+		granted = append(granted, oidc.ScopeOpenID) // never empty: the session is narrowed
+	}
+	return c, granted, nil
+}
+
+func (r *RP) finish(ctx context.Context, state, code, binding string) (Claims, *oauth2.Token, error) {
 	pd, err := r.take(state, binding)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, err := r.discover(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tok, err := r.oauth(p).Exchange(r.ctx(ctx), code, oauth2.VerifierOption(pd.verifier))
 	if err != nil {
-		return nil, fmt.Errorf("%w: code exchange: %v", ErrProvider, err)
+		return nil, nil, fmt.Errorf("%w: code exchange: %v", ErrProvider, err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return nil, fmt.Errorf("%w: no id_token in the token answer", ErrIDToken)
+		return nil, nil, fmt.Errorf("%w: no id_token in the token answer", ErrIDToken)
 	}
-	return r.Verify(ctx, raw, pd.nonce)
+	c, err := r.Verify(ctx, raw, pd.nonce)
+	return c, tok, err
 }
 
 // Verify checks an ID token (signature with the provider's keys, iss,

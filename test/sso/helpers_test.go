@@ -39,11 +39,11 @@ const (
 
 // startProvider runs the OpenID provider for a Vitalwire at base and
 // returns its issuer.
-func startProvider(t testing.TB, base string, users map[string]user) string {
+func startProvider(t testing.TB, base string, users map[string]user, scopes ...string) string {
 	t.Helper()
 	dir := nodeDir(t)
 	cfg, err := json.Marshal(map[string]any{"client_id": clientID, "client_secret": clientSecret,
-		"redirect_uri": base + "/auth/oidc/callback", "post_logout_redirect_uri": base + "/", "users": users})
+		"redirect_uri": base + "/auth/oidc/callback", "post_logout_redirect_uri": base + "/", "users": users, "scopes": scopes})
 	require.NoError(t, err)
 	cmd := exec.Command(testenv.NodeBinary(), "provider.mjs", string(cfg))
 	cmd.Dir = dir

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -143,4 +144,47 @@ func TestSingleSignOnRefusesBadIDTokensAndUnmappedPeople(t *testing.T) {
 		res.Body.Close()
 		require.Equal(t, http.StatusOK, res.StatusCode)
 	})
+}
+
+// TestUserScopesGrantedToASingleSignOnSessionNarrowItsFHIRReads: with
+// Vitalwire asking the provider for user/Observation.rs, a clinician's
+// session reads the Observations of their patients on the FHIR API but
+// not their Patient resources (403 OperationOutcome, audited), while the
+// dashboard's own API is not narrowed.
+func TestUserScopesGrantedToASingleSignOnSessionNarrowItsFHIRReads(t *testing.T) {
+	t.Parallel()
+	cfg := harness.Config(t)
+	cfg.HTTP.Addr = freeAddr(t)
+	base := "http://" + cfg.HTTP.Addr
+	issuer := startProvider(t, base, map[string]user{"dr.house": clinician}, "user/Observation.rs")
+	withSSO(&cfg.Auth.OIDC, issuer)
+	cfg.Auth.OIDC.Scopes = []string{"profile", "user/Observation.rs"}
+	s := harness.Start(t, cfg)
+	ward(t, s)
+
+	c, jar, _ := signInOverHTTP(t, base, "dr.house", "correct horse battery")
+	require.True(t, hasSession(jar, base))
+	get := func(path string) (int, string) {
+		res, err := c.Get(base + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, body := get("/fhir/r4/Observation?patient=p1")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"resourceType":"Bundle"`)
+	code, body = get("/fhir/r4/Patient/p1")
+	require.Equal(t, http.StatusForbidden, code, body)
+	require.Contains(t, body, `"resourceType":"OperationOutcome"`)
+	code, _ = get("/api/v1/me/patients")
+	require.Equal(t, http.StatusOK, code, "the dashboard's API is not narrowed by FHIR scopes")
+
+	var outcomes []string
+	for _, e := range auditEvents(t, s) {
+		if e.Actor == "dr.house" && strings.HasPrefix(e.Action, "GET /fhir/r4/") {
+			outcomes = append(outcomes, e.Action+" "+e.Outcome)
+		}
+	}
+	require.Equal(t, []string{"GET /fhir/r4/Observation allowed", "GET /fhir/r4/Patient/{id} refused"}, outcomes)
 }

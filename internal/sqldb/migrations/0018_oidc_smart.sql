@@ -35,3 +35,8 @@ CREATE INDEX fhir_access_tokens_client ON fhir_access_tokens(client_id);
 -- link ('oidc': single sign-on, whose sign-out also ends the provider's
 -- session).
 ALTER TABLE sessions ADD COLUMN via TEXT NOT NULL DEFAULT '';
+
+-- sessions.scopes: the scopes the provider granted a single sign-on
+-- session when Vitalwire asked for SMART user/ scopes (space-separated);
+-- its FHIR reads are narrowed to them. Empty: not narrowed.
+ALTER TABLE sessions ADD COLUMN scopes TEXT NOT NULL DEFAULT '';

@@ -5,7 +5,7 @@
 // it listens.
 //
 // Usage: node provider.mjs '<config JSON>'
-//   {"client_id", "client_secret", "redirect_uri", "post_logout_redirect_uri",
+//   {"client_id", "client_secret", "redirect_uri", "post_logout_redirect_uri", "scopes": [extra scopes],
 //    "users": {"<login>": {"password", "claims": {...}, "mint": "wrong-aud" | "expired" | "tampered"}}}
 //
 // A user with "mint" gets, in the token answer, an ID token re-made from
@@ -37,6 +37,8 @@ server.listen(0, '127.0.0.1', () => {
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: { keys: [signingJwk] },
+    // Scopes besides OpenID's own the provider may grant (e.g. SMART user/ scopes).
+    scopes: ['openid', 'offline_access', ...(cfg.scopes || [])],
     pkce: { required: () => true },
     claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'roles', 'care_teams'], email: ['email'] },
     conformIdTokenClaims: false,
