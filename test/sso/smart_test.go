@@ -43,16 +43,32 @@ func keygen(t testing.TB, alg string) keyPair {
 
 var jtis int
 
-// assertion signs a client assertion for client at aud, expiring in exp.
-func assertion(t testing.TB, k keyPair, client, aud string, exp time.Duration, jti string) string {
-	if jti == "" {
-		jtis++
-		jti = fmt.Sprintf("jti-%d-%d", time.Now().UnixNano(), jtis)
-	}
+// claim is one client assertion to sign: its client, audience, life and
+// jti ("" for a fresh one).
+type claim struct {
+	client, aud string
+	exp         time.Duration
+	jti         string
+}
+
+// assertions signs client assertions with k, all in one run of node.
+func assertions(t testing.TB, k keyPair, cs ...claim) []string {
+	t.Helper()
 	now := time.Now().Unix()
-	claims, _ := json.Marshal(map[string]any{"iss": client, "sub": client, "aud": aud, "exp": now + int64(exp/time.Second),
-		"iat": now, "jti": jti})
-	return jose(t, "sign", string(k.Private), string(claims))
+	var all []map[string]any
+	for _, c := range cs {
+		if c.jti == "" {
+			jtis++
+			c.jti = fmt.Sprintf("jti-%d-%d", time.Now().UnixNano(), jtis)
+		}
+		all = append(all, map[string]any{"iss": c.client, "sub": c.client, "aud": c.aud, "exp": now + int64(c.exp/time.Second),
+			"iat": now, "jti": c.jti})
+	}
+	b, _ := json.Marshal(all)
+	var out []string
+	require.NoError(t, json.Unmarshal([]byte(jose(t, "sign", string(k.Private), string(b))), &out))
+	require.Len(t, out, len(cs))
+	return out
 }
 
 // token asks the token endpoint and returns the status and the answer.
@@ -113,7 +129,16 @@ func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 		"client_id": "ehr-1", "name": "Hospital EHR", "jwks": key.JWKS,
 		"scopes": []string{"system/Observation.rs", "system/Patient.rs"}, "care_teams": []string{"ward"}}, nil)
 
-	code, tok := token(t, s, assertion(t, key, "ehr-1", tokenURL, 4*time.Minute, ""), "system/Observation.rs system/Patient.rs system/Encounter.rs")
+	signed := assertions(t, key,
+		claim{"ehr-1", tokenURL, 4 * time.Minute, ""},                      // 0: the first token
+		claim{"ehr-1", tokenURL, time.Minute, ""},                          // 1: a v1 scope
+		claim{"ehr-1", tokenURL, time.Minute, "once-only"},                 // 2: used twice
+		claim{"ehr-1", "https://elsewhere.example/token", time.Minute, ""}, // 3
+		claim{"ehr-1", tokenURL, -2 * time.Minute, ""},                     // 4: expired
+		claim{"ehr-1", tokenURL, 15 * time.Minute, ""},                     // 5: too long-lived
+		claim{"ehr-1", tokenURL, time.Minute, ""},                          // 6: a scope not allowed
+	)
+	code, tok := token(t, s, signed[0], "system/Observation.rs system/Patient.rs system/Encounter.rs")
 	require.Equal(t, http.StatusOK, code, "%v", tok)
 	require.Equal(t, "bearer", tok["token_type"])
 	require.Equal(t, "system/Observation.rs system/Patient.rs", tok["scope"], "granted what is asked and allowed")
@@ -142,25 +167,26 @@ func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 	})
 
 	t.Run("a v1 scope is granted in its v2 form", func(t *testing.T) {
-		code, tok := token(t, s, assertion(t, key, "ehr-1", tokenURL, time.Minute, ""), "system/Observation.read")
+		code, tok := token(t, s, signed[1], "system/Observation.read")
 		require.Equal(t, http.StatusOK, code, "%v", tok)
 		require.Equal(t, "system/Observation.rs", tok["scope"])
 		code, _, _ = fhirGet(t, s, tok["access_token"].(string), "/fhir/r4/Patient/p1")
 		require.Equal(t, http.StatusForbidden, code, "no Patient scope in this token")
 	})
 
-	replayed := assertion(t, key, "ehr-1", tokenURL, time.Minute, "once-only")
+	replayed := signed[2]
 	code, _ = token(t, s, replayed, "system/Observation.rs")
 	require.Equal(t, http.StatusOK, code)
 	other := keygen(t, "ES384")
+	foreign := assertions(t, other, claim{"ehr-1", tokenURL, time.Minute, ""}, claim{"ehr-2", tokenURL, time.Minute, ""})
 	for _, tc := range []struct{ why, assertion, scope, want string }{
 		{"a replayed jti", replayed, "system/Observation.rs", "invalid_client"},
-		{"another audience", assertion(t, key, "ehr-1", "https://elsewhere.example/token", time.Minute, ""), "system/Observation.rs", "invalid_client"},
-		{"an expired assertion", assertion(t, key, "ehr-1", tokenURL, -2*time.Minute, ""), "system/Observation.rs", "invalid_client"},
-		{"an assertion living past 5 minutes", assertion(t, key, "ehr-1", tokenURL, 15*time.Minute, ""), "system/Observation.rs", "invalid_client"},
-		{"a key the client did not register", assertion(t, other, "ehr-1", tokenURL, time.Minute, ""), "system/Observation.rs", "invalid_client"},
-		{"an unknown client", assertion(t, other, "ehr-2", tokenURL, time.Minute, ""), "system/Observation.rs", "invalid_client"},
-		{"a scope it is not allowed", assertion(t, key, "ehr-1", tokenURL, time.Minute, ""), "system/Encounter.rs", "invalid_scope"},
+		{"another audience", signed[3], "system/Observation.rs", "invalid_client"},
+		{"an expired assertion", signed[4], "system/Observation.rs", "invalid_client"},
+		{"an assertion living past 5 minutes", signed[5], "system/Observation.rs", "invalid_client"},
+		{"a key the client did not register", foreign[0], "system/Observation.rs", "invalid_client"},
+		{"an unknown client", foreign[1], "system/Observation.rs", "invalid_client"},
+		{"a scope it is not allowed", signed[6], "system/Encounter.rs", "invalid_scope"},
 	} {
 		t.Run("refused: "+tc.why, func(t *testing.T) {
 			code, out := token(t, s, tc.assertion, tc.scope)
@@ -196,6 +222,18 @@ func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 	require.Subset(t, reads, []string{
 		"GET /fhir/r4/Observation p1 allowed", "GET /fhir/r4/Patient/{id} p1 allowed",
 		"GET /fhir/r4/Observation p3 refused", "GET /fhir/r4/Encounter p1 refused",
+	})
+	t.Run("an RS384 key works as an ES384 one does", func(t *testing.T) {
+		rsa := keygen(t, "RS384")
+		s.MustCall(t, http.StatusCreated, "POST", "/api/v1/fhir-clients", s.Admin(), map[string]any{
+			"client_id": "lab-1", "name": "Lab system", "jwks": rsa.JWKS,
+			"scopes": []string{"system/*.read"}, "care_teams": []string{"other"}}, nil)
+		code, tok := token(t, s, assertions(t, rsa, claim{"lab-1", tokenURL, time.Minute, ""})[0], "system/*.rs")
+		require.Equal(t, http.StatusOK, code, "%v", tok)
+		code, _, _ = fhirGet(t, s, tok["access_token"].(string), "/fhir/r4/Patient/p3")
+		require.Equal(t, http.StatusOK, code, "p3 is in its care team")
+		code, _, _ = fhirGet(t, s, tok["access_token"].(string), "/fhir/r4/Patient/p1")
+		require.Equal(t, http.StatusForbidden, code, "p1 is not")
 	})
 	t.Run("a system's token reaches nothing outside the FHIR API", func(t *testing.T) {
 		code := s.Call(t, "GET", "/api/v1/patients/p1/readings", access, nil, nil)

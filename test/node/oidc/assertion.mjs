@@ -2,7 +2,7 @@
 // with npm's jose: makes a key pair, and signs client assertions.
 //
 //   node assertion.mjs keygen ES384|RS384   -> {"private": JWK, "jwks": {"keys": [public JWK]}}
-//   node assertion.mjs sign '<private JWK>' '<claims JSON>'   -> the signed JWT
+//   node assertion.mjs sign '<private JWK>' '[claims, ...]'   -> a JSON array of the signed JWTs
 import * as jose from 'jose';
 
 const [cmd, a, b] = process.argv.slice(2);
@@ -15,8 +15,11 @@ if (cmd === 'keygen') {
 } else if (cmd === 'sign') {
   const jwk = JSON.parse(a);
   const key = await jose.importJWK(jwk, jwk.alg);
-  const jwt = await new jose.SignJWT(JSON.parse(b)).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'JWT' }).sign(key);
-  console.log(jwt);
+  const out = [];
+  for (const claims of JSON.parse(b)) {
+    out.push(await new jose.SignJWT(claims).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'JWT' }).sign(key));
+  }
+  console.log(JSON.stringify(out));
 } else {
   console.error('usage: assertion.mjs keygen ALG | sign JWK CLAIMS');
   process.exit(2);
