@@ -240,7 +240,7 @@ func (f *configFlags) load() (app.Config, error) {
 // holdsSecrets says whether the configuration carries a password, token
 // or webhook secret (from its file or the environment).
 func holdsSecrets(cfg app.Config) bool {
-	if cfg.MQTT.Password != "" || cfg.Store.Influx.Token != "" {
+	if cfg.MQTT.Password != "" || cfg.Store.Influx.Token != "" || cfg.Auth.OIDC.ClientSecret != "" {
 		return true
 	}
 	for _, h := range cfg.Alerts.Webhooks {
