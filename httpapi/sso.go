@@ -43,9 +43,11 @@ type SSOInfo struct {
 	LoginURL string `json:"login_url"`
 }
 
+// info answers 204 when single sign-on is not configured (the sign-in
+// page asks on every load: not an error).
 func (a ssoAPI) info(w http.ResponseWriter, _ *http.Request) {
 	if a.rp == nil {
-		fail(w, http.StatusNotFound, "single sign-on is not configured")
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	writeJSON(w, http.StatusOK, SSOInfo{Name: a.rp.Name(), LoginURL: "/auth/oidc/login"})

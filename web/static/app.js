@@ -321,7 +321,7 @@ async function ssoButton(main) {
   let sso;
   try {
     const r = await fetch('/api/v1/sso', { credentials: 'same-origin' });
-    if (!r.ok) return;
+    if (r.status !== 200) return; // 204: no single sign-on here
     sso = await r.json();
   } catch (e) { return; }
   const form = main.querySelector('form');
