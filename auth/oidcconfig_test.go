@@ -2,6 +2,7 @@ package auth
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -24,4 +25,18 @@ func TestTheOIDCSectionNamesEachBadField(t *testing.T) {
 	loop := good
 	loop.Issuer = "http://127.0.0.1:5556"
 	require.NoError(t, loop.Validate(), "http on loopback, for tests")
+}
+
+func TestTheSMARTSectionNamesEachBadField(t *testing.T) {
+	c := DefaultSMARTConfig()
+	require.NoError(t, c.Validate())
+	c.TokenURL = "https://vitalwire.hospital.example/oauth2/token"
+	require.NoError(t, c.Validate())
+	c.TokenURL = "http://vitalwire.hospital.example/oauth2/token"
+	require.ErrorContains(t, c.Validate(), "smart.token_url: https is required")
+	c.TokenURL = "https://vitalwire.hospital.example/token"
+	require.ErrorContains(t, c.Validate(), "smart.token_url: must end in /oauth2/token")
+	c = DefaultSMARTConfig()
+	c.TokenTTL = 2 * time.Hour
+	require.ErrorContains(t, c.Validate(), "smart.token_ttl")
 }

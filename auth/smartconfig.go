@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -13,6 +14,11 @@ type SMARTConfig struct {
 	TokenTTL time.Duration `yaml:"token_ttl"`
 	// JWKSFetchTimeout bounds a fetch of a client's jwks_url (default 5 s).
 	JWKSFetchTimeout time.Duration `yaml:"jwks_fetch_timeout"`
+	// TokenURL is the token endpoint's URL as clients reach it, which
+	// their assertions' aud must name exactly: behind a reverse proxy, the
+	// public one (https://vitalwire.hospital.example/oauth2/token).
+	// Default: the server's own URL + /oauth2/token.
+	TokenURL string `yaml:"token_url"`
 }
 
 // DefaultSMARTConfig is the default token endpoint configuration.
@@ -28,6 +34,13 @@ func (c SMARTConfig) Validate() error {
 	}
 	if c.JWKSFetchTimeout < 100*time.Millisecond || c.JWKSFetchTimeout > 30*time.Second {
 		errs = append(errs, errors.New("smart.jwks_fetch_timeout: must be between 100ms and 30s"))
+	}
+	if c.TokenURL != "" {
+		if err := secureURL(c.TokenURL); err != nil {
+			errs = append(errs, errors.New("smart.token_url: "+err.Error()))
+		} else if !strings.HasSuffix(c.TokenURL, "/oauth2/token") {
+			errs = append(errs, errors.New("smart.token_url: must end in /oauth2/token"))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -24,7 +24,7 @@ type smartAPI struct {
 	baseURL func() string
 }
 
-func (a smartAPI) tokenURL() string { return a.baseURL() + "/oauth2/token" }
+func (a smartAPI) tokenURL() string { return a.srv.TokenURL(a.baseURL()) }
 
 // SMARTConfiguration is /.well-known/smart-configuration.
 type SMARTConfiguration struct {

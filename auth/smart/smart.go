@@ -96,6 +96,15 @@ type Teams interface {
 	TeamHasPatient(team, patient string) bool
 }
 
+// TokenURL is the token endpoint's URL that assertions must name, from
+// the configuration, else base + "/oauth2/token".
+func (s *Server) TokenURL(base string) string {
+	if s.cfg.TokenURL != "" {
+		return s.cfg.TokenURL
+	}
+	return base + "/oauth2/token"
+}
+
 // Server is the registry and the token endpoint.
 type Server struct {
 	db    *sql.DB

@@ -108,7 +108,12 @@ func fhirGet(t testing.TB, s *harness.Service, tok, path string) (int, string, m
 func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 	t.Parallel()
 	nodeDir(t)
-	s := harness.Start(t, harness.Config(t))
+	cfg := harness.Config(t)
+	// Behind a reverse proxy: the token endpoint's public URL, which
+	// assertions must name as their audience.
+	const tokenURL = "https://vitalwire.hospital.test/oauth2/token"
+	cfg.Auth.SMART.TokenURL = tokenURL
+	s := harness.Start(t, cfg)
 	ward(t, s)
 	secret := s.AddDevice(t, "watch-p1", "p1")
 	dev := harness.Connect(t, s.BrokerURL(), "watch-p1", secret)
@@ -118,7 +123,6 @@ func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 
 	var conf map[string]any
 	s.MustCall(t, http.StatusOK, "GET", "/.well-known/smart-configuration", "", nil, &conf)
-	tokenURL := s.URL() + "/oauth2/token"
 	require.Equal(t, tokenURL, conf["token_endpoint"])
 	require.Equal(t, []any{"private_key_jwt"}, conf["token_endpoint_auth_methods_supported"])
 	require.ElementsMatch(t, []any{"RS384", "ES384"}, conf["token_endpoint_auth_signing_alg_values_supported"])
@@ -137,6 +141,7 @@ func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 		claim{"ehr-1", tokenURL, -2 * time.Minute, ""},                     // 4: expired
 		claim{"ehr-1", tokenURL, 15 * time.Minute, ""},                     // 5: too long-lived
 		claim{"ehr-1", tokenURL, time.Minute, ""},                          // 6: a scope not allowed
+		claim{"ehr-1", s.URL() + "/oauth2/token", time.Minute, ""},         // 7: not the configured URL
 	)
 	code, tok := token(t, s, signed[0], "system/Observation.rs system/Patient.rs system/Encounter.rs")
 	require.Equal(t, http.StatusOK, code, "%v", tok)
@@ -182,6 +187,7 @@ func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 	for _, tc := range []struct{ why, assertion, scope, want string }{
 		{"a replayed jti", replayed, "system/Observation.rs", "invalid_client"},
 		{"another audience", signed[3], "system/Observation.rs", "invalid_client"},
+		{"the server's own address instead of its public token URL", signed[7], "system/Observation.rs", "invalid_client"},
 		{"an expired assertion", signed[4], "system/Observation.rs", "invalid_client"},
 		{"an assertion living past 5 minutes", signed[5], "system/Observation.rs", "invalid_client"},
 		{"a key the client did not register", foreign[0], "system/Observation.rs", "invalid_client"},
@@ -208,7 +214,7 @@ func TestASMARTBackendClientReadsObservationsInItsScope(t *testing.T) {
 		}
 	}
 	require.Equal(t, 3, allowed, "the tokens issued")
-	require.Equal(t, 6, refused, "the refusals that named ehr-1")
+	require.Equal(t, 7, refused, "the refusals that named ehr-1")
 	// The first refusal of a caller without valid credentials from a
 	// source is an event of its own (the others of the minute are
 	// aggregated): here, the unknown client's.
