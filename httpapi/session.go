@@ -165,7 +165,7 @@ func (a sessionAPI) signOut(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if via == "oidc" && a.sso != nil {
-		if u := a.sso.LogoutURL(a.baseURL() + "/"); u != "" {
+		if u := a.sso.LogoutURL(); u != "" {
 			writeJSON(w, http.StatusOK, SignOut{LogoutURL: u})
 			return
 		}

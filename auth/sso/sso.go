@@ -382,9 +382,12 @@ func anyIn(vals, want []string) bool {
 	return false
 }
 
-// LogoutURL is the provider's RP-initiated logout URL that returns to
-// back, or "" when the provider advertises no end_session_endpoint.
-func (r *RP) LogoutURL(back string) string {
+// LogoutURL is the provider's RP-initiated logout URL, returning to this
+// server's root as the provider knows it (the redirect URL's, so that it
+// is the public one behind a proxy), or "" when the provider advertises
+// no end_session_endpoint.
+func (r *RP) LogoutURL() string {
+	back := strings.TrimSuffix(r.redirect(), "/auth/oidc/callback") + "/"
 	r.mu.Lock()
 	ep := r.endpoint
 	r.mu.Unlock()
