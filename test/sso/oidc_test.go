@@ -103,17 +103,21 @@ func TestSingleSignOnRefusesBadIDTokensAndUnmappedPeople(t *testing.T) {
 		"visitor": {Password: "correct horse battery", Claims: map[string]any{"roles": []string{"staff"}}},
 	})
 	withSSO(&cfg.Auth.OIDC, issuer)
-	s := harness.Start(t, cfg)
+	s, log := harness.StartLogged(t, cfg)
 	ward(t, s)
 
-	for _, tc := range []struct{ login, why, shown string }{
-		{"wrong-aud", "an ID token for another client", "sso_error=failed"},
-		{"expired", "an expired ID token", "sso_error=failed"},
-		{"tampered", "an ID token changed after signing", "sso_error=failed"},
-		{"visitor", "claims that map to no role", "sso_error=not-allowed"},
+	// The server's log names the check that refused each (the reason,
+	// never the token or the person's claims).
+	for _, tc := range []struct{ login, why, shown, reason string }{
+		{"wrong-aud", "an ID token for another client", "sso_error=failed", `expected audience \"vitalwire\"`},
+		{"expired", "an expired ID token", "sso_error=failed", "token is expired"},
+		{"tampered", "an ID token changed after signing", "sso_error=failed", "failed to verify signature"},
+		{"visitor", "claims that map to no role", "sso_error=not-allowed", "not allowed to use Vitalwire"},
 	} {
 		t.Run("refused: "+tc.why, func(t *testing.T) {
+			before := len(log.String())
 			c, jar, end := signInOverHTTP(t, base, tc.login, "correct horse battery")
+			require.Contains(t, log.String()[before:], tc.reason)
 			require.True(t, strings.HasPrefix(end.String(), base+"/"), "back at Vitalwire: %s", end)
 			require.Contains(t, end.Fragment, tc.shown)
 			require.False(t, hasSession(jar, base), "no session was made")
@@ -144,6 +148,9 @@ func TestSingleSignOnRefusesBadIDTokensAndUnmappedPeople(t *testing.T) {
 		res.Body.Close()
 		require.Equal(t, http.StatusOK, res.StatusCode)
 	})
+	for _, secret := range []string{"Gregory House", "house@hospital.test", "correct horse battery", clientSecret} {
+		require.NotContains(t, log.String(), secret, "the log holds no names, e-mail addresses or secrets")
+	}
 }
 
 // TestUserScopesGrantedToASingleSignOnSessionNarrowItsFHIRReads: with
