@@ -68,7 +68,7 @@ func startProvider(t testing.TB, base string, users map[string]user, scopes ...s
 		var ready struct{ Issuer string }
 		require.NoError(t, json.Unmarshal([]byte(l), &ready), l)
 		return ready.Issuer
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // generous: only a starved machine takes more than a second or two
 		t.Fatalf("the provider did not start: %s", stderr.String())
 	}
 	return ""

@@ -20,8 +20,10 @@ import * as jose from 'jose';
 const cfg = JSON.parse(process.argv[2]);
 const users = cfg.users || {};
 
-const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
-const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
+// ES256: an EC key is made in a moment (an RSA one can take seconds on a
+// busy machine).
+const { privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', alg: 'ES256', use: 'sig' };
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -35,6 +37,7 @@ server.listen(0, '127.0.0.1', () => {
       response_types: ['code'],
       grant_types: ['authorization_code'],
       token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
     }],
     jwks: { keys: [signingJwk] },
     // Scopes besides OpenID's own the provider may grant (e.g. SMART user/ scopes).
@@ -56,7 +59,7 @@ server.listen(0, '127.0.0.1', () => {
     const mint = users[payload.sub] && users[payload.sub].mint;
     if (!mint) return;
     const now = Math.floor(Date.now() / 1000);
-    const sign = p => new jose.SignJWT(p).setProtectedHeader({ alg: 'RS256', kid: 'test-key-1' }).sign(privateKey);
+    const sign = p => new jose.SignJWT(p).setProtectedHeader({ alg: 'ES256', kid: 'test-key-1' }).sign(privateKey);
     if (mint === 'wrong-aud') ctx.body.id_token = await sign({ ...payload, aud: 'another-client' });
     if (mint === 'expired') ctx.body.id_token = await sign({ ...payload, iat: now - 1200, exp: now - 600 });
     if (mint === 'tampered') {
