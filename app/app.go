@@ -20,6 +20,8 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/auth/smart"
+	"github.com/vitalwire/vitalwire/auth/sso"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/ingest"
@@ -57,6 +59,10 @@ type App struct {
 	sessions *auth.Sessions
 	gate     *auth.Gate
 	watcher  *auth.Watcher
+	// Single sign-on (nil when not configured) and the FHIR API's SMART
+	// Backend Services.
+	sso   *sso.RP
+	smart *smart.Server
 	// The front door: password checks' slots, refusals of anonymous
 	// callers aggregated in the audit log, per-source limits.
 	hasher *auth.Hasher // people's passwords
@@ -117,6 +123,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, opts Options) (*Ap
 		{"records", a.openRecords},
 		{"auth", a.initAuth},
 		{"chart", a.initChart},
+		{"sso and smart", a.initFederation},
 		{"time series", a.openStore},
 		{"telehealth", a.initTelehealth},
 		{"alerts", a.initAlerts},

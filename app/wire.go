@@ -455,6 +455,7 @@ func (a *App) initHTTP(context.Context) error {
 		BrokerPolicy: bp, BrokerSecret: secret, BrokerAuthLimit: a.brokerAuthLimit, TrustedProxies: proxies,
 		Program:        rpm.New(a.records, a.cfg.RPM),
 		ProgramSources: rpm.Sources{Days: a.store, Visits: a.visits, Roster: a.chart},
+		SSO:            a.sso, SMART: a.smart,
 	})
 	if err != nil {
 		return err

@@ -208,6 +208,16 @@ func (b *BreakGlass) List(ctx context.Context, since time.Time) ([]Grant, error)
 type Policy struct {
 	Teams      Membership
 	BreakGlass *BreakGlass
+	// Clients answers whether a registered system may read a patient
+	// (the patients of the care teams its registration names); nil: no
+	// system reads any.
+	Clients ClientMembership
+}
+
+// ClientMembership answers whether a registered system (SMART Backend
+// Services client) may read a patient.
+type ClientMembership interface {
+	ClientHasPatient(client, patient string) bool
 }
 
 // Decision is the policy's answer.
@@ -219,12 +229,16 @@ type Decision struct {
 // Patient decides access to a patient's data:
 //   - a patient reads their own data only;
 //   - a clinician reads and acts on the patients of their care teams;
+//   - a registered system reads the patients of the care teams its
+//     registration names (its scopes narrow that further, per route);
 //   - an admin manages people and devices, and reads patient data only
 //     through break-glass, as does a clinician outside the care team.
 func (p *Policy) Patient(c Claims, patient string) Decision {
 	switch c.Role {
 	case RolePatient:
 		return Decision{Allowed: c.Subject == patient}
+	case RoleSystem:
+		return Decision{Allowed: p.Clients != nil && p.Clients.ClientHasPatient(c.Subject, patient)}
 	case RoleClinician:
 		if p.Teams != nil && p.Teams.ClinicianHasPatient(c.Subject, patient) {
 			return Decision{Allowed: true}

@@ -55,6 +55,10 @@ type Config struct {
 	// They have slots of their own, so that sign-ins, however many, never
 	// keep a device from connecting.
 	DeviceHashConcurrency int `yaml:"device_hash_concurrency"`
+	// OIDC is single sign-on through an OpenID Connect provider.
+	OIDC OIDCConfig `yaml:"oidc"`
+	// SMART sets the FHIR API's SMART Backend Services token endpoint.
+	SMART SMARTConfig `yaml:"smart"`
 }
 
 // DefaultConfig is the auth configuration of a new installation.
@@ -63,7 +67,7 @@ func DefaultConfig() Config {
 		Audit: DefaultAuditConfig(), AccessRecheck: 5 * time.Second,
 		AnonymousPerMinute: 60, AnonymousBurst: 30, RefusalWindow: time.Minute,
 		LoginPerMinute: 30, LoginBurst: 30, HashConcurrency: max(1, runtime.NumCPU()/2), HashWait: 2 * time.Second,
-		DeviceHashConcurrency: 16}
+		DeviceHashConcurrency: 16, SMART: DefaultSMARTConfig()}
 }
 
 // Validate checks the configuration, naming each bad field.
@@ -108,6 +112,12 @@ func (c Config) Validate() error {
 	}
 	if c.HashWait < 0 || c.HashWait > time.Minute {
 		bad("hash_wait: must be between 0 and 1m")
+	}
+	if err := c.OIDC.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.SMART.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -66,6 +67,14 @@ type Origin struct {
 	// Issued is the admin-issued credential the session was opened with
 	// (zero ID: the person's own).
 	Issued Issuance
+	// Via is how the person signed in, when not with a password or a
+	// link: "oidc" for single sign-on (sign-out then also ends the
+	// provider's session).
+	Via string
+	// Scopes are the scopes the provider granted a single sign-on session
+	// when Vitalwire asked for user/ scopes: the session's FHIR reads are
+	// narrowed to them. None: not narrowed.
+	Scopes []string
 }
 
 // CreateFrom starts a session like Create, remembering what opened it. A
@@ -80,13 +89,13 @@ func (s *Sessions) CreateFrom(ctx context.Context, subject string, role Role, o 
 	rand.Read(j)
 	now := s.now()
 	c := Claims{Subject: subject, Role: role, IssuedAt: now.Unix(), Expires: now.Add(s.idle).Unix(),
-		ID: "s." + base64.RawURLEncoding.EncodeToString(j), IssuedBy: o.Issued.IssuedBy}
+		ID: "s." + base64.RawURLEncoding.EncodeToString(j), IssuedBy: o.Issued.IssuedBy, Scopes: o.Scopes}
 	if o.Issued.ID != 0 {
 		c.Use = UseSetPassword
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_hash, jti, subject, role, created_at, last_seen, expires_at,
-		issued, issued_by, pending, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, hashCookie(cookie), c.ID, subject, string(role),
-		now.Unix(), now.Unix(), now.Add(s.maxAge).Unix(), o.Issued.ID, o.Issued.IssuedBy, c.Use, o.Link)
+		issued, issued_by, pending, origin, via, scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, hashCookie(cookie), c.ID, subject, string(role),
+		now.Unix(), now.Unix(), now.Add(s.maxAge).Unix(), o.Issued.ID, o.Issued.IssuedBy, c.Use, o.Link, o.Via, strings.Join(o.Scopes, " "))
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("create session: %w", err)
 	}

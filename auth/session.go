@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -100,8 +101,10 @@ func (s *Sessions) Check(ctx context.Context, cookie string, touch bool) (Claims
 	var c Claims
 	var role string
 	var created, last, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT jti, subject, role, created_at, last_seen, expires_at, issued_by, pending FROM sessions
-		WHERE id_hash = ?`, hashCookie(cookie)).Scan(&c.ID, &c.Subject, &role, &created, &last, &expires, &c.IssuedBy, &c.Use)
+	var scopes string
+	err := s.db.QueryRowContext(ctx, `SELECT jti, subject, role, created_at, last_seen, expires_at, issued_by, pending, scopes FROM sessions
+		WHERE id_hash = ?`, hashCookie(cookie)).Scan(&c.ID, &c.Subject, &role, &created, &last, &expires, &c.IssuedBy, &c.Use, &scopes)
+	c.Scopes = strings.Fields(scopes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Claims{}, ErrNoSession
 	}
@@ -127,12 +130,28 @@ func (s *Sessions) Check(ctx context.Context, cookie string, touch bool) (Claims
 
 // End signs a session out and returns its id (to close its sockets).
 func (s *Sessions) End(ctx context.Context, cookie string) (string, error) {
-	var jti string
-	err := s.db.QueryRowContext(ctx, `DELETE FROM sessions WHERE id_hash = ? RETURNING jti`, hashCookie(cookie)).Scan(&jti)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNoSession
-	}
+	jti, _, err := s.EndVia(ctx, cookie)
 	return jti, err
+}
+
+// EndVia signs a session out and returns its id and how it was signed
+// in (Origin.Via).
+func (s *Sessions) EndVia(ctx context.Context, cookie string) (jti, via string, err error) {
+	err = s.db.QueryRowContext(ctx, `DELETE FROM sessions WHERE id_hash = ? RETURNING jti, via`, hashCookie(cookie)).Scan(&jti, &via)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrNoSession
+	}
+	return jti, via, err
+}
+
+// User returns the user named username.
+func (s *Sessions) User(ctx context.Context, username string) (User, bool) {
+	var u User
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT username, subject, role, updated_at, disabled FROM users WHERE username = ?`, username).
+		Scan(&u.Username, &u.Subject, &u.Role, &at, &u.Disabled)
+	u.UpdatedAt = time.Unix(at, 0).UTC()
+	return u, err == nil
 }
 
 // Sweep deletes ended sessions and expired link records.

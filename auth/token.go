@@ -31,6 +31,10 @@ const (
 	RoleAdmin     Role = "admin"
 	RoleClinician Role = "clinician"
 	RolePatient   Role = "patient"
+	// RoleSystem is a registered system (SMART Backend Services) reading
+	// the FHIR API with an access token of the token endpoint; never a
+	// person's role, and never in a token this server signs.
+	RoleSystem Role = "system"
 )
 
 // ParseRole checks a role name.
@@ -58,6 +62,11 @@ type Claims struct {
 	// password the admin set): the admin's subject. Every access in the
 	// session is audited with it.
 	IssuedBy string `json:"iby,omitempty"`
+	// Scopes are the SMART scopes a system's access token was granted
+	// (RoleSystem), or those a single sign-on session was granted when
+	// user/ scopes were asked for: they narrow what the policy allows on
+	// the FHIR API. None: not narrowed (a person's own sign-in).
+	Scopes []string `json:"-"`
 }
 
 // Token errors.

@@ -94,6 +94,8 @@ type Chart struct {
 	mu  sync.RWMutex
 	// care maps clinician -> patient -> number of shared teams.
 	care map[string]map[string]int
+	// teams maps care team -> its patients (a registered system's reach).
+	teams map[string]map[string]bool
 	// scoring holds what the rules need of each patient, in memory.
 	scoring map[string]Scoring
 	// onChange are told when care-team membership changes.
@@ -182,10 +184,75 @@ func (c *Chart) reindex(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	teams := map[string]map[string]bool{}
+	trows, err := c.db.QueryContext(ctx, `SELECT team_id, member FROM care_team_members WHERE kind = 'patient'`)
+	if err != nil {
+		return fmt.Errorf("load care teams: %w", err)
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var team, pat string
+		if err := trows.Scan(&team, &pat); err != nil {
+			return fmt.Errorf("load care teams: %w", err)
+		}
+		if teams[team] == nil {
+			teams[team] = map[string]bool{}
+		}
+		teams[team][pat] = true
+	}
+	if err := trows.Err(); err != nil {
+		return err
+	}
 	c.mu.Lock()
-	c.care = care
+	c.care, c.teams = care, teams
 	c.mu.Unlock()
 	return nil
+}
+
+// TeamHasPatient reports whether the patient is in the care team.
+func (c *Chart) TeamHasPatient(team, patient string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.teams[team][patient]
+}
+
+// SetClinicianTeams makes the clinician a member of exactly the listed
+// care teams that exist (single sign-on's care-team claim) and returns
+// the teams joined; ids of no team are ignored. Escalation contacts of a
+// team the clinician leaves are removed with the membership.
+func (c *Chart) SetClinicianTeams(ctx context.Context, clinician string, teams []string) ([]string, error) {
+	if !idPattern.MatchString(clinician) {
+		return nil, fmt.Errorf("%w: member: 1-64 characters of A-Z a-z 0-9 . _ -", ErrInvalid)
+	}
+	existing, err := sqldb.Strings(ctx, c.db, `SELECT id FROM care_teams ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("set clinician teams: %w", err)
+	}
+	want := map[string]bool{}
+	for _, t := range teams {
+		want[t] = true
+	}
+	var joined []string
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("set clinician teams: %w", err)
+	}
+	defer tx.Rollback()
+	for _, t := range existing {
+		if want[t] {
+			joined = append(joined, t)
+			_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO care_team_members (team_id, member, kind) VALUES (?,?,'clinician')`, t, clinician)
+		} else {
+			_, err = tx.ExecContext(ctx, `DELETE FROM care_team_members WHERE team_id = ? AND member = ? AND kind IN ('clinician', 'escalation')`, t, clinician)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("set clinician teams: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("set clinician teams: %w", err)
+	}
+	return joined, c.membershipChanged(ctx)
 }
 
 // ClinicianHasPatient reports whether the clinician is in a care team of

@@ -22,6 +22,8 @@ import (
 
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/auth/smart"
+	"github.com/vitalwire/vitalwire/auth/sso"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/live"
@@ -118,6 +120,13 @@ type Deps struct {
 
 	// RequestMetrics, when set, counts and times requests by route.
 	RequestMetrics *RequestMetrics
+
+	// SSO signs people in through an OpenID Connect provider (optional:
+	// without it the sign-in routes are 404).
+	SSO *sso.RP
+	// SMART is the FHIR API's SMART Backend Services token endpoint and
+	// client registry (optional: without it no system reads the FHIR API).
+	SMART *smart.Server
 }
 
 func (d Deps) check() error {

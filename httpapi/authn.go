@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/auth/smart"
 )
 
 // API clients send a bearer token; the browser UI holds a session cookie
@@ -35,10 +36,22 @@ var errCrossSite = errors.New("cross-site request refused")
 type authn struct {
 	signer   *auth.Signer
 	sessions *auth.Sessions
+	smart    *smart.Server
+	// userScopes: single sign-on sessions may be narrowed by the user/
+	// scopes the provider granted (auth.oidc.scopes asks for some).
+	userScopes bool
 }
 
 // credential finds the caller: a bearer token, else the session cookie.
+// A system's access token (SMART) counts on the FHIR API only.
 func (a authn) credential(r *http.Request) (auth.Credential, error) {
+	if tok, err := auth.BearerToken(r); err == nil && strings.HasPrefix(tok, smart.TokenPrefix) {
+		if a.smart == nil || !strings.HasPrefix(r.URL.Path, "/fhir/r4/") {
+			return auth.Credential{Via: auth.ViaToken}, auth.ErrWrongUse
+		}
+		c, err := a.smart.Check(r.Context(), tok)
+		return auth.Credential{Claims: c, Via: auth.ViaToken}, err
+	}
 	if tok, err := auth.BearerToken(r); err == nil {
 		c, err := a.signer.Verify(tok)
 		return auth.Credential{Claims: c, Via: auth.ViaToken}, err
@@ -230,6 +243,7 @@ var (
 		"username": auth.ValidUsername,
 		"vendor":   auth.ValidID,
 		"episode":  auth.ValidID,
+		"client":   auth.ValidID,
 		"alert":    alertIDRE.MatchString,
 		"obs":      observationIDRE.MatchString,
 		"vid":      versionIDRE.MatchString,

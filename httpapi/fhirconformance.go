@@ -162,7 +162,7 @@ var fhirProfiles = map[string][]string{
 
 // capabilityStatement describes the FHIR routes of table (FHIR R4
 // CapabilityStatement); base is the server's URL.
-func capabilityStatement(table []Route, base string, date time.Time) (fhir.Resource, error) {
+func capabilityStatement(table []Route, base, tokenURL string, date time.Time) (fhir.Resource, error) {
 	ins, err := fhirInteractions(table)
 	if err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func capabilityStatement(table []Route, base string, date time.Time) (fhir.Resou
 				"cors": false,
 				"extension": []fhir.Resource{{
 					"url":       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-					"extension": []fhir.Resource{{"url": "token", "valueUri": base + "/oauth2/token"}},
+					"extension": []fhir.Resource{{"url": "token", "valueUri": tokenURL}},
 				}},
 				"service": []fhir.Resource{{
 					"coding": []fhir.Resource{{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
@@ -259,12 +259,19 @@ func asList(v any) []fhir.Resource {
 // capabilityAPI answers GET /fhir/r4/metadata.
 type capabilityAPI struct {
 	baseURL func() string
-	table   []Route // set once the table is built
-	started time.Time
+	// tokenURL is the SMART token endpoint's public URL for a base URL.
+	tokenURL func(base string) string
+	table    []Route // set once the table is built
+	started  time.Time
 }
 
 func (c *capabilityAPI) metadata(w http.ResponseWriter, r *http.Request) {
-	cs, err := capabilityStatement(c.table, c.baseURL(), c.started)
+	base := c.baseURL()
+	token := base + "/oauth2/token"
+	if c.tokenURL != nil {
+		token = c.tokenURL(base)
+	}
+	cs, err := capabilityStatement(c.table, base, token, c.started)
 	if err != nil {
 		fhirFail(w, http.StatusInternalServerError, "exception", "internal error")
 		return

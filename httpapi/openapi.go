@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"github.com/vitalwire/vitalwire/auth/smart"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -34,6 +35,16 @@ type routeDoc struct {
 }
 
 var routeDocs = map[string]routeDoc{
+	"GET /api/v1/sso":                              {Summary: "Single sign-on for the sign-in page: the provider's name and login URL (204 when not configured)", Response: SSOInfo{}},
+	"GET /auth/oidc/login":                         {Summary: "Begin single sign-on: redirect to the OpenID provider (PKCE, state, nonce)", Status: http.StatusFound},
+	"GET /auth/oidc/callback":                      {Summary: "The OpenID provider's redirect back: the ID token is checked, the person mapped, the session cookie set", Status: http.StatusSeeOther},
+	"GET /.well-known/smart-configuration":         {Summary: "SMART Backend Services discovery: token endpoint, grant, private_key_jwt, RS384/ES384, scopes", Response: SMARTConfiguration{}},
+	"GET /fhir/r4/.well-known/smart-configuration": {Summary: "SMART discovery, under the FHIR base", Response: SMARTConfiguration{}},
+	"POST /oauth2/token": {Summary: "SMART Backend Services token: client_credentials with a signed client assertion (form)",
+		Description: "Form fields grant_type, client_assertion_type, client_assertion, scope. OAuth errors: invalid_client 401, invalid_scope and invalid_request 400."},
+	"GET /api/v1/fhir-clients":                        {Summary: "List the systems registered for the FHIR API (SMART Backend Services)", Response: []smart.Client{}},
+	"POST /api/v1/fhir-clients":                       {Summary: "Register a system: its public keys (jwks or jwks_url), scopes and care teams", Request: smart.Client{}, Response: smart.Client{}, Status: http.StatusCreated},
+	"POST /api/v1/fhir-clients/{client}/revoke":       {Summary: "Revoke a system: its access tokens end at once", Status: http.StatusNoContent},
 	"POST /api/v1/patients/{id}/monitoring":           {Summary: "Enrol the patient in remote monitoring: start date, ordering clinician, ICD-10-CM diagnoses (docs/RPM.md)"},
 	"GET /api/v1/patients/{id}/monitoring":            {Summary: "The patient's monitoring episodes"},
 	"POST /api/v1/patients/{id}/monitoring/{episode}": {Summary: "Record an episode's device set-up (99453) or its end, each once"},
@@ -96,7 +107,7 @@ var routeDocs = map[string]routeDoc{
 	"POST /api/v1/session": {Summary: "Sign in with a password or a one-time link; sets the session cookie",
 		Request: SignInRequest{}, Response: SessionInfo{}},
 	"GET /api/v1/session":           {Summary: "Who the caller is", Response: SessionInfo{}},
-	"DELETE /api/v1/session":        {Summary: "Sign out", Status: http.StatusNoContent},
+	"DELETE /api/v1/session":        {Summary: "Sign out (204; 200 with logout_url for a single sign-on session, to end the provider's session too)", Status: http.StatusNoContent},
 	"POST /api/v1/session/password": {Summary: "Set one's own password", Request: SetPasswordRequest{}},
 	"POST /api/v1/users":            {Summary: "Create or change a user", Request: UserRequest{}},
 	"POST /api/v1/signin-links":     {Summary: "Issue a one-time sign-in link", Request: SignInLinkRequest{}, Response: SignInLink{}},
@@ -124,7 +135,7 @@ var routeDocs = map[string]routeDoc{
 
 // pathParamPatterns are the forms of path ids, as validIDs checks them.
 var pathParamPatterns = map[string]string{
-	"id": idPattern, "visit": idPattern, "device": idPattern, "enc": idPattern, "vendor": idPattern, "episode": idPattern,
+	"id": idPattern, "visit": idPattern, "device": idPattern, "enc": idPattern, "vendor": idPattern, "episode": idPattern, "client": idPattern,
 	"username": "^[a-z0-9._-]{3,64}$", "alert": alertIDRE.String(), "obs": observationIDRE.String(), "vid": versionIDRE.String(),
 }
 

@@ -44,6 +44,9 @@ var (
 	staff  = []auth.Role{auth.RoleAdmin, auth.RoleClinician}
 	anyone = []auth.Role{auth.RoleAdmin, auth.RoleClinician, auth.RolePatient}
 	clin   = []auth.Role{auth.RoleClinician}
+	// fhirReaders: people as the policy allows, and registered systems
+	// as their scopes and the policy allow.
+	fhirReaders = []auth.Role{auth.RoleAdmin, auth.RoleClinician, auth.RolePatient, auth.RoleSystem}
 )
 
 // Routes lists every route the API serves, with who may use it (for the
@@ -52,7 +55,7 @@ func Routes(d Deps) []Route { return routes(d) }
 
 // routes builds the handler groups from d and declares the table.
 func routes(d Deps) []Route {
-	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions}, gate: d.Gate, log: d.Log,
+	ac := access{authn: authn{signer: d.Signer, sessions: d.Sessions, smart: d.SMART, userScopes: d.SSO != nil && d.SSO.UserScopes()}, gate: d.Gate, log: d.Log,
 		door: frontDoor{refusals: d.Refusals, anonymous: d.AnonymousLimit, signIn: d.SignInLimit}}
 	dev := devicesAPI{access: ac, reg: d.Devices, chart: d.Chart, limits: d.DeviceLimits, disconnect: d.Disconnect, log: d.Log}
 	if dev.limits == (devices.Config{}) {
@@ -66,8 +69,14 @@ func routes(d Deps) []Route {
 	vi := visitsAPI{access: ac, visits: d.Visits, chart: d.Chart, encounters: d.Encounters, sfu: d.SFU, recorder: d.Recorder,
 		watcher: d.Watcher, sessions: ss, joinTTL: d.JoinLinkTTL, joinMaxAge: d.JoinLinkMaxAge, log: d.Log}
 	ss.mayRevokeLink = vi.mayRevokeLink
+	sm := smartAPI{access: ac, srv: d.SMART, baseURL: d.BaseURL}
+	so := ssoAPI{access: ac, rp: d.SSO, sessions: d.Sessions, chart: d.Chart, secure: d.Secure, log: d.Log}
+	ss.sso = d.SSO
 	fh := fhirAPI{access: ac, pages: d.Pages, chart: d.Chart, devices: d.Devices, store: d.Store, encounters: d.Encounters, baseURL: d.BaseURL}
 	fc := &capabilityAPI{baseURL: d.BaseURL, started: time.Now()}
+	if d.SMART != nil {
+		fc.tokenURL = d.SMART.TokenURL
+	}
 	oa := &openAPIDoc{baseURL: d.BaseURL}
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
@@ -132,6 +141,11 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/session", Access: Public, handler: ac.signInLimited("POST /api/v1/session", http.HandlerFunc(ss.signIn))},
 		{Pattern: "GET /api/v1/session", Roles: anyone, handler: http.HandlerFunc(ss.whoAmI)},
 		{Pattern: "DELETE /api/v1/session", Access: Public, handler: http.HandlerFunc(ss.signOut)},
+		// Single sign-on (OpenID Connect): the provider for the sign-in
+		// page, the redirect to it, and its redirect back.
+		{Pattern: "GET /api/v1/sso", Access: Public, handler: http.HandlerFunc(so.info)},
+		{Pattern: "GET /auth/oidc/login", Access: Public, handler: ac.signInLimited("GET /auth/oidc/login", http.HandlerFunc(so.login))},
+		{Pattern: "GET /auth/oidc/callback", Access: Public, handler: ac.signInLimited(actionSSO, http.HandlerFunc(so.callback))},
 		{Pattern: "POST /api/v1/session/activity", Roles: anyone, handler: http.HandlerFunc(ss.activity)},
 		{Pattern: "POST /api/v1/session/password", Roles: anyone, handler: http.HandlerFunc(ss.setOwnPassword)},
 		{Pattern: "GET /api/v1/users", Roles: admin, handler: http.HandlerFunc(ss.listUsers)},
@@ -153,14 +167,14 @@ func routes(d Deps) []Route {
 		{Pattern: "GET /fhir/r4/metadata", Access: Public, handler: http.HandlerFunc(fc.metadata)},
 		{Pattern: "GET /fhir/r4/Patient/{id}", Access: Patient, handler: http.HandlerFunc(fh.patient)},
 		{Pattern: "GET /fhir/r4/Patient/{id}/$everything", Access: Patient, handler: http.HandlerFunc(fh.everything)},
-		{Pattern: "GET /fhir/r4/Device", Roles: anyone, handler: http.HandlerFunc(fh.deviceSearch)},
-		{Pattern: "GET /fhir/r4/Device/{device}", Roles: anyone, handler: http.HandlerFunc(fh.device)},
-		{Pattern: "GET /fhir/r4/Observation", Roles: anyone, handler: http.HandlerFunc(fh.observationSearch)},
-		{Pattern: "GET /fhir/r4/Observation/{obs}", Roles: anyone, handler: http.HandlerFunc(fh.observation)},
-		{Pattern: "GET /fhir/r4/Encounter", Roles: anyone, handler: http.HandlerFunc(fh.encounterSearch)},
-		{Pattern: "GET /fhir/r4/Encounter/{enc}", Roles: anyone, handler: http.HandlerFunc(fh.encounter)},
-		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history", Roles: anyone, handler: http.HandlerFunc(fh.encounterHistory)},
-		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history/{vid}", Roles: anyone, handler: http.HandlerFunc(fh.encounterVersion)},
+		{Pattern: "GET /fhir/r4/Device", Roles: fhirReaders, handler: http.HandlerFunc(fh.deviceSearch)},
+		{Pattern: "GET /fhir/r4/Device/{device}", Roles: fhirReaders, handler: http.HandlerFunc(fh.device)},
+		{Pattern: "GET /fhir/r4/Observation", Roles: fhirReaders, handler: http.HandlerFunc(fh.observationSearch)},
+		{Pattern: "GET /fhir/r4/Observation/{obs}", Roles: fhirReaders, handler: http.HandlerFunc(fh.observation)},
+		{Pattern: "GET /fhir/r4/Encounter", Roles: fhirReaders, handler: http.HandlerFunc(fh.encounterSearch)},
+		{Pattern: "GET /fhir/r4/Encounter/{enc}", Roles: fhirReaders, handler: http.HandlerFunc(fh.encounter)},
+		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history", Roles: fhirReaders, handler: http.HandlerFunc(fh.encounterHistory)},
+		{Pattern: "GET /fhir/r4/Encounter/{enc}/_history/{vid}", Roles: fhirReaders, handler: http.HandlerFunc(fh.encounterVersion)},
 		// The remote monitoring program: enrolment and time are the
 		// patient's (clinicians record, the handler checks); the report
 		// decides each patient's line with the policy and audits each.
@@ -170,6 +184,15 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/patients/{id}/time-entries", Access: Patient, handler: http.HandlerFunc(rp.recordTime)},
 		{Pattern: "GET /api/v1/patients/{id}/time-entries", Access: Patient, handler: http.HandlerFunc(rp.timeEntries)},
 		{Pattern: "GET /api/v1/reports/rpm", Roles: staff, handler: http.HandlerFunc(rp.report)},
+		// SMART Backend Services: discovery, the token endpoint (the
+		// client's signed assertion, checked and audited by the handler),
+		// and the registry of clients.
+		{Pattern: "GET /.well-known/smart-configuration", Access: Public, handler: http.HandlerFunc(sm.configuration)},
+		{Pattern: "GET /fhir/r4/.well-known/smart-configuration", Access: Public, handler: http.HandlerFunc(sm.configuration)},
+		{Pattern: "POST /oauth2/token", Access: Self, handler: ac.signInLimited(actionToken, http.HandlerFunc(sm.token))},
+		{Pattern: "GET /api/v1/fhir-clients", Roles: admin, handler: http.HandlerFunc(sm.listClients)},
+		{Pattern: "POST /api/v1/fhir-clients", Roles: admin, handler: http.HandlerFunc(sm.addClient)},
+		{Pattern: "POST /api/v1/fhir-clients/{client}/revoke", Roles: admin, handler: http.HandlerFunc(sm.revokeClient)},
 		// The browser UI: static files, no patient data.
 		{Pattern: "GET /", Access: Public, handler: web.Handler()},
 		// The live socket authenticates itself (header or access_token) and
@@ -189,6 +212,9 @@ func routes(d Deps) []Route {
 			r.handler = ac.roles(r.Roles, r.handler)
 		default:
 			panic("httpapi: route " + r.Pattern + " declares no access")
+		}
+		if needs, ok := fhirNeeds[r.Pattern]; ok {
+			r.handler = ac.scoped(r.Pattern, needs, r.handler)
 		}
 		r.handler = validIDs(r.Pattern, r.handler) // before anything else
 		if strings.HasPrefix(r.Pattern, "GET "+fhirPrefix) {

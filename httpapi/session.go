@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/auth/sso"
 )
 
 // sessionAPI signs people in and out of the browser UI, manages their
@@ -23,6 +24,9 @@ type sessionAPI struct {
 	baseURL  func() string
 	secure   bool
 	log      zerolog.Logger
+	// sso, when single sign-on is configured, gives the provider's logout
+	// URL for a session it opened.
+	sso *sso.RP
 	// mayRevokeLink decides (and audits) whether c may revoke another's
 	// link (a clinician of the visit, its join link).
 	mayRevokeLink func(r *http.Request, c, link auth.Claims) (bool, error)
@@ -139,7 +143,9 @@ func (a sessionAPI) whoAmI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.info(c))
 }
 
-// signOut ends the browser session and closes its sockets.
+// signOut ends the browser session, closes its sockets and audits it.
+// A session opened by single sign-on answers the provider's logout URL
+// (RP-initiated logout) when the provider has one, for the page to go to.
 func (a sessionAPI) signOut(w http.ResponseWriter, r *http.Request) {
 	a.setCookie(w, "", -1)
 	ck, err := r.Cookie(sessionCookie)
@@ -147,10 +153,31 @@ func (a sessionAPI) signOut(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if jti, err := a.sessions.End(r.Context(), ck.Value); err == nil {
-		a.watcher.End(jti, "signed out")
+	c, cerr := a.sessions.Check(r.Context(), ck.Value, false)
+	jti, via, err := a.sessions.EndVia(r.Context(), ck.Value)
+	if err != nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	a.watcher.End(jti, "signed out")
+	if cerr == nil {
+		if err := a.gate.Allowed(r.Context(), c, "", request(r, "DELETE /api/v1/session")); err != nil {
+			a.log.Error().Err(err).Msg("audit of a sign-out failed")
+		}
+	}
+	if via == "oidc" && a.sso != nil {
+		if u := a.sso.LogoutURL(); u != "" {
+			writeJSON(w, http.StatusOK, SignOut{LogoutURL: u})
+			return
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// SignOut is the answer to a sign-out of a single sign-on session: the
+// provider's logout page, for the browser to go to.
+type SignOut struct {
+	LogoutURL string `json:"logout_url"`
 }
 
 // activity keeps a session alive while its user works on one page.

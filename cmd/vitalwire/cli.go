@@ -43,6 +43,8 @@ Usage:
   vitalwire token revoke TOKEN                      refuse a token from now on
   vitalwire signin-link --sub ID --role ROLE [--ttl 15m]   a one-time link to the browser UI
   vitalwire user set USERNAME --sub ID --role ROLE < FILE  set a browser password (read from stdin)
+  vitalwire fhir-client add ID --name N --jwks FILE --scopes S --care-teams T | list | revoke ID
+                                                    systems reading the FHIR API (SMART Backend Services)
   vitalwire audit verify | export [--from T] [--to T] [--patient P]
   vitalwire report rpm --month YYYY-MM [--care-team ID] [--csv | --json]   the monitoring program's billing report
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "bootstrap-admin":
 		err = bootstrapAdminCmd(ctx, args[1:], stdout, stderr)
+	case "fhir-client", "fhir-clients":
+		err = fhirClientCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0
@@ -214,7 +218,7 @@ func (f *configFlags) load() (app.Config, error) {
 // holdsSecrets says whether the configuration carries a password, token
 // or webhook secret (from its file or the environment).
 func holdsSecrets(cfg app.Config) bool {
-	if cfg.MQTT.Password != "" || cfg.Store.Influx.Token != "" {
+	if cfg.MQTT.Password != "" || cfg.Store.Influx.Token != "" || cfg.Auth.OIDC.ClientSecret != "" {
 		return true
 	}
 	for _, h := range cfg.Alerts.Webhooks {

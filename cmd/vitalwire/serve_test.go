@@ -54,13 +54,16 @@ func writeConfig(t *testing.T, content string) string {
 // A configuration file that holds a secret and that others can read is
 // said at start (the service still starts: the file is the operator's).
 func TestAConfigurationFileOthersCanReadThatHoldsSecretsIsWarnedAbout(t *testing.T) {
+	const webhook = "alerts:\n  webhooks:\n    - {url: \"http://127.0.0.1:9/hook\", secret: \"a-webhook-secret-of-24ch\"}\n"
+	const oidc = "auth:\n  oidc: {issuer: \"https://idp.hospital.example\", client_id: vw, client_secret: \"a-webhook-secret-of-24ch\", roles_claim: roles, clinician_roles: [c]}\n"
 	for _, tc := range []struct {
-		name  string
-		mode  os.FileMode
-		warns bool
-	}{{"0644", 0o644, true}, {"0600", 0o600, false}} {
+		name   string
+		config string
+		mode   os.FileMode
+		warns  bool
+	}{{"0644", webhook, 0o644, true}, {"0600", webhook, 0o600, false}, {"0644 with an OIDC client secret", oidc, 0o644, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeConfig(t, "alerts:\n  webhooks:\n    - {url: \"http://127.0.0.1:9/hook\", secret: \"a-webhook-secret-of-24ch\"}\n")
+			path := writeConfig(t, tc.config)
 			require.NoError(t, os.Chmod(path, tc.mode))
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()

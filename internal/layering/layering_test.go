@@ -18,7 +18,7 @@ const module = "github.com/vitalwire/vitalwire/"
 // packages of ours each package may import (a prefix ending in "/" allows
 // a folder). Packages not listed may import anything.
 var mayImport = map[string][]string{
-	"httpapi":            {"alerts", "telehealth", "chart", "devices", "auth", "live", "fhir", "vitals", "vitals/news2", "web", "measures", "rpm"},
+	"httpapi":            {"alerts", "telehealth", "chart", "devices", "auth", "auth/sso", "auth/smart", "live", "fhir", "vitals", "vitals/news2", "web", "measures", "rpm"},
 	"measures":           {},
 	"rpm":                {"chart", "telehealth", "vitals", "internal/sqldb"},
 	"alerts":             {"vitals", "vitals/news2"},

@@ -184,7 +184,14 @@ function signedOut(message) {
 }
 
 async function signOut(message) {
-  try { await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin' }); } catch (e) { /* offline */ }
+  try {
+    const r = await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin' });
+    // A single sign-on session also ends at the identity provider.
+    if (r.status === 200 && !message) {
+      const out = await r.json();
+      if (out.logout_url) { location.assign(out.logout_url); return; }
+    }
+  } catch (e) { /* offline */ }
   signedOut(message || 'You are signed out.');
 }
 
@@ -306,7 +313,30 @@ async function signInPage(main, params) {
     }
     return;
   }
-  renderSignInForm(main, '');
+  const ssoErrors = {
+    'not-allowed': 'Your account at the identity provider is not allowed to use Vitalwire. Ask your administrator.',
+    provider: 'The identity provider did not complete the sign-in. Try again.',
+    failed: 'The single sign-on could not be completed. Try again.',
+  };
+  const ssoError = params.get('sso_error');
+  if (ssoError) history.replaceState(null, '', location.pathname + '#/signin');
+  renderSignInForm(main, ssoErrors[ssoError] || (ssoError ? ssoErrors.failed : ''));
+}
+
+// ssoButton adds "Sign in with <provider>" above the form when single
+// sign-on is configured.
+async function ssoButton(main) {
+  let sso;
+  try {
+    const r = await fetch('/api/v1/sso', { credentials: 'same-origin' });
+    if (r.status !== 200) return; // 204: no single sign-on here
+    sso = await r.json();
+  } catch (e) { return; }
+  const form = main.querySelector('form');
+  if (!form || main.querySelector('#sso')) return;
+  form.before(h('div', { class: 'panel', id: 'sso' },
+    h('a', { class: 'button primary', href: sso.login_url }, 'Sign in with ' + sso.name),
+    h('p', {}, 'Or sign in with a Vitalwire username and password:')));
 }
 
 function renderSignInForm(main, error) {
@@ -328,6 +358,7 @@ function renderSignInForm(main, error) {
   h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Sign in')), err,
   h('p', {}, 'Or open the one-time sign-in link your administrator gave you.'));
   main.replaceChildren(h('h1', {}, 'Sign in to Vitalwire'), form);
+  ssoButton(main);
 }
 
 // setPasswordPage: a session opened with a link or a password an
