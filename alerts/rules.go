@@ -85,6 +85,28 @@ type Rule struct {
 	// engine's smoothing: for devices whose single readings are trusted
 	// (a lab-grade meter), and for latency probes.
 	Raw bool `yaml:"raw"`
+	// Group names the problem the rule's alerts belong to (see Problem):
+	// a patient's open alerts of one problem make one notification.
+	Group string `yaml:"group"`
+}
+
+// Problem is the group of a rule's alerts: its Group when the file names
+// one; else one deterioration for NEWS2 and every rule on a NEWS2
+// parameter (a septic patient's heart rate, respiratory rate and NEWS2
+// alerts are one problem for the care team), glucose for glucose, weight
+// for weight, and a silent vital (no_data) on its own.
+func (r *Rule) Problem() string {
+	switch {
+	case r.Group != "":
+		return r.Group
+	case r.Kind == KindNoData:
+		return "no_data:" + string(r.Vital)
+	case r.Kind == KindNEWS2 || isNEWS2Parameter(r.Vital):
+		return "deterioration"
+	case r.Vital != "":
+		return string(r.Vital)
+	}
+	return r.ID
 }
 
 // RuleSet is a rules file.
@@ -203,6 +225,9 @@ func ParseRules(b []byte) (*RuleSet, error) {
 			}
 		default:
 			bad("kind", "one of threshold, news2, rate, no_data")
+		}
+		if len(r.Group) > 64 {
+			bad("group", "at most 64 characters")
 		}
 		if r.For < 0 || r.ClearFor < 0 {
 			bad("for/clear_for", "must not be negative")

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -85,22 +86,63 @@ func (s *Service) SetContacts(f func(ctx context.Context, patient string) ([]str
 // SetWebhooks makes the service deliver every alert change to webhooks.
 func (s *Service) SetWebhooks(w *Webhooks) { s.hooks = w }
 
-// changed tells the live view and the webhooks.
+// changed tells the live view of one alert's change (event, such as
+// "alert.firing"); the webhooks hear of its problem (problemChanged).
 func (s *Service) changed(event string, a Alert) {
+	s.log.Debug().Int64("alert", a.ID).Int64("group", a.Group).Str("event", event).Msg("alert changed")
 	s.track(a)
 	if s.notify != nil {
 		s.notify.AlertChanged(a)
 	}
-	if s.hooks != nil {
-		if err := s.hooks.Enqueue(context.Background(), event, a); err != nil {
-			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
-		}
+}
+
+// ProblemNotifier, when the Notifier also is one, hears of every change of
+// a problem (a group of alerts that is one notification).
+type ProblemNotifier interface {
+	ProblemChanged(p Problem)
+}
+
+// problemChanged tells the live view of a problem's change, and the
+// webhooks once per problem: when it opens, again only when a more severe
+// alert joins it (a new lead), and when its last alert is resolved. The
+// deliveries are keyed by the lead alert, so a repeat changes nothing.
+func (s *Service) problemChanged(ctx context.Context, group int64) {
+	p, err := s.store.Problem(ctx, group)
+	if err != nil {
+		s.log.Error().Err(err).Int64("group", group).Msg("alert group unreadable")
+		return
 	}
+	if pn, ok := s.notify.(ProblemNotifier); ok {
+		pn.ProblemChanged(p)
+	}
+	if s.hooks == nil {
+		return
+	}
+	event := ""
+	switch p.State {
+	case Firing:
+		event = "alert.firing"
+	case Acknowledged:
+		event = "alert.acknowledged"
+	case Resolved:
+		event = "alert.resolved"
+	}
+	if err := s.hooks.EnqueuePayload(ctx, WebhookPayload{Event: event, Alert: p.Lead, Problem: &p}); err != nil {
+		s.log.Error().Err(err).Int64("alert", p.Lead.ID).Msg("webhook enqueue failed")
+	}
+}
+
+// addGroup adds g to gs once.
+func addGroup(gs []int64, g int64) []int64 {
+	if slices.Contains(gs, g) {
+		return gs
+	}
+	return append(gs, g)
 }
 
 // escalated pages the escalation contacts of the patient's care teams:
 // on the live view and in the webhook delivery.
-func (s *Service) escalated(ctx context.Context, a Alert) {
+func (s *Service) escalated(ctx context.Context, a Alert, p *Problem) {
 	var contacts []string
 	if s.contacts != nil {
 		var err error
@@ -110,15 +152,11 @@ func (s *Service) escalated(ctx context.Context, a Alert) {
 	}
 	s.log.Warn().Int64("alert", a.ID).Str("rule", a.Rule).Str("severity", a.Severity).Int("contacts", len(contacts)).
 		Msg("alert escalated: not acknowledged in time")
-	s.track(a)
-	if s.notify != nil {
-		s.notify.AlertChanged(a)
-		if en, ok := s.notify.(EscalationNotifier); ok {
-			en.Escalated(a, contacts)
-		}
+	if en, ok := s.notify.(EscalationNotifier); ok {
+		en.Escalated(a, contacts)
 	}
 	if s.hooks != nil {
-		if err := s.hooks.EnqueuePayload(ctx, WebhookPayload{Event: "alert.escalated", Alert: a, Contacts: contacts}); err != nil {
+		if err := s.hooks.EnqueuePayload(ctx, WebhookPayload{Event: "alert.escalated", Alert: a, Contacts: contacts, Problem: p}); err != nil {
 			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
 		}
 	}
@@ -127,10 +165,18 @@ func (s *Service) escalated(ctx context.Context, a Alert) {
 // Readings implements the ingester's Sink.
 func (s *Service) Readings(batch []vitals.Reading) {
 	now := s.now()
+	var groups []int64
 	for _, r := range batch {
 		for _, tr := range s.engine.Observe(r, now) {
-			s.apply(tr)
+			if a, ok := s.apply(tr); ok {
+				groups = addGroup(groups, a.Group)
+			}
 		}
+	}
+	// One notification per problem and batch: a septic patient's alerts
+	// that one upload completes go out once, led by the most severe.
+	for _, g := range groups {
+		s.problemChanged(context.Background(), g)
 	}
 	sn, ok := s.notify.(ScoreNotifier)
 	if !ok {
@@ -158,14 +204,15 @@ func (s *Service) Readings(batch []vitals.Reading) {
 // Score is a patient's current NEWS2 (ok false: no readings yet).
 func (s *Service) Score(patient string) (news2.Score, bool) { return s.engine.Score(patient, s.now()) }
 
-func (s *Service) apply(tr Transition) {
+// apply stores a transition; ok reports a changed alert.
+func (s *Service) apply(tr Transition) (Alert, bool) {
 	ctx := context.Background()
 	var a Alert
 	var changed bool
 	var err error
 	if tr.Firing && s.store.Snoozed(ctx, tr.Patient, tr.Rule.ID, tr.At) {
 		s.log.Info().Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert snoozed")
-		return
+		return Alert{}, false
 	}
 	if tr.Firing {
 		a, changed, err = s.store.Fire(ctx, tr)
@@ -181,30 +228,69 @@ func (s *Service) apply(tr Transition) {
 	}
 	if err != nil {
 		s.log.Error().Err(err).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert store failed")
-		return
+		return Alert{}, false
 	}
 	if changed {
 		s.changed("alert."+a.State, a)
 	}
+	return a, changed
 }
 
-// Ack acknowledges an alert for a clinician.
+// Ack acknowledges an alert for a clinician, and with it the other
+// unacknowledged alerts of its problem: the clinician answered one
+// notification.
 func (s *Service) Ack(ctx context.Context, id int64, by string) (Alert, error) {
 	a, err := s.store.Ack(ctx, id, by, s.now())
-	if err == nil {
-		s.toAck.Observe(a.AckedAt.Sub(a.FiredAt).Seconds())
-		s.changed("alert.acknowledged", a)
+	if err != nil {
+		return a, err
 	}
-	return a, err
+	s.toAck.Observe(a.AckedAt.Sub(a.FiredAt).Seconds())
+	s.changed("alert."+a.State, a)
+	s.eachOtherOpen(ctx, a, func(o Alert) (Alert, error) {
+		if o.State != Firing {
+			return o, ErrState
+		}
+		return s.store.Ack(ctx, o.ID, by, s.now())
+	})
+	s.problemChanged(ctx, a.Group)
+	return a, nil
 }
 
-// Resolve closes an alert by hand.
+// Resolve closes an alert by hand, and the other open alerts of its
+// problem with the same reason.
 func (s *Service) Resolve(ctx context.Context, id int64, by, reason string) (Alert, error) {
 	a, err := s.store.Resolve(ctx, id, by, reason, s.now())
-	if err == nil {
-		s.changed("alert.resolved", a)
+	if err != nil {
+		return a, err
 	}
-	return a, err
+	s.changed("alert."+a.State, a)
+	s.eachOtherOpen(ctx, a, func(o Alert) (Alert, error) { return s.store.Resolve(ctx, o.ID, by, reason, s.now()) })
+	s.problemChanged(ctx, a.Group)
+	return a, nil
+}
+
+// eachOtherOpen applies f to the other open alerts of a's problem and
+// tells the live view of each change (ErrState: nothing to change).
+func (s *Service) eachOtherOpen(ctx context.Context, a Alert, f func(Alert) (Alert, error)) {
+	p, err := s.store.Problem(ctx, a.Group)
+	if err != nil {
+		s.log.Error().Err(err).Int64("group", a.Group).Msg("alert group unreadable")
+		return
+	}
+	for _, o := range p.Alerts {
+		if o.ID == a.ID || o.State == Resolved {
+			continue
+		}
+		o, err := f(o)
+		if errors.Is(err, ErrState) {
+			continue
+		}
+		if err != nil {
+			s.log.Error().Err(err).Int64("alert", o.ID).Msg("alert change failed")
+			continue
+		}
+		s.changed("alert."+o.State, o)
+	}
 }
 
 // Warm marks the open alerts as firing in the engine, so that a restart
@@ -249,8 +335,14 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			var groups []int64
 			for _, tr := range s.engine.Tick(s.now()) {
-				s.apply(tr)
+				if a, ok := s.apply(tr); ok {
+					groups = addGroup(groups, a.Group)
+				}
+			}
+			for _, g := range groups {
+				s.problemChanged(ctx, g)
 			}
 			if s.escalateAfter > 0 {
 				now := s.now()
@@ -258,8 +350,24 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 				if err != nil {
 					s.log.Error().Err(err).Msg("escalation failed")
 				}
+				// One page per problem: its lead, with the others inside.
+				var paged []int64
 				for _, a := range up {
-					s.escalated(ctx, a)
+					s.changed("alert.escalated", a)
+					if slices.Contains(paged, a.Group) {
+						continue
+					}
+					paged = append(paged, a.Group)
+					p, err := s.store.Problem(ctx, a.Group)
+					if err != nil {
+						s.log.Error().Err(err).Int64("group", a.Group).Msg("alert group unreadable")
+						s.escalated(ctx, a, nil)
+						continue
+					}
+					s.escalated(ctx, p.Lead, &p)
+					if pn, ok := s.notify.(ProblemNotifier); ok {
+						pn.ProblemChanged(p)
+					}
 				}
 			}
 		}

@@ -32,6 +32,12 @@ type Alert struct {
 	ResolvedAt    time.Time `json:"resolved_at,omitzero"`
 	ResolveReason string    `json:"resolve_reason,omitempty"`
 	EscalatedAt   time.Time `json:"escalated_at,omitzero"`
+	// Group is the problem the alert belongs to (the id of the problem's
+	// first alert): a patient's open alerts of one problem are one
+	// notification (see Problem).
+	Group int64 `json:"group"`
+	// Missing names the NEWS2 parameters a partial score lacked at firing.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Errors of the store.
@@ -52,16 +58,20 @@ type Store struct {
 // NewStore returns a store on the records database.
 func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
-const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at`
+const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at, coalesce(group_id, id), missing`
 
 func scanAlert(row interface{ Scan(...any) error }) (Alert, error) {
 	var a Alert
 	var fired int64
 	var acked, resolved, escalated sql.NullInt64
+	var missing string
 	err := row.Scan(&a.ID, &a.Rule, &a.Patient, &a.Severity, &a.State, &fired, &a.Value, &a.Partial, &a.AckedBy, &acked,
-		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated)
+		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated, &a.Group, &missing)
 	if err != nil {
 		return a, err
+	}
+	if missing != "" {
+		a.Missing = strings.Split(missing, ",")
 	}
 	a.FiredAt = time.Unix(0, fired).UTC()
 	if acked.Valid {
@@ -96,12 +106,15 @@ func (s *Store) Fire(ctx context.Context, tr Transition) (Alert, bool, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial) VALUES (?,?,?,?,?,?,?)`,
-		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial)
+	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial, missing) VALUES (?,?,?,?,?,?,?,?)`,
+		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial, strings.Join(tr.Missing, ","))
 	if err != nil {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
 	id, _ := res.LastInsertId()
+	if err := joinGroup(ctx, tx, id, tr); err != nil {
+		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
+	}
 	if err := s.event(ctx, tx, id, tr.At, Firing, "system", ""); err != nil {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
@@ -178,6 +191,11 @@ func (s *Store) change(ctx context.Context, id int64, at time.Time, kind, by, de
 	}
 	if err := s.event(ctx, tx, id, at, kind, by, detail); err != nil {
 		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
+	}
+	if kind == Resolved {
+		if err := closeGroupIfDone(ctx, tx, id, at); err != nil {
+			return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
@@ -274,6 +292,9 @@ func (s *Store) Escalate(ctx context.Context, cutoff, now time.Time) ([]Alert, e
 		if err == nil {
 			if n, _ := res.RowsAffected(); n == 1 {
 				err = s.event(ctx, tx, d.id, now, "escalated", "system", d.sev+" -> "+sev)
+				if err == nil {
+					err = raiseGroup(ctx, tx, d.id, sev)
+				}
 			}
 		}
 		if err != nil {
