@@ -61,6 +61,8 @@ type Transition struct {
 	// Missing names the NEWS2 parameters missing from a partial score
 	// (news2.Score.Missing).
 	Missing []string
+	// Explain says why a baseline rule fired.
+	Explain *Explanation
 }
 
 func (t Transition) String() string {

@@ -170,7 +170,7 @@ type scanFunc func(dst ...any) error
 func (f scanFunc) Scan(dst ...any) error { return f(dst...) }
 
 // alertColsOfA are alertCols of the alerts table named a.
-const alertColsOfA = `a.id, a.rule, a.patient, a.severity, a.state, a.fired_at, a.value, a.partial, a.acked_by, a.acked_at, a.resolved_by, a.resolved_at, a.resolve_reason, a.escalated_at, coalesce(a.group_id, a.id), a.missing`
+const alertColsOfA = `a.id, a.rule, a.patient, a.severity, a.state, a.fired_at, a.value, a.partial, a.acked_by, a.acked_at, a.resolved_by, a.resolved_at, a.resolve_reason, a.escalated_at, coalesce(a.group_id, a.id), a.missing, a.explanation`
 
 // finish orders a problem's alerts (the lead first, then the most severe
 // and earliest) and derives its state.

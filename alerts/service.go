@@ -55,11 +55,13 @@ type Service struct {
 	open   map[string]map[int64]Alert
 	// snooze bounds a snooze's length (SetSnoozeLimits).
 	snooze SnoozeLimits
+	// baselines are the patients' own daily values (baseline rules).
+	baselines *Baselines
 }
 
 // NewService wires the parts; reg may be nil.
 func NewService(engine *Engine, store *Store, notify Notifier, log zerolog.Logger, reg prometheus.Registerer) *Service {
-	s := &Service{engine: engine, store: store, notify: notify, log: log.With().Str("component", "alerts").Logger(), now: time.Now,
+	s := &Service{engine: engine, store: store, notify: notify, log: log.With().Str("component", "alerts").Logger(), now: time.Now, baselines: NewBaselines(),
 		fired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitalwire_alerts_fired_total",
 			Help: "Alerts opened, by rule and severity."}, []string{"rule", "severity"}),
 		toAck: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vitalwire_alert_time_to_ack_seconds",
@@ -166,8 +168,14 @@ func (s *Service) escalated(ctx context.Context, a Alert, p *Problem) {
 func (s *Service) Readings(batch []vitals.Reading) {
 	now := s.now()
 	var groups []int64
+	set := s.engine.Rules()
 	for _, r := range batch {
 		for _, tr := range s.engine.Observe(r, now) {
+			if a, ok := s.apply(tr); ok {
+				groups = addGroup(groups, a.Group)
+			}
+		}
+		for _, tr := range s.baselines.Observe(r, set) {
 			if a, ok := s.apply(tr); ok {
 				groups = addGroup(groups, a.Group)
 			}
@@ -294,8 +302,9 @@ func (s *Service) eachOtherOpen(ctx context.Context, a Alert, f func(Alert) (Ale
 }
 
 // Warm marks the open alerts as firing in the engine, so that a restart
-// does not fire them again, then replays recent readings (the last 15
-// minutes) so that a running "for 2 min" is not lost.
+// does not fire them again, rebuilds the personal baselines, then replays
+// recent readings (the last 15 minutes) so that a running "for 2 min" is
+// not lost.
 func (s *Service) Warm(ctx context.Context, readings vitals.Store, patients []string) error {
 	open, err := s.store.Open(ctx)
 	if err != nil {
@@ -303,10 +312,20 @@ func (s *Service) Warm(ctx context.Context, readings vitals.Store, patients []st
 	}
 	for _, a := range open {
 		s.engine.MarkFiring(a.Patient, a.Rule)
+		if r, ok := s.rule(a.Rule, KindBaseline); ok {
+			s.baselines.MarkFiring(a.Patient, r.ID)
+		}
 		s.track(a)
 	}
 	now := s.now()
+	set := s.engine.Rules()
 	for _, p := range patients {
+		// Each patient's daily values of the last four weeks, from the
+		// store's 5-minute means: one query per baseline rule.
+		// The last 15 minutes come with the replay below.
+		if err := s.baselines.Rebuild(ctx, readings, p, set, now.Add(-15*time.Minute)); err != nil {
+			return err
+		}
 		var all []vitals.Reading
 		for _, typ := range vitals.Types() {
 			rs, err := readings.Range(ctx, vitals.Query{Patient: p, Type: typ, From: now.Add(-15 * time.Minute), To: now.Add(time.Minute)})

@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,6 +39,9 @@ type Alert struct {
 	Group int64 `json:"group"`
 	// Missing names the NEWS2 parameters a partial score lacked at firing.
 	Missing []string `json:"missing,omitempty"`
+	// Baseline explains a baseline rule's alert: the patient's own
+	// baseline, the recent value, the deviation and the days judged.
+	Baseline *Explanation `json:"baseline,omitempty"`
 }
 
 // Errors of the store.
@@ -58,17 +62,23 @@ type Store struct {
 // NewStore returns a store on the records database.
 func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
-const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at, coalesce(group_id, id), missing`
+const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at, coalesce(group_id, id), missing, explanation`
 
 func scanAlert(row interface{ Scan(...any) error }) (Alert, error) {
 	var a Alert
 	var fired int64
 	var acked, resolved, escalated sql.NullInt64
-	var missing string
+	var missing, explanation string
 	err := row.Scan(&a.ID, &a.Rule, &a.Patient, &a.Severity, &a.State, &fired, &a.Value, &a.Partial, &a.AckedBy, &acked,
-		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated, &a.Group, &missing)
+		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated, &a.Group, &missing, &explanation)
 	if err != nil {
 		return a, err
+	}
+	if explanation != "" {
+		var ex Explanation
+		if json.Unmarshal([]byte(explanation), &ex) == nil {
+			a.Baseline = &ex
+		}
 	}
 	if missing != "" {
 		a.Missing = strings.Split(missing, ",")
@@ -106,8 +116,13 @@ func (s *Store) Fire(ctx context.Context, tr Transition) (Alert, bool, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial, missing) VALUES (?,?,?,?,?,?,?,?)`,
-		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial, strings.Join(tr.Missing, ","))
+	explanation := ""
+	if tr.Explain != nil {
+		b, _ := json.Marshal(tr.Explain)
+		explanation = string(b)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial, missing, explanation) VALUES (?,?,?,?,?,?,?,?,?)`,
+		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial, strings.Join(tr.Missing, ","), explanation)
 	if err != nil {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}

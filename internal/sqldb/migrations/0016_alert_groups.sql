@@ -19,6 +19,9 @@ CREATE UNIQUE INDEX alert_groups_one_open ON alert_groups(patient, problem) WHER
 ALTER TABLE alerts ADD COLUMN group_id INTEGER;
 -- The NEWS2 parameters a partial score lacked at firing, comma-separated.
 ALTER TABLE alerts ADD COLUMN missing TEXT NOT NULL DEFAULT '';
+-- Why a baseline rule fired (JSON alerts.Explanation): the patient's
+-- baseline, the recent value, the deviation and the days judged.
+ALTER TABLE alerts ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
 CREATE INDEX alerts_group ON alerts(group_id);
 
 -- Alerts from before: each its own problem.
