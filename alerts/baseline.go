@@ -45,6 +45,7 @@ type Explanation struct {
 	To        time.Time `json:"to"`        // to the end of its last
 	Learnt    int       `json:"learnt"`    // days the baseline was learnt from
 	Hours     string    `json:"hours"`     // the hours of the day judged
+	Vital     string    `json:"vital"`     // the vital judged
 }
 
 type baselineErr struct{ field, msg string }
@@ -298,7 +299,7 @@ func (st *baselineState) judge(rule *Rule) (ex Explanation, breach, clear, ok bo
 	lastDev := recent[len(recent)-1].v - base
 	clear = (rule.Deviation > 0 && lastDev < rule.Deviation/2) || (rule.Deviation < 0 && lastDev > rule.Deviation/2)
 	rec := median(rv)
-	ex = Explanation{Baseline: round2(base), Recent: round2(rec), Deviation: round2(rec - base), Days: rule.Days, Learnt: len(before), Hours: rule.Hours}
+	ex = Explanation{Baseline: round2(base), Recent: round2(rec), Deviation: round2(rec - base), Days: rule.Days, Learnt: len(before), Hours: rule.Hours, Vital: string(rule.Vital)}
 	return ex, breach, clear, true
 }
 

@@ -800,8 +800,12 @@ function visitsOf(id, data) {
 function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width = 800) {
   const W = width, H = 180, L = 44, R = 8, T = 8, B = 22;
   const v = vital(type);
-  let lo = Math.min(...windows.map(w => w.min), ...rules.map(r => r.level));
-  let hi = Math.max(...windows.map(w => w.max), ...rules.map(r => r.level));
+  // Baseline alerts of this vital show the patient's own baseline and the
+  // days judged against it (alerts.Explanation).
+  const baselines = alerts.filter(a => a.baseline && a.baseline.vital === type && Date.parse(a.baseline.to) > from && Date.parse(a.baseline.from) < to);
+  const own = baselines.flatMap(a => [a.baseline.baseline, a.baseline.recent]);
+  let lo = Math.min(...windows.map(w => w.min), ...rules.map(r => r.level), ...own);
+  let hi = Math.max(...windows.map(w => w.max), ...rules.map(r => r.level), ...own);
   if (hi - lo < 1) { lo -= 1; hi += 1; }
   const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
   const x = t => L + (t - from) / (to - from) * (W - L - R);
@@ -817,11 +821,20 @@ function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width
     svg.append(s('line', { class: 'threshold', x1: L, x2: W - R, y1: y(r.level), y2: y(r.level) }),
       s('text', { class: 'threshold-label', x: W - R - 4, y: y(r.level) - 3, 'text-anchor': 'end' }, `${ruleText(r.id)} ${r.direction} ${r.level}`));
   }
+  for (const a of baselines) {
+    const b = a.baseline;
+    const x1 = Math.max(x(Date.parse(b.from)), L), x2 = Math.min(x(Date.parse(b.to)), W - R);
+    const yb = y(b.baseline), yr = y(b.recent);
+    svg.append(s('line', { class: 'baseline', x1: L, x2: W - R, y1: yb, y2: yb }),
+      s('rect', { class: 'baseline-band', x: x1, width: Math.max(x2 - x1, 1), y: Math.min(yb, yr), height: Math.max(Math.abs(yr - yb), 1) },
+        s('title', {}, `${ruleText(a.rule)}: ${fmt(type, b.recent)} against own baseline ${fmt(type, b.baseline)} over ${b.days} days`)),
+      s('text', { class: 'baseline-label', x: L + 4, y: yb - 3 }, `own baseline ${fmt(type, b.baseline)} ${v.symbol}; ${b.deviation > 0 ? '+' : ''}${fmt(type, b.deviation)} over ${b.days} days`));
+  }
   for (const a of alerts) {
     const t = Date.parse(a.fired_at);
     if (t < from || t > to) continue;
     const rule = rules.find(r => r.id === a.rule);
-    if (!rule && !a.rule.startsWith(type)) continue;
+    if (!rule && !a.rule.startsWith(type) && !(a.baseline && a.baseline.vital === type)) continue;
     const cx = x(t);
     svg.append(s('path', { class: 'marker', d: `M${cx - 5},${T + 10}L${cx + 5},${T + 10}L${cx},${T}Z` }, s('title', {}, `${ruleText(a.rule)} at ${timeText(t)}`)));
   }
