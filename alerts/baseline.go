@@ -70,7 +70,8 @@ func (r *Rule) checkBaseline() *baselineErr {
 	if r.LearnDays < 3 || r.LearnDays > baselineDays-r.Days {
 		return &baselineErr{"learn_days", fmt.Sprintf("3 to %d", baselineDays-r.Days)}
 	}
-	_, length, _ := parseHours(r.Hours)
+	from, length, _ := parseHours(r.Hours)
+	r.hoursFrom, r.hoursLen = from, length
 	if r.MinSlots == 0 {
 		r.MinSlots = 6 // half an hour of data
 		if length == 24 {
@@ -179,9 +180,9 @@ func (s *RuleSet) location() *time.Location {
 // add counts n readings of mean v at t (a reading, or a stored 5-minute
 // window at start); judge says whether a closed day may raise or clear.
 func (b *Baselines) add(patient string, rule *Rule, loc *time.Location, t time.Time, v float64, n int, judge bool) []Transition {
-	from, length, err := parseHours(rule.Hours)
-	if err != nil {
-		return nil
+	from, length := rule.hoursFrom, rule.hoursLen
+	if length == 0 {
+		return nil // not a checked baseline rule
 	}
 	st := b.state(patient, rule.ID)
 	day, start, end, in := place(t, loc, from, length)

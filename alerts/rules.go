@@ -97,6 +97,8 @@ type Rule struct {
 	Days      int     `yaml:"days"`
 	LearnDays int     `yaml:"learn_days"`
 	MinSlots  int     `yaml:"min_slots"`
+	// the parsed Hours: start and length in hours (checkBaseline)
+	hoursFrom, hoursLen int
 	// Group names the problem the rule's alerts belong to (see Problem):
 	// a patient's open alerts of one problem make one notification.
 	Group string `yaml:"group"`
