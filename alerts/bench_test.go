@@ -29,3 +29,27 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 }
+
+// BenchmarkBaselines runs the default baseline rules over 10,000
+// patients' overnight readings (02:00 onwards, inside their hours), one
+// reading per op, as BenchmarkEngine does for the engine.
+func BenchmarkBaselines(b *testing.B) {
+	set := DefaultRules()
+	bl := NewBaselines()
+	const patients = 10_000
+	ids := make([]string, patients)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("patient-%05d", i)
+	}
+	types := []vitals.Type{vitals.HeartRate, vitals.SpO2, vitals.RespiratoryRate, vitals.BodyTemperature, vitals.BloodPressure}
+	values := []float64{58, 96, 14, 36.6, 118}
+	t0 := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := i % 5
+		at := t0.Add(time.Duration(i/patients) * time.Second)
+		bl.Observe(vitals.Reading{Patient: ids[i%patients], Type: types[k], Time: at, Value: values[k]}, set)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+}

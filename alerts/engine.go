@@ -61,6 +61,8 @@ type Transition struct {
 	// Missing names the NEWS2 parameters missing from a partial score
 	// (news2.Score.Missing).
 	Missing []string
+	// Explain says why a baseline rule fired.
+	Explain *Explanation
 }
 
 func (t Transition) String() string {
@@ -416,6 +418,18 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			// that artifacts a median still holds do not complete it.
 			confirm := func() (time.Time, bool) { return p.news2RunStart(rt, info, rule.news2Breached, false) }
 			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Missing(), confirm); ok {
+				if tr.Firing {
+					// The alert shows the score at its firing as the
+					// RCP chart gives it from the readings then, not the
+					// smoothed score when the condition began.
+					// (A reading that scores less then, an artifact the
+					// median outvoted, leaves the smoothed score.)
+					at := p.news2AsRead(tr.At.UnixNano(), info)
+					if !rule.news2Breached(at) {
+						at = p.news2(tr.At, info)
+					}
+					tr.Value, tr.Partial, tr.Missing = float64(at.Total), at.Partial, at.Missing()
+				}
 				out = append(out, tr)
 			}
 		case KindNoData:
@@ -646,6 +660,29 @@ func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
 	ps := news2Base(info)
 	ps.RespiratoryRate, ps.SpO2, ps.Systolic = get(vitals.RespiratoryRate), get(vitals.SpO2), get(vitals.BloodPressure)
 	ps.Pulse, ps.Temperature = get(vitals.HeartRate), get(vitals.BodyTemperature)
+	return news2.Compute(ps)
+}
+
+// news2AsRead scores the patient at t from each parameter's latest
+// reading at or before t (within the NEWS2 window), as read: the score a
+// nurse charting those readings would get.
+func (p *patientState) news2AsRead(t int64, info PatientInfo) news2.Score {
+	var vals [len(news2Vitals)]float64
+	var ptrs [len(news2Vitals)]*float64
+	for k, typ := range news2Vitals {
+		ss := p.recent[vitalIndex(typ)]
+		for i := len(ss) - 1; i >= 0; i-- {
+			if ss[i].t <= t {
+				if t-ss[i].t <= int64(news2Window) {
+					vals[k] = ss[i].v
+					ptrs[k] = &vals[k]
+				}
+				break
+			}
+		}
+	}
+	ps := news2Base(info)
+	ps.RespiratoryRate, ps.SpO2, ps.Systolic, ps.Pulse, ps.Temperature = ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4]
 	return news2.Compute(ps)
 }
 

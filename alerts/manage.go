@@ -157,6 +157,13 @@ func (s *Service) List(ctx context.Context, patients []string, openOnly bool, li
 	return s.store.List(ctx, patients, openOnly, limit)
 }
 
+// Problems lists the problems of patients (one notification each, its
+// alerts inside), newest first (openOnly: with an open alert), at most
+// limit.
+func (s *Service) Problems(ctx context.Context, patients []string, openOnly bool, limit int) ([]Problem, error) {
+	return s.store.Problems(ctx, patients, openOnly, limit)
+}
+
 // Get reads one alert.
 func (s *Service) Get(ctx context.Context, id int64) (Alert, error) { return s.store.Get(ctx, id) }
 

@@ -119,8 +119,7 @@ func (s *Store) FiredBetween(ctx context.Context, patients []string, from, to ti
 	for _, p := range patients {
 		in[p] = true
 	}
-	cols := "a." + strings.ReplaceAll(alertCols, ", ", ", a.")
-	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+`, COALESCE(e.detail, '') FROM alerts a
+	rows, err := s.db.QueryContext(ctx, `SELECT `+alertColsOfA+`, COALESCE(e.detail, '') FROM alerts a
 		LEFT JOIN alert_events e ON e.alert_id = a.id AND e.kind = 'escalated'
 		WHERE a.fired_at >= ? AND a.fired_at < ? ORDER BY a.fired_at, a.id LIMIT ?`,
 		from.UnixNano(), to.UnixNano(), limit+1)

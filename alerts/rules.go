@@ -24,6 +24,7 @@ const (
 	KindNEWS2     = "news2"     // the NEWS2 aggregate at or above a score, or any single parameter scoring 3
 	KindRate      = "rate"      // a vital rising or falling by an amount within a window
 	KindNoData    = "no_data"   // no reading of a vital from a patient for a time
+	KindBaseline  = "baseline"  // a patient's daily value away from their own baseline for days
 )
 
 // Components of a blood pressure a threshold rule may judge.
@@ -85,6 +86,45 @@ type Rule struct {
 	// engine's smoothing: for devices whose single readings are trusted
 	// (a lab-grade meter), and for latency probes.
 	Raw bool `yaml:"raw"`
+	// Baseline (see baseline.go): Hours is the local window of the day
+	// judged ("0-6": midnight to 6 am; "22-6" wraps; "0-24" the whole
+	// day); Deviation how far the day's median must be from the patient's
+	// own baseline (negative: below it); Days how many days in a row;
+	// LearnDays how many days of data the baseline needs first; MinSlots
+	// how many 5-minute windows with data make a day count.
+	Hours     string  `yaml:"hours"`
+	Deviation float64 `yaml:"deviation"`
+	Days      int     `yaml:"days"`
+	LearnDays int     `yaml:"learn_days"`
+	MinSlots  int     `yaml:"min_slots"`
+	// the parsed Hours: start and length in hours (checkBaseline)
+	hoursFrom, hoursLen int
+	// Group names the problem the rule's alerts belong to (see Problem):
+	// a patient's open alerts of one problem make one notification.
+	Group string `yaml:"group"`
+}
+
+// Problem is the group of a rule's alerts: its Group when the file names
+// one; else one deterioration for NEWS2 and every rule on a NEWS2
+// parameter (a septic patient's heart rate, respiratory rate and NEWS2
+// alerts are one problem for the care team), glucose for glucose, weight
+// for weight (a baseline rule's too), a silent vital (no_data) on its own,
+// and a drift from a personal baseline of another vital on its own.
+func (r *Rule) Problem() string {
+	switch {
+	case r.Group != "":
+		return r.Group
+	case r.Kind == KindNoData:
+		return "no_data:" + string(r.Vital)
+	case r.Kind == KindBaseline && r.Vital != vitals.BodyWeight:
+		// a drift over days, not an acute deterioration
+		return "baseline:" + string(r.Vital)
+	case r.Kind == KindNEWS2 || isNEWS2Parameter(r.Vital):
+		return "deterioration"
+	case r.Vital != "":
+		return string(r.Vital)
+	}
+	return r.ID
 }
 
 // RuleSet is a rules file.
@@ -92,7 +132,11 @@ type RuleSet struct {
 	// Freshness: a reading older than this when it arrives is stored but
 	// raises no live alert (default 10 min).
 	Freshness time.Duration `yaml:"freshness"`
-	Rules     []Rule        `yaml:"rules"`
+	// Timezone (IANA) is where baseline rules' hours are read (default
+	// UTC): a program's patients' nights.
+	Timezone string `yaml:"timezone"`
+	Rules    []Rule `yaml:"rules"`
+	loc      *time.Location
 }
 
 //go:embed default_rules.yaml
@@ -129,6 +173,15 @@ func ParseRules(b []byte) (*RuleSet, error) {
 		rs.Freshness = 10 * time.Minute
 	}
 	var errs []error
+	rs.loc = time.UTC
+	if rs.Timezone != "" {
+		loc, err := time.LoadLocation(rs.Timezone)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("timezone: unknown zone %q", rs.Timezone))
+		} else {
+			rs.loc = loc
+		}
+	}
 	seen := map[string]bool{}
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
@@ -201,8 +254,16 @@ func ParseRules(b []byte) (*RuleSet, error) {
 			if r.After <= 0 {
 				bad("after", "required")
 			}
+		case KindBaseline:
+			needVital()
+			if err := r.checkBaseline(); err != nil {
+				bad(err.field, "%s", err.msg)
+			}
 		default:
-			bad("kind", "one of threshold, news2, rate, no_data")
+			bad("kind", "one of threshold, news2, rate, no_data, baseline")
+		}
+		if len(r.Group) > 64 {
+			bad("group", "at most 64 characters")
 		}
 		if r.For < 0 || r.ClearFor < 0 {
 			bad("for/clear_for", "must not be negative")

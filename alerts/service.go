@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -54,11 +55,13 @@ type Service struct {
 	open   map[string]map[int64]Alert
 	// snooze bounds a snooze's length (SetSnoozeLimits).
 	snooze SnoozeLimits
+	// baselines are the patients' own daily values (baseline rules).
+	baselines *Baselines
 }
 
 // NewService wires the parts; reg may be nil.
 func NewService(engine *Engine, store *Store, notify Notifier, log zerolog.Logger, reg prometheus.Registerer) *Service {
-	s := &Service{engine: engine, store: store, notify: notify, log: log.With().Str("component", "alerts").Logger(), now: time.Now,
+	s := &Service{engine: engine, store: store, notify: notify, log: log.With().Str("component", "alerts").Logger(), now: time.Now, baselines: NewBaselines(),
 		fired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitalwire_alerts_fired_total",
 			Help: "Alerts opened, by rule and severity."}, []string{"rule", "severity"}),
 		toAck: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vitalwire_alert_time_to_ack_seconds",
@@ -85,22 +88,65 @@ func (s *Service) SetContacts(f func(ctx context.Context, patient string) ([]str
 // SetWebhooks makes the service deliver every alert change to webhooks.
 func (s *Service) SetWebhooks(w *Webhooks) { s.hooks = w }
 
-// changed tells the live view and the webhooks.
+// changed tells the live view of one alert's change (event, such as
+// "alert.firing"); the webhooks hear of its problem (problemChanged).
 func (s *Service) changed(event string, a Alert) {
+	s.log.Debug().Int64("alert", a.ID).Int64("group", a.Group).Str("event", event).Msg("alert changed")
 	s.track(a)
 	if s.notify != nil {
 		s.notify.AlertChanged(a)
 	}
-	if s.hooks != nil {
-		if err := s.hooks.EnqueuePayload(context.Background(), s.payload(event, a, nil)); err != nil {
-			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
-		}
+}
+
+// ProblemNotifier, when the Notifier also is one, hears of every change of
+// a problem (a group of alerts that is one notification).
+type ProblemNotifier interface {
+	ProblemChanged(p Problem)
+}
+
+// problemChanged tells the live view of a problem's change, and the
+// webhooks once per problem: when it opens, again only when a more severe
+// alert joins it (a new lead), and when its last alert is resolved. The
+// deliveries are keyed by the lead alert, so a repeat changes nothing.
+func (s *Service) problemChanged(ctx context.Context, group int64) {
+	p, err := s.store.Problem(ctx, group)
+	if err != nil {
+		s.log.Error().Err(err).Int64("group", group).Msg("alert group unreadable")
+		return
 	}
+	if pn, ok := s.notify.(ProblemNotifier); ok {
+		pn.ProblemChanged(p)
+	}
+	if s.hooks == nil {
+		return
+	}
+	event := ""
+	switch p.State {
+	case Firing:
+		event = "alert.firing"
+	case Acknowledged:
+		event = "alert.acknowledged"
+	case Resolved:
+		event = "alert.resolved"
+	}
+	pl := s.payload(event, p.Lead, nil)
+	pl.Problem = &p
+	if err := s.hooks.EnqueuePayload(ctx, pl); err != nil {
+		s.log.Error().Err(err).Int64("alert", p.Lead.ID).Msg("webhook enqueue failed")
+	}
+}
+
+// addGroup adds g to gs once.
+func addGroup(gs []int64, g int64) []int64 {
+	if slices.Contains(gs, g) {
+		return gs
+	}
+	return append(gs, g)
 }
 
 // escalated pages the escalation contacts of the patient's care teams:
 // on the live view and in the webhook delivery.
-func (s *Service) escalated(ctx context.Context, a Alert) {
+func (s *Service) escalated(ctx context.Context, a Alert, p *Problem) {
 	var contacts []string
 	if s.contacts != nil {
 		var err error
@@ -110,15 +156,13 @@ func (s *Service) escalated(ctx context.Context, a Alert) {
 	}
 	s.log.Warn().Int64("alert", a.ID).Str("rule", a.Rule).Str("severity", a.Severity).Int("contacts", len(contacts)).
 		Msg("alert escalated: not acknowledged in time")
-	s.track(a)
-	if s.notify != nil {
-		s.notify.AlertChanged(a)
-		if en, ok := s.notify.(EscalationNotifier); ok {
-			en.Escalated(a, contacts)
-		}
+	if en, ok := s.notify.(EscalationNotifier); ok {
+		en.Escalated(a, contacts)
 	}
 	if s.hooks != nil {
-		if err := s.hooks.EnqueuePayload(ctx, s.payload("alert.escalated", a, contacts)); err != nil {
+		pl := s.payload("alert.escalated", a, contacts)
+		pl.Problem = p
+		if err := s.hooks.EnqueuePayload(ctx, pl); err != nil {
 			s.log.Error().Err(err).Int64("alert", a.ID).Msg("webhook enqueue failed")
 		}
 	}
@@ -134,10 +178,24 @@ func (s *Service) payload(event string, a Alert, contacts []string) WebhookPaylo
 // Readings implements the ingester's Sink.
 func (s *Service) Readings(batch []vitals.Reading) {
 	now := s.now()
+	var groups []int64
+	set := s.engine.Rules()
 	for _, r := range batch {
 		for _, tr := range s.engine.Observe(r, now) {
-			s.apply(tr)
+			if a, ok := s.apply(tr); ok {
+				groups = addGroup(groups, a.Group)
+			}
 		}
+		for _, tr := range s.baselines.Observe(r, set) {
+			if a, ok := s.apply(tr); ok {
+				groups = addGroup(groups, a.Group)
+			}
+		}
+	}
+	// One notification per problem and batch: a septic patient's alerts
+	// that one upload completes go out once, led by the most severe.
+	for _, g := range groups {
+		s.problemChanged(context.Background(), g)
 	}
 	sn, ok := s.notify.(ScoreNotifier)
 	if !ok {
@@ -165,14 +223,15 @@ func (s *Service) Readings(batch []vitals.Reading) {
 // Score is a patient's current NEWS2 (ok false: no readings yet).
 func (s *Service) Score(patient string) (news2.Score, bool) { return s.engine.Score(patient, s.now()) }
 
-func (s *Service) apply(tr Transition) {
+// apply stores a transition; ok reports a changed alert.
+func (s *Service) apply(tr Transition) (Alert, bool) {
 	ctx := context.Background()
 	var a Alert
 	var changed bool
 	var err error
 	if tr.Firing && s.store.Snoozed(ctx, tr.Patient, tr.Rule.ID, tr.At) {
 		s.log.Info().Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert snoozed")
-		return
+		return Alert{}, false
 	}
 	if tr.Firing {
 		a, changed, err = s.store.Fire(ctx, tr)
@@ -188,35 +247,75 @@ func (s *Service) apply(tr Transition) {
 	}
 	if err != nil {
 		s.log.Error().Err(err).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert store failed")
-		return
+		return Alert{}, false
 	}
 	if changed {
 		s.changed("alert."+a.State, a)
 	}
+	return a, changed
 }
 
-// Ack acknowledges an alert for a clinician.
+// Ack acknowledges an alert for a clinician, and with it the other
+// unacknowledged alerts of its problem: the clinician answered one
+// notification.
 func (s *Service) Ack(ctx context.Context, id int64, by string) (Alert, error) {
 	a, err := s.store.Ack(ctx, id, by, s.now())
-	if err == nil {
-		s.toAck.Observe(a.AckedAt.Sub(a.FiredAt).Seconds())
-		s.changed("alert.acknowledged", a)
+	if err != nil {
+		return a, err
 	}
-	return a, err
+	s.toAck.Observe(a.AckedAt.Sub(a.FiredAt).Seconds())
+	s.changed("alert."+a.State, a)
+	s.eachOtherOpen(ctx, a, func(o Alert) (Alert, error) {
+		if o.State != Firing {
+			return o, ErrState
+		}
+		return s.store.Ack(ctx, o.ID, by, s.now())
+	})
+	s.problemChanged(ctx, a.Group)
+	return a, nil
 }
 
-// Resolve closes an alert by hand.
+// Resolve closes an alert by hand, and the other open alerts of its
+// problem with the same reason.
 func (s *Service) Resolve(ctx context.Context, id int64, by, reason string) (Alert, error) {
 	a, err := s.store.Resolve(ctx, id, by, reason, s.now())
-	if err == nil {
-		s.changed("alert.resolved", a)
+	if err != nil {
+		return a, err
 	}
-	return a, err
+	s.changed("alert."+a.State, a)
+	s.eachOtherOpen(ctx, a, func(o Alert) (Alert, error) { return s.store.Resolve(ctx, o.ID, by, reason, s.now()) })
+	s.problemChanged(ctx, a.Group)
+	return a, nil
+}
+
+// eachOtherOpen applies f to the other open alerts of a's problem and
+// tells the live view of each change (ErrState: nothing to change).
+func (s *Service) eachOtherOpen(ctx context.Context, a Alert, f func(Alert) (Alert, error)) {
+	p, err := s.store.Problem(ctx, a.Group)
+	if err != nil {
+		s.log.Error().Err(err).Int64("group", a.Group).Msg("alert group unreadable")
+		return
+	}
+	for _, o := range p.Alerts {
+		if o.ID == a.ID || o.State == Resolved {
+			continue
+		}
+		o, err := f(o)
+		if errors.Is(err, ErrState) {
+			continue
+		}
+		if err != nil {
+			s.log.Error().Err(err).Int64("alert", o.ID).Msg("alert change failed")
+			continue
+		}
+		s.changed("alert."+o.State, o)
+	}
 }
 
 // Warm marks the open alerts as firing in the engine, so that a restart
-// does not fire them again, then replays recent readings (the last 15
-// minutes) so that a running "for 2 min" is not lost.
+// does not fire them again, rebuilds the personal baselines, then replays
+// recent readings (the last 15 minutes) so that a running "for 2 min" is
+// not lost.
 func (s *Service) Warm(ctx context.Context, readings vitals.Store, patients []string) error {
 	open, err := s.store.Open(ctx)
 	if err != nil {
@@ -224,10 +323,20 @@ func (s *Service) Warm(ctx context.Context, readings vitals.Store, patients []st
 	}
 	for _, a := range open {
 		s.engine.MarkFiring(a.Patient, a.Rule)
+		if r, ok := s.rule(a.Rule, KindBaseline); ok {
+			s.baselines.MarkFiring(a.Patient, r.ID)
+		}
 		s.track(a)
 	}
 	now := s.now()
+	set := s.engine.Rules()
 	for _, p := range patients {
+		// Each patient's daily values of the last four weeks, from the
+		// store's 5-minute means: one query per baseline rule.
+		// The last 15 minutes come with the replay below.
+		if err := s.baselines.Rebuild(ctx, readings, p, set, now.Add(-15*time.Minute)); err != nil {
+			return err
+		}
 		var all []vitals.Reading
 		for _, typ := range vitals.Types() {
 			rs, err := readings.Range(ctx, vitals.Query{Patient: p, Type: typ, From: now.Add(-15 * time.Minute), To: now.Add(time.Minute)})
@@ -256,8 +365,14 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			var groups []int64
 			for _, tr := range s.engine.Tick(s.now()) {
-				s.apply(tr)
+				if a, ok := s.apply(tr); ok {
+					groups = addGroup(groups, a.Group)
+				}
+			}
+			for _, g := range groups {
+				s.problemChanged(ctx, g)
 			}
 			if s.escalateAfter > 0 {
 				now := s.now()
@@ -265,8 +380,24 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 				if err != nil {
 					s.log.Error().Err(err).Msg("escalation failed")
 				}
+				// One page per problem: its lead, with the others inside.
+				var paged []int64
 				for _, a := range up {
-					s.escalated(ctx, a)
+					s.changed("alert.escalated", a)
+					if slices.Contains(paged, a.Group) {
+						continue
+					}
+					paged = append(paged, a.Group)
+					p, err := s.store.Problem(ctx, a.Group)
+					if err != nil {
+						s.log.Error().Err(err).Int64("group", a.Group).Msg("alert group unreadable")
+						s.escalated(ctx, a, nil)
+						continue
+					}
+					s.escalated(ctx, p.Lead, &p)
+					if pn, ok := s.notify.(ProblemNotifier); ok {
+						pn.ProblemChanged(p)
+					}
 				}
 			}
 		}

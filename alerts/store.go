@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,6 +36,15 @@ type Alert struct {
 	// empty when it cleared by itself or was resolved without one.
 	ResolveOutcome string    `json:"resolve_outcome,omitempty"`
 	EscalatedAt    time.Time `json:"escalated_at,omitzero"`
+	// Group is the problem the alert belongs to (the id of the problem's
+	// first alert): a patient's open alerts of one problem are one
+	// notification (see Problem).
+	Group int64 `json:"group"`
+	// Missing names the NEWS2 parameters a partial score lacked at firing.
+	Missing []string `json:"missing,omitempty"`
+	// Baseline explains a baseline rule's alert: the patient's own
+	// baseline, the recent value, the deviation and the days judged.
+	Baseline *Explanation `json:"baseline,omitempty"`
 }
 
 // Errors of the store.
@@ -55,16 +65,26 @@ type Store struct {
 // NewStore returns a store on the records database.
 func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
-const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at, resolve_outcome`
+const alertCols = `id, rule, patient, severity, state, fired_at, value, partial, acked_by, acked_at, resolved_by, resolved_at, resolve_reason, escalated_at, resolve_outcome, coalesce(group_id, id), missing, explanation`
 
 func scanAlert(row interface{ Scan(...any) error }) (Alert, error) {
 	var a Alert
 	var fired int64
 	var acked, resolved, escalated sql.NullInt64
+	var missing, explanation string
 	err := row.Scan(&a.ID, &a.Rule, &a.Patient, &a.Severity, &a.State, &fired, &a.Value, &a.Partial, &a.AckedBy, &acked,
-		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated, &a.ResolveOutcome)
+		&a.ResolvedBy, &resolved, &a.ResolveReason, &escalated, &a.ResolveOutcome, &a.Group, &missing, &explanation)
 	if err != nil {
 		return a, err
+	}
+	if explanation != "" {
+		var ex Explanation
+		if json.Unmarshal([]byte(explanation), &ex) == nil {
+			a.Baseline = &ex
+		}
+	}
+	if missing != "" {
+		a.Missing = strings.Split(missing, ",")
 	}
 	a.FiredAt = time.Unix(0, fired).UTC()
 	if acked.Valid {
@@ -99,12 +119,20 @@ func (s *Store) Fire(ctx context.Context, tr Transition) (Alert, bool, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial) VALUES (?,?,?,?,?,?,?)`,
-		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial)
+	explanation := ""
+	if tr.Explain != nil {
+		b, _ := json.Marshal(tr.Explain)
+		explanation = string(b)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial, missing, explanation) VALUES (?,?,?,?,?,?,?,?,?)`,
+		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial, strings.Join(tr.Missing, ","), explanation)
 	if err != nil {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
 	id, _ := res.LastInsertId()
+	if err := joinGroup(ctx, tx, id, tr); err != nil {
+		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
+	}
 	if err := s.event(ctx, tx, id, tr.At, Firing, "system", ""); err != nil {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
@@ -181,6 +209,11 @@ func (s *Store) change(ctx context.Context, id int64, at time.Time, kind, by, de
 	}
 	if err := s.event(ctx, tx, id, at, kind, by, detail); err != nil {
 		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
+	}
+	if kind == Resolved {
+		if err := closeGroupIfDone(ctx, tx, id, at); err != nil {
+			return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Alert{}, fmt.Errorf("%s alert: %w", kind, err)
@@ -277,6 +310,9 @@ func (s *Store) Escalate(ctx context.Context, cutoff, now time.Time) ([]Alert, e
 		if err == nil {
 			if n, _ := res.RowsAffected(); n == 1 {
 				err = s.event(ctx, tx, d.id, now, "escalated", "system", d.sev+" -> "+sev)
+				if err == nil {
+					err = raiseGroup(ctx, tx, d.id, sev)
+				}
 			}
 		}
 		if err != nil {

@@ -200,6 +200,10 @@ type WebhookPayload struct {
 	// Contacts are who to page (alert.escalated): the escalation contacts
 	// of the patient's care teams.
 	Contacts []string `json:"contacts,omitempty"`
+	// Problem is the notification the alert leads: every alert of the
+	// patient's problem, the lead first (one delivery per problem, again
+	// when a more severe alert joins it).
+	Problem *Problem `json:"problem,omitempty"`
 }
 
 // Pending counts the deliveries not yet made (for the operator's alarm: a

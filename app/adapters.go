@@ -45,6 +45,10 @@ func (h hubNotifier) publish(patient, kind string, data any) {
 
 func (h hubNotifier) AlertChanged(al alerts.Alert) { h.publish(al.Patient, "alert", al) }
 
+// ProblemChanged sends a problem (one notification of related alerts) to
+// the patient's live subscribers.
+func (h hubNotifier) ProblemChanged(p alerts.Problem) { h.publish(p.Patient, "problem", p) }
+
 // Escalated pages the contacts on the live view: every subscriber of the
 // patient gets the escalation with its contacts; a contact's page says so.
 func (h hubNotifier) Escalated(al alerts.Alert, contacts []string) {

@@ -21,7 +21,8 @@ type alertsAPI struct {
 
 // list lists the alerts of the patients the caller may see: a clinician's
 // care teams, a patient's own (?patient= narrows it; ?all=1 includes
-// resolved ones).
+// resolved ones). ?view=problems lists them as problems: one notification
+// per problem with the highest severity, its alerts inside.
 func (a alertsAPI) list(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.FromContext(r.Context())
 	patients := patientsOf(a.chart, c)
@@ -31,6 +32,20 @@ func (a alertsAPI) list(w http.ResponseWriter, r *http.Request) {
 		}
 		patients = []string{p}
 	} else if len(patients) > 0 && !a.allowed(w, r, "*", "GET /api/v1/alerts") {
+		return
+	}
+	switch r.URL.Query().Get("view") {
+	case "":
+	case "problems":
+		ps, err := a.alerts.Problems(r.Context(), patients, r.URL.Query().Get("all") == "", 500)
+		if err != nil {
+			failErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ps)
+		return
+	default:
+		fail(w, http.StatusBadRequest, "view: problems, or none")
 		return
 	}
 	list, err := a.alerts.List(r.Context(), patients, r.URL.Query().Get("all") == "", 500)

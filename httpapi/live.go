@@ -32,6 +32,7 @@ import (
 //	        {"type":"alert","patient":"p1","alert":{"id":3,"rule":"spo2_low","state":"firing",...},"urgency":350}
 //	        {"type":"news2","patient":"p1","news2":{"total":5,"band":"medium"},"urgency":5}
 //	        {"type":"escalation","patient":"p1","escalation":{"alert":{...},"contacts":["charge-nurse"]},"urgency":450}
+//	        {"type":"problem","patient":"p1","problem":{"id":3,"severity":"critical","state":"firing","lead":{...},"alerts":[...]},"urgency":450}
 const (
 	wsWriteWait  = 10 * time.Second
 	wsPongWait   = 60 * time.Second
@@ -235,6 +236,8 @@ func liveEvent(ev live.Event) LiveMessage {
 		out.NEWS2 = ev.Data
 	case "escalation":
 		out.Escalation = ev.Data
+	case "problem":
+		out.Problem = ev.Data
 	default:
 		out.Alert = ev.Data
 	}

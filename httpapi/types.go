@@ -312,13 +312,16 @@ type VitalJSON struct {
 
 // LiveMessage is one message of the live socket (/ws/v1/live).
 type LiveMessage struct {
-	Type       string   `json:"type"` // subscribed, error, reading, alert, news2, escalation
+	Type       string   `json:"type"` // subscribed, error, reading, alert, news2, escalation, problem
 	Patient    string   `json:"patient,omitempty"`
 	Error      string   `json:"error,omitempty"`
 	Reading    *Reading `json:"reading,omitempty"`
 	Alert      any      `json:"alert,omitempty"`
 	NEWS2      any      `json:"news2,omitempty"`
 	Escalation any      `json:"escalation,omitempty"`
+	// Problem is a problem's change (alerts.Problem): the one
+	// notification a patient's related alerts make.
+	Problem any `json:"problem,omitempty"`
 	// Urgency is the patient's dashboard urgency after an alert or NEWS2
 	// change (alerts.Urgency), so that views order tiles as the server does.
 	Urgency *int `json:"urgency,omitempty"`

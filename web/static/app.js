@@ -477,9 +477,13 @@ class TileView {
       devs.append(h('li', { class: d.online ? '' : 'offline' }, `${d.kind || 'device'}: ${d.online ? 'online' : '✕ offline'}${battery}`));
     }
     this.news2El = h('span', {}, news2Badge(this.news2));
-    const alertText = alerts.length
-      ? h('p', { class: 'tile-alerts' }, `${alerts.length} open alert${alerts.length > 1 ? 's' : ''}: `,
-        ...alerts.map(a => h('span', {}, severityBadge(a.severity), ' ', ruleText(a.rule), a.state === 'acknowledged' ? ' (acknowledged) ' : ' ')))
+    // One line per problem: its most severe alert, with how many related
+    // alerts it holds (a septic patient's NEWS2 and vitals are one).
+    const probs = problemsOf(alerts);
+    const alertText = probs.length
+      ? h('p', { class: 'tile-alerts' }, `${probs.length} open problem${probs.length > 1 ? 's' : ''}: `,
+        ...probs.map(({ lead: a, others }) => h('span', {}, severityBadge(a.severity), ' ', ruleText(a.rule),
+          others.length ? ` (+${others.length} related)` : '', a.state === 'acknowledged' ? ' (acknowledged) ' : ' ')))
       : h('p', { class: 'tile-alerts' }, 'No open alerts');
     this.el.replaceChildren(
       h('header', {}, h('h2', { id: `tile-${this.id}` }, h('a', { href: `#/patients/${encodeURIComponent(this.id)}` }, name)), this.news2El),
@@ -573,9 +577,9 @@ async function dashboardPage(main) {
   const panel = h('ul', { class: 'alerts', id: 'alert-list' });
   const count = h('span', {});
   const renderPanel = () => {
-    const open = [...page.alerts.values()].sort((a, b) => (SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]) || (Date.parse(b.fired_at) - Date.parse(a.fired_at)));
+    const open = problemsOf([...page.alerts.values()]).sort((a, b) => (SEVERITY_RANK[b.lead.severity] - SEVERITY_RANK[a.lead.severity]) || (Date.parse(b.lead.fired_at) - Date.parse(a.lead.fired_at)));
     count.textContent = ` (${open.length})`;
-    panel.replaceChildren(...(open.length ? open.map(a => alertItem(a, page)) : [h('li', {}, 'No open alerts.')]));
+    panel.replaceChildren(...(open.length ? open.map(p => alertItem(p.lead, page, p.others)) : [h('li', {}, 'No open alerts.')]));
   };
   renderPanel();
   main.replaceChildren(
@@ -651,7 +655,23 @@ async function dashboardPage(main) {
   live.subscribe([...page.tiles.keys()]);
 }
 
-function alertItem(a, page) {
+// problemsOf groups open alerts into problems (alerts.Problem: the
+// server links a patient's related alerts by their group): each led by
+// its most severe, earliest alert, the others inside it.
+function problemsOf(alerts) {
+  const byGroup = new Map();
+  for (const a of alerts) {
+    const g = a.group || a.id;
+    if (!byGroup.has(g)) byGroup.set(g, []);
+    byGroup.get(g).push(a);
+  }
+  return [...byGroup.values()].map(list => {
+    list.sort((a, b) => (SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]) || (Date.parse(a.fired_at) - Date.parse(b.fired_at)) || (a.id - b.id));
+    return { lead: list[0], others: list.slice(1) };
+  });
+}
+
+function alertItem(a, page, others = []) {
   const tile = page.tiles.get(a.patient);
   const name = tile ? (tile.patient.name || a.patient) : a.patient;
   const err = h('p', { class: 'error', role: 'alert' });
@@ -718,6 +738,9 @@ function alertItem(a, page) {
     h('div', { class: 'meta' }, `value ${a.value}${a.partial ? ' (partial)' : ''} · fired ${timeText(a.fired_at)} · `,
       a.state === 'acknowledged' ? `acknowledged by ${a.acked_by}` : 'not acknowledged', a.escalated_at ? ' · escalated' : '',
       page.paged.has(a.id) ? ' · escalated to you' : ''),
+    others.length ? h('div', { class: 'meta related' }, 'Also in this problem: ',
+      ...others.map((o, i) => h('span', { 'data-alert': o.id }, i ? ', ' : '', severityBadge(o.severity), ' ', ruleText(o.rule),
+        o.state === 'acknowledged' ? ' (acknowledged)' : ''))) : null,
     actions, err);
 }
 
@@ -861,12 +884,20 @@ function visitsOf(id, data) {
 function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width = 800, readings = null) {
   const v = vital(type);
   const levels = rules.map(r => ({ value: r.level, label: `${ruleText(r.id)} ${r.direction} ${r.level}` }));
+  // Baseline alerts of this vital show the patient's own baseline
+  // (alerts.Explanation) as a level, with the days judged in its label.
+  for (const a of alerts) {
+    const b = a.baseline;
+    if (!b || b.vital !== type || Date.parse(b.to) <= from || Date.parse(b.from) >= to) continue;
+    levels.push({ value: b.baseline, baseline: true, short: `own baseline ${fmt(type, b.baseline)} ${v.symbol}`,
+      label: `own baseline ${fmt(type, b.baseline)} ${v.symbol}; ${b.deviation > 0 ? '+' : ''}${fmt(type, b.deviation)} over ${b.days} days (${timeText(Date.parse(b.from))} to ${timeText(Date.parse(b.to))}), ${ruleText(a.rule)}` });
+  }
   const markers = [];
   for (const a of alerts) {
     const t = Date.parse(a.fired_at);
     if (t < from || t > to) continue;
     const rule = rules.find(r => r.id === a.rule);
-    if (!rule && !a.rule.startsWith(type)) continue;
+    if (!rule && !a.rule.startsWith(type) && !(a.baseline && a.baseline.vital === type)) continue;
     markers.push({ t, label: `${ruleText(a.rule)} at ${timeText(t)}` });
   }
   const gapMs = Math.max(1.5 * every, (v.stale_after_seconds || 0) * 1000);
@@ -884,7 +915,9 @@ function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width
   }
   const box = h('div', { class: 'plot', role: 'img', 'aria-label': summary });
   const caption = h('figcaption', {}, h('h3', {}, `${v.label} (${v.symbol})${readings ? ': systolic and diastolic' : ''}`));
-  if (levels.length) caption.append(h('p', { class: 'levels' }, `Rule levels (dashed): ${levels.map(l => l.label).join('; ')}`));
+  const ruleLevels = levels.filter(l => !l.baseline), own = levels.filter(l => l.baseline);
+  if (ruleLevels.length) caption.append(h('p', { class: 'levels' }, `Rule levels (dashed): ${ruleLevels.map(l => l.label).join('; ')}`));
+  if (own.length) caption.append(h('p', { class: 'levels baseline' }, `The patient's own baseline (green, dashed): ${own.map(l => l.label).join('; ')}`));
   if (markers.length) caption.append(h('p', { class: 'levels' }, `Alerts (▼): ${markers.map(m => m.label).join('; ')}`));
   if (v.panel && !readings) caption.append(h('p', { class: 'hint' }, 'Systolic only: too many readings in this period to draw each. Zoom in to see systolic and diastolic.'));
   const fig = h('figure', { class: 'trend', 'data-vital': type, 'data-points': String(n), 'data-alerts': String(markers.length) }, caption, box);

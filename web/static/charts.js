@@ -16,7 +16,7 @@ function chartZone() {
   return (typeof me !== 'undefined' && me && me.time_zone) || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
-const chartColors = { line: '#0b5cad', line2: '#7a3e9d', band: 'rgba(11, 92, 173, 0.16)', minmax: 'rgba(11, 92, 173, 0.45)', level: '#a4161a', grid: '#e3e6ea', axis: '#4d5560' };
+const chartColors = { line: '#0b5cad', line2: '#7a3e9d', band: 'rgba(11, 92, 173, 0.16)', minmax: 'rgba(11, 92, 173, 0.45)', level: '#a4161a', baseline: '#1d6b35', grid: '#e3e6ea', axis: '#4d5560' };
 
 // withGaps turns points [[t ms, y1, y2...], ...] (sorted by time) into
 // uPlot's columns (time in seconds), with a null row between two points
@@ -90,7 +90,8 @@ function tooltipPlugin(format) {
   };
 }
 
-// levelsPlugin draws horizontal dashed lines at levels [{value, label}]
+// levelsPlugin draws horizontal dashed lines at levels [{value, label,
+// short (the label on the line when the caption has the long one)}]
 // and triangles at the top for markers [{t ms, label}].
 function levelsPlugin(levels, markers) {
   return {
@@ -108,10 +109,14 @@ function levelsPlugin(levels, markers) {
         for (const l of levels) {
           const y = u.valToPos(l.value, 'y', true);
           if (y < top || y > top + height) continue;
+          // A patient's own baseline (a baseline rule's alert) is green,
+          // apart from the rule levels.
+          ctx.strokeStyle = ctx.fillStyle = l.baseline ? chartColors.baseline : chartColors.level;
           ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + width, y); ctx.stroke();
-          ctx.fillText(l.label, left + width - 4, y - 3 * devicePixelRatio);
+          ctx.fillText(l.short || l.label, left + width - 4, y - 3 * devicePixelRatio);
         }
         ctx.setLineDash([]);
+        ctx.fillStyle = chartColors.level;
         for (const m of markers) {
           const x = u.valToPos(m.t / 1000, 'x', true);
           if (x < left || x > left + width) continue;

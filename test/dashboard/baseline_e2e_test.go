@@ -1,0 +1,62 @@
+package dashboard_test
+
+import (
+	"math"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/chart"
+	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/test/harness"
+	"github.com/vitalwire/vitalwire/vitals"
+)
+
+func TestTheTrendShowsThePatientsOwnBaselineAndTheNightsJudged(t *testing.T) {
+	t.Parallel()
+	// Thirteen nights at once: the service's clock follows them, then
+	// comes back to now for the browser.
+	var clock atomic.Int64
+	day0 := time.Now().UTC().Truncate(24 * time.Hour).Add(-14 * 24 * time.Hour)
+	clock.Store(day0.UnixNano())
+	s := harness.StartWith(t, harness.Config(t), app.Options{Clock: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
+	s.AddPatient(t, chart.Patient{ID: "p1", MRN: "MRN-001", Name: "Ada Lovelace", BirthDate: "1950-12-10", SpO2Scale: 1})
+	s.AddTeam(t, "ward", "Ward")
+	s.AddMember(t, "ward", "clinician", "doc1")
+	s.AddMember(t, "ward", "patient", "p1")
+	watch := harness.Connect(t, s.BrokerURL(), "watch-1", s.AddDeviceFrom(t, "watch-1", "watch", "p1", day0.Add(-time.Hour)))
+	for d := range 13 {
+		rate := 58.0
+		if d >= 10 {
+			rate = 67
+		}
+		start := day0.Add(time.Duration(d) * 24 * time.Hour)
+		var rs []string
+		for m := 0; m <= 6*60; m += 5 {
+			rs = append(rs, harness.Reading(vitals.HeartRate, math.Round(rate+2*math.Sin(float64(m))), "/min", start.Add(time.Duration(m)*time.Minute)))
+		}
+		clock.Store(start.Add(6*time.Hour + time.Minute).UnixNano())
+		watch.Publish(harness.Batch(2*d+1, rs...))
+		clock.Store(start.Add(12*time.Hour + time.Minute).UnixNano())
+		watch.Publish(harness.Batch(2*d+2, harness.Reading(vitals.HeartRate, 78, "/min", start.Add(12*time.Hour))))
+	}
+	clock.Store(time.Now().UnixNano())
+
+	browser := testenv.StartBrowser(t)
+	doc := s.SignIn(t, browser, "doc1", auth.RoleClinician)
+	doc.Go(s.URL() + "/#/patients/p1")
+	doc.Wait(`document.querySelector('.toolbar button')`, 10*time.Second)
+	testenv.Eval[bool](doc, `[...document.querySelectorAll('.toolbar button')].find(b => b.textContent === '30d').click() || true`)
+	fig := `document.querySelector('figure[data-vital="heart_rate"]')`
+	doc.Wait(fig+` && `+fig+`.querySelector('.levels.baseline')`, 10*time.Second)
+	text := testenv.Eval[string](doc, fig+`.textContent`)
+	require.Contains(t, text, "own baseline 58", "the patient's own baseline is drawn and named")
+	require.Contains(t, text, "+9 over 3 days", "with the deviation and the nights judged")
+	require.Equal(t, "1", testenv.Eval[string](doc, fig+`.dataset.alerts`), "the alert is marked")
+	doc.Screenshot("baseline-trend")
+	require.Empty(t, harness.Axe(t, doc), "serious accessibility violations on the patient page")
+}
