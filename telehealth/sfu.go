@@ -238,7 +238,7 @@ func (s *SFU) room(id string) *room {
 	defer s.mu.Unlock()
 	r := s.rooms[id]
 	if r == nil {
-		r = &room{id: id, sfu: s, peers: map[string]*peer{}, tracks: map[string]*forward{}}
+		r = &room{id: id, sfu: s, peers: map[string]*peer{}, tracks: map[string]*forward{}, waiting: map[string]*waiter{}}
 		s.rooms[id] = r
 	}
 	return r
@@ -263,6 +263,13 @@ func (s *SFU) EndVisit(visit string) {
 		p.send(Message{Type: "ended"})
 		r.remove(p)
 	}
+	r.mu.Lock()
+	waiting := r.waiting
+	r.waiting = map[string]*waiter{}
+	r.mu.Unlock()
+	for _, w := range waiting {
+		w.out(Message{Type: "ended"})
+	}
 }
 
 // Participant is someone in a visit.
@@ -283,6 +290,8 @@ type room struct {
 	peers  map[string]*peer    // by subject
 	tracks map[string]*forward // by source subject + "/" + track id
 	chat   chatRate
+	// waiting is the waiting room, by subject.
+	waiting map[string]*waiter
 }
 
 // forward is one incoming track and the local track it is copied to.
@@ -299,6 +308,8 @@ type peer struct {
 	room *room
 	pc   *webrtc.PeerConnection
 	out  func(Message) bool
+	// host: may admit from the waiting room (and sees who waits).
+	host bool
 
 	mu      sync.Mutex
 	senders map[string]*webrtc.RTPSender // forward key -> sender
@@ -350,22 +361,41 @@ func (r *room) participants() []Participant {
 	return out
 }
 
+// broadcastParticipants tells everyone in the call who is in it (and the
+// hosts who is waiting), and everyone waiting whether a clinician is there
+// to admit them.
 func (r *room) broadcastParticipants() {
 	ps := r.participants()
 	peers := r.snapshot()
+	waiting := r.waitingList()
+	r.mu.Lock()
+	waiters := make([]*waiter, 0, len(r.waiting))
+	for _, w := range r.waiting {
+		waiters = append(waiters, w)
+	}
+	r.mu.Unlock()
+	host := false
 	for _, p := range peers {
-		p.send(Message{Type: "participants", Participants: ps})
+		m := Message{Type: "participants", Participants: ps}
+		if p.host {
+			m.Waiting = waiting
+			host = true
+		}
+		p.send(m)
+	}
+	for _, w := range waiters {
+		w.out(Message{Type: "waiting", HostPresent: host})
 	}
 }
 
 // join adds a participant with a fresh PeerConnection; one already there
 // under the same subject (a rejoin after a dropped socket) is replaced.
-func (r *room) join(who Participant, out func(Message) bool) (*peer, error) {
+func (r *room) join(who Participant, host bool, out func(Message) bool) (*peer, error) {
 	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{Participant: who, room: r, pc: pc, out: out, senders: map[string]*webrtc.RTPSender{}, slots: 2}
+	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, senders: map[string]*webrtc.RTPSender{}, slots: 2}
 	// The participant sends one audio and one video track.
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {

@@ -19,6 +19,7 @@ function startCall(visitId, stream, handlers, joinCode) {
     ws.onmessage = async ev => {
       const m = JSON.parse(ev.data);
       if (m.type === 'welcome') {
+        if (handlers.admitted) handlers.admitted();
         if (state.pc) state.pc.close();
         const pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
         state.pc = pc;
@@ -27,8 +28,10 @@ function startCall(visitId, stream, handlers, joinCode) {
         pc.ontrack = e => handlers.track(e.streams[0] || new MediaStream([e.track]), e.track);
         pc.onicecandidate = e => { if (e.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
         pc.oniceconnectionstatechange = () => {
-          handlers.status(pc.iceConnectionState);
-          if (pc.iceConnectionState === 'failed') send({ type: 'restart' });
+          const st = pc.iceConnectionState;
+          // A network that drops shows as reconnecting until media flows again.
+          handlers.status(st === 'disconnected' || st === 'failed' ? 'reconnecting' : st);
+          if (st === 'failed') send({ type: 'restart' });
         };
       } else if (m.type === 'offer') {
         await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
@@ -38,7 +41,9 @@ function startCall(visitId, stream, handlers, joinCode) {
       } else if (m.type === 'candidate') {
         try { await state.pc.addIceCandidate(m.candidate); } catch (e) { /* a candidate of an old session */ }
       } else if (m.type === 'participants') {
-        handlers.participants(m.participants || []);
+        handlers.participants(m.participants || [], m.waiting || []);
+      } else if (m.type === 'waiting') {
+        if (handlers.waiting) handlers.waiting(!!m.host_present);
       } else if (m.type === 'chat') {
         if (handlers.chat && m.chat) handlers.chat(m.chat);
       } else if (m.type === 'ended') {
@@ -57,6 +62,13 @@ function startCall(visitId, stream, handlers, joinCode) {
   // A changed network: renegotiate with fresh ICE credentials.
   const online = () => { if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: 'restart' })); };
   window.addEventListener('online', online);
+  // A connection that closed under the page (its network gone, the
+  // browser's media stack reset) is a drop like the socket's: show
+  // reconnecting and join again with a new connection.
+  const watchdog = setInterval(() => {
+    if (state.ended) { clearInterval(watchdog); return; }
+    if (state.pc && state.pc.signalingState === 'closed' && state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.close();
+  }, 500);
   connect();
   // leave ends this participant's part (the visit goes on); the camera
   // and microphone stay open for a rejoin.
@@ -73,6 +85,7 @@ function startCall(visitId, stream, handlers, joinCode) {
   // setMedia tells the others the camera and microphone state.
   state.setMedia = media => { state.media = media; if (state.send) state.send({ type: 'media', ...media }); };
   state.chat = text => { if (state.send) state.send({ type: 'chat', text }); };
+  state.admit = subject => { if (state.send) state.send({ type: 'admit', subject }); };
   return state;
 }
 
@@ -119,8 +132,29 @@ function remoteVideos(container, names) {
 // inCall joins a visit and gives both pages the same controls: mute,
 // camera off, self-view, leave and rejoin, and the visit's text chat.
 // Each control is a button; the toggles say their state in aria-pressed.
-function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, handlers }) {
+function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host, handlers }) {
   const rv = remoteVideos(remotes, names);
+  // A dropped network shows as a banner over the call until media flows
+  // again (the page rejoins or restarts ICE by itself).
+  const banner = h('p', { id: 'reconnect-banner', class: 'banner warning', role: 'status', hidden: true });
+  const status = s => {
+    const dropped = s === 'reconnecting';
+    banner.hidden = !dropped;
+    banner.textContent = dropped ? 'Reconnecting… Your connection dropped; the call resumes by itself.' : '';
+    remotes.classList.toggle('reconnecting', dropped);
+    handlers.status(s);
+  };
+  // The waiting room, for a clinician: who waits, each with an Admit button.
+  const waitingList = h('ul', { id: 'waiting-list', class: 'waiting-list' });
+  const waitingRoom = host ? h('section', { class: 'panel', id: 'waiting-room', 'aria-labelledby': 'waiting-h' },
+    h('h2', { id: 'waiting-h' }, 'Waiting room'), waitingList) : null;
+  const showWaiting = ws => {
+    if (!host) return;
+    waitingList.replaceChildren(...(ws.length ? ws.map(w => h('li', { 'data-subject': w.subject }, `${names(w.subject)} (${w.role}) is waiting `,
+      h('button', { type: 'button', class: 'primary admit', 'data-admit': w.subject, onclick: () => call.admit(w.subject) }, `Admit ${names(w.subject)}`)))
+      : [h('li', {}, 'No one is waiting.')]));
+  };
+  showWaiting([]);
   const chatErr = h('p', { class: 'error', role: 'alert', id: 'chat-error' });
   const log = h('ul', { id: 'chat-log', class: 'chat-log', 'aria-live': 'polite', 'aria-label': 'Messages' });
   const line = m => {
@@ -131,8 +165,10 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, hand
   const start = () => {
     call = startCall(visitId, stream, {
       track: rv.track,
-      status: handlers.status,
-      participants: ps => { rv.keep(ps.filter(p => p.subject !== self)); handlers.participants(ps); },
+      status,
+      admitted: () => { if (handlers.admitted) handlers.admitted(); },
+      waiting: hostPresent => { if (handlers.waiting) handlers.waiting(hostPresent); },
+      participants: (ps, ws) => { rv.keep(ps.filter(p => p.subject !== self)); showWaiting(ws); handlers.participants(ps); },
       chat: line,
       ended: () => { controls.hidden = true; chatForm.hidden = true; handlers.ended(); },
       error: e => { if (e.startsWith('chat:')) chatErr.textContent = e; else handlers.error(e); },
@@ -166,6 +202,8 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, hand
   leave.addEventListener('click', () => {
     call.leave();
     rv.keep([]);
+    showWaiting([]);
+    banner.hidden = true;
     leave.hidden = true; rejoin.hidden = false;
     handlers.left();
     rejoin.focus();
@@ -188,7 +226,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, hand
   });
   const chat = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' }, h('h2', { id: 'chat-h' }, 'Chat'), log, chatForm, chatErr);
   start();
-  return { controls, chat, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
+  return { controls, chat, banner, waitingRoom, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
 }
 
 async function localMedia() {
@@ -327,7 +365,7 @@ async function visitPage(main, id) {
   local.srcObject = stream;
   status.textContent = 'Connecting…';
   call = inCall({
-    visitId: id, stream, remotes, selfFig, names, self: me.subject,
+    visitId: id, stream, remotes, selfFig, names, self: me.subject, host: clinician,
     handlers: {
       status: s => { status.textContent = s === 'connected' || s === 'completed' ? 'In the visit.' : s === 'reconnecting' ? 'Reconnecting…' : `Connection: ${s}`; },
       participants: ps => { people.textContent = 'In the visit: ' + ps.map(p => `${names(p.subject)} (${p.role})`).join(', '); },
@@ -337,7 +375,7 @@ async function visitPage(main, id) {
     },
   });
   call.history(visit.chat || []);
-  callBox.append(call.controls, call.chat);
+  callBox.append(call.banner, call.controls, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
   onPageLeave(() => call.hangUp());
 }
 
@@ -391,14 +429,26 @@ async function joinPage(main, params) {
     check.textContent = 'We could not use your camera or microphone: ' + e.message + '. Allow them in your browser and reload.';
     return;
   }
+  let waiting = false;
   joinBtn.addEventListener('click', () => {
     joinBtn.remove();
-    status.textContent = 'Waiting room: your clinician will join shortly.';
+    status.textContent = 'Connecting…';
     const call = inCall({
       visitId, stream, joinCode: guestCode, remotes, selfFig, self, names: s => (s === self ? 'You' : s),
       handlers: {
         status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
+        // Where the patient is: the waiting room until a clinician lets
+        // them in (no one sees or hears them meanwhile), then the call.
+        waiting: hostPresent => {
+          waiting = true;
+          callBox.classList.add('in-waiting-room');
+          status.textContent = hostPresent
+            ? 'You are in the waiting room. Your clinician is in the visit and will let you in shortly. No one can see or hear you yet.'
+            : 'You are in the waiting room. Your clinician has not joined yet; please stay on this page and they will let you in. No one can see or hear you yet.';
+        },
+        admitted: () => { if (!waiting) return; waiting = false; callBox.classList.remove('in-waiting-room'); status.textContent = 'Your clinician let you in. Connecting…'; },
         participants: ps => {
+          if (waiting) return;
           const clin = ps.filter(p => p.role === 'clinician');
           status.textContent = clin.length ? `In your visit with ${clin.map(p => p.subject).join(', ')}.` : 'Waiting room: your clinician will join shortly.';
         },
@@ -408,7 +458,7 @@ async function joinPage(main, params) {
       },
     });
     call.history(visit.chat || []);
-    callBox.append(call.controls, call.chat);
+    callBox.append(call.banner, call.controls, call.chat);
     onPageLeave(() => call.hangUp());
   });
 }
