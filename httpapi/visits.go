@@ -424,6 +424,7 @@ func (a visitsAPI) socket(w http.ResponseWriter, r *http.Request) {
 			return a.visits.Admit(ctx, v.ID, subject, cred.Subject)
 		}
 	} else {
+		hooks.Guest = true
 		// Everyone but a clinician waits to be admitted (once a visit).
 		hooks.Admitted = func() bool {
 			ok, err := a.visits.Admitted(ctx, v.ID, cred.Subject)

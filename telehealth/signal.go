@@ -18,8 +18,10 @@ import (
 //	both:   {"type":"candidate","candidate":{"candidate":"...","sdpMid":"0","sdpMLineIndex":0}}
 //	server: {"type":"participants","participants":[{"subject":"...","role":"patient"}]}
 //	client: {"type":"restart"}   the network changed: the server offers with an ICE restart
-//	client: {"type":"add_track","kind":"video"}   room for one more track (a screen share): the server offers
-//	client: {"type":"remove_track","track":"<track id>"}   stop forwarding it; the others renegotiate
+//	client: {"type":"add_track","kind":"video","screen":true}   room for one more track (a screen share): the server offers;
+//	        a screen share is forwarded as stream "<subject>~screen"; a guest (not a clinician) adds one only while allowed
+//	client (a clinician): {"type":"allow_share","allow":true}   everyone gets "share_allowed" in "participants"
+//	client: {"type":"remove_track","track":"<track id>"}   stop forwarding it ("screen":true: the screen shares); the others renegotiate
 //	client: {"type":"media","camera_off":true,"muted":false}   the others get it in "participants"
 //	client: {"type":"chat","text":"..."}   server, to everyone: {"type":"chat","chat":{"subject":...,"role":...,"text":...,"at":...}}
 //	server: {"type":"waiting","host_present":true}   in the waiting room (no media) until admitted, then "welcome"
@@ -52,6 +54,11 @@ type Message struct {
 	Subject string        `json:"subject,omitempty"`
 	// HostPresent tells someone waiting that a clinician is in the call.
 	HostPresent bool `json:"host_present,omitempty"`
+	// Screen marks an add_track as a screen share (a remove_track: all);
+	// Allow is a clinician's allow_share; ShareAllowed tells everyone.
+	Screen       bool `json:"screen,omitempty"`
+	Allow        bool `json:"allow,omitempty"`
+	ShareAllowed bool `json:"share_allowed,omitempty"`
 }
 
 // ErrWaiting answers what a participant in the waiting room may not do yet.
@@ -76,6 +83,9 @@ type Hooks struct {
 	// Admit records (and audits) that this participant lets subject in
 	// from the waiting room; nil when they may not.
 	Admit func(subject string) error
+	// Guest: the participant shares a screen only while a clinician
+	// allows it.
+	Guest bool
 }
 
 const (
@@ -167,7 +177,7 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 			}
 		}
 		send(Message{Type: "welcome", ICEServers: s.ICEServers(visit, who.Subject)})
-		if p, err = r.join(who, hooks.Admit != nil, send); err != nil {
+		if p, err = r.join(who, hooks.Admit != nil, hooks.Guest, send); err != nil {
 			s.log.Error().Err(err).Str("visit", visit).Msg("join")
 			send(Message{Type: "error", Error: "could not start media"})
 			return false
@@ -275,13 +285,19 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 		case "restart":
 			p.iceRestart()
 		case "add_track":
-			if err := p.addSlot(m.Kind); err != nil {
+			if err := p.addSlot(m.Kind, m.Screen); err != nil {
 				send(Message{Type: "error", Error: err.Error()})
 			}
 		case "remove_track":
-			p.dropTrack(m.Track)
+			p.dropTrack(m.Track, m.Screen)
 		case "media":
 			r.setMedia(p, m.CameraOff, m.Muted)
+		case "allow_share":
+			if !p.host {
+				send(Message{Type: "error", Error: "only a clinician allows screen sharing"})
+				continue
+			}
+			r.allowShare(m.Allow)
 		case "chat":
 			s.chat(r, who, hooks, m.Text, send)
 		case "leave":

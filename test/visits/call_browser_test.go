@@ -14,6 +14,11 @@ import (
 	"github.com/vitalwire/vitalwire/test/harness"
 )
 
+// watchBanner notes in the page whether the reconnecting banner is ever
+// shown (it may come and go between two polls of a loaded machine).
+const watchBanner = `(() => { window.sawBanner = false; const b = document.querySelector('#reconnect-banner');
+	new MutationObserver(() => { if (!b.hidden && b.textContent.includes('Reconnecting')) window.sawBanner = true }).observe(b, {attributes: true, childList: true}); return true })()`
+
 // visible is a JavaScript predicate: the element exists and is shown.
 func visible(selector string) string {
 	return `(() => { const e = document.querySelector(` + harness.JSString(selector) + `); return !!e && !e.hidden && e.offsetHeight > 0 })()`
@@ -73,9 +78,9 @@ func TestAVisitOfThreeInThreeBrowsers(t *testing.T) {
 
 	t.Run("a dropped signalling socket shows reconnecting, then the media comes back", func(t *testing.T) {
 		doc, pt := doc.For(t), pt.For(t)
+		testenv.Eval[bool](pt, watchBanner)
 		testenv.Eval[bool](pt, `(window.vitalwire.call.ws.close(), true)`)
-		pt.Wait(visible("#reconnect-banner"), 5*time.Second)
-		require.Contains(t, testenv.Eval[string](pt, `document.querySelector('#reconnect-banner').textContent`), "Reconnecting")
+		pt.Wait(`window.sawBanner`, 10*time.Second)
 		pt.Screenshot("reconnecting-socket")
 		pt.Wait(`document.querySelector('#reconnect-banner').hidden`, 20*time.Second)
 		remoteDecoding(t, pt)
@@ -84,8 +89,9 @@ func TestAVisitOfThreeInThreeBrowsers(t *testing.T) {
 
 	t.Run("a peer connection closed under the page shows reconnecting, then the media comes back", func(t *testing.T) {
 		doc, pt := doc.For(t), pt.For(t)
+		testenv.Eval[bool](pt, watchBanner)
 		testenv.Eval[bool](pt, `(window.vitalwire.call.pc.close(), true)`)
-		pt.Wait(visible("#reconnect-banner"), 5*time.Second)
+		pt.Wait(`window.sawBanner`, 10*time.Second)
 		pt.Screenshot("reconnecting-peer-connection")
 		pt.Wait(`document.querySelector('#reconnect-banner').hidden`, 20*time.Second)
 		remoteDecoding(t, pt)
@@ -103,4 +109,117 @@ func TestAVisitOfThreeInThreeBrowsers(t *testing.T) {
 		remoteDecoding(t, it)
 		doc.Wait(`document.querySelectorAll('#remote-videos video').length === 2`, 20*time.Second)
 	})
+
+	t.Run("the clinician shares their screen by keyboard: the others see it large, and it stops cleanly", func(t *testing.T) {
+		doc, pt, it := doc.For(t), pt.For(t), it.For(t)
+		harness.TabTo(t, doc, "#share-toggle")
+		doc.Key("\r")
+		for _, tab := range []*testenv.Tab{pt, it} {
+			screenDecoding(t, tab)
+			require.Greater(t, testenv.Eval[int](tab, `document.querySelector('#screen-share video').offsetWidth`),
+				testenv.Eval[int](tab, `document.querySelector('#remote-videos video').offsetWidth`), "the screen is shown larger than the cameras")
+		}
+		require.Contains(t, testenv.Eval[string](pt, `document.querySelector('#screen-share figcaption').textContent`), "dev-clinician's screen")
+		require.Empty(t, harness.Axe(t, pt), "serious accessibility violations with a screen shared")
+		pt.Screenshot("screen-share-received")
+		doc.Screenshot("screen-share-sending")
+
+		doc.Key("\r") // the focus is still on the share button
+		for _, tab := range []*testenv.Tab{pt, it} {
+			tab.Wait(`document.querySelector('#screen-share').hidden && !document.querySelector('#screen-share figure')`, 10*time.Second)
+			remoteDecoding(t, tab) // the cameras go on
+		}
+		require.Equal(t, "false", testenv.Eval[string](doc, `document.querySelector('#share-toggle').getAttribute('aria-pressed')`))
+		require.True(t, testenv.Eval[bool](doc, `window.vitalwire.call.screen === null`))
+		pt.Screenshot("screen-share-stopped")
+	})
+
+	t.Run("the patient shares their screen only while the clinician allows it", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		require.False(t, testenv.Eval[bool](pt, visible("#share-toggle")), "the patient is offered a share not allowed")
+		// The server refuses it too.
+		testenv.Eval[bool](pt, `(window.vitalwire.call.send({type: 'add_track', kind: 'video', track: 'x', screen: true}), true)`)
+		pt.Wait(`document.querySelector('#call-status').textContent.includes('the clinician has not allowed it')`, 5*time.Second)
+
+		click(doc, "#allow-share-toggle")
+		pt.Wait(visible("#share-toggle"), 5*time.Second)
+		harness.TabTo(t, pt, "#share-toggle")
+		pt.Key("\r")
+		screenDecoding(t, doc)
+		require.Contains(t, testenv.Eval[string](doc, `document.querySelector('#screen-share figcaption').textContent`), "Simulated Patient 1's screen")
+		doc.Screenshot("screen-share-from-patient")
+		click(doc, "#allow-share-toggle") // no longer allowed: the share ends
+		doc.Wait(`document.querySelector('#screen-share').hidden`, 10*time.Second)
+		pt.Wait(`!(`+visible("#share-toggle")+`) && window.vitalwire.call.screen === null`, 10*time.Second)
+	})
+
+	t.Run("with three in the call, the interpreter's mute is heard as silence by the other two", func(t *testing.T) {
+		doc, pt, it := doc.For(t), pt.For(t), it.For(t)
+		// The audio energy each receives from the interpreter alone (the
+		// inbound stream of the interpreter's audio track).
+		fromIt := `(() => { const v = document.querySelector('#remote-videos figure[data-subject="interp-es"] video'); const id = v.srcObject.getAudioTracks()[0].id;
+			return window.vitalwire.call.pc.getStats().then(s => { let e = 0; s.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.trackIdentifier === id) e += r.totalAudioEnergy || 0 }); return e }) })()`
+		over := func(tab *testenv.Tab, d time.Duration) float64 {
+			first := testenv.Eval[float64](tab, fromIt)
+			time.Sleep(d)
+			return testenv.Eval[float64](tab, fromIt) - first
+		}
+		before := map[*testenv.Tab]float64{doc: over(doc, 2*time.Second), pt: over(pt, 2*time.Second)}
+		click(it, "#mic-toggle")
+		for _, tab := range []*testenv.Tab{doc, pt} {
+			tab.Wait(`document.querySelector('#remote-videos figure[data-subject="interp-es"]').classList.contains('muted')`, 10*time.Second)
+		}
+		for _, tab := range []*testenv.Tab{doc, pt} {
+			require.Greater(t, before[tab], 0.0, "the interpreter is heard before the mute")
+			var muted float64
+			require.Eventually(t, func() bool { muted = over(tab, 2*time.Second); return muted < before[tab]/100 }, 20*time.Second, 100*time.Millisecond,
+				"silence from the interpreter while muted (last %.6f, before %.6f)", muted, before[tab])
+			t.Logf("audio energy from the interpreter over 2 s: %.6f before, %.6f muted", before[tab], muted)
+		}
+		doc.Screenshot("three-interpreter-muted")
+		click(it, "#mic-toggle")
+		for _, tab := range []*testenv.Tab{doc, pt} {
+			require.Eventually(t, func() bool { return over(tab, time.Second) > 0 }, 15*time.Second, 100*time.Millisecond, "sound after unmute")
+		}
+	})
+
+	t.Run("with three in the call, camera off shows both others the placeholder, and chat reaches both", func(t *testing.T) {
+		doc, pt, it := doc.For(t), pt.For(t), it.For(t)
+		click(pt, "#camera-toggle")
+		for _, tab := range []*testenv.Tab{doc, it} {
+			fig := `document.querySelector('#remote-videos figure[data-subject="sim-patient-001"]')`
+			tab.Wait(fig+` && `+fig+`.classList.contains('camera-off') && !`+fig+`.querySelector('.placeholder').hidden && `+fig+`.querySelector('video').offsetHeight === 0`, 10*time.Second)
+		}
+		it.Screenshot("three-patient-camera-off")
+		click(pt, "#camera-toggle")
+		testenv.Eval[bool](it, `(document.querySelector('#chat-input').value = 'Interpreter here: la paciente dice que se siente mejor', true)`)
+		click(it, "#chat-send")
+		for _, tab := range []*testenv.Tab{doc, pt} {
+			tab.Wait(`[...document.querySelectorAll('#chat-log li')].some(li => li.textContent.includes('la paciente dice'))`, 10*time.Second)
+		}
+		require.Empty(t, harness.Axe(t, it), "serious accessibility violations on the interpreter's page")
+		pt.Screenshot("three-chat")
+	})
+}
+
+// screenDecoding waits until the page shows a screen share that is
+// decoding: a size, and frames rising.
+func screenDecoding(t *testing.T, tab *testenv.Tab) {
+	t.Helper()
+	v := `document.querySelector('#screen-share video')`
+	shown := `!document.querySelector('#screen-share').hidden && ` + v + ` && ` + v + `.videoWidth > 0`
+	deadline := time.Now().Add(30 * time.Second)
+	for !testenv.Eval[bool](tab, `Boolean(`+shown+`)`) {
+		if time.Now().After(deadline) {
+			t.Logf("inbound video: %s", testenv.Eval[string](tab, `window.vitalwire.call.pc.getStats().then(s => { const out = []; s.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') out.push([r.trackIdentifier, r.packetsReceived, r.framesDecoded, r.keyFramesDecoded, r.pliCount, r.nackCount, r.frameWidth].join(' ')) }); return out.join(' | ') })`))
+			tab.Screenshot("screen-not-shown")
+			t.Fatal("no screen share shown")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	first := testenv.Eval[int](tab, v+`.getVideoPlaybackQuality().totalVideoFrames`)
+	time.Sleep(time.Second)
+	second := testenv.Eval[int](tab, v+`.getVideoPlaybackQuality().totalVideoFrames`)
+	t.Logf("screen share %dx%d, frames %d then %d", testenv.Eval[int](tab, v+`.videoWidth`), testenv.Eval[int](tab, v+`.videoHeight`), first, second)
+	require.Greater(t, second, first, "the screen share's frames rise")
 }

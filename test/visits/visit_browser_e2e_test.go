@@ -23,10 +23,15 @@ const framesDecoded = `window.vitalwire.call.pc.getStats().then(s => { let n = 0
 func remoteDecoding(t *testing.T, tab *testenv.Tab) {
 	t.Helper()
 	tab.Wait(`document.querySelector('#remote-videos video') && document.querySelector('#remote-videos video').videoWidth > 0`, 30*time.Second)
+	// Frames decoded rise (within 10 s: a loaded machine may stall a
+	// decoder for a moment).
 	first := testenv.Eval[int](tab, framesDecoded)
-	time.Sleep(time.Second)
-	second := testenv.Eval[int](tab, framesDecoded)
-	t.Logf("frames decoded: %d, a second later %d; video %dx%d", first, second,
+	second := first
+	for deadline := time.Now().Add(10 * time.Second); second <= first && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		second = testenv.Eval[int](tab, framesDecoded)
+	}
+	t.Logf("frames decoded: %d, then %d; video %dx%d", first, second,
 		testenv.Eval[int](tab, `document.querySelector('#remote-videos video').videoWidth`),
 		testenv.Eval[int](tab, `document.querySelector('#remote-videos video').videoHeight`))
 	require.Greater(t, second, first, "frames decoded rise")

@@ -20,6 +20,7 @@ function startCall(visitId, stream, handlers, joinCode) {
       const m = JSON.parse(ev.data);
       if (m.type === 'welcome') {
         if (handlers.admitted) handlers.admitted();
+        if (state.screen) state.stopShare(); // a new connection: share again if wanted
         if (state.pc) state.pc.close();
         const pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
         state.pc = pc;
@@ -34,14 +35,25 @@ function startCall(visitId, stream, handlers, joinCode) {
           if (st === 'failed') send({ type: 'restart' });
         };
       } else if (m.type === 'offer') {
+        const before = new Set(state.pc.getTransceivers());
         await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        // The server's new receive slot (after add_track) carries the
+        // screen share: exactly that one, not a slot of an old forward.
+        const sc = state.screen;
+        const slot = sc && !sc.sender && state.pc.getTransceivers().find(t => !before.has(t) && t.receiver.track.kind === 'video');
+        if (slot) {
+          slot.direction = 'sendrecv';
+          await slot.sender.replaceTrack(sc.track);
+          slot.sender.setStreams(sc.stream);
+          sc.sender = slot.sender;
+        }
         const answer = await state.pc.createAnswer();
         await state.pc.setLocalDescription(answer);
         send({ type: 'answer', sdp: answer.sdp });
       } else if (m.type === 'candidate') {
         try { await state.pc.addIceCandidate(m.candidate); } catch (e) { /* a candidate of an old session */ }
       } else if (m.type === 'participants') {
-        handlers.participants(m.participants || [], m.waiting || []);
+        handlers.participants(m.participants || [], m.waiting || [], !!m.share_allowed);
       } else if (m.type === 'waiting') {
         if (handlers.waiting) handlers.waiting(!!m.host_present);
       } else if (m.type === 'chat') {
@@ -79,6 +91,7 @@ function startCall(visitId, stream, handlers, joinCode) {
     if (state.pc) state.pc.close();
   };
   state.hangUp = () => {
+    state.stopShare();
     state.leave();
     for (const t of stream.getTracks()) t.stop();
   };
@@ -86,15 +99,54 @@ function startCall(visitId, stream, handlers, joinCode) {
   state.setMedia = media => { state.media = media; if (state.send) state.send({ type: 'media', ...media }); };
   state.chat = text => { if (state.send) state.send({ type: 'chat', text }); };
   state.admit = subject => { if (state.send) state.send({ type: 'admit', subject }); };
+  state.allowShare = allow => { if (state.send) state.send({ type: 'allow_share', allow }); };
+  // share sends a screen (getDisplayMedia's stream) as one more track.
+  state.share = screen => {
+    const track = screen.getVideoTracks()[0];
+    state.screen = { track, stream: screen, sender: null };
+    track.addEventListener('ended', () => { if (state.screen && state.screen.track === track) state.stopShare(); });
+    state.send({ type: 'add_track', kind: 'video', screen: true });
+  };
+  state.stopShare = () => {
+    const sc = state.screen;
+    if (!sc) return;
+    state.screen = null;
+    if (sc.sender) { try { sc.sender.replaceTrack(null); } catch (e) { /* closed */ } }
+    sc.track.stop();
+    if (state.send) state.send({ type: 'remove_track', screen: true });
+    if (handlers.shareStopped) handlers.shareStopped();
+  };
   return state;
 }
 
 // remoteVideos shows one video element per remote participant (the
 // server names each forwarded stream after its sender), or, while their
 // camera is off, a placeholder with their name rather than a frozen frame.
-function remoteVideos(container, names) {
+function remoteVideos(container, names, stage) {
   const byStream = new Map();
+  const screens = new Map(); // stream id -> figure
   let states = new Map();
+  const dropScreen = id => {
+    const fig = screens.get(id);
+    if (fig) { fig.remove(); screens.delete(id); }
+    stage.hidden = screens.size === 0;
+  };
+  // A screen share (stream "<subject>~screen") is shown large, on the
+  // stage above the cameras; the stage goes when the share stops.
+  const screen = (stream, subject) => {
+    let fig = screens.get(stream.id);
+    if (!fig) {
+      const v = h('video', { autoplay: true, playsinline: true, muted: true, class: 'screen-video', 'aria-label': `Screen shared by ${names(subject)}` });
+      v.muted = true;
+      fig = h('figure', { class: 'video screen', 'data-subject': subject }, v, h('figcaption', {}, `${names(subject)}'s screen`));
+      screens.set(stream.id, fig);
+      stage.append(fig);
+      stream.addEventListener('removetrack', () => { if (!stream.getVideoTracks().length) dropScreen(stream.id); });
+    }
+    const v = fig.querySelector('video');
+    if (v.srcObject !== stream) v.srcObject = stream;
+    stage.hidden = false;
+  };
   const show = (id, v) => {
     const p = states.get(id) || {};
     const fig = v.closest('figure');
@@ -106,6 +158,7 @@ function remoteVideos(container, names) {
   };
   return {
     track(stream, track) {
+      if (stream.id.endsWith('~screen')) { screen(stream, stream.id.slice(0, -'~screen'.length)); return; }
       let v = byStream.get(stream.id);
       if (!v) {
         v = h('video', { autoplay: true, playsinline: true, class: 'remote', 'data-participant': stream.id, 'aria-label': `Video of ${names(stream.id)}` });
@@ -125,6 +178,10 @@ function remoteVideos(container, names) {
       for (const [id, v] of byStream) {
         if (!states.has(id)) { v.closest('figure').remove(); byStream.delete(id); } else show(id, v);
       }
+      for (const id of [...screens.keys()]) {
+        const p = states.get(id.slice(0, -'~screen'.length));
+        if (!p || !p.sharing) dropScreen(id);
+      }
     },
   };
 }
@@ -133,7 +190,9 @@ function remoteVideos(container, names) {
 // camera off, self-view, leave and rejoin, and the visit's text chat.
 // Each control is a button; the toggles say their state in aria-pressed.
 function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host, handlers }) {
-  const rv = remoteVideos(remotes, names);
+  const stage = h('div', { class: 'stage', id: 'screen-share', hidden: true });
+  remotes.parentElement.before(stage);
+  const rv = remoteVideos(remotes, names, stage);
   // A dropped network shows as a banner over the call until media flows
   // again (the page rejoins or restarts ICE by itself).
   const banner = h('p', { id: 'reconnect-banner', class: 'banner warning', role: 'status', hidden: true });
@@ -168,7 +227,17 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
       status,
       admitted: () => { if (handlers.admitted) handlers.admitted(); },
       waiting: hostPresent => { if (handlers.waiting) handlers.waiting(hostPresent); },
-      participants: (ps, ws) => { rv.keep(ps.filter(p => p.subject !== self)); showWaiting(ws); handlers.participants(ps); },
+      participants: (ps, ws, shareAllowed) => {
+        rv.keep(ps.filter(p => p.subject !== self));
+        showWaiting(ws);
+        if (host) allowShare.setAttribute('aria-pressed', String(shareAllowed));
+        else {
+          share.hidden = !shareAllowed;
+          if (!shareAllowed && call.screen) call.stopShare();
+        }
+        handlers.participants(ps);
+      },
+      shareStopped: () => share.setAttribute('aria-pressed', 'false'),
       chat: line,
       ended: () => { controls.hidden = true; chatForm.hidden = true; handlers.ended(); },
       error: e => { if (e.startsWith('chat:')) chatErr.textContent = e; else handlers.error(e); },
@@ -197,9 +266,23 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
     call.setMedia({ ...media });
   });
   const selfView = toggle('selfview-toggle', 'Hide self-view', on => { selfFig.hidden = on; });
+  // Screen share: a clinician's page always; the others' while a
+  // clinician allows it (the server enforces it too).
+  const share = toggle('share-toggle', 'Share screen', async on => {
+    if (!on) { call.stopShare(); return; }
+    try {
+      call.share(await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }));
+    } catch (e) {
+      share.setAttribute('aria-pressed', 'false');
+      handlers.error('Screen share: ' + e.message);
+    }
+  });
+  share.hidden = !host;
+  const allowShare = toggle('allow-share-toggle', 'Let others share their screen', on => call.allowShare(on));
   const leave = h('button', { type: 'button', id: 'leave-call', class: 'danger' }, 'Leave call');
   const rejoin = h('button', { type: 'button', id: 'rejoin-call', class: 'primary', hidden: true }, 'Rejoin');
   leave.addEventListener('click', () => {
+    call.stopShare();
     call.leave();
     rv.keep([]);
     showWaiting([]);
@@ -213,7 +296,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
     start();
     leave.focus();
   });
-  const controls = h('div', { class: 'call-controls', role: 'group', 'aria-label': 'Call controls' }, mic, cam, selfView, leave, rejoin);
+  const controls = h('div', { class: 'call-controls', role: 'group', 'aria-label': 'Call controls' }, mic, cam, selfView, share, ...(host ? [allowShare] : []), leave, rejoin);
   const input = h('input', { type: 'text', id: 'chat-input', maxlength: 2000, autocomplete: 'off' });
   const chatForm = h('form', { class: 'chat-form' }, h('label', { for: 'chat-input' }, 'Message'), input,
     h('button', { type: 'submit', id: 'chat-send' }, 'Send'));
