@@ -200,6 +200,26 @@ func TestAVisitOfThreeInThreeBrowsers(t *testing.T) {
 		require.Empty(t, harness.Axe(t, it), "serious accessibility violations on the interpreter's page")
 		pt.Screenshot("three-chat")
 	})
+
+	t.Run("the patient picks another microphone and speaker: the others still hear them, the sound goes to the speaker picked", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		require.Greater(t, testenv.Eval[int](pt, `document.querySelectorAll('#mic-select option').length`), 1, "the fake microphones are offered")
+		require.Equal(t, "fake_device_0", testenv.Eval[string](pt, `document.querySelector('#camera-select').selectedOptions[0].textContent`))
+		testenv.Eval[bool](pt, `(() => { const s = document.querySelector('#mic-select'); s.value = [...s.options].find(o => o.textContent === 'Fake Audio Input 1').value; s.dispatchEvent(new Event('change')); return true })()`)
+		pt.Wait(`window.vitalwire.call.pc.getSenders().some(s => s.track && s.track.kind === 'audio' && s.track.label === 'Fake Audio Input 1')`, 10*time.Second)
+		fromPt := `(() => { const v = document.querySelector('#remote-videos figure[data-subject="sim-patient-001"] video'); const id = v.srcObject.getAudioTracks()[0].id;
+			return window.vitalwire.call.pc.getStats().then(s => { let e = 0; s.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.trackIdentifier === id) e += r.totalAudioEnergy || 0 }); return e }) })()`
+		require.Eventually(t, func() bool {
+			first := testenv.Eval[float64](doc, fromPt)
+			time.Sleep(time.Second)
+			return testenv.Eval[float64](doc, fromPt) > first
+		}, 15*time.Second, 100*time.Millisecond, "the clinician hears the patient's new microphone")
+		testenv.Eval[bool](pt, `(() => { const s = document.querySelector('#speaker-select'); s.value = [...s.options].find(o => o.textContent === 'Fake Audio Output 1').value; s.dispatchEvent(new Event('change')); return true })()`)
+		pt.Wait(`[...document.querySelectorAll('#remote-videos video')].every(v => v.sinkId === document.querySelector('#speaker-select').value)`, 10*time.Second)
+		remoteDecoding(t, doc)
+		require.Empty(t, harness.Axe(t, pt), "serious accessibility violations with the device pickers")
+		pt.Screenshot("device-pickers")
+	})
 }
 
 // screenDecoding waits until the page shows a screen share that is

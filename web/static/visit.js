@@ -99,6 +99,12 @@ function startCall(visitId, stream, handlers, joinCode) {
   state.setMedia = media => { state.media = media; if (state.send) state.send({ type: 'media', ...media }); };
   state.chat = text => { if (state.send) state.send({ type: 'chat', text }); };
   state.admit = subject => { if (state.send) state.send({ type: 'admit', subject }); };
+  // replaceTrack sends a newly picked camera or microphone in place of
+  // the old one, without renegotiating.
+  state.replaceTrack = (old, track) => {
+    const sender = state.pc && state.pc.getSenders().find(x => x.track === old);
+    if (sender) sender.replaceTrack(track);
+  };
   state.allowShare = allow => { if (state.send) state.send({ type: 'allow_share', allow }); };
   // share sends a screen (getDisplayMedia's stream) as one more track.
   state.share = screen => {
@@ -163,6 +169,7 @@ function remoteVideos(container, names, stage) {
       if (!v) {
         v = h('video', { autoplay: true, playsinline: true, class: 'remote', 'data-participant': stream.id, 'aria-label': `Video of ${names(stream.id)}` });
         v.srcObject = stream;
+        if (container.dataset.sink && v.setSinkId) v.setSinkId(container.dataset.sink).catch(() => {});
         byStream.set(stream.id, v);
         container.append(h('figure', { class: 'video', 'data-subject': stream.id }, v,
           h('div', { class: 'placeholder', hidden: true, role: 'img', 'aria-label': `${names(stream.id)}, camera off` }, h('span', { 'aria-hidden': 'true' }, names(stream.id))),
@@ -279,6 +286,47 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
   });
   share.hidden = !host;
   const allowShare = toggle('allow-share-toggle', 'Let others share their screen', on => call.allowShare(on));
+  // Devices: camera, microphone and speaker pickers (the self-view is the
+  // camera's preview); a pick replaces the track being sent.
+  const camSel = h('select', { id: 'camera-select' });
+  const micSel = h('select', { id: 'mic-select' });
+  const spkSel = h('select', { id: 'speaker-select' });
+  const sinks = 'setSinkId' in HTMLMediaElement.prototype;
+  const devices = h('div', { class: 'device-pickers', role: 'group', 'aria-label': 'Devices' },
+    h('span', { class: 'pick' }, h('label', { for: 'camera-select' }, 'Camera'), camSel),
+    h('span', { class: 'pick' }, h('label', { for: 'mic-select' }, 'Microphone'), micSel),
+    sinks ? h('span', { class: 'pick' }, h('label', { for: 'speaker-select' }, 'Speaker'), spkSel) : null);
+  const fillDevices = async () => {
+    const ds = await navigator.mediaDevices.enumerateDevices();
+    const opts = (sel, kind, current) => sel.replaceChildren(...ds.filter(d => d.kind === kind).map((d, i) => {
+      const o = h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`);
+      o.selected = d.deviceId === current;
+      return o;
+    }));
+    const at = stream.getAudioTracks()[0]; const vt = stream.getVideoTracks()[0];
+    opts(camSel, 'videoinput', vt && vt.getSettings().deviceId);
+    opts(micSel, 'audioinput', at && at.getSettings().deviceId);
+    opts(spkSel, 'audiooutput', remotes.dataset.sink || 'default');
+  };
+  fillDevices().catch(() => {});
+  navigator.mediaDevices.addEventListener('devicechange', () => fillDevices().catch(() => {}));
+  const swap = async (kind, deviceId) => {
+    const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    const got = await navigator.mediaDevices.getUserMedia(kind === 'audio'
+      ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId }, width: 640, height: 480 } });
+    const track = kind === 'audio' ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
+    track.enabled = kind === 'audio' ? !media.muted : !media.camera_off;
+    if (old) stream.removeTrack(old);
+    stream.addTrack(track);
+    call.replaceTrack(old, track);
+    if (old) old.stop();
+  };
+  camSel.addEventListener('change', () => swap('video', camSel.value).catch(e => handlers.error('Camera: ' + e.message)));
+  micSel.addEventListener('change', () => swap('audio', micSel.value).catch(e => handlers.error('Microphone: ' + e.message)));
+  spkSel.addEventListener('change', () => {
+    remotes.dataset.sink = spkSel.value;
+    for (const v of remotes.querySelectorAll('video')) v.setSinkId(spkSel.value).catch(e => handlers.error('Speaker: ' + e.message));
+  });
   const leave = h('button', { type: 'button', id: 'leave-call', class: 'danger' }, 'Leave call');
   const rejoin = h('button', { type: 'button', id: 'rejoin-call', class: 'primary', hidden: true }, 'Rejoin');
   leave.addEventListener('click', () => {
@@ -309,7 +357,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
   });
   const chat = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' }, h('h2', { id: 'chat-h' }, 'Chat'), log, chatForm, chatErr);
   start();
-  return { controls, chat, banner, waitingRoom, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
+  return { controls, chat, banner, waitingRoom, devices, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
 }
 
 async function localMedia() {
@@ -458,7 +506,7 @@ async function visitPage(main, id) {
     },
   });
   call.history(visit.chat || []);
-  callBox.append(call.banner, call.controls, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
+  callBox.append(call.banner, call.controls, call.devices, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
   onPageLeave(() => call.hangUp());
 }
 
@@ -541,7 +589,7 @@ async function joinPage(main, params) {
       },
     });
     call.history(visit.chat || []);
-    callBox.append(call.banner, call.controls, call.chat);
+    callBox.append(call.banner, call.controls, call.devices, call.chat);
     onPageLeave(() => call.hangUp());
   });
 }
