@@ -159,6 +159,7 @@ func routes(d Deps) []Route {
 		{Pattern: "POST /api/v1/visits/{visit}/end", Access: Self, handler: http.HandlerFunc(vi.end)},
 		{Pattern: "POST /api/v1/visits/{visit}/attach", Access: Self, handler: http.HandlerFunc(vi.attach)},
 		{Pattern: "POST /api/v1/visits/{visit}/patient-link", Access: Self, handler: http.HandlerFunc(vi.patientLink)},
+		{Pattern: "POST /api/v1/visits/{visit}/admit", Access: Self, handler: http.HandlerFunc(vi.admit)},
 		{Pattern: "POST /api/v1/visits/{visit}/session", Access: Public,
 			handler: ac.signInLimited("POST /api/v1/visits/{visit}/session", http.HandlerFunc(vi.joinSession))},
 		{Pattern: "GET /ws/v1/visits/{visit}", Access: Self, handler: http.HandlerFunc(vi.socket)},

@@ -273,6 +273,8 @@ type VisitView struct {
 	telehealth.Visit
 	You       string                   `json:"you"`       // your role in the visit
 	Connected []telehealth.Participant `json:"connected"` // in the call now
+	// Waiting is the waiting room (for a clinician of the visit).
+	Waiting []telehealth.Participant `json:"waiting,omitempty"`
 	// Chart says you may read the patient's chart and end or attach the
 	// visit to it: a clinician the policy allows the patient, not every
 	// clinician in the call.
@@ -283,6 +285,18 @@ type VisitView struct {
 type InviteRequest struct {
 	Subject string `json:"subject"`
 	Role    string `json:"role"` // clinician or interpreter
+}
+
+// AdmitRequest names whom a clinician lets in from the waiting room.
+type AdmitRequest struct {
+	Subject string `json:"subject"`
+}
+
+// AdmitResult answers an admission: WasWaiting says whether they were in
+// the waiting room then (else they enter directly when they come).
+type AdmitResult struct {
+	Admitted   string `json:"admitted"`
+	WasWaiting bool   `json:"was_waiting"`
 }
 
 // NoteRequest carries the clinician's note.

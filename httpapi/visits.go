@@ -197,7 +197,11 @@ func (a visitsAPI) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	chart := role == telehealth.RoleClinician && a.gate.Policy.Patient(cred.Claims, v.Patient).Allowed
-	writeJSON(w, http.StatusOK, VisitView{Visit: v, You: role, Connected: a.sfu.Participants(v.ID), Chart: chart})
+	view := VisitView{Visit: v, You: role, Connected: a.sfu.Participants(v.ID), Chart: chart}
+	if role == telehealth.RoleClinician {
+		view.Waiting = a.sfu.Waiting(v.ID)
+	}
+	writeJSON(w, http.StatusOK, view)
 }
 
 func (a visitsAPI) invite(w http.ResponseWriter, r *http.Request) {
@@ -346,6 +350,25 @@ func (a visitsAPI) mayRevokeLink(r *http.Request, c, link auth.Claims) (bool, er
 	return d.Part == auth.AsCareTeam || (d.Part == auth.AsInvited && invitedAs == telehealth.RoleClinician), nil
 }
 
+// admit lets someone into the call from the waiting room (or lets them
+// enter directly when they come): a clinician of the visit.
+func (a visitsAPI) admit(w http.ResponseWriter, r *http.Request) {
+	var req AdmitRequest
+	v, c, ok := a.clinicianOfVisit(w, r, "POST /api/v1/visits/{visit}/admit", "admits from the waiting room", &req)
+	if !ok {
+		return
+	}
+	if !auth.ValidID(req.Subject) {
+		fail(w, http.StatusBadRequest, "subject: the id of the person to admit")
+		return
+	}
+	if err := a.visits.Admit(r.Context(), v.ID, req.Subject, c.Subject); err != nil {
+		failErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, AdmitResult{Admitted: req.Subject, WasWaiting: a.sfu.Admit(v.ID, req.Subject)})
+}
+
 var visitUpgrader = websocket.Upgrader{ReadBufferSize: 8192, WriteBufferSize: 8192,
 	// participant has refused cookie upgrades from other origins; tokens
 	// and join links cannot be used by a page that does not hold them.
@@ -389,6 +412,32 @@ func (a visitsAPI) socket(w http.ResponseWriter, r *http.Request) {
 			return m, errors.New("chat: could not be kept; try again")
 		}
 		return m, err
+	}
+	if role == telehealth.RoleClinician {
+		hooks.Admit = func(subject string) error {
+			if !auth.ValidID(subject) {
+				return errors.New("admit: subject: the id of someone waiting")
+			}
+			if err := a.gate.Record(ctx, cred.Claims, v.Patient, request(r, "WS admit /ws/v1/visits/{visit}"), auth.Decision{Allowed: true}); err != nil {
+				return errors.New("admit: could not be recorded; try again")
+			}
+			return a.visits.Admit(ctx, v.ID, subject, cred.Subject)
+		}
+	} else {
+		hooks.Guest = true
+		// Everyone but a clinician waits to be admitted (once a visit).
+		hooks.Admitted = func() bool {
+			ok, err := a.visits.Admitted(ctx, v.ID, cred.Subject)
+			if err != nil {
+				a.log.Error().Err(err).Str("visit", v.ID).Msg("read admission")
+			}
+			return ok
+		}
+		hooks.Arrived = func() {
+			if err := a.visits.Arrived(ctx, v.ID); err != nil {
+				a.log.Error().Err(err).Str("visit", v.ID).Msg("record arrival")
+			}
+		}
 	}
 	if role == telehealth.RoleClinician && a.mayWriteChart(cred.Claims, v) {
 		hooks.End = func(note string) error {

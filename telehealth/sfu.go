@@ -238,7 +238,7 @@ func (s *SFU) room(id string) *room {
 	defer s.mu.Unlock()
 	r := s.rooms[id]
 	if r == nil {
-		r = &room{id: id, sfu: s, peers: map[string]*peer{}, tracks: map[string]*forward{}}
+		r = &room{id: id, sfu: s, peers: map[string]*peer{}, tracks: map[string]*forward{}, waiting: map[string]*waiter{}}
 		s.rooms[id] = r
 	}
 	return r
@@ -263,6 +263,13 @@ func (s *SFU) EndVisit(visit string) {
 		p.send(Message{Type: "ended"})
 		r.remove(p)
 	}
+	r.mu.Lock()
+	waiting := r.waiting
+	r.waiting = map[string]*waiter{}
+	r.mu.Unlock()
+	for _, w := range waiting {
+		w.out(Message{Type: "ended"})
+	}
 }
 
 // Participant is someone in a visit.
@@ -274,7 +281,13 @@ type Participant struct {
 	// that is off rather than its last frame.
 	CameraOff bool `json:"camera_off,omitempty"`
 	Muted     bool `json:"muted,omitempty"`
+	// Sharing: the participant's screen is being forwarded now.
+	Sharing bool `json:"sharing,omitempty"`
 }
+
+// ScreenSuffix ends the stream id of a forwarded screen share (the
+// subject is the rest): the pages show it large, apart from the camera.
+const ScreenSuffix = "~screen"
 
 type room struct {
 	id     string
@@ -283,15 +296,23 @@ type room struct {
 	peers  map[string]*peer    // by subject
 	tracks map[string]*forward // by source subject + "/" + track id
 	chat   chatRate
+	// waiting is the waiting room, by subject.
+	waiting map[string]*waiter
+	// shareAllowed: a clinician lets the others share their screens.
+	shareAllowed bool
 }
 
 // forward is one incoming track and the local track it is copied to.
 type forward struct {
-	key     string
-	source  *peer
-	remote  *webrtc.TrackRemote
-	local   *webrtc.TrackLocalStaticRTP
-	lastPLI atomic.Int64
+	key        string
+	source     *peer
+	remote     *webrtc.TrackRemote
+	local      *webrtc.TrackLocalStaticRTP
+	lastPLI    atomic.Int64
+	pliPending atomic.Bool
+	// PLIs counts the keyframe requests sent to the track's sender.
+	PLIs   atomic.Int64
+	screen bool
 }
 
 type peer struct {
@@ -299,9 +320,15 @@ type peer struct {
 	room *room
 	pc   *webrtc.PeerConnection
 	out  func(Message) bool
+	// host: may admit from the waiting room (and sees who waits) and
+	// allow the others to share; guest: shares only when allowed.
+	host, guest bool
+	// screens are the receive slots added for screen shares.
+	screens map[*webrtc.RTPReceiver]bool
 
 	mu      sync.Mutex
 	senders map[string]*webrtc.RTPSender // forward key -> sender
+	started map[string]bool              // forward keys negotiated
 	// negotiation: the server always offers; one offer at a time.
 	offering bool
 	pending  bool
@@ -350,22 +377,42 @@ func (r *room) participants() []Participant {
 	return out
 }
 
+// broadcastParticipants tells everyone in the call who is in it (and the
+// hosts who is waiting), and everyone waiting whether a clinician is there
+// to admit them.
 func (r *room) broadcastParticipants() {
 	ps := r.participants()
 	peers := r.snapshot()
+	waiting := r.waitingList()
+	r.mu.Lock()
+	shareAllowed := r.shareAllowed
+	waiters := make([]*waiter, 0, len(r.waiting))
+	for _, w := range r.waiting {
+		waiters = append(waiters, w)
+	}
+	r.mu.Unlock()
+	host := false
 	for _, p := range peers {
-		p.send(Message{Type: "participants", Participants: ps})
+		m := Message{Type: "participants", Participants: ps, ShareAllowed: shareAllowed}
+		if p.host {
+			m.Waiting = waiting
+			host = true
+		}
+		p.send(m)
+	}
+	for _, w := range waiters {
+		w.out(Message{Type: "waiting", HostPresent: host})
 	}
 }
 
 // join adds a participant with a fresh PeerConnection; one already there
 // under the same subject (a rejoin after a dropped socket) is replaced.
-func (r *room) join(who Participant, out func(Message) bool) (*peer, error) {
+func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (*peer, error) {
 	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{Participant: who, room: r, pc: pc, out: out, senders: map[string]*webrtc.RTPSender{}, slots: 2}
+	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, guest: guest, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, slots: 2}
 	// The participant sends one audio and one video track.
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -379,7 +426,7 @@ func (r *room) join(who Participant, out func(Message) bool) (*peer, error) {
 			p.send(Message{Type: "candidate", Candidate: &init})
 		}
 	})
-	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { r.published(p, remote) })
+	pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { r.published(p, remote, recv) })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateFailed {
 			r.sfu.log.Info().Str("visit", r.id).Str("role", p.Role).Msg("peer connection failed; waiting for an ICE restart or rejoin")
@@ -411,13 +458,20 @@ func (r *room) join(who Participant, out func(Message) bool) (*peer, error) {
 }
 
 // published starts forwarding a track a participant sends.
-func (r *room) published(src *peer, remote *webrtc.TrackRemote) {
-	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), src.Subject)
+func (r *room) published(src *peer, remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	stream := src.Subject
+	src.mu.Lock()
+	screen := src.screens[recv]
+	src.mu.Unlock()
+	if screen {
+		stream += ScreenSuffix
+	}
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), stream)
 	if err != nil {
 		r.sfu.log.Error().Err(err).Msg("local track")
 		return
 	}
-	f := &forward{key: src.Subject + "/" + remote.ID(), source: src, remote: remote, local: local}
+	f := &forward{key: src.Subject + "/" + remote.ID(), source: src, remote: remote, local: local, screen: screen}
 	r.mu.Lock()
 	if r.peers[src.Subject] != src {
 		r.mu.Unlock()
@@ -429,6 +483,9 @@ func (r *room) published(src *peer, remote *webrtc.TrackRemote) {
 		r.mu.Lock()
 	}
 	r.tracks[f.key] = f
+	if screen {
+		src.Sharing = true
+	}
 	var subs []*peer
 	for _, p := range r.peers {
 		if p != src {
@@ -439,6 +496,9 @@ func (r *room) published(src *peer, remote *webrtc.TrackRemote) {
 	for _, p := range subs {
 		p.subscribe(f)
 		p.negotiate()
+	}
+	if screen {
+		r.broadcastParticipants()
 	}
 	go r.copy(f)
 }
@@ -474,8 +534,16 @@ var errClosedPipe = errors.New("io: read/write on closed pipe")
 // unpublish stops a track: subscribers drop it and renegotiate.
 func (r *room) unpublish(f *forward) {
 	r.mu.Lock()
+	stopped := false
 	if r.tracks[f.key] == f {
 		delete(r.tracks, f.key)
+		if f.screen && r.peers[f.source.Subject] == f.source {
+			f.source.Sharing = false
+			for _, o := range r.tracks {
+				f.source.Sharing = f.source.Sharing || (o.screen && o.source == f.source)
+			}
+			stopped = true
+		}
 	}
 	subs := make([]*peer, 0, len(r.peers))
 	for _, p := range r.peers {
@@ -484,6 +552,9 @@ func (r *room) unpublish(f *forward) {
 	r.mu.Unlock()
 	for _, p := range subs {
 		p.unsubscribe(f)
+	}
+	if stopped {
+		r.broadcastParticipants()
 	}
 }
 
@@ -520,16 +591,34 @@ func (p *peer) subscribe(f *forward) {
 	f.requestKeyframe() // the new subscriber needs a keyframe to start decoding
 }
 
-// requestKeyframe sends a PLI to the track's sender, at most every 500 ms.
+// pliInterval is the least time between two keyframe requests to a
+// track's sender: a keyframe is several times a frame's size, so a
+// receiver asking again and again would cost every receiver bandwidth.
+const pliInterval = 500 * time.Millisecond
+
+// requestKeyframe sends a PLI to the track's sender, at most every
+// pliInterval; a request inside the interval is not lost but sent at its
+// end (one for all that came meanwhile), so a receiver that needs a
+// keyframe gets one even when another has just asked.
 func (f *forward) requestKeyframe() {
 	if f.remote.Kind() != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	now := time.Now().UnixNano()
 	last := f.lastPLI.Load()
-	if now-last < int64(500*time.Millisecond) || !f.lastPLI.CompareAndSwap(last, now) {
+	if wait := last + int64(pliInterval) - now; wait > 0 {
+		if f.pliPending.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(wait), func() {
+				f.pliPending.Store(false)
+				f.requestKeyframe()
+			})
+		}
 		return
 	}
+	if !f.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	f.PLIs.Add(1)
 	f.source.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(f.remote.SSRC())}})
 }
 
@@ -541,6 +630,7 @@ func (p *peer) unsubscribe(f *forward) {
 		return
 	}
 	delete(p.senders, f.key)
+	delete(p.started, f.key)
 	p.mu.Unlock()
 	if p.pc.RemoveTrack(sender) == nil {
 		p.negotiate()
@@ -587,19 +677,61 @@ func (p *peer) answered(sdp string) error {
 	p.offering = false
 	again := p.pending
 	p.pending = false
+	keys := make([]string, 0, len(p.senders))
+	for k := range p.senders {
+		keys = append(keys, k)
+	}
 	p.mu.Unlock()
+	// A track subscribed to in this negotiation forwards only from now:
+	// the keyframe asked for when it was added may have gone before.
+	r := p.room
+	r.mu.Lock()
+	var subscribed []*forward
+	for _, k := range keys {
+		if f := r.tracks[k]; f != nil {
+			subscribed = append(subscribed, f)
+		}
+	}
+	r.mu.Unlock()
+	for _, f := range subscribed {
+		if p.unstarted(f.key) {
+			f.requestKeyframe()
+		}
+	}
 	if again {
 		p.negotiate()
 	}
 	return nil
 }
 
+// unstarted reports (once) whether the forward key's track had not been
+// negotiated with this participant yet.
+func (p *peer) unstarted(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started[key] {
+		return false
+	}
+	p.started[key] = true
+	return true
+}
+
 // addSlot gives the participant room for one more track of kind (a
 // screen share, a second camera) and offers it.
-func (p *peer) addSlot(kind string) error {
+func (p *peer) addSlot(kind string, screen bool) error {
 	k := webrtc.NewRTPCodecType(kind)
 	if k == 0 {
 		return errors.New("kind: audio or video")
+	}
+	if p.guest {
+		// Whatever a guest adds is a share the clinician allows.
+		screen = true
+		p.room.mu.Lock()
+		allowed := p.room.shareAllowed
+		p.room.mu.Unlock()
+		if !allowed {
+			return ErrShareNotAllowed
+		}
 	}
 	p.mu.Lock()
 	if p.slots >= maxSlots {
@@ -608,11 +740,40 @@ func (p *peer) addSlot(kind string) error {
 	}
 	p.slots++
 	p.mu.Unlock()
-	if _, err := p.pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+	tr, err := p.pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	if err != nil {
 		return err
+	}
+	if screen {
+		p.mu.Lock()
+		p.screens[tr.Receiver()] = true
+		p.mu.Unlock()
 	}
 	p.negotiate()
 	return nil
+}
+
+// ErrShareNotAllowed refuses a screen share a clinician has not allowed.
+var ErrShareNotAllowed = errors.New("screen share: the clinician has not allowed it")
+
+// allowShare lets (or stops letting) the participants who are not
+// clinicians share their screens; stopping ends the shares under way.
+func (r *room) allowShare(allow bool) {
+	r.mu.Lock()
+	r.shareAllowed = allow
+	var stop []*forward
+	if !allow {
+		for _, f := range r.tracks {
+			if f.source.guest && f.screen {
+				stop = append(stop, f)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, f := range stop {
+		r.unpublish(f)
+	}
+	r.broadcastParticipants()
 }
 
 // maxSlots bounds the tracks one participant may send.
@@ -620,12 +781,20 @@ const maxSlots = 6
 
 // dropTrack stops forwarding one of the participant's tracks (they
 // stopped sharing their screen); the others renegotiate.
-func (p *peer) dropTrack(id string) {
+func (p *peer) dropTrack(id string, screens bool) {
 	r := p.room
+	var drop []*forward
 	r.mu.Lock()
-	f := r.tracks[p.Subject+"/"+id]
+	if f := r.tracks[p.Subject+"/"+id]; f != nil && f.source == p {
+		drop = append(drop, f)
+	}
+	for _, f := range r.tracks {
+		if screens && f.screen && f.source == p {
+			drop = append(drop, f)
+		}
+	}
 	r.mu.Unlock()
-	if f != nil && f.source == p {
+	for _, f := range drop {
 		r.unpublish(f)
 	}
 }

@@ -71,6 +71,8 @@ func TestAnEncounterAttachedEarlyFollowsTheVisitToItsEnd(t *testing.T) {
 	var early map[string]any
 	s.MustCall(t, http.StatusOK, "POST", "/api/v1/visits/"+id+"/attach", doc1, map[string]string{"note": "Pre-visit: ask about ankle swelling."}, &early)
 
+	// Admitted ahead, the patient enters the call without the waiting room.
+	s.MustCall(t, http.StatusOK, "POST", "/api/v1/visits/"+id+"/admit", doc1, map[string]string{"subject": "p1"}, nil)
 	joinVisit(t, s, id, "?join="+url.QueryEscape(joinCode(t, created.PatientLink.URL)), nil)
 	joinVisit(t, s, id, "", bearer(doc1))
 	time.Sleep(1100 * time.Millisecond) // a visit of a second or more

@@ -31,7 +31,7 @@ func click(tab *testenv.Tab, selector string) {
 func TestCallControlsAndChatInTwoBrowsers(t *testing.T) {
 	t.Parallel()
 	s, _, doc, pt, visit := visitInTwoBrowsers(t)
-	click(pt, "#join-visit")
+	joinAndAdmit(t, doc, pt)
 	remoteDecoding(t, doc)
 	remoteDecoding(t, pt)
 

@@ -23,10 +23,15 @@ const framesDecoded = `window.vitalwire.call.pc.getStats().then(s => { let n = 0
 func remoteDecoding(t *testing.T, tab *testenv.Tab) {
 	t.Helper()
 	tab.Wait(`document.querySelector('#remote-videos video') && document.querySelector('#remote-videos video').videoWidth > 0`, 30*time.Second)
+	// Frames decoded rise (within 10 s: a loaded machine may stall a
+	// decoder for a moment).
 	first := testenv.Eval[int](tab, framesDecoded)
-	time.Sleep(time.Second)
-	second := testenv.Eval[int](tab, framesDecoded)
-	t.Logf("frames decoded: %d, a second later %d; video %dx%d", first, second,
+	second := first
+	for deadline := time.Now().Add(10 * time.Second); second <= first && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		second = testenv.Eval[int](tab, framesDecoded)
+	}
+	t.Logf("frames decoded: %d, then %d; video %dx%d", first, second,
 		testenv.Eval[int](tab, `document.querySelector('#remote-videos video').videoWidth`),
 		testenv.Eval[int](tab, `document.querySelector('#remote-videos video').videoHeight`))
 	require.Greater(t, second, first, "frames decoded rise")
@@ -36,7 +41,7 @@ func TestAVideoVisitInTwoBrowsers(t *testing.T) {
 	t.Parallel()
 	s, browser, doc, pt, visit := visitInTwoBrowsers(t)
 	require.Empty(t, harness.Axe(t, pt), "serious accessibility violations on the join page")
-	testenv.Eval[bool](pt, `document.querySelector('#join-visit').click() || true`)
+	joinAndAdmit(t, doc, pt)
 
 	t.Run("each page shows the other's video, decoding", func(t *testing.T) {
 		doc, pt := doc.For(t), pt.For(t)
@@ -92,6 +97,23 @@ func TestAVideoVisitInTwoBrowsers(t *testing.T) {
 		require.NotEmpty(t, ev["entry"])
 		doc.Screenshot("visit-ended")
 	})
+}
+
+// joinAndAdmit has the patient's page join the call, where the patient
+// waits until the clinician's page admits them.
+func joinAndAdmit(t *testing.T, doc, pt *testenv.Tab) {
+	t.Helper()
+	testenv.Eval[bool](pt, `document.querySelector('#join-visit').click() || true`)
+	admit(t, doc, pt)
+}
+
+// admit has the clinician's page admit the patient waiting in the
+// waiting room.
+func admit(t *testing.T, doc, pt *testenv.Tab) {
+	t.Helper()
+	pt.Wait(`document.querySelector('#call-status').textContent.includes('waiting room')`, 15*time.Second)
+	doc.Wait(`document.querySelector('#waiting-list [data-admit="sim-patient-001"]')`, 15*time.Second)
+	testenv.Eval[bool](doc, `document.querySelector('#waiting-list [data-admit="sim-patient-001"]').click() || true`)
 }
 
 // visitInTwoBrowsers starts a visit for sim-patient-001 from the dev

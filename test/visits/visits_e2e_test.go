@@ -13,6 +13,7 @@ import (
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/httpapi"
 	"github.com/vitalwire/vitalwire/internal/rtctest"
+	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/test/harness"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -65,7 +66,43 @@ func TestAVisitThroughTheSFUEndsInTheChartAsFHIR(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, s.Call(t, "GET", "/api/v1/me/patients", code, nil, nil), "not a bearer token")
 	})
 
+	t.Run("the patient waits in the waiting room, with no media, until a clinician admits them", func(t *testing.T) {
+		ws, _, err := websocket.DefaultDialer.Dial(s.WSURL()+"/ws/v1/visits/"+id+"?join="+url.QueryEscape(code), nil)
+		require.NoError(t, err)
+		defer ws.Close()
+		require.NoError(t, ws.SetReadDeadline(time.Now().Add(10*time.Second)))
+		read := func() telehealth.Message {
+			var m telehealth.Message
+			require.NoError(t, ws.ReadJSON(&m))
+			return m
+		}
+		require.NoError(t, ws.WriteJSON(telehealth.Message{Type: "join"}))
+		m := read()
+		require.Equal(t, "waiting", m.Type, "%+v", m)
+		require.False(t, m.HostPresent, "no clinician is in the call yet")
+		var v httpapi.VisitView
+		require.Equal(t, http.StatusOK, s.Call(t, "GET", "/api/v1/visits/"+id, doc1, nil, &v))
+		require.Equal(t, "waiting", v.State)
+		require.Empty(t, v.Connected)
+		require.Len(t, v.Waiting, 1)
+		// Nothing of the call while waiting: no tracks, no chat, no admitting.
+		for _, msg := range []telehealth.Message{{Type: "add_track", Kind: "video"}, {Type: "chat", Text: "hello?"}, {Type: "admit", Subject: "p1"}, {Type: "answer", SDP: "v=0"}} {
+			require.NoError(t, ws.WriteJSON(msg))
+			m := read()
+			require.Equal(t, "error", m.Type, "%s while waiting: %+v", msg.Type, m)
+			require.Contains(t, m.Error, "waiting room")
+		}
+		require.Equal(t, http.StatusForbidden, s.Call(t, "POST", "/api/v1/visits/"+id+"/admit", s.Patient("p1"), `{"subject":"p1"}`, nil),
+			"a patient admits no one")
+		require.Equal(t, http.StatusBadRequest, s.Call(t, "POST", "/api/v1/visits/"+id+"/admit", doc1, `{"subject":"`+strings.Repeat("x", 300)+`"}`, nil))
+		var res httpapi.AdmitResult
+		require.Equal(t, http.StatusOK, s.Call(t, "POST", "/api/v1/visits/"+id+"/admit", doc1, `{"subject":"p1"}`, &res))
+		require.True(t, res.WasWaiting)
+		require.Equal(t, "welcome", read().Type, "admitted: the call starts")
+	})
+
 	api := rtctest.API(t)
+	// Admitted once, the patient enters directly when they come back.
 	patient := rtctest.Join(t, api, s.WSURL()+"/ws/v1/visits/"+id+"?join="+url.QueryEscape(code), "p1", nil)
 	clinician := rtctest.Join(t, api, s.WSURL()+"/ws/v1/visits/"+id, "doc1", bearer(doc1))
 	patient.Send(300)
@@ -94,6 +131,9 @@ func TestAVisitThroughTheSFUEndsInTheChartAsFHIR(t *testing.T) {
 		var pv httpapi.VisitView
 		require.Equal(t, http.StatusOK, s.Call(t, "GET", "/api/v1/visits/"+id+"?join="+url.QueryEscape(lq.Get("code")), "", nil, &pv))
 		require.Equal(t, "interpreter", pv.You)
+		var res httpapi.AdmitResult
+		require.Equal(t, http.StatusOK, s.Call(t, "POST", "/api/v1/visits/"+id+"/admit", doc1, `{"subject":"interp-es"}`, &res))
+		require.False(t, res.WasWaiting, "admitted ahead of arriving")
 		interp := rtctest.Join(t, api, s.WSURL()+"/ws/v1/visits/"+id+"?join="+url.QueryEscape(lq.Get("code")), "interp-es", nil)
 		interp.Send(100)
 		interp.WaitFor("p1", "audio", 30, 15*time.Second)

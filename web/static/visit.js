@@ -19,6 +19,8 @@ function startCall(visitId, stream, handlers, joinCode) {
     ws.onmessage = async ev => {
       const m = JSON.parse(ev.data);
       if (m.type === 'welcome') {
+        if (handlers.admitted) handlers.admitted();
+        if (state.screen) state.stopShare(); // a new connection: share again if wanted
         if (state.pc) state.pc.close();
         const pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
         state.pc = pc;
@@ -27,18 +29,33 @@ function startCall(visitId, stream, handlers, joinCode) {
         pc.ontrack = e => handlers.track(e.streams[0] || new MediaStream([e.track]), e.track);
         pc.onicecandidate = e => { if (e.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
         pc.oniceconnectionstatechange = () => {
-          handlers.status(pc.iceConnectionState);
-          if (pc.iceConnectionState === 'failed') send({ type: 'restart' });
+          const st = pc.iceConnectionState;
+          // A network that drops shows as reconnecting until media flows again.
+          handlers.status(st === 'disconnected' || st === 'failed' ? 'reconnecting' : st);
+          if (st === 'failed') send({ type: 'restart' });
         };
       } else if (m.type === 'offer') {
+        const before = new Set(state.pc.getTransceivers());
         await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        // The server's new receive slot (after add_track) carries the
+        // screen share: exactly that one, not a slot of an old forward.
+        const sc = state.screen;
+        const slot = sc && !sc.sender && state.pc.getTransceivers().find(t => !before.has(t) && t.receiver.track.kind === 'video');
+        if (slot) {
+          slot.direction = 'sendrecv';
+          await slot.sender.replaceTrack(sc.track);
+          slot.sender.setStreams(sc.stream);
+          sc.sender = slot.sender;
+        }
         const answer = await state.pc.createAnswer();
         await state.pc.setLocalDescription(answer);
         send({ type: 'answer', sdp: answer.sdp });
       } else if (m.type === 'candidate') {
         try { await state.pc.addIceCandidate(m.candidate); } catch (e) { /* a candidate of an old session */ }
       } else if (m.type === 'participants') {
-        handlers.participants(m.participants || []);
+        handlers.participants(m.participants || [], m.waiting || [], !!m.share_allowed);
+      } else if (m.type === 'waiting') {
+        if (handlers.waiting) handlers.waiting(!!m.host_present);
       } else if (m.type === 'chat') {
         if (handlers.chat && m.chat) handlers.chat(m.chat);
       } else if (m.type === 'ended') {
@@ -57,6 +74,13 @@ function startCall(visitId, stream, handlers, joinCode) {
   // A changed network: renegotiate with fresh ICE credentials.
   const online = () => { if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: 'restart' })); };
   window.addEventListener('online', online);
+  // A connection that closed under the page (its network gone, the
+  // browser's media stack reset) is a drop like the socket's: show
+  // reconnecting and join again with a new connection.
+  const watchdog = setInterval(() => {
+    if (state.ended) { clearInterval(watchdog); return; }
+    if (state.pc && state.pc.signalingState === 'closed' && state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.close();
+  }, 500);
   connect();
   // leave ends this participant's part (the visit goes on); the camera
   // and microphone stay open for a rejoin.
@@ -67,21 +91,68 @@ function startCall(visitId, stream, handlers, joinCode) {
     if (state.pc) state.pc.close();
   };
   state.hangUp = () => {
+    state.stopShare();
     state.leave();
     for (const t of stream.getTracks()) t.stop();
   };
   // setMedia tells the others the camera and microphone state.
   state.setMedia = media => { state.media = media; if (state.send) state.send({ type: 'media', ...media }); };
   state.chat = text => { if (state.send) state.send({ type: 'chat', text }); };
+  state.admit = subject => { if (state.send) state.send({ type: 'admit', subject }); };
+  // replaceTrack sends a newly picked camera or microphone in place of
+  // the old one, without renegotiating.
+  state.replaceTrack = (old, track) => {
+    const sender = state.pc && state.pc.getSenders().find(x => x.track === old);
+    if (sender) sender.replaceTrack(track);
+  };
+  state.allowShare = allow => { if (state.send) state.send({ type: 'allow_share', allow }); };
+  // share sends a screen (getDisplayMedia's stream) as one more track.
+  state.share = screen => {
+    const track = screen.getVideoTracks()[0];
+    state.screen = { track, stream: screen, sender: null };
+    track.addEventListener('ended', () => { if (state.screen && state.screen.track === track) state.stopShare(); });
+    state.send({ type: 'add_track', kind: 'video', screen: true });
+  };
+  state.stopShare = () => {
+    const sc = state.screen;
+    if (!sc) return;
+    state.screen = null;
+    if (sc.sender) { try { sc.sender.replaceTrack(null); } catch (e) { /* closed */ } }
+    sc.track.stop();
+    if (state.send) state.send({ type: 'remove_track', screen: true });
+    if (handlers.shareStopped) handlers.shareStopped();
+  };
   return state;
 }
 
 // remoteVideos shows one video element per remote participant (the
 // server names each forwarded stream after its sender), or, while their
 // camera is off, a placeholder with their name rather than a frozen frame.
-function remoteVideos(container, names) {
+function remoteVideos(container, names, stage) {
   const byStream = new Map();
+  const screens = new Map(); // stream id -> figure
   let states = new Map();
+  const dropScreen = id => {
+    const fig = screens.get(id);
+    if (fig) { fig.remove(); screens.delete(id); }
+    stage.hidden = screens.size === 0;
+  };
+  // A screen share (stream "<subject>~screen") is shown large, on the
+  // stage above the cameras; the stage goes when the share stops.
+  const screen = (stream, subject) => {
+    let fig = screens.get(stream.id);
+    if (!fig) {
+      const v = h('video', { autoplay: true, playsinline: true, muted: true, class: 'screen-video', 'aria-label': `Screen shared by ${names(subject)}` });
+      v.muted = true;
+      fig = h('figure', { class: 'video screen', 'data-subject': subject }, v, h('figcaption', {}, `${names(subject)}'s screen`));
+      screens.set(stream.id, fig);
+      stage.append(fig);
+      stream.addEventListener('removetrack', () => { if (!stream.getVideoTracks().length) dropScreen(stream.id); });
+    }
+    const v = fig.querySelector('video');
+    if (v.srcObject !== stream) v.srcObject = stream;
+    stage.hidden = false;
+  };
   const show = (id, v) => {
     const p = states.get(id) || {};
     const fig = v.closest('figure');
@@ -93,10 +164,12 @@ function remoteVideos(container, names) {
   };
   return {
     track(stream, track) {
+      if (stream.id.endsWith('~screen')) { screen(stream, stream.id.slice(0, -'~screen'.length)); return; }
       let v = byStream.get(stream.id);
       if (!v) {
         v = h('video', { autoplay: true, playsinline: true, class: 'remote', 'data-participant': stream.id, 'aria-label': `Video of ${names(stream.id)}` });
         v.srcObject = stream;
+        if (container.dataset.sink && v.setSinkId) v.setSinkId(container.dataset.sink).catch(() => {});
         byStream.set(stream.id, v);
         container.append(h('figure', { class: 'video', 'data-subject': stream.id }, v,
           h('div', { class: 'placeholder', hidden: true, role: 'img', 'aria-label': `${names(stream.id)}, camera off` }, h('span', { 'aria-hidden': 'true' }, names(stream.id))),
@@ -112,6 +185,10 @@ function remoteVideos(container, names) {
       for (const [id, v] of byStream) {
         if (!states.has(id)) { v.closest('figure').remove(); byStream.delete(id); } else show(id, v);
       }
+      for (const id of [...screens.keys()]) {
+        const p = states.get(id.slice(0, -'~screen'.length));
+        if (!p || !p.sharing) dropScreen(id);
+      }
     },
   };
 }
@@ -119,8 +196,31 @@ function remoteVideos(container, names) {
 // inCall joins a visit and gives both pages the same controls: mute,
 // camera off, self-view, leave and rejoin, and the visit's text chat.
 // Each control is a button; the toggles say their state in aria-pressed.
-function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, handlers }) {
-  const rv = remoteVideos(remotes, names);
+function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host, handlers }) {
+  const stage = h('div', { class: 'stage', id: 'screen-share', hidden: true });
+  remotes.parentElement.before(stage);
+  const rv = remoteVideos(remotes, names, stage);
+  // A dropped network shows as a banner over the call until media flows
+  // again (the page rejoins or restarts ICE by itself).
+  const banner = h('p', { id: 'reconnect-banner', class: 'banner warning', role: 'status', hidden: true });
+  const status = s => {
+    const dropped = s === 'reconnecting';
+    banner.hidden = !dropped;
+    banner.textContent = dropped ? 'Reconnecting… Your connection dropped; the call resumes by itself.' : '';
+    remotes.classList.toggle('reconnecting', dropped);
+    handlers.status(s);
+  };
+  // The waiting room, for a clinician: who waits, each with an Admit button.
+  const waitingList = h('ul', { id: 'waiting-list', class: 'waiting-list' });
+  const waitingRoom = host ? h('section', { class: 'panel', id: 'waiting-room', 'aria-labelledby': 'waiting-h' },
+    h('h2', { id: 'waiting-h' }, 'Waiting room'), waitingList) : null;
+  const showWaiting = ws => {
+    if (!host) return;
+    waitingList.replaceChildren(...(ws.length ? ws.map(w => h('li', { 'data-subject': w.subject }, `${names(w.subject)} (${w.role}) is waiting `,
+      h('button', { type: 'button', class: 'primary admit', 'data-admit': w.subject, onclick: () => call.admit(w.subject) }, `Admit ${names(w.subject)}`)))
+      : [h('li', {}, 'No one is waiting.')]));
+  };
+  showWaiting([]);
   const chatErr = h('p', { class: 'error', role: 'alert', id: 'chat-error' });
   const log = h('ul', { id: 'chat-log', class: 'chat-log', 'aria-live': 'polite', 'aria-label': 'Messages' });
   const line = m => {
@@ -131,8 +231,20 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, hand
   const start = () => {
     call = startCall(visitId, stream, {
       track: rv.track,
-      status: handlers.status,
-      participants: ps => { rv.keep(ps.filter(p => p.subject !== self)); handlers.participants(ps); },
+      status,
+      admitted: () => { if (handlers.admitted) handlers.admitted(); },
+      waiting: hostPresent => { if (handlers.waiting) handlers.waiting(hostPresent); },
+      participants: (ps, ws, shareAllowed) => {
+        rv.keep(ps.filter(p => p.subject !== self));
+        showWaiting(ws);
+        if (host) allowShare.setAttribute('aria-pressed', String(shareAllowed));
+        else {
+          share.hidden = !shareAllowed;
+          if (!shareAllowed && call.screen) call.stopShare();
+        }
+        handlers.participants(ps);
+      },
+      shareStopped: () => share.setAttribute('aria-pressed', 'false'),
       chat: line,
       ended: () => { controls.hidden = true; chatForm.hidden = true; handlers.ended(); },
       error: e => { if (e.startsWith('chat:')) chatErr.textContent = e; else handlers.error(e); },
@@ -161,11 +273,68 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, hand
     call.setMedia({ ...media });
   });
   const selfView = toggle('selfview-toggle', 'Hide self-view', on => { selfFig.hidden = on; });
+  // Screen share: a clinician's page always; the others' while a
+  // clinician allows it (the server enforces it too).
+  const share = toggle('share-toggle', 'Share screen', async on => {
+    if (!on) { call.stopShare(); return; }
+    try {
+      call.share(await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }));
+    } catch (e) {
+      share.setAttribute('aria-pressed', 'false');
+      handlers.error('Screen share: ' + e.message);
+    }
+  });
+  share.hidden = !host;
+  const allowShare = toggle('allow-share-toggle', 'Let others share their screen', on => call.allowShare(on));
+  // Devices: camera, microphone and speaker pickers (the self-view is the
+  // camera's preview); a pick replaces the track being sent.
+  const camSel = h('select', { id: 'camera-select' });
+  const micSel = h('select', { id: 'mic-select' });
+  const spkSel = h('select', { id: 'speaker-select' });
+  const sinks = 'setSinkId' in HTMLMediaElement.prototype;
+  const devices = h('div', { class: 'device-pickers', role: 'group', 'aria-label': 'Devices' },
+    h('span', { class: 'pick' }, h('label', { for: 'camera-select' }, 'Camera'), camSel),
+    h('span', { class: 'pick' }, h('label', { for: 'mic-select' }, 'Microphone'), micSel),
+    sinks ? h('span', { class: 'pick' }, h('label', { for: 'speaker-select' }, 'Speaker'), spkSel) : null);
+  const fillDevices = async () => {
+    const ds = await navigator.mediaDevices.enumerateDevices();
+    const opts = (sel, kind, current) => sel.replaceChildren(...ds.filter(d => d.kind === kind).map((d, i) => {
+      const o = h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`);
+      o.selected = d.deviceId === current;
+      return o;
+    }));
+    const at = stream.getAudioTracks()[0]; const vt = stream.getVideoTracks()[0];
+    opts(camSel, 'videoinput', vt && vt.getSettings().deviceId);
+    opts(micSel, 'audioinput', at && at.getSettings().deviceId);
+    opts(spkSel, 'audiooutput', remotes.dataset.sink || 'default');
+  };
+  fillDevices().catch(() => {});
+  navigator.mediaDevices.addEventListener('devicechange', () => fillDevices().catch(() => {}));
+  const swap = async (kind, deviceId) => {
+    const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    const got = await navigator.mediaDevices.getUserMedia(kind === 'audio'
+      ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId }, width: 640, height: 480 } });
+    const track = kind === 'audio' ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
+    track.enabled = kind === 'audio' ? !media.muted : !media.camera_off;
+    if (old) stream.removeTrack(old);
+    stream.addTrack(track);
+    call.replaceTrack(old, track);
+    if (old) old.stop();
+  };
+  camSel.addEventListener('change', () => swap('video', camSel.value).catch(e => handlers.error('Camera: ' + e.message)));
+  micSel.addEventListener('change', () => swap('audio', micSel.value).catch(e => handlers.error('Microphone: ' + e.message)));
+  spkSel.addEventListener('change', () => {
+    remotes.dataset.sink = spkSel.value;
+    for (const v of remotes.querySelectorAll('video')) v.setSinkId(spkSel.value).catch(e => handlers.error('Speaker: ' + e.message));
+  });
   const leave = h('button', { type: 'button', id: 'leave-call', class: 'danger' }, 'Leave call');
   const rejoin = h('button', { type: 'button', id: 'rejoin-call', class: 'primary', hidden: true }, 'Rejoin');
   leave.addEventListener('click', () => {
+    call.stopShare();
     call.leave();
     rv.keep([]);
+    showWaiting([]);
+    banner.hidden = true;
     leave.hidden = true; rejoin.hidden = false;
     handlers.left();
     rejoin.focus();
@@ -175,7 +344,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, hand
     start();
     leave.focus();
   });
-  const controls = h('div', { class: 'call-controls', role: 'group', 'aria-label': 'Call controls' }, mic, cam, selfView, leave, rejoin);
+  const controls = h('div', { class: 'call-controls', role: 'group', 'aria-label': 'Call controls' }, mic, cam, selfView, share, ...(host ? [allowShare] : []), leave, rejoin);
   const input = h('input', { type: 'text', id: 'chat-input', maxlength: 2000, autocomplete: 'off' });
   const chatForm = h('form', { class: 'chat-form' }, h('label', { for: 'chat-input' }, 'Message'), input,
     h('button', { type: 'submit', id: 'chat-send' }, 'Send'));
@@ -188,7 +357,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, hand
   });
   const chat = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' }, h('h2', { id: 'chat-h' }, 'Chat'), log, chatForm, chatErr);
   start();
-  return { controls, chat, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
+  return { controls, chat, banner, waitingRoom, devices, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
 }
 
 async function localMedia() {
@@ -327,7 +496,7 @@ async function visitPage(main, id) {
   local.srcObject = stream;
   status.textContent = 'Connecting…';
   call = inCall({
-    visitId: id, stream, remotes, selfFig, names, self: me.subject,
+    visitId: id, stream, remotes, selfFig, names, self: me.subject, host: clinician,
     handlers: {
       status: s => { status.textContent = s === 'connected' || s === 'completed' ? 'In the visit.' : s === 'reconnecting' ? 'Reconnecting…' : `Connection: ${s}`; },
       participants: ps => { people.textContent = 'In the visit: ' + ps.map(p => `${names(p.subject)} (${p.role})`).join(', '); },
@@ -337,7 +506,7 @@ async function visitPage(main, id) {
     },
   });
   call.history(visit.chat || []);
-  callBox.append(call.controls, call.chat);
+  callBox.append(call.banner, call.controls, call.devices, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
   onPageLeave(() => call.hangUp());
 }
 
@@ -391,14 +560,26 @@ async function joinPage(main, params) {
     check.textContent = 'We could not use your camera or microphone: ' + e.message + '. Allow them in your browser and reload.';
     return;
   }
+  let waiting = false;
   joinBtn.addEventListener('click', () => {
     joinBtn.remove();
-    status.textContent = 'Waiting room: your clinician will join shortly.';
+    status.textContent = 'Connecting…';
     const call = inCall({
       visitId, stream, joinCode: guestCode, remotes, selfFig, self, names: s => (s === self ? 'You' : s),
       handlers: {
         status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
+        // Where the patient is: the waiting room until a clinician lets
+        // them in (no one sees or hears them meanwhile), then the call.
+        waiting: hostPresent => {
+          waiting = true;
+          callBox.classList.add('in-waiting-room');
+          status.textContent = hostPresent
+            ? 'You are in the waiting room. Your clinician is in the visit and will let you in shortly. No one can see or hear you yet.'
+            : 'You are in the waiting room. Your clinician has not joined yet; please stay on this page and they will let you in. No one can see or hear you yet.';
+        },
+        admitted: () => { if (!waiting) return; waiting = false; callBox.classList.remove('in-waiting-room'); status.textContent = 'Your clinician let you in. Connecting…'; },
         participants: ps => {
+          if (waiting) return;
           const clin = ps.filter(p => p.role === 'clinician');
           status.textContent = clin.length ? `In your visit with ${clin.map(p => p.subject).join(', ')}.` : 'Waiting room: your clinician will join shortly.';
         },
@@ -408,7 +589,7 @@ async function joinPage(main, params) {
       },
     });
     call.history(visit.chat || []);
-    callBox.append(call.controls, call.chat);
+    callBox.append(call.banner, call.controls, call.devices, call.chat);
     onPageLeave(() => call.hangUp());
   });
 }
