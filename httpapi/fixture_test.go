@@ -22,6 +22,7 @@ import (
 	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
+	"github.com/vitalwire/vitalwire/vitals"
 	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
 )
 
@@ -35,9 +36,11 @@ type fixture struct {
 
 type fixtureOptions struct {
 	breakGlassTTL time.Duration
+	// store replaces the SQLite vitals store (benchmarks on InfluxDB).
+	store vitals.Store
 }
 
-func newFixture(t *testing.T, o fixtureOptions) *fixture {
+func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -47,9 +50,13 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	records, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { records.Close() })
-	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	store := o.store
+	if store == nil {
+		sq, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))
+		require.NoError(t, err)
+		t.Cleanup(func() { sq.Close() })
+		store = sq
+	}
 	signer, err := auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	require.NoError(t, err)
 	audit, err := auth.OpenAuditLog(ctx, records)

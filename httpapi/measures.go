@@ -14,8 +14,8 @@ import (
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
-	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/measures"
+	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -52,10 +52,13 @@ func (c ClinicConfig) zoneName() string {
 	return c.TimeZone
 }
 
-// The bounds of one measures report: alerts and visits it may read.
+// The bounds of one measures report: alerts, visits, monitoring
+// episodes and time entries it may read.
 const (
-	measuresMaxAlerts = 200_000
-	measuresMaxVisits = 50_000
+	measuresMaxAlerts   = 200_000
+	measuresMaxVisits   = 50_000
+	measuresMaxEpisodes = 100_000
+	measuresMaxEntries  = 500_000
 )
 
 // measuresAPI serves the program's quality measures: counts and times,
@@ -63,7 +66,7 @@ const (
 type measuresAPI struct {
 	access
 	chart   *chart.Chart
-	devices *devices.Registry
+	program *rpm.Program
 	store   vitals.Store
 	alerts  *alerts.Service
 	visits  *telehealth.Visits
@@ -166,7 +169,7 @@ func (a measuresAPI) report(w http.ResponseWriter, r *http.Request) {
 	in, err := a.input(r, patients, periods, zone, now)
 	if err != nil {
 		switch {
-		case errors.Is(err, alerts.ErrTooMany), errors.Is(err, telehealth.ErrTooManyVisits):
+		case errors.Is(err, alerts.ErrTooMany), errors.Is(err, telehealth.ErrTooManyVisits), errors.Is(err, rpm.ErrTooMany):
 			fail(w, http.StatusUnprocessableEntity, err.Error())
 		case errors.Is(err, vitals.ErrUnavailable):
 			storeFailed(w, a.log, "measures", err)
@@ -225,11 +228,11 @@ func measuresRange(fs, ts string, now time.Time, zone *time.Location) (time.Time
 	return from, to, nil
 }
 
-// input gathers what the measures count: device bindings, the local days
-// with readings (hour windows of the store's aggregates, over the
-// adherence window before the first period and the periods, never a
-// patient's whole history), the alerts fired and the visits ended in the
-// periods.
+// input gathers what the measures count: the monitoring episodes, the
+// local days with readings of the patients enrolled (one grouped store
+// query, over the adherence window before the first period and the
+// periods, never a patient's whole history), the alerts fired, the visits
+// ended and the care-management time recorded in the periods.
 func (a measuresAPI) input(r *http.Request, patients []string, periods []measures.Span, zone *time.Location, now time.Time) (measures.Input, error) {
 	ctx := r.Context()
 	in := measures.Input{Zone: zone, Periods: periods, Now: now, NotRelevant: alerts.NotClinicallyRelevant}
@@ -242,36 +245,50 @@ func (a measuresAPI) input(r *http.Request, patients []string, periods []measure
 	if now.Add(time.Minute).Before(dataTo) {
 		dataTo = now.Add(time.Minute)
 	}
-	bound := map[string][]measures.Span{}
-	for _, d := range a.devices.List() {
-		for _, b := range d.Bindings {
-			bound[b.Patient] = append(bound[b.Patient], measures.Span{From: b.From, To: b.To})
-		}
+	enrolled, err := a.program.EnrolledBetween(ctx, a.chart, dataFrom, to, measuresMaxEpisodes)
+	if err != nil {
+		return in, err
 	}
-	// Hour windows fall inside one local day wherever the zone's offset
-	// is whole hours; a zone of half or quarter hours needs finer ones.
-	every := time.Hour
-	for _, t := range []time.Time{dataFrom, dataTo} {
-		if _, off := t.In(zone).Zone(); off%3600 != 0 {
-			every = 15 * time.Minute
-		}
+	monitored := map[string][]measures.Span{}
+	for _, e := range enrolled {
+		monitored[e.Patient] = append(monitored[e.Patient], measures.Span{From: e.From, To: e.To})
 	}
+	var withData []string
 	for _, p := range patients {
-		pt := measures.Patient{ID: p, Monitored: bound[p], DataDays: map[measures.Date]bool{}}
-		if len(pt.Monitored) > 0 && dataFrom.Before(dataTo) {
-			for _, typ := range vitals.Types() {
-				ws, err := a.store.Aggregate(ctx, vitals.AggregateQuery{Query: vitals.Query{Patient: p, Type: typ, From: dataFrom, To: dataTo}, Every: every})
-				if err != nil {
-					return in, err
-				}
-				for _, w := range ws {
-					if w.Count > 0 {
-						pt.DataDays[measures.DateOf(w.Start, zone)] = true
-					}
-				}
-			}
+		pt := measures.Patient{ID: p, Monitored: monitored[p], DataDays: map[measures.Date]bool{}}
+		if len(pt.Monitored) > 0 {
+			withData = append(withData, p)
 		}
 		in.Patients = append(in.Patients, pt)
+	}
+	// Whole months and the adherence window may pass the store's bound
+	// of one days query: ask in parts (a day cut in two is one day).
+	for lo := dataFrom; len(withData) > 0 && lo.Before(dataTo); {
+		hi := lo.Add(vitals.MaxDaysSpan - 24*time.Hour)
+		if hi.After(dataTo) {
+			hi = dataTo
+		}
+		days, err := a.store.DaysWithData(ctx, vitals.DaysQuery{Patients: withData, From: lo, To: hi, Location: zone})
+		if err != nil {
+			return in, err
+		}
+		for i := range in.Patients {
+			for _, d := range days[in.Patients[i].ID] {
+				t, err := time.Parse(time.DateOnly, d.Date)
+				if err != nil {
+					return in, fmt.Errorf("days with data: %q: %w", d.Date, err)
+				}
+				in.Patients[i].DataDays[measures.Date{Y: t.Year(), M: t.Month(), D: t.Day()}] = true
+			}
+		}
+		lo = hi
+	}
+	entries, err := a.program.TimeBetween(ctx, from, to, measuresMaxEntries)
+	if err != nil {
+		return in, err
+	}
+	for _, e := range entries {
+		in.Time = append(in.Time, measures.CareTime{Patient: e.Patient, Start: e.Start, Seconds: e.Seconds, Interactive: e.Interactive})
 	}
 	as, err := a.alerts.FiredBetween(ctx, patients, from, to, measuresMaxAlerts)
 	if err != nil {

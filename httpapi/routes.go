@@ -81,7 +81,7 @@ func routes(d Deps) []Route {
 	db := dashboardAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, log: d.Log}
 	lv := liveAPI{access: ac, hub: d.Hub, watcher: d.Watcher}
 	hs := healthAPI{ready: d.Ready}
-	ms := measuresAPI{access: ac, chart: d.Chart, devices: d.Devices, store: d.Store, alerts: d.Alerts, visits: d.Visits, clinic: d.Clinic, log: d.Log, now: time.Now}
+	ms := measuresAPI{access: ac, chart: d.Chart, program: d.Program, store: d.Store, alerts: d.Alerts, visits: d.Visits, clinic: d.Clinic, log: d.Log, now: time.Now}
 	in := newIngestAPI(ac, d)
 	rp := rpmAPI{access: ac, program: d.Program, sources: d.ProgramSources, chart: d.Chart, log: d.Log}
 	ba := brokerAuthAPI{policy: d.BrokerPolicy, secret: sha256.Sum256([]byte(d.BrokerSecret)), limit: d.BrokerAuthLimit, log: d.Log}

@@ -7,7 +7,8 @@
 //
 // It reads counts and times only, never a vital value: the caller hands it
 // which local days had readings, the alerts' lifecycle times, the visits'
-// interactive seconds and when devices were bound. It imports nothing of
+// interactive seconds, the care-management time clinicians recorded and
+// when patients were enrolled in monitoring episodes. It imports nothing of
 // Vitalwire's, so that the definitions are plain to read and test.
 package measures
 
@@ -86,9 +87,9 @@ func (s Span) overlaps(from, to time.Time) bool {
 	return s.From.Before(to) && (s.To.IsZero() || s.To.After(from))
 }
 
-// Patient is a patient in the report's scope: when a device measured
-// them (the device bindings), and the local days with at least one
-// reading.
+// Patient is a patient in the report's scope: when they were enrolled in
+// remote monitoring (their monitoring episodes, as instants), and the
+// local days with at least one reading.
 type Patient struct {
 	ID        string
 	Monitored []Span
@@ -118,6 +119,15 @@ type Alert struct {
 	EscalatedAt time.Time
 }
 
+// CareTime is a counted care-management time entry (not voided, not
+// superseded), by its start.
+type CareTime struct {
+	Patient     string
+	Start       time.Time
+	Seconds     int
+	Interactive bool
+}
+
 // Visit is an ended visit.
 type Visit struct {
 	Patient            string
@@ -137,6 +147,9 @@ type Input struct {
 	Patients []Patient
 	Alerts   []Alert
 	Visits   []Visit
+	// Time is the care-management time entries; like Alerts and Visits
+	// it may hold more than the periods.
+	Time []CareTime
 	// NotRelevant tells whether an outcome counts as not clinically
 	// relevant.
 	NotRelevant func(outcome string) bool
@@ -205,7 +218,7 @@ type Adherence struct {
 	// WindowStart and WindowEnd are the first and last local day counted.
 	WindowStart string `json:"window_start"`
 	WindowEnd   string `json:"window_end"`
-	// Patients had a device bound at some time in the window.
+	// Patients were enrolled in monitoring at some time in the window.
 	Patients int `json:"patients"`
 	// Adherent of them had readings on at least 16 days of the window.
 	Adherent int      `json:"adherent"`
@@ -241,7 +254,7 @@ type Severity struct {
 // monitored and to how clinicians resolved them.
 type AlertBurden struct {
 	// PatientDays: local days of the period (up to now) on which a
-	// patient had a device bound, summed over patients.
+	// patient was enrolled in monitoring, summed over patients.
 	PatientDays         int      `json:"patient_days"`
 	Alerts              int      `json:"alerts"`
 	AlertsPerPatientDay *float64 `json:"alerts_per_patient_day"`
@@ -254,14 +267,26 @@ type AlertBurden struct {
 	Outcomes              map[string]int `json:"outcomes"`
 }
 
-// Visits are the visits that ended in the period, per patient monitored
-// in it.
+// Visits are the visits that ended in the period and the
+// care-management time entries started in it, of the patients monitored
+// in it, and per patient monitored.
 type Visits struct {
-	Patients           int      `json:"patients"`
-	Visits             int      `json:"visits"`
-	InteractiveMinutes float64  `json:"interactive_minutes"`
-	VisitsPerPatient   *float64 `json:"visits_per_patient"`
-	MinutesPerPatient  *float64 `json:"minutes_per_patient"`
+	Patients int `json:"patients"`
+	Visits   int `json:"visits"`
+	// InteractiveMinutes are the visits' (patient and clinician both in
+	// the call).
+	InteractiveMinutes float64 `json:"interactive_minutes"`
+	// EntryInteractiveMinutes are the time entries of an interactive
+	// kind (phone calls); EntryNonInteractiveMinutes the others (data
+	// review, plan adjustment).
+	EntryInteractiveMinutes    float64  `json:"time_entry_interactive_minutes"`
+	EntryNonInteractiveMinutes float64  `json:"time_entry_non_interactive_minutes"`
+	VisitsPerPatient           *float64 `json:"visits_per_patient"`
+	// MinutesPerPatient counts every minute of care management (visits
+	// and entries); InteractiveMinutesPerPatient the interactive ones
+	// (visits and phone calls).
+	MinutesPerPatient            *float64 `json:"minutes_per_patient"`
+	InteractiveMinutesPerPatient *float64 `json:"interactive_minutes_per_patient"`
 }
 
 // Compute measures every period of in.
@@ -293,7 +318,7 @@ func Compute(in Input) []Row {
 		if row.Burden.PatientDays > 0 {
 			row.Burden.AlertsPerPatientDay = ratio(row.Burden.Alerts, row.Burden.PatientDays)
 		}
-		row.Visits = visitsOf(in.Visits, in.Patients, p, end)
+		row.Visits = visitsOf(in.Visits, in.Time, in.Patients, p, end)
 		rows = append(rows, row)
 	}
 	return rows
@@ -391,7 +416,7 @@ func alertsOf(all []Alert, inScope map[string]bool, p Span, notRelevant func(str
 }
 
 // patientDays counts the local days of [from, end) on which the patient
-// had a device bound at some time.
+// was enrolled at some time.
 func patientDays(p Patient, from, end time.Time, zone *time.Location) int {
 	if !end.After(from) {
 		return 0
@@ -406,16 +431,16 @@ func patientDays(p Patient, from, end time.Time, zone *time.Location) int {
 	return n
 }
 
-func visitsOf(all []Visit, patients []Patient, p Span, end time.Time) Visits {
+func visitsOf(all []Visit, entries []CareTime, patients []Patient, p Span, end time.Time) Visits {
+	// The visits and time of the patients monitored in the period, per
+	// patient monitored: numerator and denominator of the same patients.
 	out := Visits{}
+	inScope := map[string]bool{}
 	for _, pt := range patients {
 		if pt.monitoredIn(p.From, end) {
 			out.Patients++
+			inScope[pt.ID] = true
 		}
-	}
-	inScope := map[string]bool{}
-	for _, pt := range patients {
-		inScope[pt.ID] = true
 	}
 	secs := 0
 	for _, v := range all {
@@ -425,11 +450,26 @@ func visitsOf(all []Visit, patients []Patient, p Span, end time.Time) Visits {
 		out.Visits++
 		secs += v.InteractiveSeconds
 	}
+	inter, other := 0, 0
+	for _, e := range entries {
+		if !inScope[e.Patient] || e.Start.Before(p.From) || !e.Start.Before(p.To) {
+			continue
+		}
+		if e.Interactive {
+			inter += e.Seconds
+		} else {
+			other += e.Seconds
+		}
+	}
 	out.InteractiveMinutes = round2(float64(secs) / 60)
+	out.EntryInteractiveMinutes = round2(float64(inter) / 60)
+	out.EntryNonInteractiveMinutes = round2(float64(other) / 60)
 	if out.Patients > 0 {
 		out.VisitsPerPatient = ratio(out.Visits, out.Patients)
-		m := round2(float64(secs) / 60 / float64(out.Patients))
+		m := round2(float64(secs+inter+other) / 60 / float64(out.Patients))
 		out.MinutesPerPatient = &m
+		mi := round2(float64(secs+inter) / 60 / float64(out.Patients))
+		out.InteractiveMinutesPerPatient = &mi
 	}
 	return out
 }
@@ -469,7 +509,8 @@ func CSVHeader() []string {
 		h = append(h, s+"_fired", s+"_acknowledged", s+"_escalated", s+"_ack_seconds_p50", s+"_ack_seconds_p90")
 	}
 	return append(h, "patient_days", "alerts_per_patient_day", "resolved_by_hand", "resolved_with_outcome", "resolved_not_clinically_relevant",
-		"not_clinically_relevant_share", "visit_patients", "visits", "interactive_minutes", "visits_per_patient", "minutes_per_patient")
+		"not_clinically_relevant_share", "visit_patients", "visits", "interactive_minutes", "visits_per_patient", "minutes_per_patient",
+		"time_entry_interactive_minutes", "time_entry_non_interactive_minutes", "interactive_minutes_per_patient")
 }
 
 // CSVRecord is a period's row of the CSV; an empty cell is a measure
@@ -498,5 +539,6 @@ func (r Row) CSVRecord(zone *time.Location) []string {
 	mins := r.Visits.InteractiveMinutes
 	return append(rec, i(r.Burden.PatientDays), f(r.Burden.AlertsPerPatientDay), i(r.Burden.ResolvedByHand), i(r.Burden.WithOutcome),
 		i(r.Burden.NotClinicallyRelevant), f(r.Burden.NotRelevantShare), i(r.Visits.Patients), i(r.Visits.Visits), f(&mins),
-		f(r.Visits.VisitsPerPatient), f(r.Visits.MinutesPerPatient))
+		f(r.Visits.VisitsPerPatient), f(r.Visits.MinutesPerPatient), f(&r.Visits.EntryInteractiveMinutes), f(&r.Visits.EntryNonInteractiveMinutes),
+		f(r.Visits.InteractiveMinutesPerPatient))
 }

@@ -47,18 +47,18 @@ func TestAdherenceCountsLocalDaysAndTheSixteenthDayIsTheEdge(t *testing.T) {
 		}
 		return m
 	}
-	bound := []measures.Span{{From: time.Date(2026, 1, 1, 0, 0, 0, 0, zone)}}
+	enrolled := []measures.Span{{From: time.Date(2026, 1, 1, 0, 0, 0, 0, zone)}}
 	rows := measures.Compute(measures.Input{Zone: zone, Period: measures.Month, Periods: ps, Now: time.Date(2026, 8, 1, 0, 0, 0, 0, zone),
 		Patients: []measures.Patient{
-			{ID: "sixteen", Monitored: bound, DataDays: days(1, 16)},
-			{ID: "fifteen", Monitored: bound, DataDays: days(1, 15)},
-			{ID: "unbound", DataDays: days(1, 30)},
+			{ID: "sixteen", Monitored: enrolled, DataDays: days(1, 16)},
+			{ID: "fifteen", Monitored: enrolled, DataDays: days(1, 15)},
+			{ID: "not enrolled", DataDays: days(1, 30)},
 		}})
 	require.Len(t, rows, 1)
 	a := rows[0].Adherence
 	require.Equal(t, "2026-06-01", a.WindowStart)
 	require.Equal(t, "2026-06-30", a.WindowEnd)
-	require.Equal(t, 2, a.Patients, "a patient without a device is not monitored")
+	require.Equal(t, 2, a.Patients, "a patient not enrolled in monitoring is not counted")
 	require.Equal(t, 1, a.Adherent, "16 days is adherent, 15 is not")
 	// Last readings on June 16 and 15: 14 and 15 days before June 30.
 	require.Equal(t, 14.5, *a.DaysSinceLastMedian)
@@ -84,4 +84,47 @@ func TestTimeToAcknowledgeIsANearestRankPercentile(t *testing.T) {
 	require.Equal(t, 50.0, *h.AckP50, "rank ceil(0.5 x 10) = 5")
 	require.Equal(t, 90.0, *h.AckP90, "rank ceil(0.9 x 10) = 9")
 	require.Nil(t, rows[0].Burden.AlertsPerPatientDay, "no patient-days: no rate, not zero")
+}
+
+func TestMonitoredPatientsAreTheEnrolledAndMinutesAddTheTimeEntries(t *testing.T) {
+	zone := time.UTC
+	at := func(m time.Month, d, h, min int) time.Time { return time.Date(2026, m, d, h, min, 0, 0, zone) }
+	// The week of Monday 2026-06-01.
+	ps, err := measures.Periods(measures.Week, at(6, 1, 0, 0), at(6, 8, 0, 0), zone)
+	require.NoError(t, err)
+	rows := measures.Compute(measures.Input{Zone: zone, Periods: ps, Now: at(7, 1, 0, 0),
+		Patients: []measures.Patient{
+			// a: enrolled since January; b: from Thursday 4 June; c:
+			// an episode whose last day was 31 May.
+			{ID: "a", Monitored: []measures.Span{{From: at(1, 1, 0, 0)}}},
+			{ID: "b", Monitored: []measures.Span{{From: at(6, 4, 0, 0)}}},
+			{ID: "c", Monitored: []measures.Span{{From: at(3, 1, 0, 0), To: at(6, 1, 0, 0)}}},
+		},
+		Visits: []measures.Visit{{Patient: "a", EndedAt: at(6, 2, 10, 0), InteractiveSeconds: 600},
+			{Patient: "c", EndedAt: at(6, 2, 11, 0), InteractiveSeconds: 600}}, // c's episode had ended
+		Time: []measures.CareTime{
+			{Patient: "a", Start: at(6, 3, 9, 0), Seconds: 900, Interactive: true},  // a phone call
+			{Patient: "b", Start: at(6, 5, 9, 0), Seconds: 300},                     // a data review
+			{Patient: "a", Start: at(6, 7, 23, 59), Seconds: 240},                   // a plan adjustment, the week's last minute
+			{Patient: "a", Start: at(6, 8, 0, 0), Seconds: 1200, Interactive: true}, // the next week
+			{Patient: "c", Start: at(6, 3, 9, 0), Seconds: 1200, Interactive: true}, // not enrolled in the week
+			{Patient: "x", Start: at(6, 3, 9, 0), Seconds: 1200, Interactive: true}, // not in the report's scope
+		}})
+	require.Len(t, rows, 1)
+	r := rows[0]
+	// The 30 days of adherence (9 May to 7 June) hold a, b and c's
+	// episode; none of them has readings.
+	require.Equal(t, 3, r.Adherence.Patients)
+	require.Equal(t, 3, r.Adherence.NoReadings)
+	// Patient-days: a the 7 days, b Thursday to Sunday (4), c none.
+	require.Equal(t, 11, r.Burden.PatientDays)
+	v := r.Visits
+	require.Equal(t, 2, v.Patients, "a and b were enrolled in the week; c's episode had ended")
+	require.Equal(t, 1, v.Visits)
+	require.Equal(t, 10.0, v.InteractiveMinutes, "the visit's 600 s")
+	require.Equal(t, 15.0, v.EntryInteractiveMinutes, "the phone call's 900 s")
+	require.Equal(t, 9.0, v.EntryNonInteractiveMinutes, "300 s of review and 240 s of plan")
+	require.Equal(t, 0.5, *v.VisitsPerPatient)
+	require.Equal(t, 17.0, *v.MinutesPerPatient, "(10 + 15 + 9) minutes / 2 patients")
+	require.Equal(t, 12.5, *v.InteractiveMinutesPerPatient, "(10 + 15) interactive minutes / 2 patients")
 }

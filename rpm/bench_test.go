@@ -23,9 +23,12 @@ import (
 // default keeps a run that proves the benchmark works short.
 var benchPatients = flag.Int("rpm.patients", 200, "patients in the report benchmark")
 
-// seed fills the records (patients, an episode each with its set-up, two
-// time entries each) and the store (two readings a day on 30 days; every
-// tenth patient misses 15 days), with direct writes.
+// seed fills the records (patients, an episode each with its set-up,
+// started 10 days before the month or a whole number of 30-day periods
+// before that, up to 11, as a program's episodes start on many days; two
+// time entries each) and the store (two readings a day on the 30 days
+// from 10 days before the month; every tenth patient misses 15 days),
+// with direct writes.
 func seed(b *testing.B, records *sql.DB, store vitals.Store, n int, month time.Time) {
 	ctx := context.Background()
 	start := month.AddDate(0, 0, -10)
@@ -41,8 +44,9 @@ func seed(b *testing.B, records *sql.DB, store vitals.Store, n int, month time.T
 			}
 		}
 		exec(`INSERT INTO patients (id, mrn, name, birth_date, created_at) VALUES (?,?,?,?,?)`, p, "M"+p, "Bench "+p, "1950-01-01", 0)
+		began := start.AddDate(0, 0, -30*(i%12)).Format(time.DateOnly)
 		exec(`INSERT INTO monitoring_episodes (id, patient, start_date, ordering_clinician, diagnoses, setup_date, created_by, created_at)
-			VALUES (?,?,?,?,?,?,?,0)`, "ep-"+p, p, start.Format(time.DateOnly), "doc", "I50.9,I10", start.Format(time.DateOnly), "doc")
+			VALUES (?,?,?,?,?,?,?,0)`, "ep-"+p, p, began, "doc", "I50.9,I10", began, "doc")
 		for k, kind := range []string{"phone_call", "data_review"} {
 			exec(`INSERT INTO time_entries (patient, started_at, seconds, clinician, kind, interactive, recorded_by, recorded_at)
 				VALUES (?,?,?,?,?,?,?,0)`, p, month.AddDate(0, 0, 3+k).UnixMilli(), 600+i%900, "doc", kind, k == 0, "doc")

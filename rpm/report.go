@@ -139,7 +139,13 @@ func (p *Program) Report(ctx context.Context, src Sources, req Request) (Report,
 		return Report{}, fmt.Errorf("report patients: %w", err)
 	}
 	clinic := p.cfg.Location()
-	// Days with data: one store query per time zone and first date.
+	// Days with data: one store query (grouped over chunks of patients)
+	// per time zone and first date. A patient's first date is their
+	// episode's start when 99453 looks back for its first billable
+	// period, so episodes started on many days would make as many
+	// groups: a group reads from its first date rounded back to a step of
+	// 30 days (a few days more for some patients, never fewer), and each
+	// patient's rules still know from their own first date.
 	type group struct {
 		loc  *time.Location
 		from string
@@ -164,7 +170,7 @@ func (p *Program) Report(ctx context.Context, src Sources, req Request) (Report,
 			mb.from = known
 		}
 		mb.f.known = mb.from
-		g := group{mb.loc, mb.from}
+		g := group{mb.loc, groupFrom(mb.from, plusDays(monthStart, -periodDays), known)}
 		groups[g] = append(groups[g], id)
 	}
 	for g, pts := range groups {
@@ -245,6 +251,26 @@ func (p *Program) Report(ctx context.Context, src Sources, req Request) (Report,
 	}
 	return rep, nil
 }
+
+// groupFrom rounds a patient's first date back to base minus a whole
+// number of 30-day steps, not before known (the look-back's first date).
+func groupFrom(from, base, known string) string {
+	if from >= base {
+		return from
+	}
+	f, _ := time.Parse(time.DateOnly, from)
+	b, _ := time.Parse(time.DateOnly, base)
+	back := int(b.Sub(f).Hours()/24+0.5) + groupStep - 1
+	g := plusDays(base, -back/groupStep*groupStep)
+	if g < known {
+		return known
+	}
+	return g
+}
+
+// groupStep is the step, in days, of the first dates of the report's
+// days queries.
+const groupStep = 30
 
 // evaluate applies the codes' rules to one patient's month.
 func evaluate(f facts, month, monthStart, monthEnd, today string) PatientReport {

@@ -220,6 +220,16 @@ func TestTheProgramMeasuresPage(t *testing.T) {
 		secret := s.AddDeviceFrom(t, "scale-"+p, "", p, now.Add(-40*24*time.Hour))
 		scale[p] = harness.Connect(t, s.BrokerURL(), "scale-"+p, secret)
 	}
+	// Monitored are the patients enrolled in a monitoring episode; p1
+	// and p2 since 40 days, with care-management time recorded today.
+	for _, p := range []string{"p1", "p2"} {
+		s.MustCall(t, http.StatusCreated, "POST", "/api/v1/patients/"+p+"/monitoring", s.Clinician("doc1"), map[string]any{
+			"start": now.AddDate(0, 0, -40).UTC().Format(time.DateOnly), "ordering_clinician": "doc1", "diagnoses": []string{"I10"}}, nil)
+	}
+	s.MustCall(t, http.StatusCreated, "POST", "/api/v1/patients/p1/time-entries", s.Clinician("doc1"), map[string]any{
+		"start": now.Add(-time.Minute), "seconds": 720, "kind": "phone_call"}, nil)
+	s.MustCall(t, http.StatusCreated, "POST", "/api/v1/patients/p2/time-entries", s.Clinician("doc1"), map[string]any{
+		"start": now.Add(-time.Minute), "seconds": 360, "kind": "data_review"}, nil)
 	scale["p1"].Publish(harness.Batch(1, rs...))
 	scale["p2"].Publish(harness.Batch(1, harness.Reading(vitals.HeartRate, 72, "/min", now.Add(-3*24*time.Hour))))
 	s.WaitCount(t, "p1", vitals.BodyWeight, now.Add(-30*24*time.Hour), now, 20, 10*time.Second)
@@ -261,6 +271,12 @@ func TestTheProgramMeasuresPage(t *testing.T) {
 		require.Contains(t, text, "Program measures")
 		require.Contains(t, text, "2 patients in your care teams")
 		require.NotContains(t, text, "150", "no vital value")
+		require.Contains(t, text, "Recorded minutes: interactive / other")
+		// This week: p1's 12-minute call and p2's 6-minute review; 18
+		// minutes for 2 patients, 6 of them interactive.
+		row := testenv.Eval[string](doc1, `[...document.querySelectorAll('table tbody tr')].pop().textContent`)
+		require.Contains(t, row, "12 / 6")
+		require.Contains(t, row, "0 / 9 / 6")
 		doc1.Screenshot("measures-week")
 		require.LessOrEqual(t, testenv.Eval[int](doc1, `document.documentElement.scrollWidth - window.innerWidth`), 0, "the charts fit the page's width")
 		require.Empty(t, harness.Axe(t, doc1), "serious accessibility violations on the measures page")

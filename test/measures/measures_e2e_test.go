@@ -1,7 +1,9 @@
 // Package measures_test checks the program's quality measures through the
 // running service: readings published over MQTT with past times on known
 // local days, alerts fired, acknowledged, escalated and resolved at known
-// times (the service's clock set by the test), and the report's figures
+// times (the service's clock set by the test), patients enrolled in
+// monitoring episodes from and until known days, care-management time
+// recorded and corrected, and the report's figures
 // against expectations computed by hand from the definitions in
 // docs/MEASURES.md.
 package measures_test
@@ -25,6 +27,7 @@ import (
 	"github.com/vitalwire/vitalwire/app"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/httpapi"
+	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/test/harness"
 	"github.com/vitalwire/vitalwire/vitals"
 )
@@ -133,9 +136,11 @@ func programMeasures(t *testing.T, influx bool) {
 	monday := time.Date(now.Year(), now.Month(), now.Day()-(int(now.Weekday())+6)%7, 0, 0, 0, 0, tokyo)
 	p := &program{s: s, clock: &clock, tokyo: tokyo, w0: monday.AddDate(0, 0, -35), devs: map[string]*harness.Device{}}
 
-	// The ward (doc1): pA, pB and pC wear a scale bound since long before;
-	// pD is in the ward with no device (not monitored). pE is in another
-	// team (doc3).
+	// The ward (doc1): pA, pB and pC wear a scale bound since long before.
+	// Monitored are the patients enrolled in a monitoring episode: pA
+	// from day -60 to day 10 (its last day), pB from day -60, pD (no
+	// device yet) from day 3; pC wears a scale but is not enrolled. pE
+	// is in another team (doc3), enrolled from day -60.
 	for _, id := range []string{"pA", "pB", "pC", "pD", "pE"} {
 		s.AddPatient(t, chart.Patient{ID: id, MRN: "MRN-" + id, Name: "Patient " + id, BirthDate: "1950-01-01", SpO2Scale: 1})
 	}
@@ -148,6 +153,16 @@ func programMeasures(t *testing.T, influx bool) {
 	for _, id := range []string{"pA", "pB", "pC", "pE"} {
 		secret := s.AddDeviceFrom(t, "scale-"+id, "", id, p.day(-60))
 		p.devs[id] = harness.Connect(t, s.BrokerURL(), "scale-"+id, secret)
+	}
+	for _, e := range []struct {
+		patient, doc string
+		start, end   int
+	}{{"pA", "doc1", -60, 10}, {"pB", "doc1", -60, 0}, {"pD", "doc1", 3, 0}, {"pE", "doc3", -60, 0}} {
+		en := rpm.Enrolment{Start: p.day(e.start).Format(time.DateOnly), OrderingClinician: e.doc, Diagnoses: []string{"I50.9"}, TimeZone: "Asia/Tokyo"}
+		if e.end != 0 {
+			en.End = p.day(e.end).Format(time.DateOnly)
+		}
+		s.MustCall(t, http.StatusCreated, "POST", "/api/v1/patients/"+e.patient+"/monitoring", s.Clinician(e.doc), en, nil)
 	}
 
 	// pA: weight on the 16 Tokyo days -23..-8, at 10:00 Tokyo, except day
@@ -238,7 +253,7 @@ func programMeasures(t *testing.T, influx bool) {
 
 		// Adherence, week 1: the 30 days -23..6. pA 16 days (adherent,
 		// last on -8: 14 days before day 6); pB 15 days (last on 5: 1
-		// day); pC none; pD not monitored.
+		// day); pD enrolled from day 3, none; pC not enrolled.
 		require.Equal(t, p.day(-23).Format(time.DateOnly), w1.Adherence.WindowStart)
 		require.Equal(t, p.day(6).Format(time.DateOnly), w1.Adherence.WindowEnd)
 		require.Equal(t, 3, w1.Adherence.Patients)
@@ -247,8 +262,11 @@ func programMeasures(t *testing.T, influx bool) {
 		require.Equal(t, 7.5, *w1.Adherence.DaysSinceLastMedian)
 		require.Equal(t, 14, *w1.Adherence.DaysSinceLastMax)
 		require.Equal(t, 1, w1.Adherence.NoReadings)
-		// Week 2: the days -16..13. pA 9 days (last -8: 21 days); pB 16
-		// days with day 7 (adherent, 6 days).
+		// Week 2: the days -16..13. pA (enrolled until day 10) 9 days
+		// (last -8: 21 days); pB 16 days with day 7 (adherent, 6 days);
+		// pD none.
+		require.Equal(t, 3, w2.Adherence.Patients)
+		require.Equal(t, 1, w2.Adherence.NoReadings)
 		require.Equal(t, 1, w2.Adherence.Adherent)
 		require.Equal(t, 13.5, *w2.Adherence.DaysSinceLastMedian)
 		require.Equal(t, 21, *w2.Adherence.DaysSinceLastMax)
@@ -270,13 +288,15 @@ func programMeasures(t *testing.T, influx bool) {
 		require.Equal(t, 60.0, *r.BySeverity["critical"].AckP90)
 		require.Equal(t, 30.0, *w2.Response.BySeverity["critical"].AckP50)
 
-		// Alert burden, week 1: 5 alerts over 7 days x 3 monitored
-		// patients; 4 resolved by hand, 3 with an outcome, 2 of them not
-		// clinically relevant (not relevant, artifact).
+		// Alert burden, week 1: 5 alerts over 18 patient-days enrolled
+		// (pA 7, pB 7, pD days 3-6: 4); 4 resolved by hand, 3 with an
+		// outcome, 2 of them not clinically relevant (not relevant,
+		// artifact). Week 2: pA days 7-10 (4), pB 7, pD 7.
 		b := w1.Burden
-		require.Equal(t, 21, b.PatientDays)
+		require.Equal(t, 18, b.PatientDays)
 		require.Equal(t, 5, b.Alerts)
-		require.InDelta(t, 5.0/21, *b.AlertsPerPatientDay, 1e-4)
+		require.InDelta(t, 5.0/18, *b.AlertsPerPatientDay, 1e-4)
+		require.Equal(t, 18, w2.Burden.PatientDays)
 		require.Equal(t, 4, b.ResolvedByHand)
 		require.Equal(t, 3, b.WithOutcome)
 		require.Equal(t, 2, b.NotClinicallyRelevant)
@@ -301,7 +321,7 @@ func programMeasures(t *testing.T, influx bool) {
 		require.Equal(t, "0.3333", w1[col["adherence_share"]])
 		require.Equal(t, "240", w1[col["high_ack_seconds_p50"]])
 		require.Equal(t, "1200", w1[col["high_ack_seconds_p90"]])
-		require.Equal(t, "21", w1[col["patient_days"]])
+		require.Equal(t, "18", w1[col["patient_days"]])
 		require.Equal(t, "0.6667", w1[col["not_clinically_relevant_share"]])
 		require.Equal(t, "0", w1[col["visits"]])
 	})
@@ -337,7 +357,7 @@ func programMeasures(t *testing.T, influx bool) {
 		}
 	})
 
-	t.Run("visits and their interactive minutes count per monitored patient", func(t *testing.T) {
+	t.Run("visits and care-management time count per monitored patient", func(t *testing.T) {
 		doc1 := s.Clinician("doc1")
 		var created httpapi.VisitCreated
 		require.Equal(t, http.StatusCreated, s.Call(t, "POST", "/api/v1/patients/pB/visits", doc1, `{}`, &created))
@@ -360,16 +380,61 @@ func programMeasures(t *testing.T, influx bool) {
 		s.MustCall(t, http.StatusOK, "GET", "/api/v1/visits/"+id, doc1, nil, &v)
 		require.GreaterOrEqual(t, v.InteractiveSeconds, 2)
 
-		q := url.Values{"period": {"month"}, "from": {time.Now().In(tokyo).Format(time.DateOnly)}, "to": {time.Now().In(tokyo).AddDate(0, 0, 1).Format(time.DateOnly)}}
+		// Time recorded this month: a 10-minute phone call with pB
+		// (interactive); a 5-minute data review of pD; a 2-minute plan
+		// adjustment of pB corrected to 3 minutes (the correction counts
+		// instead); a 15-minute call of pD withdrawn (counts not at all);
+		// a 30-minute call of pC, in the ward but not enrolled (not
+		// program time).
+		now := time.Now()
+		p.setClock(now)
+		record := func(patient string, e rpm.NewTimeEntry) rpm.TimeEntry {
+			t.Helper()
+			var te rpm.TimeEntry
+			s.MustCall(t, http.StatusCreated, "POST", "/api/v1/patients/"+patient+"/time-entries", doc1, e, &te)
+			return te
+		}
+		start := now.Add(-time.Minute)
+		record("pB", rpm.NewTimeEntry{Start: start, Seconds: 600, Kind: rpm.KindPhoneCall})
+		record("pD", rpm.NewTimeEntry{Start: start, Seconds: 300, Kind: rpm.KindDataReview})
+		plan := record("pB", rpm.NewTimeEntry{Start: start, Seconds: 120, Kind: rpm.KindPlanAdjustment})
+		record("pB", rpm.NewTimeEntry{Start: start, Seconds: 180, Kind: rpm.KindPlanAdjustment, Supersedes: plan.ID})
+		call := record("pD", rpm.NewTimeEntry{Start: start, Seconds: 900, Kind: rpm.KindPhoneCall})
+		record("pD", rpm.NewTimeEntry{Supersedes: call.ID, Void: true})
+		record("pC", rpm.NewTimeEntry{Start: start, Seconds: 1800, Kind: rpm.KindPhoneCall})
+
+		q := url.Values{"period": {"month"}, "from": {now.In(tokyo).Format(time.DateOnly)}, "to": {now.In(tokyo).AddDate(0, 0, 1).Format(time.DateOnly)}}
 		var rep httpapi.MeasuresReport
 		s.MustCall(t, http.StatusOK, "GET", "/api/v1/reports/measures?"+q.Encode(), doc1, nil, &rep)
 		require.Len(t, rep.Periods, 1)
 		vs := rep.Periods[0].Visits
-		require.Equal(t, 3, vs.Patients, "pA, pB, pC had a device this month")
+		// Enrolled in this month: pB and pD; pA too when its last day
+		// (day 10) falls in it; pC is not enrolled.
+		patients := 2.0
+		if p.day(11).After(rep.Periods[0].Start) {
+			patients = 3
+		}
+		require.Equal(t, int(patients), vs.Patients)
 		require.Equal(t, 1, vs.Visits)
 		mins := float64(v.InteractiveSeconds) / 60
 		require.InDelta(t, mins, vs.InteractiveMinutes, 0.006)
-		require.InDelta(t, 1.0/3, *vs.VisitsPerPatient, 1e-4)
-		require.InDelta(t, mins/3, *vs.MinutesPerPatient, 0.006)
+		require.Equal(t, 10.0, vs.EntryInteractiveMinutes, "pB's call; not pD's withdrawn one, nor pC's")
+		require.Equal(t, 8.0, vs.EntryNonInteractiveMinutes, "pD's review 5 and pB's corrected plan 3")
+		require.InDelta(t, 1/patients, *vs.VisitsPerPatient, 1e-4)
+		require.InDelta(t, (mins+10+8)/patients, *vs.MinutesPerPatient, 0.006)
+		require.InDelta(t, (mins+10)/patients, *vs.InteractiveMinutesPerPatient, 0.006)
+
+		q.Set("format", "csv")
+		status, body := s.Raw(t, "GET", "/api/v1/reports/measures?"+q.Encode(), doc1, "", "", nil)
+		require.Equal(t, http.StatusOK, status)
+		recs, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+		require.NoError(t, err)
+		require.Len(t, recs, 2)
+		col := map[string]int{}
+		for i, h := range recs[0] {
+			col[h] = i
+		}
+		require.Equal(t, "10", recs[1][col["time_entry_interactive_minutes"]])
+		require.Equal(t, "8", recs[1][col["time_entry_non_interactive_minutes"]])
 	})
 }

@@ -349,10 +349,10 @@ const daysFilterMax = 64
 // DaysWithData implements vitals.Store. It asks InfluxQL (the /query API
 // of InfluxDB 1.x, and of 2.x and Cloud where the bucket has a v1
 // database mapping) for each patient's count per local day, one query per
-// span of constant offset (GROUP BY time(1d, offset), patient: the
-// storage engine counts blocks without reading values); where InfluxQL
-// does not answer, it falls back to Flux, one count per day. The values
-// are never returned.
+// chunk of patients and span of constant offset (GROUP BY time(1d,
+// offset), patient: the storage engine counts blocks without reading
+// values); where InfluxQL does not answer, it falls back to Flux, one
+// count per day. The values are never returned.
 func (s *Store) DaysWithData(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -377,89 +377,100 @@ type influxQLAnswer struct {
 	} `json:"results"`
 }
 
+// daysChunk is how many patients one InfluxQL days query names in its
+// filter: the tag index finds their series, so a program of 10,000
+// patients is forty queries per span, each reading only the asked
+// patients' counts.
+const daysChunk = 250
+
 func (s *Store) daysInfluxQL(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
-	want := make(map[string]bool, len(q.Patients))
-	for _, p := range q.Patients {
-		want[p] = true
-	}
 	out := map[string][]vitals.Day{}
-	if len(want) == 0 {
-		return out, nil
-	}
-	who := ""
-	if len(want) <= daysFilterMax {
-		var b strings.Builder
-		b.WriteString(" AND (")
-		for i, p := range q.Patients {
+	spans := q.Spans()
+	quote := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	for lo := 0; lo < len(q.Patients); lo += daysChunk {
+		chunk := q.Patients[lo:min(lo+daysChunk, len(q.Patients))]
+		want := make(map[string]bool, len(chunk))
+		var who strings.Builder
+		who.WriteString(" AND (")
+		for i, p := range chunk {
+			want[p] = true
 			if i > 0 {
-				b.WriteString(" OR ")
+				who.WriteString(" OR ")
 			}
-			b.WriteString(`"patient" = '` + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(p) + `'`)
+			who.WriteString(`"patient" = '` + quote.Replace(p) + `'`)
 		}
-		b.WriteString(")")
-		who = b.String()
-	}
-	db, rp, _ := strings.Cut(s.cfg.Bucket, "/")
-	client := &http.Client{Timeout: 6 * s.cfg.Timeout}
-	for _, sp := range q.Spans() {
-		offset := ((-sp.Offset)%86400 + 86400) % 86400
-		stmt := fmt.Sprintf(`SELECT count("value") FROM %q WHERE time >= %d AND time < %d%s GROUP BY time(1d, %ds), "patient" fill(none)`,
-			Measurement, sp.From.UnixNano(), sp.To.UnixNano(), who, offset)
-		v := url.Values{"db": {db}, "q": {stmt}, "epoch": {"s"}}
-		if rp != "" {
-			v.Set("rp", rp)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.URL, "/")+"/query", strings.NewReader(v.Encode()))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if s.cfg.Token != "" {
-			req.Header.Set("Authorization", "Token "+s.cfg.Token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("influxql: %w", err)
-		}
-		var ans influxQLAnswer
-		dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<30))
-		dec.UseNumber()
-		err = dec.Decode(&ans)
-		resp.Body.Close()
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("influxql: %s: %w", resp.Status, err)
-		case resp.StatusCode != http.StatusOK || ans.Error != "" || len(ans.Results) != 1:
-			return nil, fmt.Errorf("influxql: %s: %s", resp.Status, ans.Error)
-		case ans.Results[0].Error != "" || ans.Results[0].Partial:
-			return nil, fmt.Errorf("influxql: %s (partial %v)", ans.Results[0].Error, ans.Results[0].Partial)
-		}
-		series := ans.Results[0].Series
-		sort.Slice(series, func(i, j int) bool { return series[i].Tags["patient"] < series[j].Tags["patient"] })
-		for _, se := range series {
-			p := se.Tags["patient"]
-			if !want[p] {
-				continue
-			}
-			for _, row := range se.Values {
-				if len(row) != 2 {
-					continue
-				}
-				t, err1 := row[0].Int64()
-				n, err2 := row[1].Int64()
-				if err1 != nil || err2 != nil || n == 0 {
-					continue
-				}
-				// A window starts at local midnight, or at the span's
-				// start when the span starts within a day.
-				if t < sp.From.Unix() {
-					t = sp.From.Unix()
-				}
-				vitals.MergeDays(out, p, vitals.DayOf((t+sp.Offset)/86400), n)
+		who.WriteString(")")
+		for _, sp := range spans {
+			if err := s.daysSpanInfluxQL(ctx, sp, who.String(), want, out); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return out, nil
+}
+
+// daysSpanInfluxQL counts the patients of the filter by local day over
+// one span of constant offset, and merges the counts into out.
+func (s *Store) daysSpanInfluxQL(ctx context.Context, sp vitals.Span, who string, want map[string]bool, out map[string][]vitals.Day) error {
+	db, rp, _ := strings.Cut(s.cfg.Bucket, "/")
+	client := &http.Client{Timeout: 6 * s.cfg.Timeout}
+	offset := ((-sp.Offset)%86400 + 86400) % 86400
+	stmt := fmt.Sprintf(`SELECT count("value") FROM %q WHERE time >= %d AND time < %d%s GROUP BY time(1d, %ds), "patient" fill(none)`,
+		Measurement, sp.From.UnixNano(), sp.To.UnixNano(), who, offset)
+	v := url.Values{"db": {db}, "q": {stmt}, "epoch": {"s"}}
+	if rp != "" {
+		v.Set("rp", rp)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.URL, "/")+"/query", strings.NewReader(v.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if s.cfg.Token != "" {
+		req.Header.Set("Authorization", "Token "+s.cfg.Token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("influxql: %w", err)
+	}
+	var ans influxQLAnswer
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<30))
+	dec.UseNumber()
+	err = dec.Decode(&ans)
+	resp.Body.Close()
+	switch {
+	case err != nil:
+		return fmt.Errorf("influxql: %s: %w", resp.Status, err)
+	case resp.StatusCode != http.StatusOK || ans.Error != "" || len(ans.Results) != 1:
+		return fmt.Errorf("influxql: %s: %s", resp.Status, ans.Error)
+	case ans.Results[0].Error != "" || ans.Results[0].Partial:
+		return fmt.Errorf("influxql: %s (partial %v)", ans.Results[0].Error, ans.Results[0].Partial)
+	}
+	series := ans.Results[0].Series
+	sort.Slice(series, func(i, j int) bool { return series[i].Tags["patient"] < series[j].Tags["patient"] })
+	for _, se := range series {
+		p := se.Tags["patient"]
+		if !want[p] {
+			continue
+		}
+		for _, row := range se.Values {
+			if len(row) != 2 {
+				continue
+			}
+			t, err1 := row[0].Int64()
+			n, err2 := row[1].Int64()
+			if err1 != nil || err2 != nil || n == 0 {
+				continue
+			}
+			// A window starts at local midnight, or at the span's start
+			// when the span starts within a day.
+			if t < sp.From.Unix() {
+				t = sp.From.Unix()
+			}
+			vitals.MergeDays(out, p, vitals.DayOf((t+sp.Offset)/86400), n)
+		}
+	}
+	return nil
 }
 
 // daysFlux counts each series' points of the "value" field per local day

@@ -207,51 +207,64 @@ func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vital
 	return out, rows.Err()
 }
 
-// DaysWithData implements vitals.Store: per patient and span of constant
-// UTC offset, one range read of the primary key (patient, type, t) for
-// every type, grouped by local day; the values are never read.
+// daysChunk is how many patients one days query names: a report of a
+// whole program (10,000 patients) is twenty grouped reads of the primary
+// key per span, not one per patient, and a statement stays far below
+// SQLite's limit of bound parameters.
+const daysChunk = 500
+
+// DaysWithData implements vitals.Store: per chunk of patients and span of
+// constant UTC offset, one range read of the primary key (patient, type,
+// t) for every type, grouped by patient and local day; the values are
+// never read.
 func (s *Store) DaysWithData(ctx context.Context, q vitals.DaysQuery) (map[string][]vitals.Day, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
 	types := vitals.Types()
-	in := strings.TrimSuffix(strings.Repeat("?,", len(types)), ",")
-	stmt, err := s.db.PrepareContext(ctx, `SELECT (t / 1000000000 + ?) / 86400 AS d, count(*) FROM readings
-		WHERE patient = ? AND type IN (`+in+`) AND t >= ? AND t < ? GROUP BY d ORDER BY d`)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", q, err)
-	}
-	defer stmt.Close()
+	typeIn := strings.TrimSuffix(strings.Repeat("?,", len(types)), ",")
 	out := map[string][]vitals.Day{}
 	spans := q.Spans()
-	args := make([]any, 0, len(types)+4)
-	for _, p := range q.Patients {
+	for lo := 0; lo < len(q.Patients); lo += daysChunk {
+		chunk := q.Patients[lo:min(lo+daysChunk, len(q.Patients))]
+		patientIn := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
+		stmt := `SELECT patient, (t / 1000000000 + ?) / 86400 AS d, count(*) FROM readings
+			WHERE patient IN (` + patientIn + `) AND type IN (` + typeIn + `) AND t >= ? AND t < ?
+			GROUP BY patient, d ORDER BY patient, d`
+		args := make([]any, 0, 1+len(chunk)+len(types)+2)
 		for _, sp := range spans {
-			args = append(args[:0], sp.Offset, p)
+			args = append(args[:0], sp.Offset)
+			for _, p := range chunk {
+				args = append(args, p)
+			}
 			for _, typ := range types {
 				args = append(args, string(typ))
 			}
 			args = append(args, sp.From.UnixNano(), sp.To.UnixNano())
-			rows, err := stmt.QueryContext(ctx, args...)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", q, err)
-			}
-			for rows.Next() {
-				var d, n int64
-				if err := rows.Scan(&d, &n); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("%s: %w", q, err)
-				}
-				vitals.MergeDays(out, p, vitals.DayOf(d), n)
-			}
-			err = rows.Err()
-			rows.Close()
-			if err != nil {
+			if err := s.daysOf(ctx, stmt, args, out); err != nil {
 				return nil, fmt.Errorf("%s: %w", q, err)
 			}
 		}
 	}
 	return out, nil
+}
+
+// daysOf runs one grouped days statement and merges its rows into out.
+func (s *Store) daysOf(ctx context.Context, stmt string, args []any, out map[string][]vitals.Day) error {
+	rows, err := s.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p string
+		var d, n int64
+		if err := rows.Scan(&p, &d, &n); err != nil {
+			return err
+		}
+		vitals.MergeDays(out, p, vitals.DayOf(d), n)
+	}
+	return rows.Err()
 }
 
 // Close implements vitals.Store.

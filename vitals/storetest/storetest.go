@@ -234,6 +234,60 @@ func Run(t *testing.T, open func(t *testing.T) vitals.Store) {
 		require.ErrorIs(t, err, vitals.ErrBadDaysQuery)
 	})
 
+	t.Run("days with data of many patients at once are those of each patient alone", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		ny, err := time.LoadLocation("America/New_York")
+		require.NoError(t, err)
+		// 620 patients: more than a store's chunk of patients in one
+		// query. Patient i has, on local day k of 6 (New York enters
+		// daylight saving time on the third, 2026-03-08), a heart rate
+		// at 00:30 and an SpO2 at 23:30 when (i+k) % 3 != 0; every
+		// tenth patient has none; "other" is not asked.
+		const n, days = 620, 6
+		first := time.Date(2026, 3, 6, 0, 0, 0, 0, ny)
+		id := func(i int) string { return fmt.Sprintf("pt-%03d", i) }
+		var batch []vitals.Reading
+		want := map[string][]vitals.Day{}
+		for i := 0; i < n; i++ {
+			if i%10 == 0 {
+				continue
+			}
+			for k := 0; k < days; k++ {
+				if (i+k)%3 == 0 {
+					continue
+				}
+				day := time.Date(2026, 3, 6+k, 0, 0, 0, 0, ny)
+				batch = append(batch,
+					Reading(id(i), "w-"+id(i), vitals.HeartRate, day.Add(30*time.Minute), 70),
+					Reading(id(i), "o-"+id(i), vitals.SpO2, time.Date(2026, 3, 6+k, 23, 30, 0, 0, ny), 97))
+				want[id(i)] = append(want[id(i)], vitals.Day{Date: day.Format(time.DateOnly), Count: 2})
+			}
+		}
+		batch = append(batch, Reading("other", "w-other", vitals.HeartRate, first.Add(time.Hour), 60))
+		require.NoError(t, s.Write(ctx, batch))
+		q := vitals.DaysQuery{From: first, To: time.Date(2026, 3, 6+days, 0, 0, 0, 0, ny), Location: ny}
+		for i := n - 1; i >= 0; i-- { // not in order: nothing may depend on it
+			q.Patients = append(q.Patients, id(i))
+		}
+		all, err := s.DaysWithData(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, all, n-n/10, "every asked patient with readings, and no other")
+		require.Equal(t, want, all)
+		// Each alone, at the edges of any chunk size and a sample.
+		for i := 1; i < n; i += 7 {
+			alone := q
+			alone.Patients = []string{id(i)}
+			one, err := s.DaysWithData(ctx, alone)
+			require.NoError(t, err)
+			mine := map[string][]vitals.Day{}
+			if ds, ok := all[id(i)]; ok {
+				mine[id(i)] = ds
+			}
+			require.Equal(t, mine, one, id(i))
+		}
+	})
+
 	t.Run("a large batch is stored whole", func(t *testing.T) {
 		s := open(t)
 		defer s.Close()

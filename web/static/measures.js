@@ -57,8 +57,9 @@ async function measuresPage(main, params) {
       series: [{ label: 'Alerts per patient-day', values: rows.map(r => r.alert_burden.alerts_per_patient_day) }] },
     { key: 'measures:not-relevant', title: 'Alerts resolved as not clinically relevant (of those resolved with a reason)', unit: '%', format: v => `${Math.round(v)} %`,
       series: [{ label: 'Not clinically relevant (%)', values: rows.map(r => (r.alert_burden.not_clinically_relevant_share == null ? null : r.alert_burden.not_clinically_relevant_share * 100)) }] },
-    { key: 'measures:visits', title: 'Video visits and their interactive minutes per monitored patient', unit: 'per patient', format: v => num(v, 2),
-      series: [{ label: 'Visits per patient', values: rows.map(r => r.visits.visits_per_patient) }, { label: 'Minutes per patient', values: rows.map(r => r.visits.minutes_per_patient) }] },
+    { key: 'measures:visits', title: 'Video visits and care-management minutes per monitored patient', unit: 'per patient', format: v => num(v, 2),
+      series: [{ label: 'Visits per patient', values: rows.map(r => r.visits.visits_per_patient) }, { label: 'Minutes per patient', values: rows.map(r => r.visits.minutes_per_patient) },
+        { label: 'Interactive minutes per patient', values: rows.map(r => r.visits.interactive_minutes_per_patient) }] },
   ];
   const figs = specs.map(sp => {
     const box = h('div', { class: 'plot', role: 'img', 'aria-label': `${sp.title}, by ${period}; the figures are in the table below.` });
@@ -69,16 +70,17 @@ async function measuresPage(main, params) {
   const cell = v => (v == null ? '—' : String(v));
   const head = ['Period', 'Patients monitored', 'Adherent', 'Days since last reading (median / longest)', 'No readings in 30 days',
     'Alerts fired', 'Acknowledged', 'Escalated', ...MEASURE_SEVERITIES.map(s => `${s}: acknowledged in (median / p90)`),
-    'Patient-days', 'Alerts per patient-day', 'Resolved by hand', 'Not clinically relevant', 'Visits', 'Interactive minutes', 'Visits / minutes per patient'];
+    'Patient-days', 'Alerts per patient-day', 'Resolved by hand', 'Not clinically relevant', 'Visits', 'Visit minutes (interactive)', 'Recorded minutes: interactive / other', 'Per patient: visits / minutes / interactive minutes'];
   const body = rows.map(r => [label(r), cell(r.adherence.patients), `${r.adherence.adherent} (${pct(r.adherence.share)})`,
     `${num(r.adherence.days_since_last_reading_median)} / ${cell(r.adherence.days_since_last_reading_max)}`, cell(r.adherence.patients_without_readings),
     cell(r.alert_response.fired), cell(r.alert_response.acknowledged), cell(r.alert_response.escalated),
     ...MEASURE_SEVERITIES.map(s => { const x = r.alert_response.by_severity[s]; return x && x.ack_seconds_p50 != null ? `${num(x.ack_seconds_p50 / 60)} / ${num(x.ack_seconds_p90 / 60)} min (${x.acknowledged} of ${x.fired})` : (x ? `— (0 of ${x.fired})` : '—'); }),
     cell(r.alert_burden.patient_days), num(r.alert_burden.alerts_per_patient_day, 3), cell(r.alert_burden.resolved_by_hand),
     `${r.alert_burden.not_clinically_relevant} of ${r.alert_burden.with_outcome} (${pct(r.alert_burden.not_clinically_relevant_share)})`,
-    cell(r.visits.visits), num(r.visits.interactive_minutes), `${num(r.visits.visits_per_patient, 2)} / ${num(r.visits.minutes_per_patient, 1)}`]);
+    cell(r.visits.visits), num(r.visits.interactive_minutes), `${num(r.visits.time_entry_interactive_minutes)} / ${num(r.visits.time_entry_non_interactive_minutes)}`,
+    `${num(r.visits.visits_per_patient, 2)} / ${num(r.visits.minutes_per_patient, 1)} / ${num(r.visits.interactive_minutes_per_patient, 1)}`]);
   main.replaceChildren(h('h1', {}, 'Program measures'),
-    h('p', {}, `${rep.patients} patients in ${team ? `care team ${teamSel.selectedOptions[0].textContent}` : (me.role === 'admin' ? 'every care team' : 'your care teams')}, by ${period}, in ${zoneText()}. Patients monitored: a device bound to them in the period (or the 30 days of adherence). The report counts readings, alerts and visits; it shows no vital values.`),
+    h('p', {}, `${rep.patients} patients in ${team ? `care team ${teamSel.selectedOptions[0].textContent}` : (me.role === 'admin' ? 'every care team' : 'your care teams')}, by ${period}, in ${zoneText()}. Patients monitored: enrolled in a monitoring episode in the period (or the 30 days of adherence). Minutes are visits' interactive minutes and the care-management time recorded. The report counts readings, alerts, visits and time; it shows no vital values.`),
     form, h('p', {}, csv),
     h('h2', {}, `Charts by ${period}`),
     rows.length ? h('div', { class: 'measures' }, ...figs.map(f => f.fig)) : h('p', {}, 'No periods in this range.'),
