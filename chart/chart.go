@@ -10,13 +10,17 @@ package chart
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
@@ -39,10 +43,18 @@ var patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$`)
 
 // Patient is a patient's record.
 type Patient struct {
-	ID        string `json:"id"`
-	MRN       string `json:"mrn"`
-	Name      string `json:"name"`
-	BirthDate string `json:"birth_date"` // YYYY-MM-DD
+	ID  string `json:"id"`
+	MRN string `json:"mrn"`
+	// Name is the name as shown (FHIR's HumanName.text).
+	Name string `json:"name"`
+	// Family and Given are the name's parts, optional: set, they are
+	// what FHIR gives as family and given names (given names in order).
+	Family    string   `json:"family,omitempty"`
+	Given     []string `json:"given,omitempty"`
+	BirthDate string   `json:"birth_date"` // YYYY-MM-DD
+	// Gender is the administrative gender: male, female, other, unknown,
+	// or "" when not recorded.
+	Gender    string `json:"gender,omitempty"`
 	SpO2Scale int    `json:"spo2_scale"` // NEWS2 scale 1 or 2
 	OnOxygen  bool   `json:"on_oxygen"`
 	Notes     string `json:"notes,omitempty"` // e.g. the prescribed SpO2 target
@@ -52,8 +64,26 @@ type Patient struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Bounds of a patient's name.
+const (
+	MaxName      = 200 // characters of the name as shown
+	MaxNamePart  = 100 // characters of a family name or of one given name
+	MaxGivenName = 5   // given names
+)
+
+// Genders are the administrative genders a record may hold (FHIR R4's
+// AdministrativeGender value set).
+var Genders = []string{"male", "female", "other", "unknown"}
+
+func nameText(s string, max int) bool {
+	return utf8.ValidString(s) && utf8.RuneCountInString(s) <= max && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
 // Validate checks the record and names the bad field.
 func (p *Patient) Validate() error {
+	if err := p.validateNameGender(); err != nil {
+		return err
+	}
 	switch {
 	case !patientIDPattern.MatchString(p.ID):
 		return fmt.Errorf("%w: id: 1-64 characters of A-Z a-z 0-9 . - (it is also the patient's FHIR id)", ErrInvalid)
@@ -71,6 +101,27 @@ func (p *Patient) Validate() error {
 		if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" || len(p.TimeZone) > 64 {
 			return fmt.Errorf("%w: time_zone: an IANA time zone name such as America/Chicago", ErrInvalid)
 		}
+	}
+	return nil
+}
+
+func (p *Patient) validateNameGender() error {
+	if !nameText(p.Name, MaxName) {
+		return fmt.Errorf("%w: name: at most %d characters, no control characters", ErrInvalid, MaxName)
+	}
+	if !nameText(p.Family, MaxNamePart) || (p.Family != "" && strings.TrimSpace(p.Family) != p.Family) {
+		return fmt.Errorf("%w: family: at most %d characters, no control characters, no leading or trailing space", ErrInvalid, MaxNamePart)
+	}
+	if len(p.Given) > MaxGivenName {
+		return fmt.Errorf("%w: given: at most %d given names", ErrInvalid, MaxGivenName)
+	}
+	for _, g := range p.Given {
+		if strings.TrimSpace(g) == "" || strings.TrimSpace(g) != g || !nameText(g, MaxNamePart) {
+			return fmt.Errorf("%w: given: each given name 1-%d characters, no control characters, no leading or trailing space", ErrInvalid, MaxNamePart)
+		}
+	}
+	if p.Gender != "" && !slices.Contains(Genders, p.Gender) {
+		return fmt.Errorf("%w: gender: one of %s, or none", ErrInvalid, strings.Join(Genders, ", "))
 	}
 	return nil
 }
@@ -284,8 +335,13 @@ func (c *Chart) AddPatient(ctx context.Context, p Patient) (Patient, error) {
 		return p, err
 	}
 	p.CreatedAt = c.now().UTC()
-	_, err := c.db.ExecContext(ctx, `INSERT INTO patients (id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, time_zone, created_at)
-		VALUES (?,?,?,?,?,?,?,?,?)`, p.ID, p.MRN, p.Name, p.BirthDate, p.SpO2Scale, p.OnOxygen, p.Notes, p.TimeZone, p.CreatedAt.UnixNano())
+	given := ""
+	if len(p.Given) > 0 {
+		b, _ := json.Marshal(p.Given)
+		given = string(b)
+	}
+	_, err := c.db.ExecContext(ctx, `INSERT INTO patients (id, mrn, name, family, given, birth_date, gender, spo2_scale, on_oxygen, notes, time_zone, created_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, p.ID, p.MRN, p.Name, p.Family, given, p.BirthDate, p.Gender, p.SpO2Scale, p.OnOxygen, p.Notes, p.TimeZone, p.CreatedAt.UnixNano())
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return p, fmt.Errorf("%w: a patient with this id or MRN", ErrExists)
@@ -302,13 +358,19 @@ func (c *Chart) AddPatient(ctx context.Context, p Patient) (Patient, error) {
 func (c *Chart) Patient(ctx context.Context, id string) (Patient, error) {
 	var p Patient
 	var created int64
-	err := c.db.QueryRowContext(ctx, `SELECT id, mrn, name, birth_date, spo2_scale, on_oxygen, notes, time_zone, created_at FROM patients WHERE id = ?`, id).
-		Scan(&p.ID, &p.MRN, &p.Name, &p.BirthDate, &p.SpO2Scale, &p.OnOxygen, &p.Notes, &p.TimeZone, &created)
+	var given string
+	err := c.db.QueryRowContext(ctx, `SELECT id, mrn, name, family, given, birth_date, gender, spo2_scale, on_oxygen, notes, time_zone, created_at FROM patients WHERE id = ?`, id).
+		Scan(&p.ID, &p.MRN, &p.Name, &p.Family, &given, &p.BirthDate, &p.Gender, &p.SpO2Scale, &p.OnOxygen, &p.Notes, &p.TimeZone, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, ErrNotFound
 	}
 	if err != nil {
 		return p, fmt.Errorf("read patient: %w", err)
+	}
+	if given != "" {
+		if err := json.Unmarshal([]byte(given), &p.Given); err != nil {
+			return p, fmt.Errorf("read patient %s: given names: %w", p.ID, err)
+		}
 	}
 	p.CreatedAt = time.Unix(0, created).UTC()
 	return p, nil

@@ -63,6 +63,16 @@ func TestAPatientRecordIsRefusedNamingTheBadField(t *testing.T) {
 		{"a birth date not in YYYY-MM-DD", func(p *chart.Patient) { p.BirthDate = "10/12/1950" }, "birth_date:"},
 		{"a birth date that is no day", func(p *chart.Patient) { p.BirthDate = "1950-02-30" }, "birth_date:"},
 		{"no birth date", func(p *chart.Patient) { p.BirthDate = "" }, "birth_date:"},
+		{"a name past 200 characters", func(p *chart.Patient) { p.Name = strings.Repeat("a", 201) }, "name:"},
+		{"a name with a line break", func(p *chart.Patient) { p.Name = "Ada\nLovelace" }, "name:"},
+		{"a gender outside FHIR's administrative genders", func(p *chart.Patient) { p.Gender = "F" }, "gender:"},
+		{"a family name past 100 characters", func(p *chart.Patient) { p.Family = strings.Repeat("é", 101) }, "family:"},
+		{"a family name with a tab", func(p *chart.Patient) { p.Family = "Love\tlace" }, "family:"},
+		{"a family name with a trailing space", func(p *chart.Patient) { p.Family = "Lovelace " }, "family:"},
+		{"an empty given name", func(p *chart.Patient) { p.Given = []string{"Ada", ""} }, "given:"},
+		{"a given name past 100 characters", func(p *chart.Patient) { p.Given = []string{strings.Repeat("a", 101)} }, "given:"},
+		{"more than five given names", func(p *chart.Patient) { p.Given = []string{"a", "b", "c", "d", "e", "f"} }, "given:"},
+		{"a given name that is not UTF-8", func(p *chart.Patient) { p.Given = []string{"\xff"} }, "given:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := patient("ward3-bed12", "MRN-1")
@@ -77,6 +87,40 @@ func TestAPatientRecordIsRefusedNamingTheBadField(t *testing.T) {
 			require.Contains(t, err.Error(), tc.field)
 			_, err = c.Patient(context.Background(), p.ID)
 			require.ErrorIs(t, err, chart.ErrNotFound, "nothing was stored")
+		})
+	}
+}
+
+func TestAPatientsGenderAndNamePartsAreKept(t *testing.T) {
+	ctx := context.Background()
+	c := openChart(t, openRecords(t))
+	t.Run("gender, family and given names read back as added", func(t *testing.T) {
+		p := patient("p1", "MRN-1")
+		p.Name, p.Family, p.Given, p.Gender = "Nguyễn Văn An", "Nguyễn", []string{"Văn", "An"}, "male"
+		added, err := c.AddPatient(ctx, p)
+		require.NoError(t, err)
+		got, err := c.Patient(ctx, "p1")
+		require.NoError(t, err)
+		require.Equal(t, added, got)
+		require.Equal(t, "Nguyễn", got.Family)
+		require.Equal(t, []string{"Văn", "An"}, got.Given)
+		require.Equal(t, "male", got.Gender)
+	})
+	t.Run("a record without them reads back without them", func(t *testing.T) {
+		_, err := c.AddPatient(ctx, patient("p2", "MRN-2"))
+		require.NoError(t, err)
+		got, err := c.Patient(ctx, "p2")
+		require.NoError(t, err)
+		require.Empty(t, got.Family)
+		require.Nil(t, got.Given)
+		require.Empty(t, got.Gender)
+	})
+	for _, g := range chart.Genders {
+		t.Run("gender "+g+" is accepted", func(t *testing.T) {
+			p := patient("g-"+g, "MRN-"+g)
+			p.Gender = g
+			_, err := c.AddPatient(ctx, p)
+			require.NoError(t, err)
 		})
 	}
 }

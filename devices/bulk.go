@@ -44,6 +44,8 @@ type NewDevice struct {
 	Patient string // "" for none: bound later
 	Serial  string
 	Model   string
+	// Manufacturer is who made it ("" for not said).
+	Manufacturer string
 
 	unreadable string // why the line could not be read as a device
 }
@@ -102,7 +104,7 @@ type Enrolled struct {
 	Secret string `json:"secret"`
 }
 
-var csvColumns = map[string]bool{"id": true, "kind": true, "patient": true, "serial": true, "model": true}
+var csvColumns = map[string]bool{"id": true, "kind": true, "patient": true, "serial": true, "model": true, "manufacturer": true}
 
 // ParseCSV reads a bulk enrolment of at most maxRows devices. A bad
 // header is reported in a *BulkError; more rows than maxRows is
@@ -127,7 +129,7 @@ func ParseCSV(in io.Reader, maxRows int) ([]NewDevice, error) {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		switch {
 		case !csvColumns[h]:
-			bad.add(1, "", "header: unknown column %q (the columns are id, kind, patient, serial, model)", clip(h))
+			bad.add(1, "", "header: unknown column %q (the columns are id, kind, patient, serial, model, manufacturer)", clip(h))
 		case col[h] != 0:
 			bad.add(1, "", "header: column %s named twice", h)
 		}
@@ -170,7 +172,7 @@ func ParseCSV(in io.Reader, maxRows int) ([]NewDevice, error) {
 			continue
 		}
 		out = append(out, NewDevice{Line: line, ID: field(rec, "id"), Kind: field(rec, "kind"), Patient: field(rec, "patient"),
-			Serial: field(rec, "serial"), Model: field(rec, "model")})
+			Serial: field(rec, "serial"), Model: field(rec, "model"), Manufacturer: field(rec, "manufacturer")})
 	}
 	return out, nil
 }
@@ -191,10 +193,8 @@ func (d NewDevice) check() string {
 	case d.Patient != "" && !ValidID(d.Patient):
 		return "patient " + ErrInvalidID.Error()
 	}
-	for _, f := range []struct{ name, v string }{{"serial", d.Serial}, {"model", d.Model}} {
-		if len(f.v) > maxField || !printable(f.v) {
-			return fmt.Sprintf("%s: at most %d printable ASCII characters", f.name, maxField)
-		}
+	if err := (Labels{Manufacturer: d.Manufacturer, Model: d.Model, Serial: d.Serial}).Check(); err != nil {
+		return strings.TrimPrefix(err.Error(), ErrInvalidLabel.Error()+": ")
 	}
 	return ""
 }
@@ -339,7 +339,7 @@ func hashAll(rows []NewDevice, at time.Time) []madeDevice {
 			for i := w; i < len(rows); i += workers {
 				d := rows[i]
 				secret := auth.NewSecret()
-				dev := &Device{ID: d.ID, Kind: d.Kind, Serial: d.Serial, Model: d.Model, CreatedAt: at,
+				dev := &Device{ID: d.ID, Kind: d.Kind, Serial: d.Serial, Model: d.Model, Manufacturer: d.Manufacturer, CreatedAt: at,
 					secretHash: auth.HashSecret(secret), mqttHash: auth.MosquittoHash(secret)}
 				if d.Patient != "" {
 					dev.Bindings = []Binding{{Patient: d.Patient, From: at}}
@@ -359,7 +359,7 @@ func (r *Registry) insertAll(ctx context.Context, made []madeDevice) error {
 		return fmt.Errorf("bulk add: %w", err)
 	}
 	defer tx.Rollback()
-	addDev, err := tx.PrepareContext(ctx, `INSERT INTO devices (id, kind, serial, model, secret_hash, mqtt_hash, created_at) VALUES (?,?,?,?,?,?,?)`)
+	addDev, err := tx.PrepareContext(ctx, `INSERT INTO devices (id, kind, serial, model, manufacturer, secret_hash, mqtt_hash, created_at) VALUES (?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return fmt.Errorf("bulk add: %w", err)
 	}
@@ -371,7 +371,7 @@ func (r *Registry) insertAll(ctx context.Context, made []madeDevice) error {
 	defer bind.Close()
 	for _, m := range made {
 		d := m.dev
-		if _, err := addDev.ExecContext(ctx, d.ID, d.Kind, d.Serial, d.Model, d.secretHash, d.mqttHash, d.CreatedAt.UnixNano()); err != nil {
+		if _, err := addDev.ExecContext(ctx, d.ID, d.Kind, d.Serial, d.Model, d.Manufacturer, d.secretHash, d.mqttHash, d.CreatedAt.UnixNano()); err != nil {
 			return fmt.Errorf("bulk add %s: %w", d.ID, err)
 		}
 		for _, b := range d.Bindings {

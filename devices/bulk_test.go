@@ -113,3 +113,57 @@ func TestBulkAdd(t *testing.T) {
 		require.ErrorIs(t, err, devices.ErrBadQuery)
 	})
 }
+
+func TestAManufacturerIsKept(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "records.db")
+	r := openRegistry(t, path)
+
+	t.Run("a device added with its labels reads back with them after a restart", func(t *testing.T) {
+		_, err := r.AddLabelled(ctx, "cuff-1", "cuff", devices.Labels{Manufacturer: " Dräger Medical ", Model: "BP-7", Serial: "SN-1"})
+		require.NoError(t, err)
+		d, err := openRegistry(t, path).Get("cuff-1")
+		require.NoError(t, err)
+		require.Equal(t, "Dräger Medical", d.Manufacturer, "trimmed, and not limited to ASCII")
+		require.Equal(t, "BP-7", d.Model)
+		require.Equal(t, "SN-1", d.Serial)
+	})
+	t.Run("a device is found by its manufacturer", func(t *testing.T) {
+		page, total, _, err := r.Search("MEDICAL", "", 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		require.Equal(t, "cuff-1", page[0].ID)
+	})
+	for name, l := range map[string]devices.Labels{
+		"a manufacturer past 64 characters":       {Manufacturer: strings.Repeat("m", 65)},
+		"a manufacturer with a control character": {Manufacturer: "Acme\x1b[31m"},
+		"a manufacturer that is not UTF-8":        {Manufacturer: "\xff\xfe"},
+		"a serial past 64 characters":             {Serial: strings.Repeat("1", 65)},
+	} {
+		t.Run(name+" is refused and nothing is registered", func(t *testing.T) {
+			_, err := r.AddLabelled(ctx, "bad-1", "cuff", l)
+			require.ErrorIs(t, err, devices.ErrInvalidLabel)
+			_, err = r.Get("bad-1")
+			require.ErrorIs(t, err, devices.ErrNotFound)
+		})
+	}
+	t.Run("a CSV enrolment reads a manufacturer column and keeps it", func(t *testing.T) {
+		rows, err := devices.ParseCSV(strings.NewReader("id,kind,manufacturer\nox-1,oximeter,Nonin Medical\n"), 10)
+		require.NoError(t, err)
+		require.Equal(t, "Nonin Medical", rows[0].Manufacturer)
+		_, err = r.BulkAdd(ctx, rows, func(string) bool { return true }, time.Now())
+		require.NoError(t, err)
+		d, err := openRegistry(t, path).Get("ox-1")
+		require.NoError(t, err)
+		require.Equal(t, "Nonin Medical", d.Manufacturer)
+	})
+	t.Run("a CSV row with a bad manufacturer is refused by line", func(t *testing.T) {
+		rows, err := devices.ParseCSV(strings.NewReader("id,kind,manufacturer\nox-2,oximeter,"+strings.Repeat("m", 65)+"\n"), 10)
+		require.NoError(t, err)
+		_, err = r.BulkAdd(ctx, rows, func(string) bool { return true }, time.Now())
+		var bad *devices.BulkError
+		require.ErrorAs(t, err, &bad)
+		require.Equal(t, 2, bad.Rows[0].Line)
+		require.Contains(t, bad.Rows[0].Reason, "manufacturer")
+	})
+}

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/vitals"
@@ -37,6 +39,9 @@ var (
 	ErrInvalidID = errors.New("invalid id: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit")
 	// ErrBindingOrder: a binding change is older than the device's last one.
 	ErrBindingOrder = errors.New("binding change before the device's last binding change")
+	// ErrInvalidLabel: a manufacturer, model or serial number too long or
+	// holding control characters.
+	ErrInvalidLabel = errors.New("invalid device label")
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -63,14 +68,16 @@ type Status struct {
 
 // Device is a registered device.
 type Device struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind,omitempty"`
-	Serial    string    `json:"serial,omitempty"`
-	Model     string    `json:"model,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Bindings  []Binding `json:"bindings"`
-	Status    Status    `json:"status"`
+	ID     string `json:"id"`
+	Kind   string `json:"kind,omitempty"`
+	Serial string `json:"serial,omitempty"`
+	Model  string `json:"model,omitempty"`
+	// Manufacturer is who made the device, as its label says.
+	Manufacturer string    `json:"manufacturer,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	RevokedAt    time.Time `json:"revoked_at,omitzero"`
+	Bindings     []Binding `json:"bindings"`
+	Status       Status    `json:"status"`
 
 	secretHash string
 	mqttHash   string
@@ -121,7 +128,7 @@ func (r *Registry) SetHasher(h *auth.Hasher) { r.hasher = h }
 // Open loads the registry from the records database.
 func Open(ctx context.Context, db *sql.DB) (*Registry, error) {
 	r := &Registry{db: db, now: time.Now, devices: map[string]*Device{}, dirty: map[string]bool{}, pending: map[string]bool{}}
-	rows, err := db.QueryContext(ctx, `SELECT id, kind, serial, model, secret_hash, mqtt_hash, created_at, revoked_at,
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, serial, model, manufacturer, secret_hash, mqtt_hash, created_at, revoked_at,
 		last_seen, online, battery, firmware FROM devices`)
 	if err != nil {
 		return nil, fmt.Errorf("load devices: %w", err)
@@ -132,7 +139,7 @@ func Open(ctx context.Context, db *sql.DB) (*Registry, error) {
 		var created int64
 		var revoked, seen sql.NullInt64
 		var battery sql.NullFloat64
-		if err := rows.Scan(&d.ID, &d.Kind, &d.Serial, &d.Model, &d.secretHash, &d.mqttHash, &created, &revoked, &seen,
+		if err := rows.Scan(&d.ID, &d.Kind, &d.Serial, &d.Model, &d.Manufacturer, &d.secretHash, &d.mqttHash, &created, &revoked, &seen,
 			&d.Status.Online, &battery, &d.Status.Firmware); err != nil {
 			return nil, fmt.Errorf("load devices: %w", err)
 		}
@@ -179,21 +186,55 @@ func Open(ctx context.Context, db *sql.DB) (*Registry, error) {
 // Add registers a device of a kind of the catalog ("" for none said) and
 // returns its secret, which is not stored and cannot be shown again.
 func (r *Registry) Add(ctx context.Context, id, kind string) (secret string, err error) {
+	return r.AddLabelled(ctx, id, kind, Labels{})
+}
+
+// Labels are what a device's maker prints on it; each is optional.
+type Labels struct {
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+}
+
+// MaxManufacturer bounds a manufacturer's name, in characters.
+const MaxManufacturer = 64
+
+// Check says which label is bad, wrapping ErrInvalidLabel.
+func (l Labels) Check() error {
+	if n := utf8.RuneCountInString(l.Manufacturer); n > MaxManufacturer || !utf8.ValidString(l.Manufacturer) ||
+		strings.ContainsFunc(l.Manufacturer, unicode.IsControl) {
+		return fmt.Errorf("%w: manufacturer: at most %d characters, no control characters", ErrInvalidLabel, MaxManufacturer)
+	}
+	for _, f := range []struct{ name, v string }{{"serial", l.Serial}, {"model", l.Model}} {
+		if len(f.v) > maxField || !printable(f.v) {
+			return fmt.Errorf("%w: %s: at most %d printable ASCII characters", ErrInvalidLabel, f.name, maxField)
+		}
+	}
+	return nil
+}
+
+// AddLabelled registers a device as Add does, with its maker's labels.
+func (r *Registry) AddLabelled(ctx context.Context, id, kind string, l Labels) (secret string, err error) {
 	if !ValidID(id) {
 		return "", ErrInvalidID
 	}
 	if err := CheckKind(kind); err != nil {
 		return "", err
 	}
+	l.Manufacturer, l.Model, l.Serial = strings.TrimSpace(l.Manufacturer), strings.TrimSpace(l.Model), strings.TrimSpace(l.Serial)
+	if err := l.Check(); err != nil {
+		return "", err
+	}
 	secret = auth.NewSecret()
-	d := &Device{ID: id, Kind: kind, CreatedAt: r.now().UTC(), secretHash: auth.HashSecret(secret), mqttHash: auth.MosquittoHash(secret)}
+	d := &Device{ID: id, Kind: kind, Serial: l.Serial, Model: l.Model, Manufacturer: l.Manufacturer, CreatedAt: r.now().UTC(),
+		secretHash: auth.HashSecret(secret), mqttHash: auth.MosquittoHash(secret)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.devices[id]; ok || r.pending[id] {
 		return "", ErrExists
 	}
-	if _, err := r.db.ExecContext(ctx, `INSERT INTO devices (id, kind, secret_hash, mqtt_hash, created_at) VALUES (?,?,?,?,?)`,
-		id, kind, d.secretHash, d.mqttHash, d.CreatedAt.UnixNano()); err != nil {
+	if _, err := r.db.ExecContext(ctx, `INSERT INTO devices (id, kind, serial, model, manufacturer, secret_hash, mqtt_hash, created_at) VALUES (?,?,?,?,?,?,?,?)`,
+		id, kind, d.Serial, d.Model, d.Manufacturer, d.secretHash, d.mqttHash, d.CreatedAt.UnixNano()); err != nil {
 		return "", fmt.Errorf("add device: %w", err)
 	}
 	r.devices[id] = d
@@ -521,9 +562,10 @@ func (r *Registry) Run(ctx context.Context, interval time.Duration) error {
 var ErrBadQuery = errors.New("invalid device search")
 
 // Search returns a page of at most limit devices, in id order, after the
-// id after ("" from the start), whose id, kind, serial, model, firmware or
-// current patient holds q (any case; "" matches all), with how many match
-// in all and the id to continue after ("" on the last page).
+// id after ("" from the start), whose id, kind, serial, model,
+// manufacturer, firmware or current patient holds q (any case; "" matches
+// all), with how many match in all and the id to continue after ("" on
+// the last page).
 func (r *Registry) Search(q, after string, limit int) (page []Device, total int, next string, err error) {
 	if len(q) > maxField || !printable(q) {
 		return nil, 0, "", fmt.Errorf("%w: q is at most %d printable ASCII characters", ErrBadQuery, maxField)
@@ -558,7 +600,7 @@ func (r *Registry) Search(q, after string, limit int) (page []Device, total int,
 
 func (d *Device) matches(q string, now time.Time) bool {
 	p, _ := d.Patient(now)
-	for _, f := range []string{d.ID, d.Kind, d.Serial, d.Model, d.Status.Firmware, p} {
+	for _, f := range []string{d.ID, d.Kind, d.Serial, d.Model, d.Manufacturer, d.Status.Firmware, p} {
 		if strings.Contains(strings.ToLower(f), q) {
 			return true
 		}

@@ -41,14 +41,23 @@ func ref(kind, id string) Resource { return Resource{"reference": kind + "/" + i
 
 func instant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
-// Patient maps a chart record. The record holds one name: written
-// "Family, Given Middle" (the order clinical systems export), it is
-// also given as family and given names; otherwise as text only, since
-// which word of a name is the family name differs between cultures. The
-// record holds no administrative gender, so none is given.
+// Patient maps a chart record. The name as shown is the name's text.
+// Its parts are the record's family and given names when it holds them;
+// failing that, a name written "Family, Given Middle" (the order
+// clinical systems export) is also given as family and given names, and
+// any other as text only, since which word of a name is the family name
+// differs between cultures. Gender is the record's administrative
+// gender, when recorded.
 func Patient(p chart.Patient) Resource {
 	name := Resource{"use": "official", "text": p.Name}
-	if family, given, ok := strings.Cut(p.Name, ","); ok && strings.TrimSpace(family) != "" && len(strings.Fields(given)) > 0 {
+	if p.Family != "" || len(p.Given) > 0 {
+		if p.Family != "" {
+			name["family"] = p.Family
+		}
+		if len(p.Given) > 0 {
+			name["given"] = p.Given
+		}
+	} else if family, given, ok := strings.Cut(p.Name, ","); ok && strings.TrimSpace(family) != "" && len(strings.Fields(given)) > 0 {
 		name["family"] = strings.TrimSpace(family)
 		name["given"] = strings.Fields(given)
 		name["text"] = strings.Join(strings.Fields(given), " ") + " " + strings.TrimSpace(family)
@@ -57,6 +66,9 @@ func Patient(p chart.Patient) Resource {
 		"identifier": []Resource{{"use": "usual", "type": Resource{"coding": []Resource{{"system": identifierType, "code": "MR", "display": "Medical record number"}}},
 			"system": mrnSystem, "value": p.MRN}},
 		"name": []Resource{name}}
+	if p.Gender != "" {
+		r["gender"] = p.Gender
+	}
 	if p.BirthDate != "" {
 		r["birthDate"] = p.BirthDate
 	}
@@ -87,6 +99,9 @@ func Device(d devices.Device, patient string) Resource {
 	}
 	if d.Model != "" {
 		r["modelNumber"] = d.Model
+	}
+	if d.Manufacturer != "" {
+		r["manufacturer"] = d.Manufacturer
 	}
 	if d.Status.Firmware != "" {
 		r["version"] = []Resource{{"type": Resource{"text": "firmware"}, "value": d.Status.Firmware}}

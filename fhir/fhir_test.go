@@ -708,10 +708,17 @@ func TestDeviceCarriesModelSerialAndIEEE11073Type(t *testing.T) {
 			require.Equal(t, []string{tc.mdc}, got.Type.codes(mdc))
 		})
 	}
-	t.Run("an unknown serial and model are left out", func(t *testing.T) {
+	t.Run("an unknown serial, model and manufacturer are left out", func(t *testing.T) {
 		got := fhir.Device(devices.Device{ID: "d-2", Kind: "cuff"}, "")
 		require.NotContains(t, got, "serialNumber")
 		require.NotContains(t, got, "modelNumber")
+		require.NotContains(t, got, "manufacturer")
+	})
+	t.Run("the registry's manufacturer is the Device's manufacturer", func(t *testing.T) {
+		got := decode[struct {
+			Manufacturer string `json:"manufacturer"`
+		}](t, fhir.Device(devices.Device{ID: "d-3", Kind: "cuff", Manufacturer: "Omron Healthcare"}, ""))
+		require.Equal(t, "Omron Healthcare", got.Manufacturer)
 	})
 }
 
@@ -740,6 +747,34 @@ func TestPatientName(t *testing.T) {
 		require.Empty(t, got.Name[0].Family)
 		require.Empty(t, got.Name[0].Given)
 	})
+	t.Run("a record's family and given names are the structured name, its name the text", func(t *testing.T) {
+		got := decode[nameJSON](t, fhir.Patient(chart.Patient{ID: "p1", MRN: "M1", Name: "Nguyen Van An",
+			Family: "Nguyen", Given: []string{"Van", "An"}}))
+		require.Len(t, got.Name, 1)
+		require.Equal(t, "Nguyen", got.Name[0].Family)
+		require.Equal(t, []string{"Van", "An"}, got.Name[0].Given)
+		require.Equal(t, "Nguyen Van An", got.Name[0].Text, "the name as shown, in the patient's own order")
+	})
+	t.Run("the record's parts win over a comma in the name", func(t *testing.T) {
+		got := decode[nameJSON](t, fhir.Patient(chart.Patient{ID: "p1", MRN: "M1", Name: "Smith, Jr., John",
+			Family: "Smith", Given: []string{"John"}}))
+		require.Equal(t, "Smith", got.Name[0].Family)
+		require.Equal(t, []string{"John"}, got.Name[0].Given)
+		require.Equal(t, "Smith, Jr., John", got.Name[0].Text)
+	})
+	t.Run("a family name alone is given without given names", func(t *testing.T) {
+		got := fhir.Patient(chart.Patient{ID: "p1", MRN: "M1", Name: "Sukarno", Family: "Sukarno"})
+		name := got["name"].([]fhir.Resource)[0]
+		require.Equal(t, "Sukarno", name["family"])
+		require.NotContains(t, name, "given")
+	})
+	for _, g := range chart.Genders {
+		t.Run("gender "+g+" is the Patient's administrative gender", func(t *testing.T) {
+			got := decode[nameJSON](t, fhir.Patient(chart.Patient{ID: "p1", MRN: "M1", Name: "A B", Gender: g}))
+			require.NotNil(t, got.Gender)
+			require.Equal(t, g, *got.Gender)
+		})
+	}
 }
 
 func TestVitalSignsDeclareTheirSpecificProfiles(t *testing.T) {

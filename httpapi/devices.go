@@ -183,7 +183,8 @@ func (a devicesAPI) add(w http.ResponseWriter, r *http.Request) {
 	if req.Patient != "" && !a.allowed(w, r, req.Patient, "POST /api/v1/devices") {
 		return
 	}
-	secret, err := a.reg.Add(r.Context(), req.ID, req.Kind)
+	secret, err := a.reg.AddLabelled(r.Context(), req.ID, req.Kind,
+		devices.Labels{Manufacturer: req.Manufacturer, Model: req.Model, Serial: req.Serial})
 	if err != nil {
 		failErr(w, err)
 		return

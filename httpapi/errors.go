@@ -38,7 +38,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case is(alerts.ErrState, telehealth.ErrEnded, rpm.ErrConflict):
 		return http.StatusConflict, err.Error()
-	case is(devices.ErrInvalidID, devices.ErrBindingOrder, devices.ErrRevoked, devices.ErrUnknownKind, devices.ErrBadQuery, chart.ErrInvalid,
+	case is(devices.ErrInvalidID, devices.ErrBindingOrder, devices.ErrRevoked, devices.ErrUnknownKind, devices.ErrBadQuery, devices.ErrInvalidLabel, chart.ErrInvalid,
 		alerts.ErrReason, alerts.ErrUnknownRule, alerts.ErrInvalid, telehealth.ErrRole, alerts.ErrOutcome, alerts.ErrTooMany,
 		rpm.ErrInvalid, vitals.ErrBadDaysQuery):
 		return http.StatusBadRequest, err.Error()

@@ -20,6 +20,12 @@ type AddDeviceRequest struct {
 	ID      string `json:"id"`
 	Kind    string `json:"kind"`
 	Patient string `json:"patient,omitempty"`
+	// Manufacturer, Model and Serial are the maker's labels, each
+	// optional (manufacturer at most 64 characters; model and serial at
+	// most 64 printable ASCII characters).
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Serial       string `json:"serial,omitempty"`
 	// BoundFrom is when the binding to Patient starts (default now): a
 	// device set up after it started measuring, or a replayed scenario.
 	BoundFrom time.Time `json:"bound_from,omitzero"`

@@ -34,11 +34,13 @@ Usage:
   vitalwire serve [--dev] [--config FILE] [flags]   run the server
   vitalwire token create --sub ID --role ROLE       mint a bearer token from the local signing key
   vitalwire device add ID [--kind K] [--patient P]  register a device (its secret is shown once)
-  vitalwire device enrol FILE.csv [--secrets FILE]   register a fleet from a CSV (id,kind,patient,serial,model), all or nothing
+                    [--manufacturer M] [--model M] [--serial S]  (the maker's labels)
+  vitalwire device enrol FILE.csv [--secrets FILE]   register a fleet from a CSV (id,kind,patient,serial,model,manufacturer), all or nothing
   vitalwire device list [--search Q] | kinds | bind ID PATIENT | unbind ID | revoke ID
   vitalwire readings --patient P [--type T] [--since 10m] [--json]
   vitalwire mosquitto-config --out DIR              password and ACL files for an external Mosquitto
   vitalwire patient add ID --mrn M --name N --birth-date D | list      patient records (admin)
+                    [--gender G] [--family F] [--given G ...]  (gender; name parts)
   vitalwire team add ID --name N | add-member TEAM --clinician C | --patient P | list
   vitalwire token revoke TOKEN                      refuse a token from now on
   vitalwire signin-link --sub ID --role ROLE [--ttl 15m]   a one-time link to the browser UI

@@ -138,13 +138,16 @@ func deviceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("usage: vitalwire device add ID [--kind K] [--patient P] | enrol FILE.csv [--secrets FILE] | list [--search Q] | kinds | bind ID PATIENT | unbind ID | revoke ID")
 	}
 	sub := args[0]
-	fs := newFlagSet("device "+sub, "device add ID [--kind K] [--patient P] | enrol FILE.csv [--secrets FILE] | list [--search Q] [--max N] | kinds | bind ID PATIENT [--at TIME] | unbind ID [--at TIME] | revoke ID")
+	fs := newFlagSet("device "+sub, "device add ID [--kind K] [--patient P] [--manufacturer M] [--model M] [--serial S] | enrol FILE.csv [--secrets FILE] | list [--search Q] [--max N] | kinds | bind ID PATIENT [--at TIME] | unbind ID [--at TIME] | revoke ID")
 	mk := clientFlags(fs, "admin.token")
 	kind := fs.String("kind", "", "device kind (add; see device kinds)")
 	secretsOut := fs.String("secrets", "", "write the new devices' secrets (CSV id,secret) to this new file, mode 0600, instead of stdout (enrol)")
 	search := fs.String("search", "", "only devices whose id, kind, serial, model, firmware or patient holds this (list)")
 	maxList := fs.Int("max", 10_000, "list at most this many devices (list)")
 	patient := fs.String("patient", "", "bind to this patient at once (add)")
+	maker := fs.String("manufacturer", "", "who made the device, as its label says (add)")
+	model := fs.String("model", "", "the maker's model name or number (add)")
+	serial := fs.String("serial", "", "the maker's serial number (add)")
 	at := fs.String("at", "", "RFC 3339 time the binding changes (bind, unbind; default now)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args[1:], stdout, stderr)
@@ -170,11 +173,12 @@ func deviceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var d devices.Device
 	switch sub {
 	case "add":
-		if err := need(1, "add ID [--kind K] [--patient P]"); err != nil {
+		if err := need(1, "add ID [--kind K] [--patient P] [--manufacturer M] [--model M] [--serial S]"); err != nil {
 			return err
 		}
 		var resp httpapi.AddDeviceResponse
-		if err := c.do(ctx, "POST", "/api/v1/devices", httpapi.AddDeviceRequest{ID: pos[0], Kind: *kind, Patient: *patient}, &resp); err != nil {
+		if err := c.do(ctx, "POST", "/api/v1/devices", httpapi.AddDeviceRequest{ID: pos[0], Kind: *kind, Patient: *patient,
+			Manufacturer: *maker, Model: *model, Serial: *serial}, &resp); err != nil {
 			return err
 		}
 		if *asJSON {
@@ -214,10 +218,10 @@ func deviceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return json.NewEncoder(stdout).Encode(list)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tKIND\tPATIENT\tSTATUS\tBATTERY\tFIRMWARE\tLAST SEEN\tSERIAL\tMODEL")
+		fmt.Fprintln(tw, "ID\tKIND\tPATIENT\tSTATUS\tBATTERY\tFIRMWARE\tLAST SEEN\tSERIAL\tMODEL\tMANUFACTURER")
 		for _, d := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, orDash(d.Kind), currentPatient(d), deviceState(d), battery(d),
-				orDash(d.Status.Firmware), age(d.Status.LastSeen), orDash(d.Serial), orDash(d.Model))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, orDash(d.Kind), currentPatient(d), deviceState(d), battery(d),
+				orDash(d.Status.Firmware), age(d.Status.LastSeen), orDash(d.Serial), orDash(d.Model), orDash(d.Manufacturer))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -22,7 +22,7 @@ func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) == 0 {
 		return errors.New("usage: vitalwire patient add ID --mrn M --name N --birth-date YYYY-MM-DD [--scale 2] [--on-oxygen] | list")
 	}
-	fs := newFlagSet("patient "+args[0], "patient add ID --mrn M --name N --birth-date YYYY-MM-DD [--scale 2] [--on-oxygen] [--notes N] | list")
+	fs := newFlagSet("patient "+args[0], "patient add ID --mrn M --name N --birth-date YYYY-MM-DD [--scale 2] [--on-oxygen] [--notes N] [--gender G] [--family F] [--given G ...] | list")
 	mk := clientFlags(fs, "admin.token")
 	mrn := fs.String("mrn", "", "medical record number")
 	name := fs.String("name", "", "full name")
@@ -31,6 +31,13 @@ func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	oxygen := fs.Bool("on-oxygen", false, "on supplemental oxygen")
 	notes := fs.String("notes", "", "notes, e.g. the SpO2 target")
 	zone := fs.String("time-zone", "", "where the patient lives, an IANA name (default: the clinic's)")
+	gender := fs.String("gender", "", "administrative gender: male, female, other or unknown (default: not recorded)")
+	family := fs.String("family", "", "family name (surname), as FHIR gives it; --name stays the name as shown")
+	var given []string
+	fs.Func("given", "a given name, in order; repeat for each (--given Ada --given Augusta)", func(s string) error {
+		given = append(given, s)
+		return nil
+	})
 	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
@@ -46,7 +53,7 @@ func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		var p chart.Patient
 		err := c.do(ctx, "POST", "/api/v1/patients", chart.Patient{ID: pos[0], MRN: *mrn, Name: *name, BirthDate: *birth,
-			SpO2Scale: *scale, OnOxygen: *oxygen, Notes: *notes, TimeZone: *zone}, &p)
+			SpO2Scale: *scale, OnOxygen: *oxygen, Notes: *notes, TimeZone: *zone, Gender: *gender, Family: *family, Given: given}, &p)
 		if err != nil {
 			return err
 		}
@@ -58,9 +65,9 @@ func patientCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tMRN\tNAME\tBIRTH DATE\tSCALE\tOXYGEN")
+		fmt.Fprintln(tw, "ID\tMRN\tNAME\tBIRTH DATE\tGENDER\tSCALE\tOXYGEN")
 		for _, p := range ps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%v\n", p.ID, p.MRN, p.Name, p.BirthDate, p.SpO2Scale, p.OnOxygen)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%v\n", p.ID, p.MRN, p.Name, p.BirthDate, orDash(p.Gender), p.SpO2Scale, p.OnOxygen)
 		}
 		return tw.Flush()
 	}

@@ -1,12 +1,15 @@
 package dashboard_test
 
 import (
+	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/test/harness"
 	"github.com/vitalwire/vitalwire/vitals"
@@ -153,14 +156,30 @@ func TestTheDashboardInABrowser(t *testing.T) {
 		// Add a device: its secret is shown once.
 		testenv.Eval[bool](adm, `(() => { const f = document.querySelector('form[aria-label="Add a device"]');
 			f.querySelector('[name=id]').value = 'cuff-p1'; f.querySelector('[name=kind]').value = 'cuff';
-			f.querySelector('[name=patient]').value = 'p1'; f.requestSubmit(); return true })()`)
+			f.querySelector('[name=patient]').value = 'p1'; f.querySelector('[name=manufacturer]').value = 'Omron Healthcare';
+			f.requestSubmit(); return true })()`)
 		adm.Wait(`document.querySelector('form[aria-label="Add a device"] .secret')`, 10*time.Second)
+		// Its manufacturer is listed with it.
+		adm.Wait(`[...document.querySelectorAll('tbody tr')].some(r => r.textContent.startsWith('cuff-p1') && r.textContent.includes('Omron Healthcare'))`, 10*time.Second)
 		secret := testenv.Eval[string](adm, `document.querySelector('form[aria-label="Add a device"] .secret').textContent`)
 		require.True(t, deviceAuthenticates(t, s, "cuff-p1", secret), "the shown secret is the device's")
 		adm.Screenshot("admin-devices")
 		require.Empty(t, harness.Axe(t, adm), "serious accessibility violations on the devices page")
 		adm.Go(s.URL() + "/#/admin/people")
 		adm.Wait(`document.querySelector('h1').textContent === 'People and care teams' && document.body.textContent.includes('Ward 7')`, 10*time.Second)
+		// A patient added with gender and name parts keeps them.
+		testenv.Eval[bool](adm, `(() => { const f = document.querySelector('form[aria-label="Add a patient"]');
+			const set = (n, v) => f.querySelector('[name=' + n + ']').value = v;
+			set('id', 'p9'); set('mrn', 'MRN-009'); set('name', 'Ada Augusta King'); set('birth_date', '1950-12-10');
+			set('gender', 'female'); set('family', 'King'); set('given', 'Ada  Augusta'); f.requestSubmit(); return true })()`)
+		adm.Wait(`[...document.querySelectorAll('tbody tr')].some(r => r.textContent.startsWith('p9') && r.textContent.includes('female'))`, 10*time.Second)
+		var ps []chart.Patient
+		s.MustCall(t, http.StatusOK, "GET", "/api/v1/patients", s.Admin(), nil, &ps)
+		i := slices.IndexFunc(ps, func(p chart.Patient) bool { return p.ID == "p9" })
+		require.GreaterOrEqual(t, i, 0)
+		require.Equal(t, "King", ps[i].Family)
+		require.Equal(t, []string{"Ada", "Augusta"}, ps[i].Given)
+		require.Equal(t, "female", ps[i].Gender)
 		adm.Screenshot("admin-people")
 		require.Empty(t, harness.Axe(t, adm), "serious accessibility violations on the people page")
 		adm.Go(s.URL() + "/#/admin/audit")

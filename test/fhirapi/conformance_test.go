@@ -462,6 +462,35 @@ func TestTheFHIRAPIServesWhatItsCapabilityStatementSaysAndEveryAnswerIsValidR4(t
 		}](t, c.get("/fhir/r4/Device/cuff-long", doc1))
 		require.Equal(t, "528391", d.Type.Coding[0].Code)
 		c.get("/fhir/r4/Device?patient="+long, doc1)
+	})
+
+	t.Run("a Patient charted with gender and name parts, and a Device with its manufacturer, carry them", func(t *testing.T) {
+		s.AddPatient(t, chart.Patient{ID: "p4", MRN: "MRN-004", Name: "Nguyễn Văn An", Family: "Nguyễn", Given: []string{"Văn", "An"},
+			Gender: "male", BirthDate: "1961-04-30", SpO2Scale: 1})
+		s.AddMember(t, "ward", "patient", "p4")
+		s.MustCall(t, http.StatusCreated, "POST", "/api/v1/devices", s.Admin(), httpapi.AddDeviceRequest{ID: "oxi-p4", Kind: "oximeter",
+			Patient: "p4", Manufacturer: "Nonin Medical", Model: "3150", Serial: "NM-501"}, nil)
+		p := decode[struct {
+			Gender string
+			Name   []struct {
+				Text   string
+				Family string
+				Given  []string
+			}
+		}](t, c.get("/fhir/r4/Patient/p4", doc1))
+		require.Equal(t, "male", p.Gender)
+		require.Len(t, p.Name, 1)
+		require.Equal(t, "Nguyễn Văn An", p.Name[0].Text, "the name as shown, in the patient's own order")
+		require.Equal(t, "Nguyễn", p.Name[0].Family)
+		require.Equal(t, []string{"Văn", "An"}, p.Name[0].Given)
+		d := decode[struct {
+			Manufacturer, ModelNumber, SerialNumber string
+		}](t, c.get("/fhir/r4/Device/oxi-p4", doc1))
+		require.Equal(t, "Nonin Medical", d.Manufacturer)
+		require.Equal(t, "3150", d.ModelNumber)
+		require.Equal(t, "NM-501", d.SerialNumber)
+		c.get("/fhir/r4/Device?patient=p4", doc1)
+		c.get("/fhir/r4/Patient/p4/$everything", doc1)
 		c.get("/fhir/r4/Encounter?patient=p1", doc1)
 		c.get("/fhir/r4/Encounter/"+created.Visit.ID+"/_history", doc1)
 		c.get("/fhir/r4/Encounter/"+created.Visit.ID+"/_history/1", doc1)

@@ -972,7 +972,7 @@ function batteryText(d) {
 function deviceRow(d, now, refresh) {
   const b = (d.bindings || []).find(b => Date.parse(b.from) <= now && (!b.to || Date.parse(b.to) > now));
   const state = d.revoked_at ? 'revoked' : (d.status.online ? 'online' : (d.status.last_seen ? 'offline' : 'never seen'));
-  return [d.id, d.kind || '—', d.model || '—', d.serial || '—', b ? b.patient : '—', state, batteryText(d), d.status.firmware || '—',
+  return [d.id, d.kind || '—', [d.manufacturer, d.model].filter(Boolean).join(' ') || '—', d.serial || '—', b ? b.patient : '—', state, batteryText(d), d.status.firmware || '—',
     d.status.last_seen ? h('time', { datetime: d.status.last_seen, title: timeText(d.status.last_seen) }, ago(Date.parse(d.status.last_seen))) : '—',
     d.revoked_at ? '' : h('button', {
       type: 'button', 'aria-label': `Revoke ${d.id}`, onclick: async () => {
@@ -1014,7 +1014,7 @@ function enrolForm(refresh) {
       }
     },
   }, h('h2', {}, 'Enrol a fleet'),
-  h('p', { class: 'hint', id: 'enrol-hint' }, 'A CSV file: a first line naming the columns id, kind, patient, serial, model; then one device a line. All or nothing: one bad row and nothing is enrolled.'),
+  h('p', { class: 'hint', id: 'enrol-hint' }, 'A CSV file: a first line naming the columns id, kind, patient, serial, model, manufacturer; then one device a line. All or nothing: one bad row and nothing is enrolled.'),
   h('label', { for: 'f-enrol-file' }, 'Shipping list (CSV)', file),
   h('div', {}, h('button', { type: 'submit', class: 'primary' }, 'Enrol')), err, out);
 }
@@ -1025,8 +1025,8 @@ async function adminDevicesPage(main) {
   const refresh = () => deviceList(list, refresh);
   main.replaceChildren(h('h1', {}, 'Devices'),
     h('div', { class: 'cards' },
-      formOf('Add a device', [['id', 'Device id'], ['kind', 'Kind', 'select', kinds.map(k => k.name)], ['patient', 'Bind to patient (optional)', 'optional']], 'Add', async f => {
-        const r = await api('POST', '/api/v1/devices', { id: f.id.value, kind: f.kind.value, patient: f.patient.value || undefined });
+      formOf('Add a device', [['id', 'Device id'], ['kind', 'Kind', 'select', kinds.map(k => k.name)], ['patient', 'Bind to patient (optional)', 'optional'], ['manufacturer', 'Manufacturer (optional)', 'optional']], 'Add', async f => {
+        const r = await api('POST', '/api/v1/devices', { id: f.id.value, kind: f.kind.value, patient: f.patient.value || undefined, manufacturer: f.manufacturer.value.trim() || undefined });
         refresh();
         return h('div', {}, h('p', {}, `Device ${r.id} added. Its secret is shown this once; configure the device with it now:`), h('p', { class: 'secret' }, r.secret));
       }),
@@ -1059,10 +1059,10 @@ async function deviceList(box, refresh) {
       class: 'toolbar', role: 'search', 'aria-label': 'Find devices', onsubmit: ev => {
         ev.preventDefault(); v.q = search.value.trim(); v.cursors = ['']; refresh();
       },
-    }, h('label', { for: 'device-search' }, 'Find (id, kind, model, serial, firmware, patient) ', search), h('button', { type: 'submit' }, 'Find'),
+    }, h('label', { for: 'device-search' }, 'Find (id, kind, manufacturer, model, serial, firmware, patient) ', search), h('button', { type: 'submit' }, 'Find'),
     v.q ? h('button', { type: 'button', onclick: () => { v.q = ''; v.cursors = ['']; refresh(); } }, 'Show all') : null),
     h('p', { id: 'device-count', role: 'status' }, shown),
-    table('Registered devices', ['Device', 'Kind', 'Model', 'Serial', 'Patient', 'Status', 'Battery', 'Firmware', 'Last seen', 'Action'], page.devices.map(d => deviceRow(d, now, refresh))),
+    table('Registered devices', ['Device', 'Kind', 'Make and model', 'Serial', 'Patient', 'Status', 'Battery', 'Firmware', 'Last seen', 'Action'], page.devices.map(d => deviceRow(d, now, refresh))),
     h('nav', { class: 'toolbar pager', 'aria-label': 'Device list pages' },
       h('button', { type: 'button', id: 'devices-prev', disabled: v.cursors.length < 2, onclick: () => { v.cursors.pop(); refresh(); } }, 'Previous page'),
       h('button', { type: 'button', id: 'devices-next', disabled: !page.next, onclick: () => { v.cursors.push(nextAfter); refresh(); } }, 'Next page')));
@@ -1087,12 +1087,15 @@ async function adminPeoplePage(main) {
       formOf('Add a team member', [['team', 'Team id'], ['kind', 'Member kind', 'select', ['clinician', 'patient', 'escalation']], ['member', 'Member id']], 'Add member', async f => {
         await api('POST', `/api/v1/care-teams/${encodeURIComponent(f.team.value)}/members`, { kind: f.kind.value, member: f.member.value }); route();
       }),
-      formOf('Add a patient', [['id', 'Patient id'], ['mrn', 'MRN'], ['name', 'Name'], ['birth_date', 'Birth date', 'date'], ['scale', 'NEWS2 SpO2 scale', 'select', ['1', '2']]], 'Add patient', async f => {
-        await api('POST', '/api/v1/patients', { id: f.id.value, mrn: f.mrn.value, name: f.name.value, birth_date: f.birth_date.value, spo2_scale: Number(f.scale.value) }); route();
+      formOf('Add a patient', [['id', 'Patient id'], ['mrn', 'MRN'], ['name', 'Name'], ['birth_date', 'Birth date', 'date'], ['scale', 'NEWS2 SpO2 scale', 'select', ['1', '2']],
+        ['gender', 'Gender', 'select', ['not recorded', 'female', 'male', 'other', 'unknown']], ['family', 'Family name (optional)', 'optional'], ['given', 'Given names, in order (optional)', 'optional']], 'Add patient', async f => {
+        const given = f.given.value.split(/\s+/).filter(Boolean);
+        await api('POST', '/api/v1/patients', { id: f.id.value, mrn: f.mrn.value, name: f.name.value, birth_date: f.birth_date.value, spo2_scale: Number(f.scale.value),
+          gender: f.gender.value === 'not recorded' ? undefined : f.gender.value, family: f.family.value.trim() || undefined, given: given.length ? given : undefined }); route();
       })),
     h('h2', {}, 'Users'), table('Users', ['Username', 'Person id', 'Role', 'Updated', 'Status'], users.map(u => [u.username, u.subject, u.role, timeText(u.updated_at), u.disabled ? 'disabled' : 'active'])),
     h('h2', {}, 'Care teams'), table('Care teams', ['Team', 'Name', 'Clinicians', 'Escalation contacts', 'Patients'], (teams || []).map(t => [t.id, t.name, (t.clinicians || []).join(', '), (t.escalation || []).join(', ') || '—', String((t.patients || []).length)])),
-    h('h2', {}, 'Patients'), table('Patients', ['Patient id', 'MRN', 'Name', 'Scale'], (patients || []).map(p => [p.id, p.mrn, p.name, String(p.spo2_scale)])));
+    h('h2', {}, 'Patients'), table('Patients', ['Patient id', 'MRN', 'Name', 'Gender', 'Scale'], (patients || []).map(p => [p.id, p.mrn, p.name, p.gender || '—', String(p.spo2_scale)])));
 }
 
 async function adminAuditPage(main) {
