@@ -35,6 +35,7 @@ type routeDoc struct {
 }
 
 var routeDocs = map[string]routeDoc{
+	"POST /api/v1/visits/{visit}/admit":            {Summary: "Admit a participant from the visit's waiting room (a clinician of the visit), also before they arrive"},
 	"GET /api/v1/sso":                              {Summary: "Single sign-on for the sign-in page: the provider's name and login URL (204 when not configured)", Response: SSOInfo{}},
 	"GET /auth/oidc/login":                         {Summary: "Begin single sign-on: redirect to the OpenID provider (PKCE, state, nonce)", Status: http.StatusFound},
 	"GET /auth/oidc/callback":                      {Summary: "The OpenID provider's redirect back: the ID token is checked, the person mapped, the session cookie set", Status: http.StatusSeeOther},
