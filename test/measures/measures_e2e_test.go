@@ -362,6 +362,9 @@ func programMeasures(t *testing.T, influx bool) {
 		var created httpapi.VisitCreated
 		require.Equal(t, http.StatusCreated, s.Call(t, "POST", "/api/v1/patients/pB/visits", doc1, `{}`, &created))
 		id := created.Visit.ID
+		// Admitted ahead, so the patient enters without waiting (the
+		// waiting room is tested in test/visits).
+		s.MustCall(t, http.StatusOK, "POST", "/api/v1/visits/"+id+"/admit", doc1, map[string]string{"subject": "pB"}, nil)
 		u, err := url.Parse(created.PatientLink.URL)
 		require.NoError(t, err)
 		jq, err := url.ParseQuery(strings.TrimPrefix(u.Fragment, "/join?"))

@@ -279,6 +279,9 @@ func TestTheProgramReportAppliesEachCodesRuleToDataBuiltThroughTheRealPipeline(t
 			Visit struct{ ID string } `json:"visit"`
 		}
 		s.MustCall(t, http.StatusCreated, "POST", "/api/v1/patients/pvisit/visits", docA, `{}`, &created)
+		// Admitted ahead, so the patient enters without waiting (the
+		// waiting room is tested in test/visits).
+		s.MustCall(t, http.StatusOK, "POST", "/api/v1/visits/"+created.Visit.ID+"/admit", docA, map[string]string{"subject": "pvisit"}, nil)
 		api := rtctest.API(t)
 		url := s.WSURL() + "/ws/v1/visits/" + created.Visit.ID
 		patient := rtctest.Join(t, api, url, "pvisit", http.Header{"Authorization": {"Bearer " + s.Patient("pvisit")}})
