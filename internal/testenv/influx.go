@@ -86,51 +86,20 @@ func StartInflux(t testing.TB) *Influx {
 	if bin == "" {
 		Missing(t, "influxd not found and could not be built (go install github.com/influxdata/influxdb/cmd/influxd@%s)", InfluxVersion)
 	}
-	dir := t.TempDir()
-	httpPort, rpcPort := FreePort(t), FreePort(t)
-	conf := fmt.Sprintf(`reporting-disabled = true
-bind-address = "127.0.0.1:%d"
-[meta]
-  dir = %q
-[data]
-  dir = %q
-  wal-dir = %q
-  query-log-enabled = false
-  wal-fsync-delay = "0s"
-[coordinator]
-  write-timeout = "30s"
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[subscriber]
-  enabled = false
-[logging]
-  level = "warn"
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:%d"
-  auth-enabled = false
-  log-enabled = false
-  flux-enabled = true
-  max-body-size = 0
-`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
-	confPath := filepath.Join(dir, "influxdb.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in := &Influx{
-		URL:      fmt.Sprintf("http://127.0.0.1:%d", httpPort),
-		Database: "vitalwire",
-		Bucket:   "vitalwire/autogen",
-		Org:      "vitalwire",
-	}
-	in.proc = &process{
-		name: "influxd", bin: bin, args: []string{"-config", confPath}, out: &lockedBuffer{},
-		ready: func(exited <-chan struct{}) error { return waitPing(in.URL, exited, 60*time.Second) },
-	}
-	if err := in.proc.start(); err != nil {
-		t.Fatal(err)
+	// A machine busy with builds and browsers can keep influxd from
+	// listening for long (or a free port can be taken before it binds):
+	// a start that fails is tried once more, on new ports.
+	var in *Influx
+	var err error
+	for attempt := 1; ; attempt++ {
+		in, err = startInfluxOnce(t, bin)
+		if err == nil {
+			break
+		}
+		if attempt == 2 {
+			t.Fatal(err)
+		}
+		t.Logf("influxd start failed, trying again on new ports: %v", err)
 	}
 	t.Cleanup(in.proc.stop)
 	in.CreateDatabase(t, in.Database)
@@ -199,4 +168,52 @@ func waitPing(base string, exited <-chan struct{}, timeout time.Duration) error 
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// startInfluxOnce starts influxd in a new folder on free ports.
+func startInfluxOnce(t testing.TB, bin string) (*Influx, error) {
+	dir := t.TempDir()
+	httpPort, rpcPort := FreePort(t), FreePort(t)
+	conf := fmt.Sprintf(`reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+[meta]
+  dir = %q
+[data]
+  dir = %q
+  wal-dir = %q
+  query-log-enabled = false
+  wal-fsync-delay = "0s"
+[coordinator]
+  write-timeout = "30s"
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[subscriber]
+  enabled = false
+[logging]
+  level = "warn"
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:%d"
+  auth-enabled = false
+  log-enabled = false
+  flux-enabled = true
+  max-body-size = 0
+`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+	confPath := filepath.Join(dir, "influxdb.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	in := &Influx{
+		URL:      fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		Database: "vitalwire",
+		Bucket:   "vitalwire/autogen",
+		Org:      "vitalwire",
+	}
+	in.proc = &process{
+		name: "influxd", bin: bin, args: []string{"-config", confPath}, out: &lockedBuffer{},
+		ready: func(exited <-chan struct{}) error { return waitPing(in.URL, exited, 90*time.Second) },
+	}
+	return in, in.proc.start()
 }
