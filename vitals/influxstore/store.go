@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"io"
 	"net"
 	"net/http"
@@ -387,27 +388,49 @@ func (s *Store) daysInfluxQL(ctx context.Context, q vitals.DaysQuery) (map[strin
 	out := map[string][]vitals.Day{}
 	spans := q.Spans()
 	quote := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	// The chunks' queries run daysParallel at a time: InfluxDB evaluates
+	// each query on one core, so a program-wide report would otherwise
+	// leave the store's other cores idle. A patient is in one chunk only,
+	// so each chunk's days are merged whole.
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(daysParallel)
 	for lo := 0; lo < len(q.Patients); lo += daysChunk {
 		chunk := q.Patients[lo:min(lo+daysChunk, len(q.Patients))]
-		want := make(map[string]bool, len(chunk))
-		var who strings.Builder
-		who.WriteString(" AND (")
-		for i, p := range chunk {
-			want[p] = true
-			if i > 0 {
-				who.WriteString(" OR ")
+		g.Go(func() error {
+			want := make(map[string]bool, len(chunk))
+			var who strings.Builder
+			who.WriteString(" AND (")
+			for i, p := range chunk {
+				want[p] = true
+				if i > 0 {
+					who.WriteString(" OR ")
+				}
+				who.WriteString(`"patient" = '` + quote.Replace(p) + `'`)
 			}
-			who.WriteString(`"patient" = '` + quote.Replace(p) + `'`)
-		}
-		who.WriteString(")")
-		for _, sp := range spans {
-			if err := s.daysSpanInfluxQL(ctx, sp, who.String(), want, out); err != nil {
-				return nil, err
+			who.WriteString(")")
+			mine := map[string][]vitals.Day{}
+			for _, sp := range spans {
+				if err := s.daysSpanInfluxQL(gctx, sp, who.String(), want, mine); err != nil {
+					return err
+				}
 			}
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			for p, days := range mine {
+				out[p] = days
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// daysParallel is how many days queries run at once.
+const daysParallel = 3
 
 // daysSpanInfluxQL counts the patients of the filter by local day over
 // one span of constant offset, and merges the counts into out.
