@@ -270,7 +270,7 @@ func DefaultConfig() Config {
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 			MaxConnections: 10_000, MaxConnectionsPerSource: 256},
 		Auth:       auth.DefaultConfig(),
-		RPM:        rpm.DefaultConfig(),
+		RPM:        rpm.Config{}, // the clinic's time zone unless set (Finish)
 		Store:      StoreConfig{Kind: "sqlite", RetentionBatch: 5000},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
 		Devices:    devices.DefaultConfig(),
@@ -381,6 +381,15 @@ func (c *Config) Finish() {
 		c.Sim.Patients = 0
 		if c.Dev {
 			c.Sim.Patients = 5
+		}
+	}
+	// The program's calendar is the clinic's unless a program sets its
+	// own: one setting, clinic.time_zone, serves the charts, the
+	// measures and the billing report.
+	if c.RPM.TimeZone == "" {
+		c.RPM.TimeZone = c.Clinic.TimeZone
+		if c.RPM.TimeZone == "" {
+			c.RPM.TimeZone = "UTC"
 		}
 	}
 	if c.Dev {
