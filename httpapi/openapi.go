@@ -1,16 +1,19 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
-	"github.com/vitalwire/vitalwire/auth/smart"
 	"net/http"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vitalwire/vitalwire/alerts"
+	"github.com/vitalwire/vitalwire/auth/smart"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
 )
@@ -411,10 +414,33 @@ func operationID(pattern string) string {
 type openAPIDoc struct {
 	baseURL func() string
 	table   []Route // set once the table is built
+
+	// The document is the same for every caller of one base URL, and
+	// building it costs milliseconds and megabytes (reflection over every
+	// route's types): anyone may ask for it without credentials, so it is
+	// built once per base URL and the encoded bytes are served.
+	mu   sync.Mutex
+	base string
+	body []byte
 }
 
 func (o *openAPIDoc) serve(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, OpenAPI(o.table, o.baseURL()))
+	base := o.baseURL()
+	o.mu.Lock()
+	if o.body == nil || o.base != base {
+		var buf bytes.Buffer
+		if err := json.NewEncoder(&buf).Encode(OpenAPI(o.table, base)); err != nil {
+			o.mu.Unlock()
+			fail(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		o.base, o.body = base, buf.Bytes()
+	}
+	body := o.body
+	o.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
 
 // APIMarkdown renders an OpenAPI description (as OpenAPI builds it) for

@@ -124,3 +124,32 @@ func TestAFHIRHandlerThatPanicsAnswersA500OperationOutcome(t *testing.T) {
 	require.Equal(t, "exception", o.Issue[0].Code)
 	require.NotContains(t, rec.Body.String(), "boom", "no internals in the answer")
 }
+
+// The served document is built once per base URL (anyone may fetch it):
+// each answer is the document for the base URL of that moment.
+func TestTheServedOpenAPIDocumentFollowsTheBaseURL(t *testing.T) {
+	a := newFixture(t, fixtureOptions{})
+	table := Routes(a.d)
+	base := "https://one.example"
+	doc := &openAPIDoc{baseURL: func() string { return base }, table: table}
+	servedFor := func() map[string]any {
+		rec := httptest.NewRecorder()
+		doc.serve(rec, httptest.NewRequest("GET", "/api/openapi.json", nil))
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		return got
+	}
+	want := func() map[string]any {
+		var m map[string]any
+		raw, err := json.Marshal(OpenAPI(table, base))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &m))
+		return m
+	}
+	require.Equal(t, want(), servedFor())
+	require.Equal(t, want(), servedFor(), "the second answer, from the kept bytes")
+	base = "https://two.example"
+	require.Equal(t, want(), servedFor(), "a new base URL gives its own document")
+}
