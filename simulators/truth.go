@@ -35,6 +35,7 @@ var news2Vitals = []vitals.Type{vitals.RespiratoryRate, vitals.SpO2, vitals.Bloo
 // and their score, and (computed when needed) the lowest and highest score
 // readings within each parameter's noise margin could give.
 type judged struct {
+	at      time.Time
 	seen    Vitals
 	params  news2.Params
 	score   news2.Score
@@ -107,6 +108,12 @@ type condition struct {
 	sureSince time.Time // when the sure test became true; zero while false
 	sureSeen  int       // measurements since sureSince
 	evident   bool      // this episode has been evident
+	// atOnce: evident as soon as the sure test holds, without a
+	// measurement at that instant (a judgement of days, or of silence).
+	atOnce bool
+	// observe, when set, is called at every step before the tests (a
+	// condition over days gathering its measurements).
+	observe func(t time.Time)
 }
 
 // evidence is how many measurements must show a condition with a
@@ -143,6 +150,13 @@ func (c *condition) update(t time.Time, j *judged, measured bool) (changed, evid
 	}
 	if measured {
 		c.sureSeen++
+	}
+	if c.atOnce {
+		if c.holds && !c.evident {
+			c.evident = true
+			return changed, true
+		}
+		return changed, false
 	}
 	enough := c.sureSeen >= evidence || (c.need == 0 && c.sureSeen > 0)
 	if c.holds && !c.evident && measured && enough && t.Sub(c.sureSince) >= c.need {
@@ -209,12 +223,12 @@ func news2Condition(name string, atLeast int) *condition {
 
 // conditionsFor lists the ground-truth conditions, matching the default
 // alert rules: the same thresholds and durations.
-func conditionsFor(p Profile) []*condition {
+func conditionsFor(p Profile, per *person) []*condition {
 	spo2Limit := 90.0
 	if p.Scale2() {
 		spo2Limit = 85
 	}
-	return []*condition{
+	return append([]*condition{
 		threshold(fmt.Sprintf("spo2_below_%v_for_2m", spo2Limit), 2*time.Minute, vitals.SpO2, spo2Limit, true, false),
 		threshold("heart_rate_above_130_for_2m", 2*time.Minute, vitals.HeartRate, 130, false, false),
 		threshold("heart_rate_below_40_for_2m", 2*time.Minute, vitals.HeartRate, 40, true, false),
@@ -225,5 +239,5 @@ func conditionsFor(p Profile) []*condition {
 		news2Condition("news2_5_or_more", 5),
 		news2Condition("news2_7_or_more", 7),
 		news2Condition("news2_single_3", 0),
-	}
+	}, conditionsOverDays(per)...)
 }
