@@ -46,6 +46,13 @@ type Explanation struct {
 	Learnt    int       `json:"learnt"`    // days the baseline was learnt from
 	Hours     string    `json:"hours"`     // the hours of the day judged
 	Vital     string    `json:"vital"`     // the vital judged
+	Level     float64   `json:"level"`     // the deviation the rule asks for, each day (negative: below)
+	// Set: the baseline is the one a clinician set for the patient (their
+	// dry weight), not learnt; Learnt is then 0.
+	Set bool `json:"set,omitempty"`
+	// Own: the levels are the patient's own (a clinician's override of
+	// the rule's deviation, days or baseline).
+	Own bool `json:"own_levels,omitempty"`
 }
 
 type baselineErr struct{ field, msg string }
@@ -155,8 +162,9 @@ func place(t time.Time, loc *time.Location, from, length int) (day int64, start,
 }
 
 // Observe takes a durable reading for the baseline rules of set and
-// returns the transitions of days that closed.
-func (b *Baselines) Observe(r vitals.Reading, set *RuleSet) []Transition {
+// returns the transitions of days that closed. own are the patient's own
+// levels by rule (overrides; nil: none).
+func (b *Baselines) Observe(r vitals.Reading, set *RuleSet, own map[string]Override) []Transition {
 	var out []Transition
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -164,6 +172,10 @@ func (b *Baselines) Observe(r vitals.Reading, set *RuleSet) []Transition {
 		rule := &set.Rules[i]
 		if rule.Kind != KindBaseline || rule.Vital != r.Type {
 			continue
+		}
+		if o, ok := own[rule.ID]; ok {
+			r := rule.withBaseline(o)
+			rule = &r
 		}
 		out = append(out, b.add(r.Patient, rule, set.location(), r.Time, r.Value, 1, true)...)
 	}
@@ -272,21 +284,31 @@ func (st *baselineState) close(patient string, rule *Rule, judge bool) (Transiti
 // the baseline of the days before them (within the 4 weeks kept).
 func (st *baselineState) judge(rule *Rule) (ex Explanation, breach, clear, ok bool) {
 	n := len(st.days)
-	if n < rule.Days+rule.LearnDays {
+	var base float64
+	var before []float64
+	switch {
+	case rule.fixed != nil:
+		// A baseline a clinician set: nothing to learn.
+		if n < rule.Days {
+			return ex, false, false, false
+		}
+		base = *rule.fixed
+	case n < rule.Days+rule.LearnDays:
 		return ex, false, false, false // learning
+	default:
+		last := st.days[n-1].day
+		for _, d := range st.days[:n-rule.Days] {
+			if last-d.day < baselineDays {
+				before = append(before, d.v)
+			}
+		}
+		if len(before) < rule.LearnDays {
+			return ex, false, false, false
+		}
+		base = median(before)
 	}
 	recent := st.days[n-rule.Days:]
 	last := recent[len(recent)-1].day
-	var before []float64
-	for _, d := range st.days[:n-rule.Days] {
-		if last-d.day < baselineDays {
-			before = append(before, d.v)
-		}
-	}
-	if len(before) < rule.LearnDays {
-		return ex, false, false, false
-	}
-	base := median(before)
 	consecutive := recent[0].day == last-int64(rule.Days-1)
 	breach = consecutive
 	var rv []float64
@@ -300,7 +322,8 @@ func (st *baselineState) judge(rule *Rule) (ex Explanation, breach, clear, ok bo
 	lastDev := recent[len(recent)-1].v - base
 	clear = (rule.Deviation > 0 && lastDev < rule.Deviation/2) || (rule.Deviation < 0 && lastDev > rule.Deviation/2)
 	rec := median(rv)
-	ex = Explanation{Baseline: round2(base), Recent: round2(rec), Deviation: round2(rec - base), Days: rule.Days, Learnt: len(before), Hours: rule.Hours, Vital: string(rule.Vital)}
+	ex = Explanation{Baseline: round2(base), Recent: round2(rec), Deviation: round2(rec - base), Days: rule.Days, Learnt: len(before), Hours: rule.Hours, Vital: string(rule.Vital),
+		Level: rule.Deviation, Set: rule.fixed != nil, Own: rule.own}
 	return ex, breach, clear, true
 }
 

@@ -24,9 +24,9 @@ func nights(b *Baselines, set *RuleSet, day0 time.Time, rate func(day int) float
 			if m%97 == 0 {
 				v = 150 // a motion artifact now and then
 			}
-			out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(time.Duration(m) * time.Minute), Value: v}, set)...)
+			out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(time.Duration(m) * time.Minute), Value: v}, set, nil)...)
 		}
-		out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(12 * time.Hour), Value: 80}, set)...)
+		out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(12 * time.Hour), Value: 80}, set, nil)...)
 	}
 	return out
 }

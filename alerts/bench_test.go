@@ -49,7 +49,7 @@ func BenchmarkBaselines(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		k := i % 5
 		at := t0.Add(time.Duration(i/patients) * time.Second)
-		bl.Observe(vitals.Reading{Patient: ids[i%patients], Type: types[k], Time: at, Value: values[k]}, set)
+		bl.Observe(vitals.Reading{Patient: ids[i%patients], Type: types[k], Time: at, Value: values[k]}, set, nil)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 }

@@ -23,10 +23,29 @@ type PatientInfo struct {
 	Overrides map[string]Override
 }
 
-// Override is a per-patient level of a threshold rule.
+// Override is a patient's own levels of a rule: a threshold rule's level
+// (and clear level), or a baseline rule's deviation, days, and a baseline
+// a clinician set (a heart-failure patient's dry weight) in place of the
+// one learnt.
 type Override struct {
-	Level float64  `json:"level"`
-	Clear *float64 `json:"clear,omitempty"`
+	Level     float64  `json:"level"`
+	Clear     *float64 `json:"clear,omitempty"`
+	Deviation *float64 `json:"deviation,omitempty"`
+	Days      *int     `json:"days,omitempty"`
+	Baseline  *float64 `json:"baseline,omitempty"`
+}
+
+// withBaseline returns a baseline rule with the patient's own levels.
+func (r Rule) withBaseline(o Override) Rule {
+	if o.Deviation != nil {
+		r.Deviation = *o.Deviation
+	}
+	if o.Days != nil {
+		r.Days = *o.Days
+	}
+	r.fixed = o.Baseline
+	r.own = true
+	return r
 }
 
 // with returns the rule with the override's levels.

@@ -186,7 +186,7 @@ func (s *Service) Readings(batch []vitals.Reading) {
 				groups = addGroup(groups, a.Group)
 			}
 		}
-		for _, tr := range s.baselines.Observe(r, set) {
+		for _, tr := range s.baselines.Observe(r, set, s.Overrides(r.Patient)) {
 			if a, ok := s.apply(tr); ok {
 				groups = addGroup(groups, a.Group)
 			}
