@@ -120,6 +120,7 @@ type baselineState struct {
 	means     []float64 // the day's 5-minute means
 	days      []dayValue
 	firing    bool
+	closed    int64     // the last day closed (judged or without data enough)
 	lastEnd   time.Time // end of the day's window being gathered
 	dayStarts map[int64]time.Time
 }
@@ -143,7 +144,7 @@ func (b *Baselines) state(patient, rule string) *baselineState {
 	}
 	st := m[rule]
 	if st == nil {
-		st = &baselineState{day: -1}
+		st = &baselineState{day: -1, closed: -1}
 		m[rule] = st
 	}
 	return st
@@ -206,7 +207,7 @@ func (b *Baselines) add(patient string, rule *Rule, loc *time.Location, t time.T
 			out = append(out, tr)
 		}
 	}
-	if !in || day < st.day {
+	if !in || day < st.day || day <= st.closed {
 		return out // outside the hours, or late for a day already judged
 	}
 	if st.day != day {
@@ -244,7 +245,7 @@ func (st *baselineState) close(patient string, rule *Rule, judge bool) (Transiti
 	if enough {
 		value = median(st.means)
 	}
-	st.day, st.means = -1, st.means[:0]
+	st.day, st.means, st.closed = -1, st.means[:0], day
 	if !enough {
 		return Transition{}, false
 	}
@@ -346,6 +347,37 @@ func median(xs []float64) float64 {
 		return (ys[n/2-1] + ys[n/2]) / 2
 	}
 	return ys[n/2]
+}
+
+// Tick closes the days whose hours ended by now on the service's clock,
+// and returns their transitions: a day's weighing is judged when the day
+// ends, not when the next morning's weighing arrives. own gives a
+// patient's own levels by rule (overrides).
+func (b *Baselines) Tick(now time.Time, set *RuleSet, own func(patient string) map[string]Override) []Transition {
+	var out []Transition
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range set.Rules {
+		rule := &set.Rules[i]
+		if rule.Kind != KindBaseline {
+			continue
+		}
+		for patient, rules := range b.patients {
+			st := rules[rule.ID]
+			if st == nil || st.day < 0 || now.Before(st.lastEnd) {
+				continue
+			}
+			r := rule
+			if o, ok := own(patient)[rule.ID]; ok {
+				w := rule.withBaseline(o)
+				r = &w
+			}
+			if tr, ok := st.close(patient, r, true); ok {
+				out = append(out, tr)
+			}
+		}
+	}
+	return out
 }
 
 // MarkFiring tells the baselines that a rule already has an open alert

@@ -370,12 +370,15 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// Tick evaluates the no-data rules and escalates unacknowledged alerts
-// once, at the service's time: Run calls it every interval, and a replay
+// Tick evaluates the no-data rules, closes the personal baselines' days
+// whose hours have ended, and escalates unacknowledged alerts once, at the
+// service's time: Run calls it every interval, and a replay
 // in simulated time calls it as its clock advances.
 func (s *Service) Tick(ctx context.Context) {
 	var groups []int64
-	for _, tr := range s.engine.Tick(s.now()) {
+	now := s.now()
+	trs := append(s.engine.Tick(now), s.baselines.Tick(now, s.engine.Rules(), s.Overrides)...)
+	for _, tr := range trs {
 		if a, ok := s.apply(tr); ok {
 			groups = addGroup(groups, a.Group)
 		}
@@ -384,7 +387,6 @@ func (s *Service) Tick(ctx context.Context) {
 		s.problemChanged(ctx, g)
 	}
 	if s.escalateAfter > 0 {
-		now := s.now()
 		up, err := s.store.Escalate(ctx, now.Add(-s.escalateAfter), now)
 		if err != nil {
 			s.log.Error().Err(err).Msg("escalation failed")
