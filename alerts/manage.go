@@ -248,7 +248,7 @@ func (s *Service) PatientUrgency(patient string) int {
 
 // checkBaselineOverride bounds a patient's own levels of a baseline rule:
 // the deviation keeps the rule's direction (a rule watching a rise stays
-// one) and stays within the vital's plausible span, days stay 1-7 (and
+// one) and is at most four times the rule's, days stay 1-7 (and
 // within the four weeks kept beside the learning days), and a baseline a
 // clinician sets is a plausible value of the vital.
 func checkBaselineOverride(r Rule, o Override) error {
@@ -260,12 +260,14 @@ func checkBaselineOverride(r Rule, o Override) error {
 	}
 	spec, known := vitals.Lookup(r.Vital)
 	if d := o.Deviation; d != nil {
-		span := spec.Plausible.Max - spec.Plausible.Min
+		// Four times the program's deviation: wide enough for a patient
+		// whose days vary more, not so wide that no day reaches it.
+		most := 4 * math.Abs(r.Deviation)
 		switch {
 		case *d == 0 || (*d > 0) != (r.Deviation > 0):
 			return fmt.Errorf("%w: deviation: must be %s the baseline like the rule's (%v)", ErrInvalid, map[bool]string{true: "above", false: "below"}[r.Deviation > 0], r.Deviation)
-		case known && math.Abs(*d) > span:
-			return fmt.Errorf("%w: deviation: at most %v %s from the baseline", ErrInvalid, span, spec.Canonical)
+		case math.Abs(*d) > most:
+			return fmt.Errorf("%w: deviation: at most %v %s from the baseline (four times the rule's)", ErrInvalid, most, spec.Canonical)
 		}
 	}
 	if d := o.Days; d != nil && (*d < 1 || *d > 7 || *d+r.LearnDays > baselineDays) {

@@ -92,10 +92,12 @@ func TestAClinicianSetsAHeartFailurePatientsDryWeightAndLevelsThroughTheOverride
 	secret := svc.AddDeviceFrom(t, "scale-1", "scale", "p1", day0.Add(-time.Hour))
 	scale := harness.Connect(t, svc.BrokerURL(), "scale-1", secret)
 
-	// Bounded: a rise rule stays one, days 1-7, a plausible weight, and
+	// Bounded: a rise rule stays one, at most four times its 2 kg, days
+	// 1-7, a plausible weight, and
 	// each kind of rule takes its own levels only.
 	for _, bad := range []string{
 		`{"rule":"weight_above_baseline","deviation":-1}`,
+		`{"rule":"weight_above_baseline","deviation":9}`,
 		`{"rule":"weight_above_baseline","days":9}`,
 		`{"rule":"weight_above_baseline","baseline":900}`,
 		`{"rule":"weight_above_baseline","level":80}`,
