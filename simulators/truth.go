@@ -182,7 +182,7 @@ func threshold(name string, need time.Duration, typ vitals.Type, level float64, 
 	get := map[vitals.Type]func(Vitals) float64{
 		vitals.HeartRate: func(v Vitals) float64 { return v.HeartRate }, vitals.SpO2: func(v Vitals) float64 { return v.SpO2 },
 		vitals.BloodPressure: func(v Vitals) float64 { return v.Systolic }, vitals.BodyTemperature: func(v Vitals) float64 { return v.Temperature },
-		vitals.BloodGlucose: func(v Vitals) float64 { return v.Glucose },
+		vitals.BloodGlucose: func(v Vitals) float64 { return v.Glucose }, vitals.RespiratoryRate: func(v Vitals) float64 { return v.RespRate },
 	}[typ]
 	past := func(lvl float64) func(*judged) bool {
 		return func(j *judged) bool {
@@ -233,6 +233,8 @@ func conditionsFor(p Profile, per *person) []*condition {
 		threshold("heart_rate_above_130_for_2m", 2*time.Minute, vitals.HeartRate, 130, false, false),
 		threshold("heart_rate_below_40_for_2m", 2*time.Minute, vitals.HeartRate, 40, true, false),
 		threshold("systolic_below_90", 0, vitals.BloodPressure, 90, true, false),
+		threshold("respiratory_rate_above_24_for_5m", 5*time.Minute, vitals.RespiratoryRate, 24, false, false),
+		threshold("respiratory_rate_below_8_for_2m", 2*time.Minute, vitals.RespiratoryRate, 8, true, false),
 		threshold("temperature_39_1_or_above", 0, vitals.BodyTemperature, 39.1, false, true),
 		threshold("glucose_below_54", 0, vitals.BloodGlucose, 54, true, false),
 		threshold("glucose_below_70_for_15m", 15*time.Minute, vitals.BloodGlucose, 70, true, false),

@@ -24,7 +24,8 @@ var ruleFor = map[string]string{
 	"spo2_below_90_for_2m": "spo2_low", "spo2_below_85_for_2m": "spo2_low_scale2", "systolic_below_90": "systolic_low",
 	"temperature_39_1_or_above": "temperature_high", "glucose_below_54": "glucose_very_low",
 	"glucose_below_70_for_15m": "glucose_low", "news2_5_or_more": "news2_medium", "news2_7_or_more": "news2_high",
-	"news2_single_3": "news2_single_3",
+	"news2_single_3":                   "news2_single_3",
+	"respiratory_rate_above_24_for_5m": "respiratory_rate_high", "respiratory_rate_below_8_for_2m": "respiratory_rate_low",
 	// conditions over days
 	"systolic_180_or_above_confirmed": "hypertension_systolic", "diastolic_120_or_above_confirmed": "hypertension_diastolic",
 	"weight_gain_2kg_in_3_days": "hf_weight_gain_3d", "weight_gain_1kg_in_a_day": "hf_weight_gain_1d",
@@ -37,7 +38,7 @@ var ruleFor = map[string]string{
 
 // Split parts alerts into those of rules the truth has conditions of,
 // which are scored, and a count per rule of the others (rules the
-// simulator has no ground truth for yet: respiratory rate alone, the
+// simulator has no ground truth for yet: the
 // no-data rules of blood pressure and weight).
 func Split(fires []Fire) (scored []Fire, others map[string]int) {
 	others = map[string]int{}
