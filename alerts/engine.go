@@ -96,6 +96,9 @@ type Engine struct {
 	gen      int // bumped by SetRules: patient states realign lazily
 	info     func(patient string) PatientInfo
 	patients map[string]*patientState
+	// reference (tests) computes every median by sorting its window, as
+	// the engine did before the sorted windows of series.
+	reference bool
 }
 
 // sample times are Unix nanoseconds: comparing them is the hot path.
@@ -131,10 +134,13 @@ const diastolicIndex = 8
 const numVitals = 9
 
 type patientState struct {
-	recent [numVitals][]sample // the last news2Window of each vital, in time order
+	recent [numVitals]series // the last news2Window of each vital (at most maxRecent), in time order
 	gen    int
 	rules  []ruleState // parallel to the rule set's Rules
 	ids    []string    // the rule ids the states belong to
+	// scratch holds the values a NEWS2 score points to while it is
+	// computed (under the engine's lock).
+	scratch [numVitals]float64
 }
 
 type ruleState struct {
@@ -212,6 +218,9 @@ func (e *Engine) patient(id string) *patientState {
 	p := e.patients[id]
 	if p == nil {
 		p = &patientState{gen: -1}
+		for i := range p.recent {
+			p.recent[i].reference = e.reference
+		}
 		e.patients[id] = p
 	}
 	if p.gen != e.gen {
@@ -243,26 +252,7 @@ func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
 
 // median is the median of the window of the vital with index vi at t.
 func (p *patientState) median(vi int, t int64) (float64, bool) {
-	ss := p.recent[vi]
-	lo, end := window(ss, t)
-	if lo == end {
-		return 0, false
-	}
-	var buf [32]float64
-	xs := buf[:0]
-	for _, s := range ss[lo:end] {
-		xs = append(xs, s.v)
-	}
-	// insertion sort: the window holds a handful of samples
-	for i := 1; i < len(xs); i++ {
-		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-			xs[j], xs[j-1] = xs[j-1], xs[j]
-		}
-	}
-	if n := len(xs); n%2 == 0 {
-		return (xs[n/2-1] + xs[n/2]) / 2, true
-	}
-	return xs[len(xs)/2], true
+	return p.recent[vi].median(t)
 }
 
 // window is the samples [lo, end) whose median is a vital's value at t:
@@ -383,7 +373,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			if long {
 				lo, hi = min(lo, hlo), max(hi, hhi)
 			}
-			for _, s := range p.recent[vi] {
+			for _, s := range p.recent[vi].samples() {
 				if s.t <= rt && rt-s.t <= int64(rule.Window) {
 					lo, hi = min(lo, s.v), max(hi, s.v)
 				}
@@ -417,7 +407,9 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			// The newest readings themselves must score the breach too, so
 			// that artifacts a median still holds do not complete it.
 			confirm := func() (time.Time, bool) { return p.news2RunStart(rt, info, rule.news2Breached, false) }
-			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Missing(), confirm); ok {
+			// (No missing parameters here: a firing takes them from the score
+			// at its time below, and score.Missing allocates, per reading.)
+			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, nil, confirm); ok {
 				if tr.Firing {
 					// The alert shows the score at its firing as the
 					// RCP chart gives it from the readings then, not the
@@ -446,19 +438,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 // remember keeps a reading in time order; out-of-order arrivals within
 // the window slot in.
 func (p *patientState) remember(vi int, rt int64, v float64) {
-	ss := p.recent[vi]
-	i := len(ss)
-	if i > 0 && ss[i-1].t > rt {
-		i = sort.Search(len(ss), func(i int) bool { return ss[i].t > rt })
-	}
-	ss = append(ss, sample{})
-	copy(ss[i+1:], ss[i:])
-	ss[i] = sample{rt, v}
-	cut := 0
-	for cut < len(ss) && rt-ss[cut].t > int64(news2Window) {
-		cut++
-	}
-	p.recent[vi] = ss[cut:]
+	p.recent[vi].add(rt, v)
 }
 
 // breachStart dates a breach that the median shows at t: it began with
@@ -467,7 +447,7 @@ func (p *patientState) remember(vi int, rt int64, v float64) {
 // the readings do on a step, and holds through one noisy reading). A raw
 // rule's breach is dated from the readings as read.
 func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
-	ss := p.recent[vi]
+	ss := p.recent[vi].samples()
 	i := len(ss) - 1
 	for i >= 0 && ss[i].t > t {
 		i--
@@ -488,7 +468,7 @@ func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
 // passes ok, and false when there are fewer.
 func (p *patientState) nthSince(vi int, since time.Time, t int64, n int, ok func(float64) bool) (time.Time, bool) {
 	from := since.UnixNano()
-	ss := p.recent[vi]
+	ss := p.recent[vi].samples()
 	i := sort.Search(len(ss), func(i int) bool { return ss[i].t >= from })
 	for ; i < len(ss) && ss[i].t <= t; i++ {
 		if ok(ss[i].v) {
@@ -532,7 +512,7 @@ var news2Vitals = [...]vitals.Type{vitals.RespiratoryRate, vitals.SpO2, vitals.B
 func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(news2.Score) bool, smoothed bool) (time.Time, bool) {
 	var idx [len(news2Vitals)]int
 	for k, typ := range news2Vitals {
-		ss := p.recent[vitalIndex(typ)]
+		ss := p.recent[vitalIndex(typ)].samples()
 		i := len(ss) - 1
 		for i >= 0 && ss[i].t > t {
 			i--
@@ -546,7 +526,7 @@ func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(ne
 		var ptrs [len(news2Vitals)]*float64
 		latest := int64(math.MinInt64)
 		for k, typ := range news2Vitals {
-			ss := p.recent[vitalIndex(typ)]
+			ss := p.recent[vitalIndex(typ)].samples()
 			if idx[k] < 0 || cursor-ss[idx[k]].t > int64(news2Window) {
 				continue
 			}
@@ -571,7 +551,7 @@ func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(ne
 		// The score held from the newest of these readings on.
 		from, ok = latest, true
 		for k, typ := range news2Vitals {
-			if idx[k] >= 0 && p.recent[vitalIndex(typ)][idx[k]].t == latest {
+			if idx[k] >= 0 && p.recent[vitalIndex(typ)].samples()[idx[k]].t == latest {
 				idx[k]--
 			}
 		}
@@ -641,9 +621,9 @@ func isNEWS2Parameter(t vitals.Type) bool {
 // NEWS2 window before t.
 func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
 	tn := t.UnixNano()
-	var vals [numVitals]float64 // one allocation for the five parameters
+	vals := &p.scratch // the parameters' values, in the state: no allocation per score
 	get := func(typ vitals.Type) *float64 {
-		ss := p.recent[vitalIndex(typ)]
+		ss := p.recent[vitalIndex(typ)].samples()
 		// the newest sample at or before t, then the median around it
 		for i := len(ss) - 1; i >= 0; i-- {
 			if ss[i].t <= tn {
@@ -670,7 +650,7 @@ func (p *patientState) news2AsRead(t int64, info PatientInfo) news2.Score {
 	var vals [len(news2Vitals)]float64
 	var ptrs [len(news2Vitals)]*float64
 	for k, typ := range news2Vitals {
-		ss := p.recent[vitalIndex(typ)]
+		ss := p.recent[vitalIndex(typ)].samples()
 		for i := len(ss) - 1; i >= 0; i-- {
 			if ss[i].t <= t {
 				if t-ss[i].t <= int64(news2Window) {
@@ -722,7 +702,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 			if rule.Kind != KindNoData {
 				continue
 			}
-			ss := p.recent[vitalIndex(rule.Vital)]
+			ss := p.recent[vitalIndex(rule.Vital)].samples()
 			if len(ss) == 0 {
 				continue
 			}
