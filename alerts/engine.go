@@ -279,9 +279,37 @@ func window(ss []sample, t int64) (lo, end int) {
 // causes. now is the server clock: a reading older than the rule set's
 // freshness is remembered but raises nothing live.
 func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
+	var m memo
+	return e.observe(r, now, &m)
+}
+
+// ObserveAll evaluates a batch of durable readings in order and calls
+// each with the transitions of the i'th, outside the engine's lock. A
+// patient's state and info are looked up once per run of their readings
+// (a device's batch is one patient's): each lookup takes a lock and a map
+// in the chart and the overrides.
+func (e *Engine) ObserveAll(rs []vitals.Reading, now time.Time, each func(i int, trs []Transition)) {
+	var m memo
+	for i := range rs {
+		each(i, e.observe(rs[i], now, &m))
+	}
+}
+
+// memo is the last patient's state and info within one batch.
+type memo struct {
+	id     string
+	p      *patientState
+	info   PatientInfo
+	hasInf bool
+}
+
+func (e *Engine) observe(r vitals.Reading, now time.Time, m *memo) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.patient(r.Patient)
+	if m.p == nil || m.id != r.Patient || m.p.gen != e.gen {
+		m.id, m.p, m.hasInf = r.Patient, e.patient(r.Patient), false
+	}
+	p := m.p
 	rt := r.Time.UnixNano()
 	vi := vitalIndex(r.Type)
 	p.remember(vi, rt, r.Value)
@@ -292,7 +320,10 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	if now.Sub(r.Time) > e.set.Freshness {
 		return nil
 	}
-	info := e.info(r.Patient)
+	if !m.hasInf {
+		m.info, m.hasInf = e.info(r.Patient), true
+	}
+	info := m.info
 	var out []Transition
 	var score news2.Score
 	scored := false

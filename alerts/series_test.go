@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +152,29 @@ func TestAFloodOfReadingsKeepsAPatientsStateBounded(t *testing.T) {
 	}
 	require.LessOrEqual(t, held, maxPatientBytes)
 	runtime.KeepAlive(e)
+}
+
+func TestABatchLooksEachPatientUpOncePerRunAndDecidesAsReadingByReading(t *testing.T) {
+	lookups := 0
+	info := func(string) PatientInfo { lookups++; return PatientInfo{Scale: 1} }
+	one, all := NewEngine(DefaultRules(), scale1), NewEngine(DefaultRules(), info)
+	var batch []vitals.Reading
+	for s := range 400 {
+		at := t0.Add(time.Duration(s) * time.Second)
+		for _, p := range []string{"a", "b"} {
+			batch = append(batch, vitals.Reading{Patient: p, Type: vitals.SpO2, Time: at, Value: 86})
+		}
+	}
+	now := batch[len(batch)-1].Time
+	var want, got []Transition
+	for _, r := range batch {
+		want = append(want, one.Observe(r, now)...)
+	}
+	// two uploads: a's readings, then b's
+	sortByPatient := slices.Clone(batch)
+	slices.SortStableFunc(sortByPatient, func(x, y vitals.Reading) int { return strings.Compare(x.Patient, y.Patient) })
+	all.ObserveAll(sortByPatient, now, func(_ int, trs []Transition) { got = append(got, trs...) })
+	require.Len(t, want, 4, "spo2_low and news2_single_3 fire for each patient")
+	require.ElementsMatch(t, want, got)
+	require.Equal(t, 2, lookups, "one lookup per run of a patient's readings")
 }

@@ -671,14 +671,23 @@ func (d *dedupe) mark(keys []dedupeKey, out []bool) []bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, k := range keys {
-		_, a := d.cur[k]
-		_, b := d.prev[k]
-		if a || b {
+		_, dup := d.cur[k]
+		if !dup {
+			_, dup = d.prev[k]
+		}
+		if dup {
 			out = append(out, false)
 			continue
 		}
 		if len(d.cur) >= d.n {
-			d.prev, d.cur = d.cur, make(map[dedupeKey]struct{}, d.n)
+			// The older generation's map is emptied and reused: a new
+			// one of n keys a generation was megabytes for the collector.
+			old := d.prev
+			if old == nil {
+				old = make(map[dedupeKey]struct{}, d.n)
+			}
+			clear(old)
+			d.prev, d.cur = d.cur, old
 		}
 		d.cur[k] = struct{}{}
 		out = append(out, true)
