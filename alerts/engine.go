@@ -404,10 +404,8 @@ func (e *Engine) observe(r vitals.Reading, now time.Time, m *memo) []Transition 
 			if long {
 				lo, hi = min(lo, hlo), max(hi, hhi)
 			}
-			for _, s := range p.recent[vi].samples() {
-				if s.t <= rt && rt-s.t <= int64(rule.Window) {
-					lo, hi = min(lo, s.v), max(hi, s.v)
-				}
+			if wlo, whi, ok := p.recent[vi].rangeSince(rt, rule.Window); ok {
+				lo, hi = min(lo, wlo), max(hi, whi)
 			}
 			change := v - lo
 			if rule.Change < 0 {

@@ -1,8 +1,10 @@
 package alerts
 
 import (
+	"math"
 	"slices"
 	"sort"
+	"time"
 )
 
 // maxRecent bounds the readings the engine keeps of one vital of one
@@ -16,7 +18,7 @@ const maxRecent = 4096
 // maxPatientBytes is the most the readings of one patient's state take:
 // a vital's buffer grows only while it is full of readings kept, so past
 // twice maxRecent never (see series.add), and its sorted window holds 32.
-const maxPatientBytes = numVitals * (2*(maxRecent+1)*16 + 64*8)
+const maxPatientBytes = numVitals * (2*(maxRecent+1)*(16+8+8) + 64*8)
 
 // series is one vital's readings of a patient, in time order: the last
 // news2Window of them, at most maxRecent. It keeps the values of the
@@ -36,6 +38,16 @@ type series struct {
 	// reference (tests) sorts the window at each query, as the engine
 	// did before the sorted window: what the incremental one must equal.
 	reference bool
+
+	// For a vital a rate rule reads: the absolute numbers of the readings
+	// that are the lowest (mins) and highest (maxs) of every suffix of the
+	// readings kept, oldest first, when rangeOK. The lowest reading since
+	// a time is then the first of mins at or after it: a binary search
+	// instead of a scan of the hour.
+	ranged       bool
+	rangeOK      bool
+	mins, maxs   []int64
+	minHd, maxHd int
 }
 
 // samples returns the readings kept, oldest first. The slice is valid
@@ -66,6 +78,11 @@ func (s *series) add(rt int64, v float64) {
 	} else {
 		s.ok = false
 	}
+	if i == len(ss)-1 && s.rangeOK {
+		s.pushRange(ss)
+	} else {
+		s.rangeOK = false
+	}
 	cut := 0
 	for cut < len(ss) && (rt-ss[cut].t > int64(news2Window) || len(ss)-cut > maxRecent) {
 		cut++
@@ -75,6 +92,70 @@ func (s *series) add(rt int64, v float64) {
 	if s.ok && s.wlo < s.off {
 		s.ok = false // cannot happen while maxRecent > 32 and the window is within the hour; kept safe
 	}
+	if s.rangeOK {
+		for s.minHd < len(s.mins) && s.mins[s.minHd] < s.off {
+			s.minHd++
+		}
+		for s.maxHd < len(s.maxs) && s.maxs[s.maxHd] < s.off {
+			s.maxHd++
+		}
+	}
+}
+
+// pushRange puts the newest reading of ss, just appended, into the
+// suffix minima and maxima: the readings it outdoes leave them.
+func (s *series) pushRange(ss []sample) {
+	n := len(ss) - 1
+	v, a := ss[n].v, s.off+int64(n)
+	for len(s.mins) > s.minHd && ss[s.mins[len(s.mins)-1]-s.off].v >= v {
+		s.mins = s.mins[:len(s.mins)-1]
+	}
+	for len(s.maxs) > s.maxHd && ss[s.maxs[len(s.maxs)-1]-s.off].v <= v {
+		s.maxs = s.maxs[:len(s.maxs)-1]
+	}
+	s.mins, s.minHd = pushCompact(s.mins, s.minHd, a)
+	s.maxs, s.maxHd = pushCompact(s.maxs, s.maxHd, a)
+}
+
+// pushCompact appends to q[hd:], reusing the room before hd when q is
+// full, so that q stays within twice the readings kept.
+func pushCompact(q []int64, hd int, a int64) ([]int64, int) {
+	if len(q) == cap(q) && hd > 0 {
+		q = q[:copy(q, q[hd:])]
+		hd = 0
+	}
+	return append(q, a), hd
+}
+
+// rangeSince returns the lowest and highest reading at or before t and
+// at most w older than it (both ends included), and false when there is
+// none. t is usually the newest reading's time: then it is a binary
+// search; otherwise, or for the reference, a scan.
+func (s *series) rangeSince(t int64, w time.Duration) (lo, hi float64, ok bool) {
+	ss := s.samples()
+	if n := len(ss); n == 0 || ss[n-1].t != t || s.reference {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, x := range ss {
+			if x.t <= t && t-x.t <= int64(w) {
+				lo, hi, ok = min(lo, x.v), max(hi, x.v), true
+			}
+		}
+		return lo, hi, ok
+	}
+	if !s.ranged || !s.rangeOK {
+		// First read by a rate rule, or after a late reading: rebuild.
+		s.ranged, s.rangeOK = true, true
+		s.mins, s.maxs, s.minHd, s.maxHd = s.mins[:0], s.maxs[:0], 0, 0
+		for i := range ss {
+			s.pushRange(ss[:i+1])
+		}
+	}
+	from := t - int64(w)
+	first := func(q []int64) float64 {
+		j := sort.Search(len(q), func(j int) bool { return ss[q[j]-s.off].t >= from })
+		return ss[q[j]-s.off].v // the newest reading (at t) is in both
+	}
+	return first(s.mins[s.minHd:]), first(s.maxs[s.maxHd:]), true
 }
 
 // slide moves the sorted window to the newest reading of ss, just
@@ -141,4 +222,6 @@ func middle(xs []float64) (float64, bool) {
 }
 
 // bytes is the memory the series holds.
-func (s *series) bytes() int { return cap(s.buf)*16 + cap(s.sorted)*8 }
+func (s *series) bytes() int {
+	return cap(s.buf)*16 + cap(s.sorted)*8 + cap(s.mins)*8 + cap(s.maxs)*8
+}

@@ -178,3 +178,26 @@ func TestABatchLooksEachPatientUpOncePerRunAndDecidesAsReadingByReading(t *testi
 	require.ElementsMatch(t, want, got)
 	require.Equal(t, 2, lookups, "one lookup per run of a patient's readings")
 }
+
+func TestTheRangeSinceATimeIsTheScansRange(t *testing.T) {
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 13))
+		var s, ref series
+		ref.reference = true
+		at := t0.UnixNano()
+		for i := range 5000 {
+			at += int64(randomGap(rng))
+			v := float64(rng.IntN(30))
+			s.add(at, v)
+			ref.add(at, v)
+			ss := s.samples()
+			for _, q := range []int64{ss[len(ss)-1].t, ss[rng.IntN(len(ss))].t} {
+				w := time.Duration(rng.IntN(90)) * time.Minute
+				lo, hi, ok := s.rangeSince(q, w)
+				wlo, whi, wok := ref.rangeSince(q, w)
+				require.Equal(t, [3]any{wlo, whi, wok}, [3]any{lo, hi, ok}, "seed %d reading %d", seed, i)
+			}
+		}
+		require.LessOrEqual(t, s.bytes(), maxPatientBytes/numVitals)
+	}
+}
