@@ -163,9 +163,10 @@ func place(t time.Time, loc *time.Location, from, length int) (day int64, start,
 }
 
 // Observe takes a durable reading for the baseline rules of set and
-// returns the transitions of days that closed. own are the patient's own
-// levels by rule (overrides; nil: none).
-func (b *Baselines) Observe(r vitals.Reading, set *RuleSet, own map[string]Override) []Transition {
+// returns the transitions of days that closed. own gives a patient's own
+// levels by rule (overrides; nil: none), asked only for a reading a
+// baseline rule judges.
+func (b *Baselines) Observe(r vitals.Reading, set *RuleSet, own func(patient string) map[string]Override) []Transition {
 	var out []Transition
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -174,9 +175,11 @@ func (b *Baselines) Observe(r vitals.Reading, set *RuleSet, own map[string]Overr
 		if rule.Kind != KindBaseline || rule.Vital != r.Type {
 			continue
 		}
-		if o, ok := own[rule.ID]; ok {
-			r := rule.withBaseline(o)
-			rule = &r
+		if own != nil {
+			if o, ok := own(r.Patient)[rule.ID]; ok {
+				r := rule.withBaseline(o)
+				rule = &r
+			}
 		}
 		out = append(out, b.add(r.Patient, rule, set.location(), r.Time, r.Value, 1, true)...)
 	}

@@ -150,7 +150,7 @@ func TestADayClosedByTheClockIsJudgedOnceAndLateReadingsDoNotReopenIt(t *testing
 	own := map[string]Override{"weight_above_baseline": {Baseline: ptr(80.0), Days: ptr(1)}}
 	ownOf := func(string) map[string]Override { return own }
 	weigh := func(at time.Time, kg float64) []Transition {
-		return b.Observe(vitals.Reading{Patient: "p1", Type: vitals.BodyWeight, Time: at, Value: kg}, set, own)
+		return b.Observe(vitals.Reading{Patient: "p1", Type: vitals.BodyWeight, Time: at, Value: kg}, set, ownOf)
 	}
 	require.Empty(t, weigh(day0.Add(7*time.Hour), 82.5))
 	require.Empty(t, b.Tick(day0.Add(23*time.Hour), set, ownOf), "the day is not over")

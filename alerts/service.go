@@ -180,18 +180,18 @@ func (s *Service) Readings(batch []vitals.Reading) {
 	now := s.now()
 	var groups []int64
 	set := s.engine.Rules()
-	for _, r := range batch {
-		for _, tr := range s.engine.Observe(r, now) {
+	s.engine.ObserveAll(batch, now, func(i int, trs []Transition) {
+		for _, tr := range trs {
 			if a, ok := s.apply(tr); ok {
 				groups = addGroup(groups, a.Group)
 			}
 		}
-		for _, tr := range s.baselines.Observe(r, set, s.Overrides(r.Patient)) {
+		for _, tr := range s.baselines.Observe(batch[i], set, s.Overrides) {
 			if a, ok := s.apply(tr); ok {
 				groups = addGroup(groups, a.Group)
 			}
 		}
-	}
+	})
 	// One notification per problem and batch: a septic patient's alerts
 	// that one upload completes go out once, led by the most severe.
 	for _, g := range groups {
