@@ -333,35 +333,53 @@ func (b *Baselines) MarkFiring(patient, rule string) {
 	b.state(patient, rule).firing = true
 }
 
-// aggregator is the store's 5-minute summaries.
+// aggregator is the store's 5-minute summaries of many patients.
 type aggregator interface {
-	Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error)
+	AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuery) (map[string]map[vitals.Type][]vitals.Window, error)
 }
 
-// Rebuild gathers a patient's daily values of the baseline rules from the
+// Rebuild gathers patients' daily values of the baseline rules from the
 // store's 5-minute means of the last four weeks, up to now, without
-// raising anything: one query per rule.
-func (b *Baselines) Rebuild(ctx context.Context, store aggregator, patient string, set *RuleSet, now time.Time) error {
+// raising anything: one query per vital the baseline rules judge, for
+// all the patients (the store cuts them into chunks).
+func (b *Baselines) Rebuild(ctx context.Context, store aggregator, patients []string, set *RuleSet, now time.Time) error {
+	var types []vitals.Type
 	for i := range set.Rules {
-		rule := &set.Rules[i]
-		if rule.Kind != KindBaseline {
-			continue
+		if r := &set.Rules[i]; r.Kind == KindBaseline && !slices.Contains(types, r.Vital) {
+			types = append(types, r.Vital)
 		}
-		ws, err := store.Aggregate(ctx, vitals.AggregateQuery{Every: baselineSlot, Query: vitals.Query{
-			Patient: patient, Type: rule.Vital, From: now.Add(-(baselineDays + 1) * 24 * time.Hour), To: now}})
+	}
+	if len(types) == 0 || len(patients) == 0 {
+		return nil
+	}
+	for _, typ := range types {
+		got, err := store.AggregateOf(ctx, vitals.PatientsAggregateQuery{Every: baselineSlot, PatientsQuery: vitals.PatientsQuery{
+			Patients: patients, Types: []vitals.Type{typ}, From: now.Add(-(baselineDays + 1) * 24 * time.Hour), To: now}})
 		if err != nil {
-			return fmt.Errorf("rebuild baseline %s: %w", rule.ID, err)
+			return fmt.Errorf("rebuild baselines of %s: %w", typ, err)
 		}
-		b.mu.Lock()
-		firing := b.state(patient, rule.ID).firing
-		for _, w := range ws {
-			if w.Count > 0 {
-				b.add(patient, rule, set.location(), w.Start, w.Mean, int(w.Count), false)
+		for _, p := range patients {
+			ws := got[p][typ]
+			if len(ws) == 0 {
+				continue
+			}
+			for i := range set.Rules {
+				rule := &set.Rules[i]
+				if rule.Kind != KindBaseline || rule.Vital != typ {
+					continue
+				}
+				b.mu.Lock()
+				firing := b.state(p, rule.ID).firing
+				for _, w := range ws {
+					if w.Count > 0 {
+						b.add(p, rule, set.location(), w.Start, w.Mean, int(w.Count), false)
+					}
+				}
+				// The state of open alerts comes from the store (MarkFiring).
+				b.state(p, rule.ID).firing = firing
+				b.mu.Unlock()
 			}
 		}
-		// The state of open alerts comes from the store (MarkFiring).
-		b.state(patient, rule.ID).firing = firing
-		b.mu.Unlock()
 	}
 	return nil
 }

@@ -98,7 +98,7 @@ func TestRestingHeartRateAboveThePatientsOwnBaselineForThreeNights(t *testing.T)
 		require.Empty(t, nights(live, set, day0, rate, 10, rand.New(rand.NewPCG(7, 8))))
 		rebuilt := NewBaselines()
 		now := day0.Add(11*24*time.Hour + 7*time.Hour)
-		require.NoError(t, rebuilt.Rebuild(context.Background(), windowsOf(stored), "p1", set, now))
+		require.NoError(t, rebuilt.Rebuild(context.Background(), windowsOf(stored), []string{"p1"}, set, now))
 		st := rebuilt.patients["p1"]["resting_heart_rate_above_baseline"]
 		require.Len(t, st.days, 10, "the closed nights")
 		// Two more elevated nights after the restart complete the three.
@@ -110,6 +110,28 @@ func TestRestingHeartRateAboveThePatientsOwnBaselineForThreeNights(t *testing.T)
 
 // windowsOf aggregates readings into 5-minute windows as a store does.
 type windowsOf []vitals.Reading
+
+func (rs windowsOf) AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuery) (map[string]map[vitals.Type][]vitals.Window, error) {
+	out := map[string]map[vitals.Type][]vitals.Window{}
+	for _, p := range q.Patients {
+		for _, typ := range q.Types {
+			var mine windowsOf
+			for _, r := range rs {
+				if r.Patient == p {
+					mine = append(mine, r)
+				}
+			}
+			ws, _ := mine.Aggregate(ctx, vitals.AggregateQuery{Every: q.Every, Query: vitals.Query{Patient: p, Type: typ, From: q.From, To: q.To}})
+			if len(ws) > 0 {
+				if out[p] == nil {
+					out[p] = map[vitals.Type][]vitals.Window{}
+				}
+				out[p][typ] = ws
+			}
+		}
+	}
+	return out, nil
+}
 
 func (rs windowsOf) Aggregate(_ context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
 	var out []vitals.Window

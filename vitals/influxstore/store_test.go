@@ -1,8 +1,18 @@
 package influxstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,4 +70,82 @@ func TestWriteToAStoppedServerSaysUnavailable(t *testing.T) {
 	in.Stop()
 	err = s.Write(context.Background(), []vitals.Reading{storetest.Reading("p", "d", vitals.HeartRate, storetest.Now(), 60)})
 	require.ErrorIs(t, err, vitals.ErrUnavailable)
+}
+
+// queryLog is a proxy in front of InfluxDB that keeps the text of every
+// query (InfluxQL on /query, Flux on /api/v2/query).
+type queryLog struct {
+	mu      sync.Mutex
+	queries []string
+}
+
+func (l *queryLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.queries
+	l.queries = nil
+	return q
+}
+
+func startQueryLog(t *testing.T, target string) (*queryLog, string) {
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	l := &queryLog{}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "query") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			text := string(body)
+			if r.URL.Path == "/query" {
+				form, _ := url.ParseQuery(text)
+				text = form.Get("q") + r.URL.Query().Get("q")
+			}
+			l.mu.Lock()
+			l.queries = append(l.queries, text)
+			l.mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return l, srv.URL
+}
+
+func TestLatestReadsBoundedRangesNotTheWholeHistory(t *testing.T) {
+	in := testenv.StartInflux(t)
+	in.CreateDatabase(t, "bounded")
+	log, proxyURL := startQueryLog(t, in.URL)
+	s, err := influxstore.New(influxstore.Config{URL: proxyURL, Org: in.Org, Bucket: "bounded/autogen"})
+	require.NoError(t, err)
+	defer s.Close()
+	now := time.Now().UTC()
+	var batch []vitals.Reading
+	for d := 0; d < 60; d++ { // two months of history
+		for _, typ := range vitals.Types() {
+			batch = append(batch, storetest.Reading("p1", "d-"+string(typ), typ, now.Add(-time.Duration(d)*24*time.Hour-time.Hour), 50))
+		}
+	}
+	require.NoError(t, s.Write(context.Background(), batch))
+	log.take()
+
+	got, err := s.Latest(context.Background(), "p1")
+	require.NoError(t, err)
+	require.Len(t, got, len(vitals.Types()))
+	qs := log.take()
+	require.Len(t, qs, 1, "every type is in the first range: one query")
+	from := regexp.MustCompile(`time >= (-?\d+)`).FindStringSubmatch(qs[0])
+	require.NotNil(t, from, "the query has a lower time bound: %s", qs[0])
+	lo, err := strconv.ParseInt(from[1], 10, 64)
+	require.NoError(t, err)
+	require.Greater(t, lo, now.Add(-48*time.Hour).UnixNano(), "the first range is the last day and a half, not the history")
+
+	// A patient with nothing near now: the ranges widen, a few queries,
+	// each bounded.
+	_, err = s.Latest(context.Background(), "nobody")
+	require.NoError(t, err)
+	qs = log.take()
+	require.LessOrEqual(t, len(qs), len(vitals.LatestSteps)+1)
+	for _, q := range qs {
+		require.Regexp(t, `time >= -?\d+ AND time < \d+`, q)
+	}
 }
