@@ -319,8 +319,10 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.SaveBaselines(context.Background())
 			return nil
 		case <-t.C:
+			s.SaveBaselines(ctx)
 			var groups []int64
 			for _, tr := range s.engine.Tick(s.now()) {
 				if a, ok := s.apply(tr); ok {

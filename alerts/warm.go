@@ -19,6 +19,19 @@ type WarmStore interface {
 	AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuery) (map[string]map[vitals.Type][]vitals.Window, error)
 }
 
+// SaveBaselines keeps the baseline days closed since it last ran (the
+// service's Run calls it every interval, and the warm-up at its end); a
+// failure is logged, and the next start reads those days from the store.
+func (s *Service) SaveBaselines(ctx context.Context) {
+	days := s.baselines.TakeClosed()
+	if len(days) == 0 {
+		return
+	}
+	if err := s.store.SaveBaselineDays(ctx, days, s.now().Unix()/86400-baselineDays-2); err != nil {
+		s.log.Error().Err(err).Int("days", len(days)).Msg("baseline days not kept")
+	}
+}
+
 // Warm marks the open alerts as firing in the engine, so that a restart
 // does not fire them again, rebuilds the personal baselines, then replays
 // the recent readings the rules look back over (ReplayWindow) so that a
@@ -40,11 +53,18 @@ func (s *Service) Warm(ctx context.Context, readings WarmStore, patients []strin
 	now := s.now()
 	set := s.engine.Rules()
 	back := set.ReplayWindow()
+	// The days the rebuild closed are kept, so that the next start
+	// reads only the days after them from the store.
+	defer s.SaveBaselines(ctx)
 	for lo := 0; lo < len(patients); lo += warmChunk {
 		chunk := patients[lo:min(lo+warmChunk, len(patients))]
 		// Daily values of the last four weeks from the store's 5-minute
 		// means; the replayed window comes with the replay below.
-		if err := s.baselines.Rebuild(ctx, readings, chunk, set, now.Add(-back)); err != nil {
+		kept, err := s.store.BaselineDays(ctx, chunk, now.Unix()/86400-baselineDays-2)
+		if err != nil {
+			return err
+		}
+		if err := s.baselines.Rebuild(ctx, readings, chunk, set, now.Add(-back), kept); err != nil {
 			return err
 		}
 		recent, err := readings.RangeOf(ctx, vitals.PatientsQuery{Patients: chunk, From: now.Add(-back), To: now.Add(time.Minute)})
