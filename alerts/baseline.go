@@ -398,9 +398,9 @@ func (b *Baselines) Rebuild(ctx context.Context, store aggregator, patients []st
 				rules = append(rules, r)
 			}
 		}
-		// From where each patient's windows are read: the day after the
-		// last day kept of every rule of the vital (a day early, for the
-		// rules' hours in any zone), else the four weeks.
+		// From where each patient's windows are read: the window of the
+		// day after the last kept of every rule of the vital (nothing
+		// when it has not begun), else the four weeks.
 		byFrom := map[int64][]string{}
 		for _, p := range patients {
 			from := now.UnixNano()
@@ -410,10 +410,14 @@ func (b *Baselines) Rebuild(ctx context.Context, store aggregator, patients []st
 					from = full.UnixNano()
 					break
 				}
-				from = min(from, days[len(days)-1].Day*86400*int64(time.Second))
+				// The window of the day after the last kept.
+				y, m, d := time.Unix((days[len(days)-1].Day+1)*86400, 0).UTC().Date()
+				from = min(from, time.Date(y, m, d, r.hoursFrom, 0, 0, 0, set.location()).UnixNano())
 			}
 			from = max(from, full.UnixNano())
-			byFrom[from] = append(byFrom[from], p)
+			if from < now.UnixNano() {
+				byFrom[from] = append(byFrom[from], p)
+			}
 		}
 		b.mu.Lock()
 		for _, p := range patients {

@@ -120,7 +120,7 @@ func TestRestingHeartRateAboveThePatientsOwnBaselineForThreeNights(t *testing.T)
 		rec := &fromRecorder{windowsOf: windowsOf(stored)}
 		second := NewBaselines()
 		require.NoError(t, second.Rebuild(context.Background(), rec, []string{"p1"}, set, now, kept))
-		require.True(t, day0.Add(9*24*time.Hour).Equal(rec.earliest), "read from the last kept night (the ninth), not four weeks back")
+		require.True(t, day0.Add(10*24*time.Hour).Equal(rec.earliest), "read from the night after the last kept (the tenth), not four weeks back: %v", rec.earliest)
 		require.Equal(t, first.patients["p1"]["resting_heart_rate_above_baseline"].days, second.patients["p1"]["resting_heart_rate_above_baseline"].days)
 		require.Empty(t, second.TakeClosed(), "no kept night is closed again")
 		trs = nights(second, set, day0.Add(11*24*time.Hour), func(int) float64 { return 66 }, 2, rand.New(rand.NewPCG(7, 8)))
