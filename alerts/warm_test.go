@@ -105,3 +105,61 @@ func TestWarmUpReadsAFewQueriesForAllPatientsAndKeepsRunningEpisodes(t *testing.
 	require.Len(t, open, 1)
 	require.Equal(t, "spo2_low", open[0].Rule)
 }
+
+// hrFrom notes the earliest From of the warm-up's heart-rate windows.
+type hrFrom struct {
+	vitals.Store
+	earliest time.Time
+}
+
+func (h *hrFrom) AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuery) (map[string]map[vitals.Type][]vitals.Window, error) {
+	if len(q.Types) == 1 && q.Types[0] == vitals.HeartRate && (h.earliest.IsZero() || q.From.Before(h.earliest)) {
+		h.earliest = q.From
+	}
+	return h.Store.AggregateOf(ctx, q)
+}
+
+func TestASecondStartReadsTheBaselinesDaysKeptByTheFirstNotFourWeeksOfTheStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	records, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
+	require.NoError(t, err)
+	defer records.Close()
+	sq, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))
+	require.NoError(t, err)
+	defer sq.Close()
+	// Nine nights of resting heart rate, a reading every 2 minutes from
+	// midnight to 6 am (UTC, the default rules' zone), for three
+	// patients; the restart is at noon of the tenth day.
+	day0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	now := day0.Add(9*24*time.Hour + 12*time.Hour)
+	var batch []vitals.Reading
+	patients := []string{"n1", "n2", "n3"}
+	for _, p := range patients {
+		for d := 0; d < 10; d++ {
+			for m := 0; m < 6*60; m += 2 {
+				batch = append(batch, storetest.Reading(p, "w-"+p, vitals.HeartRate, day0.Add(time.Duration(d)*24*time.Hour+time.Duration(m)*time.Minute), 58))
+			}
+		}
+		batch = append(batch, storetest.Reading(p, "w-"+p, vitals.HeartRate, now.Add(-30*time.Minute), 70))
+	}
+	require.NoError(t, sq.Write(ctx, batch))
+	start := func() *hrFrom {
+		engine := alerts.NewEngine(alerts.DefaultRules(), func(string) alerts.PatientInfo { return alerts.PatientInfo{Scale: 1} })
+		svc := alerts.NewService(engine, alerts.NewStore(records), nil, zerolog.Nop(), nil)
+		svc.SetClock(func() time.Time { return now })
+		store := &hrFrom{Store: sq}
+		require.NoError(t, svc.Warm(ctx, store, patients))
+		return store
+	}
+	first := start()
+	require.True(t, first.earliest.Before(day0), "the first start reads four weeks: %v", first.earliest)
+	kept, err := alerts.NewStore(records).BaselineDays(ctx, patients, 0)
+	require.NoError(t, err)
+	for _, p := range patients {
+		require.Len(t, kept[p]["resting_heart_rate_above_baseline"], 10, "%s: the ten closed nights are kept", p)
+	}
+	second := start()
+	require.True(t, second.earliest.IsZero() || !second.earliest.Before(day0.Add(10*24*time.Hour)),
+		"the second start reads no night already kept: %v", second.earliest)
+}
