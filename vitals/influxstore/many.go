@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -324,7 +325,7 @@ func (s *Store) rangeFlux(ctx context.Context, q vitals.PatientsQuery) (map[stri
 	out := map[string][]vitals.Reading{}
 	for _, p := range q.Patients {
 		for _, t := range q.TypesOr() {
-			rs, err := s.Range(ctx, vitals.Query{Patient: p, Type: t, From: q.From, To: q.To})
+			rs, err := s.rangeFluxOne(ctx, vitals.Query{Patient: p, Type: t, From: q.From, To: q.To})
 			if err != nil {
 				return nil, err
 			}
@@ -392,7 +393,7 @@ func (s *Store) aggregateFlux(ctx context.Context, q vitals.PatientsAggregateQue
 	out := map[string]map[vitals.Type][]vitals.Window{}
 	for _, p := range q.Patients {
 		for _, t := range q.TypesOr() {
-			ws, err := s.Aggregate(ctx, vitals.AggregateQuery{Every: q.Every, Query: vitals.Query{Patient: p, Type: t, From: q.From, To: q.To}})
+			ws, err := s.aggregateFluxOne(ctx, vitals.AggregateQuery{Every: q.Every, Query: vitals.Query{Patient: p, Type: t, From: q.From, To: q.To}})
 			if err != nil {
 				return nil, err
 			}
@@ -404,5 +405,82 @@ func (s *Store) aggregateFlux(ctx context.Context, q vitals.PatientsAggregateQue
 			}
 		}
 	}
+	return out, nil
+}
+
+// Range implements vitals.Store: one InfluxQL query, each device's
+// series read from the asked end and cut at the limit (the readings of
+// several devices merged here in the order of the SQLite store: time,
+// then device).
+func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
+	tail := ""
+	if q.Newest {
+		tail = " ORDER BY time DESC"
+	}
+	if q.Limit > 0 {
+		tail += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	stmt := fmt.Sprintf(`SELECT %s FROM %q WHERE %s AND %s AND %s GROUP BY "patient", "type", "device"%s`,
+		readingFields, Measurement, tagIs("patient", q.Patient), tagIs("type", string(q.Type)), timeRange(q.From, q.To), tail)
+	series, err := s.influxQL(ctx, stmt, "ns")
+	if err != nil {
+		if fallBack(ctx, err) {
+			return s.rangeFluxOne(ctx, q)
+		}
+		return nil, fmt.Errorf("range: %w", err)
+	}
+	var out []vitals.Reading
+	readingsOf(series, func(r vitals.Reading) { out = append(out, r) })
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time) != q.Newest
+		}
+		return a.Device < b.Device
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// Aggregate implements vitals.Store: one InfluxQL query, windows aligned
+// to the epoch as GROUP BY time() aligns them, or one over the range.
+func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
+	group := ""
+	if q.Every > 0 {
+		group = fmt.Sprintf(" GROUP BY time(%dns) fill(none)", q.Every.Nanoseconds())
+	}
+	stmt := fmt.Sprintf(`SELECT min("value"), max("value"), mean("value"), count("value") FROM %q WHERE %s AND %s AND %s%s`,
+		Measurement, tagIs("patient", q.Patient), tagIs("type", string(q.Type)), timeRange(q.From, q.To), group)
+	series, err := s.influxQL(ctx, stmt, "ns")
+	if err != nil {
+		if fallBack(ctx, err) {
+			return s.aggregateFluxOne(ctx, q)
+		}
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	var out []vitals.Window
+	for _, se := range series {
+		for _, row := range se.Values {
+			if len(row) != 5 {
+				continue
+			}
+			t, err := number(row[0]).Int64()
+			n, err2 := number(row[4]).Int64()
+			if err != nil || err2 != nil || n == 0 {
+				continue
+			}
+			w := vitals.Window{Start: time.Unix(0, t).UTC(), Count: n}
+			if q.Every <= 0 {
+				w.Start = q.From.UTC()
+			}
+			w.Min, _ = number(row[1]).Float64()
+			w.Max, _ = number(row[2]).Float64()
+			w.Mean, _ = number(row[3]).Float64()
+			out = append(out, w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out, nil
 }

@@ -1,6 +1,8 @@
-// Package influxstore is the vitals.Store on InfluxDB through the 2.x API
-// (influxdb-client-go/v2): line-protocol writes, Flux queries. It works with
-// InfluxDB 2.x, InfluxDB Cloud and 1.8+ (where the bucket is
+// Package influxstore is the vitals.Store on InfluxDB: line-protocol writes
+// through the 2.x API (influxdb-client-go/v2), queries in InfluxQL on the v1
+// /query API (which InfluxDB 1.8, 2.x with a DBRP mapping, Cloud and 3
+// serve), each falling back to Flux where /query does not answer. It works
+// with InfluxDB 2.x, InfluxDB Cloud and 1.8+ (where the bucket is
 // "database/retention-policy" and the token "user:password" or empty).
 //
 // Schema. One measurement, "vital". Tags: patient, device, type (the
@@ -241,8 +243,8 @@ const pivot = `
 // The filter on _time keeps the range half open: InfluxDB 1.8 includes a
 // point exactly at stop.
 
-// Range implements vitals.Store.
-func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
+// rangeFluxOne is Range in Flux, for a server without InfluxQL.
+func (s *Store) rangeFluxOne(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
 	flux := s.from(q.From, q.To, q.Patient) + fmt.Sprintf(`
   |> filter(fn: (r) => r.type == %s)`, fluxString(string(q.Type))) + pivot + `
   |> group()`
@@ -297,8 +299,8 @@ func (s *Store) latestFlux(ctx context.Context, patient string) ([]vitals.Readin
 	return vitals.NewestOfEach(out), nil
 }
 
-// Aggregate implements vitals.Store.
-func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
+// aggregateFluxOne is Aggregate in Flux, for a server without InfluxQL.
+func (s *Store) aggregateFluxOne(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
 	every := q.Every
 	from := q.From
 	if every <= 0 {

@@ -62,6 +62,71 @@ func TestStoreContractOnRealInfluxDB(t *testing.T) {
 	})
 }
 
+// Where /query does not answer InfluxQL (a 2.x bucket without a v1
+// mapping), the reads fall back to Flux and answer the same.
+func TestReadsFallBackToFluxWhereInfluxQLIsRefused(t *testing.T) {
+	in := testenv.StartInflux(t)
+	in.CreateDatabase(t, "fallbacks")
+	target, err := url.Parse(in.URL)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var refused atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/query" {
+			refused.Add(1)
+			http.Error(w, `{"error":"database not found"}`, http.StatusNotFound)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ql, err := influxstore.New(influxstore.Config{URL: in.URL, Org: in.Org, Bucket: "fallbacks/autogen"})
+	require.NoError(t, err)
+	defer ql.Close()
+	flux, err := influxstore.New(influxstore.Config{URL: srv.URL, Org: in.Org, Bucket: "fallbacks/autogen"})
+	require.NoError(t, err)
+	defer flux.Close()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	bp := storetest.Reading("p1", "cuff", vitals.BloodPressure, now.Add(-50*24*time.Hour), 118)
+	bp.Diastolic = 76
+	var batch []vitals.Reading
+	for m := 0; m < 30; m++ {
+		batch = append(batch, storetest.Reading("p1", "w", vitals.HeartRate, now.Add(-time.Duration(m)*time.Minute), float64(60+m%7)),
+			storetest.Reading("p2", "w2", vitals.SpO2, now.Add(-time.Duration(m)*time.Minute-40*24*time.Hour), 95))
+	}
+	require.NoError(t, ql.Write(ctx, append(batch, bp)))
+
+	want, err := ql.LatestOf(ctx, []string{"p1", "p2"})
+	require.NoError(t, err)
+	got, err := flux.LatestOf(ctx, []string{"p1", "p2"})
+	require.NoError(t, err)
+	require.Equal(t, want, got, "latest")
+	require.Len(t, got["p1"], 2)
+
+	q := vitals.PatientsQuery{Patients: []string{"p1", "p2"}, Types: []vitals.Type{vitals.HeartRate}, From: now.Add(-time.Hour), To: now.Add(time.Minute)}
+	wantR, err := ql.RangeOf(ctx, q)
+	require.NoError(t, err)
+	gotR, err := flux.RangeOf(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, wantR, gotR, "range")
+	require.Len(t, gotR["p1"], 30)
+
+	aq := vitals.PatientsAggregateQuery{Every: 5 * time.Minute, PatientsQuery: q}
+	wantA, err := ql.AggregateOf(ctx, aq)
+	require.NoError(t, err)
+	gotA, err := flux.AggregateOf(ctx, aq)
+	require.NoError(t, err)
+	require.Equal(t, len(wantA["p1"][vitals.HeartRate]), len(gotA["p1"][vitals.HeartRate]), "aggregate")
+	for i, w := range wantA["p1"][vitals.HeartRate] {
+		g := gotA["p1"][vitals.HeartRate][i]
+		require.True(t, w.Start.Equal(g.Start))
+		require.Equal(t, w.Count, g.Count)
+		require.InDelta(t, w.Mean, g.Mean, 1e-9)
+	}
+	require.Positive(t, refused.Load(), "the reads tried InfluxQL first")
+}
+
 func TestWriteToAStoppedServerSaysUnavailable(t *testing.T) {
 	in := testenv.StartInflux(t)
 	s, err := influxstore.New(influxstore.Config{URL: in.URL, Bucket: in.Bucket, Retries: 1})
