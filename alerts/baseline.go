@@ -123,12 +123,30 @@ type baselineState struct {
 	closed    int64     // the last day closed (judged or without data enough)
 	lastEnd   time.Time // end of the day's window being gathered
 	dayStarts map[int64]time.Time
+	// kept is the last day restored from the records at start: the
+	// store's windows of days up to it are not gathered again.
+	kept int64
 }
 
 // Baselines keeps the per-patient state of the baseline rules.
 type Baselines struct {
 	mu       sync.Mutex
 	patients map[string]map[string]*baselineState
+	closed   []BaselineDay // days closed since the last TakeClosed
+}
+
+// maxClosed bounds the closed days waiting to be kept (a records
+// database that stays down): past it the oldest are dropped, and the
+// next start reads those days from the store again.
+const maxClosed = 100000
+
+// TakeClosed returns the days closed since the last call, to be kept.
+func (b *Baselines) TakeClosed() []BaselineDay {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.closed
+	b.closed = nil
+	return out
 }
 
 // NewBaselines returns an empty state.
@@ -206,11 +224,11 @@ func (b *Baselines) add(patient string, rule *Rule, loc *time.Location, t time.T
 	// A reading past the day being gathered closes it (daytime readings
 	// close the night).
 	if st.day >= 0 && (day > st.day || !t.Before(st.lastEnd)) {
-		if tr, ok := st.close(patient, rule, judge); ok {
+		if tr, ok := b.close(st, patient, rule, judge); ok {
 			out = append(out, tr)
 		}
 	}
-	if !in || day < st.day || day <= st.closed {
+	if !in || day < st.day || day <= st.closed || (st.kept > 0 && day <= st.kept) {
 		return out // outside the hours, or late for a day already judged
 	}
 	if st.day != day {
@@ -375,7 +393,7 @@ func (b *Baselines) Tick(now time.Time, set *RuleSet, own func(patient string) m
 				w := rule.withBaseline(o)
 				r = &w
 			}
-			if tr, ok := st.close(patient, r, true); ok {
+			if tr, ok := b.close(st, patient, r, true); ok {
 				out = append(out, tr)
 			}
 		}
@@ -391,35 +409,126 @@ func (b *Baselines) MarkFiring(patient, rule string) {
 	b.state(patient, rule).firing = true
 }
 
-// aggregator is the store's 5-minute summaries.
+// aggregator is the store's 5-minute summaries of many patients.
 type aggregator interface {
-	Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error)
+	AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuery) (map[string]map[vitals.Type][]vitals.Window, error)
 }
 
-// Rebuild gathers a patient's daily values of the baseline rules from the
-// store's 5-minute means of the last four weeks, up to now, without
-// raising anything: one query per rule.
-func (b *Baselines) Rebuild(ctx context.Context, store aggregator, patient string, set *RuleSet, now time.Time) error {
+// close closes the day a state gathers (by a later reading or by the
+// clock), judging it when judge is set, and queues the day's value to be
+// kept in the records when it had data enough.
+func (b *Baselines) close(st *baselineState, patient string, rule *Rule, judge bool) (Transition, bool) {
+	closing := st.day
+	tr, ok := st.close(patient, rule, judge)
+	if n := len(st.days); n > 0 && st.days[n-1].day == closing {
+		if len(b.closed) >= maxClosed {
+			b.closed = b.closed[1:]
+		}
+		b.closed = append(b.closed, BaselineDay{Patient: patient, Rule: rule.ID, Spec: rule.spec(), Day: closing, Value: st.days[n-1].v})
+	}
+	return tr, ok
+}
+
+// restore puts a patient's kept days of a rule back, in day order.
+func (b *Baselines) restore(patient string, rule *Rule, loc *time.Location, days []BaselineDay) {
+	st := b.state(patient, rule.ID)
+	if st.dayStarts == nil {
+		st.dayStarts = map[int64]time.Time{}
+	}
+	for _, d := range days[max(0, len(days)-baselineDays):] {
+		st.days = append(st.days, dayValue{d.Day, d.Value})
+		y, m, dd := time.Unix(d.Day*86400, 0).UTC().Date()
+		st.dayStarts[d.Day] = time.Date(y, m, dd, rule.hoursFrom, 0, 0, 0, loc)
+		st.kept = d.Day
+	}
+}
+
+// Rebuild gathers patients' daily values of the baseline rules up to
+// now, without raising anything: the days kept in the records (kept, by
+// patient and rule), then the store's 5-minute means of the days since
+// (of the whole four weeks for a patient with none kept): one query per
+// vital the baseline rules judge and day the patients resume from (the
+// store cuts each into chunks of patients).
+func (b *Baselines) Rebuild(ctx context.Context, store aggregator, patients []string, set *RuleSet, now time.Time, kept map[string]map[string][]BaselineDay) error {
+	var types []vitals.Type
 	for i := range set.Rules {
-		rule := &set.Rules[i]
-		if rule.Kind != KindBaseline {
-			continue
+		if r := &set.Rules[i]; r.Kind == KindBaseline && !slices.Contains(types, r.Vital) {
+			types = append(types, r.Vital)
 		}
-		ws, err := store.Aggregate(ctx, vitals.AggregateQuery{Every: baselineSlot, Query: vitals.Query{
-			Patient: patient, Type: rule.Vital, From: now.Add(-(baselineDays + 1) * 24 * time.Hour), To: now}})
-		if err != nil {
-			return fmt.Errorf("rebuild baseline %s: %w", rule.ID, err)
-		}
-		b.mu.Lock()
-		firing := b.state(patient, rule.ID).firing
-		for _, w := range ws {
-			if w.Count > 0 {
-				b.add(patient, rule, set.location(), w.Start, w.Mean, int(w.Count), false)
+	}
+	full := now.Add(-(baselineDays + 1) * 24 * time.Hour)
+	for _, typ := range types {
+		var rules []*Rule
+		for i := range set.Rules {
+			if r := &set.Rules[i]; r.Kind == KindBaseline && r.Vital == typ {
+				rules = append(rules, r)
 			}
 		}
-		// The state of open alerts comes from the store (MarkFiring).
-		b.state(patient, rule.ID).firing = firing
+		// From where each patient's windows are read: the window of the
+		// day after the last kept of every rule of the vital (nothing
+		// when it has not begun), else the four weeks.
+		byFrom := map[int64][]string{}
+		for _, p := range patients {
+			from := now.UnixNano()
+			for _, r := range rules {
+				days := keptOf(kept, p, r)
+				if len(days) == 0 {
+					from = full.UnixNano()
+					break
+				}
+				// The window of the day after the last kept.
+				y, m, d := time.Unix((days[len(days)-1].Day+1)*86400, 0).UTC().Date()
+				from = min(from, time.Date(y, m, d, r.hoursFrom, 0, 0, 0, set.location()).UnixNano())
+			}
+			from = max(from, full.UnixNano())
+			if from < now.UnixNano() {
+				byFrom[from] = append(byFrom[from], p)
+			}
+		}
+		b.mu.Lock()
+		for _, p := range patients {
+			for _, r := range rules {
+				if days := keptOf(kept, p, r); len(days) > 0 {
+					firing := b.state(p, r.ID).firing
+					b.restore(p, r, set.location(), days)
+					b.state(p, r.ID).firing = firing
+				}
+			}
+		}
 		b.mu.Unlock()
+		for from, ps := range byFrom {
+			got, err := store.AggregateOf(ctx, vitals.PatientsAggregateQuery{Every: baselineSlot, PatientsQuery: vitals.PatientsQuery{
+				Patients: ps, Types: []vitals.Type{typ}, From: time.Unix(0, from).UTC(), To: now}})
+			if err != nil {
+				return fmt.Errorf("rebuild baselines of %s: %w", typ, err)
+			}
+			b.mu.Lock()
+			for _, p := range ps {
+				ws := got[p][typ]
+				for _, rule := range rules {
+					firing := b.state(p, rule.ID).firing
+					for _, w := range ws {
+						if w.Count > 0 {
+							b.add(p, rule, set.location(), w.Start, w.Mean, int(w.Count), false)
+						}
+					}
+					// The state of open alerts comes from the store (MarkFiring).
+					b.state(p, rule.ID).firing = firing
+				}
+			}
+			b.mu.Unlock()
+		}
 	}
 	return nil
+}
+
+// keptOf is a patient's kept days of a rule, when kept under its spec.
+func keptOf(kept map[string]map[string][]BaselineDay, patient string, r *Rule) []BaselineDay {
+	var out []BaselineDay
+	for _, d := range kept[patient][r.ID] {
+		if d.Spec == r.spec() {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -98,18 +98,75 @@ func TestRestingHeartRateAboveThePatientsOwnBaselineForThreeNights(t *testing.T)
 		require.Empty(t, nights(live, set, day0, rate, 10, rand.New(rand.NewPCG(7, 8))))
 		rebuilt := NewBaselines()
 		now := day0.Add(11*24*time.Hour + 7*time.Hour)
-		require.NoError(t, rebuilt.Rebuild(context.Background(), windowsOf(stored), "p1", set, now))
+		require.NoError(t, rebuilt.Rebuild(context.Background(), windowsOf(stored), []string{"p1"}, set, now, nil))
 		st := rebuilt.patients["p1"]["resting_heart_rate_above_baseline"]
 		require.Len(t, st.days, 10, "the closed nights")
 		// Two more elevated nights after the restart complete the three.
 		trs := nights(rebuilt, set, day0.Add(11*24*time.Hour), func(int) float64 { return 66 }, 2, rng)
 		require.Len(t, trs, 1)
 		require.True(t, trs[0].Firing)
+
+		// Restarted again with the closed nights kept in the records: the
+		// store is read from the last kept night on, not four weeks, and
+		// the state is the same.
+		first := NewBaselines()
+		require.NoError(t, first.Rebuild(context.Background(), windowsOf(stored), []string{"p1"}, set, now, nil))
+		closed := first.TakeClosed()
+		require.Len(t, closed, 10, "each closed night is handed over to be kept")
+		kept := map[string]map[string][]BaselineDay{"p1": {}}
+		for _, d := range closed {
+			kept["p1"][d.Rule] = append(kept["p1"][d.Rule], d)
+		}
+		rec := &fromRecorder{windowsOf: windowsOf(stored)}
+		second := NewBaselines()
+		require.NoError(t, second.Rebuild(context.Background(), rec, []string{"p1"}, set, now, kept))
+		require.True(t, day0.Add(10*24*time.Hour).Equal(rec.earliest), "read from the night after the last kept (the tenth), not four weeks back: %v", rec.earliest)
+		require.Equal(t, first.patients["p1"]["resting_heart_rate_above_baseline"].days, second.patients["p1"]["resting_heart_rate_above_baseline"].days)
+		require.Empty(t, second.TakeClosed(), "no kept night is closed again")
+		trs = nights(second, set, day0.Add(11*24*time.Hour), func(int) float64 { return 66 }, 2, rand.New(rand.NewPCG(7, 8)))
+		require.Len(t, trs, 1)
+		require.True(t, trs[0].Firing)
 	})
+}
+
+// fromRecorder notes the earliest time the rebuild reads the store's
+// heart rates from.
+type fromRecorder struct {
+	windowsOf
+	earliest time.Time
+}
+
+func (r *fromRecorder) AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuery) (map[string]map[vitals.Type][]vitals.Window, error) {
+	if q.Types[0] == vitals.HeartRate && (r.earliest.IsZero() || q.From.Before(r.earliest)) {
+		r.earliest = q.From
+	}
+	return r.windowsOf.AggregateOf(ctx, q)
 }
 
 // windowsOf aggregates readings into 5-minute windows as a store does.
 type windowsOf []vitals.Reading
+
+func (rs windowsOf) AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuery) (map[string]map[vitals.Type][]vitals.Window, error) {
+	out := map[string]map[vitals.Type][]vitals.Window{}
+	for _, p := range q.Patients {
+		for _, typ := range q.Types {
+			var mine windowsOf
+			for _, r := range rs {
+				if r.Patient == p {
+					mine = append(mine, r)
+				}
+			}
+			ws, _ := mine.Aggregate(ctx, vitals.AggregateQuery{Every: q.Every, Query: vitals.Query{Patient: p, Type: typ, From: q.From, To: q.To}})
+			if len(ws) > 0 {
+				if out[p] == nil {
+					out[p] = map[vitals.Type][]vitals.Window{}
+				}
+				out[p][typ] = ws
+			}
+		}
+	}
+	return out, nil
+}
 
 func (rs windowsOf) Aggregate(_ context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
 	var out []vitals.Window

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -312,49 +311,6 @@ func (s *Service) eachOtherOpen(ctx context.Context, a Alert, f func(Alert) (Ale
 	}
 }
 
-// Warm marks the open alerts as firing in the engine, so that a restart
-// does not fire them again, rebuilds the personal baselines, then replays
-// recent readings (the last 15 minutes) so that a running "for 2 min" is
-// not lost.
-func (s *Service) Warm(ctx context.Context, readings vitals.Store, patients []string) error {
-	open, err := s.store.Open(ctx)
-	if err != nil {
-		return err
-	}
-	for _, a := range open {
-		s.engine.MarkFiring(a.Patient, a.Rule)
-		if r, ok := s.rule(a.Rule, KindBaseline); ok {
-			s.baselines.MarkFiring(a.Patient, r.ID)
-		}
-		s.track(a)
-	}
-	now := s.now()
-	set := s.engine.Rules()
-	for _, p := range patients {
-		// Each patient's daily values of the last four weeks, from the
-		// store's 5-minute means: one query per baseline rule.
-		// The last 15 minutes come with the replay below.
-		if err := s.baselines.Rebuild(ctx, readings, p, set, now.Add(-15*time.Minute)); err != nil {
-			return err
-		}
-		var all []vitals.Reading
-		for _, typ := range vitals.Types() {
-			rs, err := readings.Range(ctx, vitals.Query{Patient: p, Type: typ, From: now.Add(-15 * time.Minute), To: now.Add(time.Minute)})
-			if err != nil {
-				return err
-			}
-			all = append(all, rs...)
-		}
-		sortByTime(all)
-		s.Readings(all)
-	}
-	return nil
-}
-
-func sortByTime(rs []vitals.Reading) {
-	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Time.Before(rs[j].Time) })
-}
-
 // Run evaluates the no-data rules, and escalates unacknowledged alerts,
 // every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) error {
@@ -363,9 +319,11 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.SaveBaselines(context.Background())
 			return nil
 		case <-t.C:
 			s.Tick(ctx)
+			s.SaveBaselines(ctx)
 		}
 	}
 }

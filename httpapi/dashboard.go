@@ -45,28 +45,42 @@ func (a dashboardAPI) dashboard(w http.ResponseWriter, r *http.Request) {
 	for _, al := range open {
 		byPatient[al.Patient] = append(byPatient[al.Patient], al)
 	}
-	tiles := []Tile{}
+	var allowed []string
 	for _, id := range ids {
 		d, err := a.gate.Patient(r.Context(), c, id, request(r, "GET /api/v1/dashboard"))
 		if err != nil {
 			a.auditFailed(w, err)
 			return
 		}
-		if !d.Allowed {
-			continue
+		if d.Allowed {
+			allowed = append(allowed, id)
 		}
-		t, err := a.tile(r, id, now, bound[id], byPatient[id])
+	}
+	tiles := []Tile{}
+	if len(allowed) > 0 {
+		// The tiles' readings in two reads for the whole team (the store
+		// cuts a large one into chunks), not four a patient.
+		latest, err := a.store.LatestOf(r.Context(), allowed)
 		if err != nil {
-			storeFailed(w, a.log, "dashboard tile", err)
+			storeFailed(w, a.log, "dashboard tiles", err)
 			return
 		}
-		tiles = append(tiles, t)
+		spark, err := a.store.AggregateOf(r.Context(), vitals.PatientsAggregateQuery{Every: time.Minute,
+			PatientsQuery: vitals.PatientsQuery{Patients: allowed, Types: sparkVitals, From: now.Add(-time.Hour), To: now.Add(time.Minute)}})
+		if err != nil {
+			storeFailed(w, a.log, "dashboard tiles", err)
+			return
+		}
+		for _, id := range allowed {
+			tiles = append(tiles, a.tile(r, id, bound[id], byPatient[id], latest[id], spark[id]))
+		}
 	}
 	sort.SliceStable(tiles, func(i, j int) bool { return tiles[i].Urgency > tiles[j].Urgency })
 	writeJSON(w, http.StatusOK, Dashboard{Subject: c.Subject, Role: c.Role, Tiles: tiles})
 }
 
-func (a dashboardAPI) tile(r *http.Request, id string, now time.Time, devs []DeviceTile, open []alerts.Alert) (Tile, error) {
+// tile is a patient's tile from the team's reads.
+func (a dashboardAPI) tile(r *http.Request, id string, devs []DeviceTile, open []alerts.Alert, latest []vitals.Reading, spark map[vitals.Type][]vitals.Window) Tile {
 	p, err := a.chart.Patient(r.Context(), id)
 	if err != nil {
 		p = chart.Patient{ID: id} // bound to a device, not charted
@@ -78,20 +92,11 @@ func (a dashboardAPI) tile(r *http.Request, id string, now time.Time, devs []Dev
 	if t.Alerts == nil {
 		t.Alerts = []alerts.Alert{}
 	}
-	latest, err := a.store.Latest(r.Context(), id)
-	if err != nil {
-		return t, err
-	}
 	for _, x := range latest {
 		t.Latest = append(t.Latest, ReadingOf(x))
 	}
 	for _, typ := range sparkVitals {
-		ws, err := a.store.Aggregate(r.Context(), vitals.AggregateQuery{Every: time.Minute,
-			Query: vitals.Query{Patient: id, Type: typ, From: now.Add(-time.Hour), To: now.Add(time.Minute)}})
-		if err != nil {
-			return t, err
-		}
-		if len(ws) > 0 {
+		if ws := spark[typ]; len(ws) > 0 {
 			t.Spark[typ] = ws
 		}
 	}
@@ -101,5 +106,5 @@ func (a dashboardAPI) tile(r *http.Request, id string, now time.Time, devs []Dev
 		total = s.Total
 	}
 	t.Urgency = alerts.Urgency(open, total)
-	return t, nil
+	return t
 }

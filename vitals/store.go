@@ -20,8 +20,18 @@ type Store interface {
 	// oldest first (newest first with Newest), at most Limit of them when
 	// Limit > 0.
 	Range(ctx context.Context, q Query) ([]Reading, error)
-	// Latest returns the newest reading of each type for a patient.
+	// Latest returns the newest reading of each type for a patient, in
+	// type order.
 	Latest(ctx context.Context, patient string) ([]Reading, error)
+	// LatestOf is Latest for several patients in a few queries: each
+	// patient with readings maps to their newest of each type.
+	LatestOf(ctx context.Context, patients []string) (map[string][]Reading, error)
+	// RangeOf returns the readings of q's patients and types in [From,
+	// To), per patient with any, in SortReadings order.
+	RangeOf(ctx context.Context, q PatientsQuery) (map[string][]Reading, error)
+	// AggregateOf summarizes q's patients' readings of each type per
+	// window (as Aggregate), per patient and type with any.
+	AggregateOf(ctx context.Context, q PatientsAggregateQuery) (map[string]map[Type][]Window, error)
 	// Aggregate summarizes a patient's readings of a type per window.
 	Aggregate(ctx context.Context, q AggregateQuery) ([]Window, error)
 	// DaysWithData returns, for each patient of q that has any, the

@@ -1,6 +1,8 @@
-// Package influxstore is the vitals.Store on InfluxDB through the 2.x API
-// (influxdb-client-go/v2): line-protocol writes, Flux queries. It works with
-// InfluxDB 2.x, InfluxDB Cloud and 1.8+ (where the bucket is
+// Package influxstore is the vitals.Store on InfluxDB: line-protocol writes
+// through the 2.x API (influxdb-client-go/v2), queries in InfluxQL on the v1
+// /query API (which InfluxDB 1.8, 2.x with a DBRP mapping, Cloud and 3
+// serve), each falling back to Flux where /query does not answer. It works
+// with InfluxDB 2.x, InfluxDB Cloud and 1.8+ (where the bucket is
 // "database/retention-policy" and the token "user:password" or empty).
 //
 // Schema. One measurement, "vital". Tags: patient, device, type (the
@@ -25,11 +27,9 @@ package influxstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"golang.org/x/sync/errgroup"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -243,8 +243,8 @@ const pivot = `
 // The filter on _time keeps the range half open: InfluxDB 1.8 includes a
 // point exactly at stop.
 
-// Range implements vitals.Store.
-func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
+// rangeFluxOne is Range in Flux, for a server without InfluxQL.
+func (s *Store) rangeFluxOne(ctx context.Context, q vitals.Query) ([]vitals.Reading, error) {
 	flux := s.from(q.From, q.To, q.Patient) + fmt.Sprintf(`
   |> filter(fn: (r) => r.type == %s)`, fluxString(string(q.Type))) + pivot + `
   |> group()`
@@ -264,30 +264,43 @@ func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, er
 	return out, err
 }
 
-// Latest implements vitals.Store.
-func (s *Store) Latest(ctx context.Context, patient string) ([]vitals.Reading, error) {
-	flux := s.from(time.Unix(0, 0), time.Now().Add(24*time.Hour), patient) + `
-  |> last()` + pivot + `
-  |> group(columns: ["type"])
-  |> sort(columns: ["_time"])
-  |> last(column: "_time")`
+// latestFlux is Latest in Flux, for a server without InfluxQL: the same
+// bounded ranges as the InfluxQL path, nearest first, each query's
+// answer kept only for types not found nearer now.
+func (s *Store) latestFlux(ctx context.Context, patient string) ([]vitals.Reading, error) {
+	now := time.Now()
+	hi := now.Add(vitals.LatestAhead)
 	byType := map[vitals.Type]vitals.Reading{}
-	err := s.run(ctx, flux, func(rec *query.FluxRecord) {
-		r := recordReading(rec)
-		if old, ok := byType[r.Type]; !ok || r.Time.After(old.Time) {
-			byType[r.Type] = r
+	for step := 0; step <= len(vitals.LatestSteps); step++ {
+		lo := time.Unix(0, 0)
+		if step < len(vitals.LatestSteps) {
+			lo = now.Add(-vitals.LatestSteps[step])
 		}
-	})
+		flux := s.from(lo, hi, patient) + `
+  |> last()` + pivot
+		var got []vitals.Reading
+		if err := s.run(ctx, flux, func(rec *query.FluxRecord) { got = append(got, recordReading(rec)) }); err != nil {
+			return nil, err
+		}
+		for _, r := range vitals.NewestOfEach(got) {
+			if _, ok := byType[r.Type]; !ok {
+				byType[r.Type] = r
+			}
+		}
+		if len(byType) == len(vitals.Types()) {
+			break
+		}
+		hi = lo
+	}
 	out := make([]vitals.Reading, 0, len(byType))
 	for _, r := range byType {
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
-	return out, err
+	return vitals.NewestOfEach(out), nil
 }
 
-// Aggregate implements vitals.Store.
-func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
+// aggregateFluxOne is Aggregate in Flux, for a server without InfluxQL.
+func (s *Store) aggregateFluxOne(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
 	every := q.Every
 	from := q.From
 	if every <= 0 {
@@ -369,12 +382,9 @@ func (s *Store) DaysWithData(ctx context.Context, q vitals.DaysQuery) (map[strin
 type influxQLAnswer struct {
 	Error   string `json:"error"`
 	Results []struct {
-		Error  string `json:"error"`
-		Series []struct {
-			Tags   map[string]string `json:"tags"`
-			Values [][]json.Number   `json:"values"`
-		} `json:"series"`
-		Partial bool `json:"partial"`
+		Error   string           `json:"error"`
+		Series  []influxQLSeries `json:"series"`
+		Partial bool             `json:"partial"`
 	} `json:"results"`
 }
 
@@ -435,41 +445,13 @@ const daysParallel = 3
 // daysSpanInfluxQL counts the patients of the filter by local day over
 // one span of constant offset, and merges the counts into out.
 func (s *Store) daysSpanInfluxQL(ctx context.Context, sp vitals.Span, who string, want map[string]bool, out map[string][]vitals.Day) error {
-	db, rp, _ := strings.Cut(s.cfg.Bucket, "/")
-	client := &http.Client{Timeout: 6 * s.cfg.Timeout}
 	offset := ((-sp.Offset)%86400 + 86400) % 86400
 	stmt := fmt.Sprintf(`SELECT count("value") FROM %q WHERE time >= %d AND time < %d%s GROUP BY time(1d, %ds), "patient" fill(none)`,
 		Measurement, sp.From.UnixNano(), sp.To.UnixNano(), who, offset)
-	v := url.Values{"db": {db}, "q": {stmt}, "epoch": {"s"}}
-	if rp != "" {
-		v.Set("rp", rp)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.URL, "/")+"/query", strings.NewReader(v.Encode()))
+	series, err := s.influxQL(ctx, stmt, "s")
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if s.cfg.Token != "" {
-		req.Header.Set("Authorization", "Token "+s.cfg.Token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("influxql: %w", err)
-	}
-	var ans influxQLAnswer
-	dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<30))
-	dec.UseNumber()
-	err = dec.Decode(&ans)
-	resp.Body.Close()
-	switch {
-	case err != nil:
-		return fmt.Errorf("influxql: %s: %w", resp.Status, err)
-	case resp.StatusCode != http.StatusOK || ans.Error != "" || len(ans.Results) != 1:
-		return fmt.Errorf("influxql: %s: %s", resp.Status, ans.Error)
-	case ans.Results[0].Error != "" || ans.Results[0].Partial:
-		return fmt.Errorf("influxql: %s (partial %v)", ans.Results[0].Error, ans.Results[0].Partial)
-	}
-	series := ans.Results[0].Series
 	sort.Slice(series, func(i, j int) bool { return series[i].Tags["patient"] < series[j].Tags["patient"] })
 	for _, se := range series {
 		p := se.Tags["patient"]
@@ -480,8 +462,8 @@ func (s *Store) daysSpanInfluxQL(ctx context.Context, sp vitals.Span, who string
 			if len(row) != 2 {
 				continue
 			}
-			t, err1 := row[0].Int64()
-			n, err2 := row[1].Int64()
+			t, err1 := number(row[0]).Int64()
+			n, err2 := number(row[1]).Int64()
 			if err1 != nil || err2 != nil || n == 0 {
 				continue
 			}

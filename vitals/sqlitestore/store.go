@@ -157,24 +157,6 @@ func (s *Store) Range(ctx context.Context, q vitals.Query) ([]vitals.Reading, er
 	return scanReadings(rows)
 }
 
-// Latest implements vitals.Store.
-func (s *Store) Latest(ctx context.Context, patient string) ([]vitals.Reading, error) {
-	var out []vitals.Reading
-	for _, typ := range vitals.Types() {
-		rows, err := s.db.QueryContext(ctx, `SELECT device, type, t, patient, value, value2, received
-			FROM readings WHERE patient = ? AND type = ? ORDER BY t DESC LIMIT 1`, patient, string(typ))
-		if err != nil {
-			return nil, fmt.Errorf("query latest: %w", err)
-		}
-		rs, err := scanReadings(rows)
-		if err != nil {
-			return nil, fmt.Errorf("query latest: %w", err)
-		}
-		out = append(out, rs...)
-	}
-	return out, nil
-}
-
 // Aggregate implements vitals.Store.
 func (s *Store) Aggregate(ctx context.Context, q vitals.AggregateQuery) ([]vitals.Window, error) {
 	every := q.Every.Nanoseconds()

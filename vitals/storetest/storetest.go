@@ -288,6 +288,157 @@ func Run(t *testing.T, open func(t *testing.T) vitals.Store) {
 		}
 	})
 
+	t.Run("latest finds each type however far back, for many patients at once, as for each alone", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		now := time.Now().UTC().Truncate(time.Second)
+		bp := Reading("p1", "cuff", vitals.BloodPressure, now.Add(-50*24*time.Hour), 118)
+		bp.Diastolic = 76
+		require.NoError(t, s.Write(ctx, []vitals.Reading{
+			Reading("p1", "w", vitals.HeartRate, now.Add(-2*time.Hour), 61),
+			Reading("p1", "w", vitals.HeartRate, now.Add(-time.Hour), 62),
+			Reading("p1", "patch", vitals.HeartRate, now.Add(-90*time.Minute), 63),
+			Reading("p1", "w", vitals.HeartRate, now.Add(-3*24*time.Hour), 64),
+			Reading("p1", "scale", vitals.BodyWeight, now.Add(-10*24*time.Hour), 80.5), // past the first step
+			Reading("p1", "scale", vitals.BodyWeight, now.Add(-11*24*time.Hour), 80.1),
+			bp, // past the second
+			Reading("p1", "thermo", vitals.BodyTemperature, now.Add(-2*365*24*time.Hour), 36.9), // past the third
+			Reading("p1", "w", vitals.SpO2, now.Add(12*time.Hour), 96),                          // a clock ahead
+			Reading("p2", "w2", vitals.SpO2, now.Add(-40*24*time.Hour), 93),                     // nothing near now
+			Reading("p2", "w2", vitals.SpO2, now.Add(-45*24*time.Hour), 94),
+			// Two devices at the same time: the greater device id.
+			Reading("p3", "a", vitals.RespiratoryRate, now.Add(-time.Minute), 14),
+			Reading("p3", "b", vitals.RespiratoryRate, now.Add(-time.Minute), 15),
+		}))
+		all, err := s.LatestOf(ctx, []string{"p3", "nobody", "p1", "p2"})
+		require.NoError(t, err)
+		values := func(rs []vitals.Reading) map[vitals.Type]float64 {
+			m := map[vitals.Type]float64{}
+			for _, r := range rs {
+				m[r.Type] = r.Value
+			}
+			return m
+		}
+		require.Equal(t, map[vitals.Type]float64{vitals.HeartRate: 62, vitals.BodyWeight: 80.5, vitals.BloodPressure: 118,
+			vitals.BodyTemperature: 36.9, vitals.SpO2: 96}, values(all["p1"]))
+		require.Equal(t, map[vitals.Type]float64{vitals.SpO2: 93}, values(all["p2"]))
+		require.Equal(t, map[vitals.Type]float64{vitals.RespiratoryRate: 15}, values(all["p3"]))
+		require.Len(t, all, 3, "a patient without readings is left out")
+		for _, r := range all["p1"] {
+			if r.Type == vitals.BloodPressure {
+				require.Equal(t, 76.0, r.Diastolic)
+				require.Equal(t, "cuff", r.Device)
+				require.Equal(t, "mm[Hg]", r.Unit)
+			}
+		}
+		for _, p := range []string{"p1", "p2", "p3"} {
+			one, err := s.Latest(ctx, p)
+			require.NoError(t, err)
+			require.Equal(t, all[p], one, p)
+			for i := 1; i < len(one); i++ {
+				require.Less(t, one[i-1].Type, one[i].Type, "in type order")
+			}
+		}
+	})
+
+	t.Run("readings of many patients in a range are those of each patient's own ranges", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		const n = 260 // past a chunk of patients of either store
+		id := func(i int) string { return fmt.Sprintf("rp-%03d", i) }
+		var batch []vitals.Reading
+		for i := 0; i < n; i++ {
+			for k := -2; k < 8; k++ {
+				at := base.Add(time.Duration(k) * 7 * time.Minute)
+				batch = append(batch, Reading(id(i), "w-"+id(i), vitals.HeartRate, at, float64(60+i%30+k)))
+				if k%2 == 0 {
+					bp := Reading(id(i), "c-"+id(i), vitals.BloodPressure, at, float64(110+k))
+					bp.Diastolic = 70
+					bp.ReceivedTime = k == 4
+					batch = append(batch, bp)
+				}
+				if i%3 == 0 {
+					batch = append(batch, Reading(id(i), "o-"+id(i), vitals.SpO2, at, 97))
+				}
+			}
+		}
+		require.NoError(t, s.Write(ctx, batch))
+		from, to := base, base.Add(49*time.Minute) // k 0..6; 49 minutes is k 7, excluded
+		var ps []string
+		for i := n - 1; i >= 0; i-- {
+			ps = append(ps, id(i))
+		}
+		ps = append(ps, "nobody")
+		all, err := s.RangeOf(ctx, vitals.PatientsQuery{Patients: ps, From: from, To: to})
+		require.NoError(t, err)
+		require.Len(t, all, n)
+		want := map[string][]vitals.Reading{}
+		for _, r := range batch {
+			if !r.Time.Before(from) && r.Time.Before(to) {
+				want[r.Patient] = append(want[r.Patient], r)
+			}
+		}
+		for _, rs := range want {
+			vitals.SortReadings(rs)
+		}
+		require.Equal(t, want, all)
+		require.Len(t, all[id(3)], 7+4+7)
+		some, err := s.RangeOf(ctx, vitals.PatientsQuery{Patients: []string{id(3), id(4)}, Types: []vitals.Type{vitals.SpO2}, From: from, To: to})
+		require.NoError(t, err)
+		require.Len(t, some, 1, "only the asked types")
+		require.Len(t, some[id(3)], 7)
+		_, err = s.RangeOf(ctx, vitals.PatientsQuery{Patients: ps, From: to, To: from})
+		require.ErrorIs(t, err, vitals.ErrBadPatientsQuery)
+	})
+
+	t.Run("aggregates of many patients are those of each patient alone", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		const n = 260
+		id := func(i int) string { return fmt.Sprintf("ap-%03d", i) }
+		var batch []vitals.Reading
+		for i := 0; i < n; i++ {
+			for k := 0; k < 30; k++ {
+				at := base.Add(time.Duration(k) * 20 * time.Second)
+				batch = append(batch, Reading(id(i), "w-"+id(i), vitals.HeartRate, at, float64(60+(i+k)%8)))
+				if k%3 == 0 && i%2 == 0 {
+					batch = append(batch, Reading(id(i), "o-"+id(i), vitals.SpO2, at, float64(90+k%4)))
+				}
+			}
+		}
+		require.NoError(t, s.Write(ctx, batch))
+		var ps []string
+		for i := 0; i < n; i++ {
+			ps = append(ps, id(i))
+		}
+		q := vitals.PatientsAggregateQuery{Every: time.Minute, PatientsQuery: vitals.PatientsQuery{
+			Patients: ps, Types: []vitals.Type{vitals.HeartRate, vitals.SpO2, vitals.RespiratoryRate}, From: base.Add(-time.Minute), To: base.Add(9 * time.Minute)}}
+		all, err := s.AggregateOf(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, all, n)
+		for i := 0; i < n; i += 11 {
+			for _, typ := range q.Types {
+				ws, err := s.Aggregate(ctx, vitals.AggregateQuery{Every: time.Minute, Query: vitals.Query{Patient: id(i), Type: typ, From: q.From, To: q.To}})
+				require.NoError(t, err)
+				require.Equal(t, len(ws), len(all[id(i)][typ]), "%s %s", id(i), typ)
+				for k, w := range ws {
+					got := all[id(i)][typ][k]
+					require.True(t, w.Start.Equal(got.Start))
+					require.Equal(t, w.Count, got.Count)
+					require.Equal(t, w.Min, got.Min)
+					require.Equal(t, w.Max, got.Max)
+					require.InDelta(t, w.Mean, got.Mean, 1e-9)
+				}
+			}
+		}
+		require.Len(t, all[id(0)][vitals.HeartRate], 9, "the tenth minute is past the range")
+		require.Equal(t, vitals.Window{Start: base, Min: 60, Max: 62, Mean: 61, Count: 3}, all[id(0)][vitals.HeartRate][0])
+		_, ok := all[id(1)][vitals.SpO2]
+		require.False(t, ok, "no windows for a type without readings")
+		_, err = s.AggregateOf(ctx, vitals.PatientsAggregateQuery{PatientsQuery: q.PatientsQuery})
+		require.ErrorIs(t, err, vitals.ErrBadPatientsQuery, "windows are required")
+	})
+
 	t.Run("a large batch is stored whole", func(t *testing.T) {
 		s := open(t)
 		defer s.Close()
