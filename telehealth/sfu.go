@@ -44,6 +44,10 @@ type Config struct {
 	MeasureArrival bool
 	// Chat bounds the visits' text chat (zero fields: the defaults).
 	Chat ChatLimits
+	// DropTo drops this share (0-1) of the packets the SFU sends to a
+	// participant, by subject, as on a lossy network. Tests only: it
+	// is not in the service's configuration.
+	DropTo map[string]float64
 }
 
 // SFU forwards media between the participants of each visit. Each
@@ -51,6 +55,8 @@ type Config struct {
 // others receive on tracks the server adds to theirs.
 type SFU struct {
 	api   *webrtc.API
+	// newAPI builds a WebRTC stack with an extra interceptor (DropTo).
+	newAPI func(extra interceptor.Factory) (*webrtc.API, error)
 	cfg   Config
 	log   zerolog.Logger
 	mu    sync.Mutex
@@ -127,20 +133,6 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 	if cfg.Chat.MaxMessages <= 0 {
 		cfg.Chat.MaxMessages = DefaultChatMaxMessages
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	// The NACK responder keeps each outgoing video stream's recent packets
-	// for retransmission: 256 is over 2 s of 1 Mbit/s video, plenty for a
-	// NACK's round trip, and a quarter of the default's memory (which,
-	// live in the heap, made the garbage collector's pauses the SFU's
-	// worst delays).
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
-		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
-		return nil, err
-	}
 	se := webrtc.SettingEngine{}
 	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
@@ -177,8 +169,33 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 		}
 		se.SetNet(n)
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &SFU{api: api, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}, arr: arr}, nil
+	newAPI := func(extra interceptor.Factory) (*webrtc.API, error) {
+		m := &webrtc.MediaEngine{}
+		if err := m.RegisterDefaultCodecs(); err != nil {
+			return nil, err
+		}
+		ir := &interceptor.Registry{}
+		// The NACK responder keeps each outgoing video stream's recent packets
+		// for retransmission: 256 is over 2 s of 1 Mbit/s video, plenty for a
+		// NACK's round trip, and a quarter of the default's memory (which,
+		// live in the heap, made the garbage collector's pauses the SFU's
+		// worst delays).
+		if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
+			webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
+			return nil, err
+		}
+		if extra != nil {
+			// Added last, it is the outermost: what it drops never
+			// reaches the retransmission history.
+			ir.Add(extra)
+		}
+		return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	}
+	api, err := newAPI(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &SFU{api: api, newAPI: newAPI, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}, arr: arr}, nil
 }
 
 // publicIPRules announces each public address in place of the private one
@@ -283,6 +300,12 @@ type Participant struct {
 	Muted     bool `json:"muted,omitempty"`
 	// Sharing: the participant's screen is being forwarded now.
 	Sharing bool `json:"sharing,omitempty"`
+	// Quality is the participant's connection as the SFU sees it:
+	// good, fair or poor ("" until first assessed), with the packet
+	// loss (percent, the worse direction) and round trip behind it.
+	Quality string  `json:"quality,omitempty"`
+	LossPct float64 `json:"loss_pct,omitempty"`
+	RTTMs   int     `json:"rtt_ms,omitempty"`
 }
 
 // ScreenSuffix ends the stream id of a forwarded screen share (the
@@ -335,6 +358,9 @@ type peer struct {
 	restart  bool
 	closed   bool
 	slots    int // receive slots: one audio and one video at first
+
+	link linkStats
+	done chan struct{} // closed when the participant leaves
 }
 
 func (p *peer) send(m Message) { p.out(m) }
@@ -408,11 +434,19 @@ func (r *room) broadcastParticipants() {
 // join adds a participant with a fresh PeerConnection; one already there
 // under the same subject (a rejoin after a dropped socket) is replaced.
 func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (*peer, error) {
-	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
+	api := r.sfu.api
+	if share := r.sfu.cfg.DropTo[who.Subject]; share > 0 {
+		var err error
+		if api, err = r.sfu.newAPI(lossFactory{share: share}); err != nil {
+			return nil, err
+		}
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, guest: guest, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, slots: 2}
+	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, guest: guest, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, slots: 2,
+		done: make(chan struct{})}
 	// The participant sends one audio and one video track.
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -454,6 +488,7 @@ func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (
 	}
 	p.negotiate()
 	r.broadcastParticipants()
+	go r.watchQuality(p)
 	return p, nil
 }
 
@@ -574,6 +609,10 @@ func (p *peer) subscribe(f *forward) {
 	}
 	p.senders[f.key] = sender
 	p.mu.Unlock()
+	var ssrc uint32
+	if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+		ssrc = uint32(enc[0].SSRC)
+	}
 	go func() {
 		for {
 			pkts, _, err := sender.ReadRTCP()
@@ -581,9 +620,13 @@ func (p *peer) subscribe(f *forward) {
 				return
 			}
 			for _, pkt := range pkts {
-				switch pkt.(type) {
+				switch pkt := pkt.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 					f.requestKeyframe()
+				case *rtcp.ReceiverReport:
+					p.reported(f, ssrc, pkt.Reports)
+				case *rtcp.SenderReport: // a participant that also sends puts its reports here
+					p.reported(f, ssrc, pkt.Reports)
 				}
 			}
 		}
@@ -816,6 +859,7 @@ func (r *room) remove(p *peer) {
 		return
 	}
 	p.closed = true
+	close(p.done)
 	p.mu.Unlock()
 	r.mu.Lock()
 	if r.peers[p.Subject] == p {
