@@ -54,14 +54,14 @@ type Config struct {
 // participant has one PeerConnection with the server; what one sends, the
 // others receive on tracks the server adds to theirs.
 type SFU struct {
-	api   *webrtc.API
+	api *webrtc.API
 	// newAPI builds a WebRTC stack with an extra interceptor (DropTo).
 	newAPI func(extra interceptor.Factory) (*webrtc.API, error)
-	cfg   Config
-	log   zerolog.Logger
-	mu    sync.Mutex
-	rooms map[string]*room
-	arr   *arrivals // nil unless Config.MeasureArrival
+	cfg    Config
+	log    zerolog.Logger
+	mu     sync.Mutex
+	rooms  map[string]*room
+	arr    *arrivals // nil unless Config.MeasureArrival
 
 	// Forwarded counts RTP packets written to subscribers.
 	Forwarded atomic.Int64
