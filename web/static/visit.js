@@ -125,6 +125,32 @@ function startCall(visitId, stream, handlers, joinCode) {
   return state;
 }
 
+// Connection quality, as the server judges it (packet loss both ways and
+// the round trip, from its WebRTC statistics and the participants'
+// receiver reports): a badge on each video, in words, not colour alone,
+// reachable by Tab, with the figures behind it in its label.
+const qualityWords = { good: 'Good', fair: 'Fair', poor: 'Poor' };
+function qualityBadge() {
+  return h('span', { class: 'quality', role: 'note', tabindex: 0, hidden: true },
+    h('span', { class: 'bars', 'aria-hidden': 'true' }, h('i', {}), h('i', {}), h('i', {})), h('span', { class: 'quality-text' }));
+}
+// showQuality sets a badge from a participant's state (whose: "Your
+// connection", "Connection of Alice"), and the frame rate the page itself
+// decodes of them, when known.
+function showQuality(badge, p, whose, fps) {
+  const q = p && p.quality;
+  badge.hidden = !q;
+  if (!q) return;
+  badge.dataset.quality = q;
+  badge.querySelector('.quality-text').textContent = `Connection: ${qualityWords[q] || q}`;
+  const facts = [`${p.loss_pct || 0} % of packets lost`];
+  if (p.rtt_ms) facts.push(`${p.rtt_ms} ms round trip`);
+  if (fps != null) facts.push(`${Math.round(fps)} video frames a second received`);
+  const text = `${whose}: ${q} (${facts.join(', ')})`;
+  badge.setAttribute('aria-label', text);
+  badge.title = text;
+}
+
 // remoteVideos shows one video element per remote participant (the
 // server names each forwarded stream after its sender), or, while their
 // camera is off, a placeholder with their name rather than a frozen frame.
@@ -161,7 +187,13 @@ function remoteVideos(container, names, stage) {
     v.hidden = !!p.camera_off;
     fig.querySelector('.placeholder').hidden = !p.camera_off;
     fig.querySelector('.muted-badge').hidden = !p.muted;
+    showQuality(fig.querySelector('.quality'), p, `Connection of ${names(id)}`, fps.get(id));
   };
+  // Frames a second each remote video decodes here (the page's own
+  // getStats), shown beside the server's judgement.
+  const fps = new Map();
+  let frames = new Map();
+  let lastStats = 0;
   return {
     track(stream, track) {
       if (stream.id.endsWith('~screen')) { screen(stream, stream.id.slice(0, -'~screen'.length)); return; }
@@ -173,12 +205,29 @@ function remoteVideos(container, names, stage) {
         byStream.set(stream.id, v);
         container.append(h('figure', { class: 'video', 'data-subject': stream.id }, v,
           h('div', { class: 'placeholder', hidden: true, role: 'img', 'aria-label': `${names(stream.id)}, camera off` }, h('span', { 'aria-hidden': 'true' }, names(stream.id))),
-          h('figcaption', {}, names(stream.id), ' ', h('span', { class: 'muted-badge', hidden: true }, '(muted)'))));
+          h('figcaption', {}, names(stream.id), ' ', h('span', { class: 'muted-badge', hidden: true }, '(muted)'), ' ', qualityBadge())));
         show(stream.id, v);
       } else if (v.srcObject !== stream) {
         v.srcObject = stream;
       }
       track.onended = () => {};
+    },
+    // stats takes the call's getStats report: frames decoded per remote
+    // camera since the last one.
+    stats(report) {
+      const now = performance.now();
+      const next = new Map();
+      const streamOf = new Map();
+      for (const [id, v] of byStream) for (const t of v.srcObject.getVideoTracks()) streamOf.set(t.id, id);
+      report.forEach(r => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+        const id = streamOf.get(r.trackIdentifier);
+        if (id) next.set(id, r.framesDecoded || 0);
+      });
+      for (const [id, n] of next) if (frames.has(id) && lastStats) fps.set(id, (n - frames.get(id)) * 1000 / (now - lastStats));
+      frames = next;
+      lastStats = now;
+      for (const [id, v] of byStream) show(id, v);
     },
     keep(ps) {
       states = new Map(ps.map(p => [p.subject, p]));
@@ -210,6 +259,22 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
     remotes.classList.toggle('reconnecting', dropped);
     handlers.status(s);
   };
+  // A poor connection, the page's own or another's, says so in words
+  // above the call, with what helps.
+  const warning = h('p', { id: 'quality-warning', class: 'banner warning', role: 'status', hidden: true });
+  const selfBadge = qualityBadge();
+  selfFig.querySelector('figcaption').append(' ', selfBadge);
+  const showQualities = ps => {
+    const mine = ps.find(p => p.subject === self);
+    showQuality(selfBadge, mine, 'Your connection', null);
+    const poor = ps.filter(p => p.quality === 'poor');
+    const lines = [];
+    if (mine && mine.quality === 'poor') lines.push(`Your connection is poor (${mine.loss_pct || 0} % of packets lost): video and sound may break up. Moving nearer your Wi-Fi router, closing other apps that use the network, or turning your camera off can help; the chat still works.`);
+    const others = poor.filter(p => p.subject !== self);
+    if (others.length) lines.push(`${others.map(p => names(p.subject)).join(' and ')}: connection poor. Their video may freeze or their voice break up; the chat still works.`);
+    warning.textContent = lines.join(' ');
+    warning.hidden = !lines.length;
+  };
   // The waiting room, for a clinician: who waits, each with an Admit button.
   const waitingList = h('ul', { id: 'waiting-list', class: 'waiting-list' });
   const waitingRoom = host ? h('section', { class: 'panel', id: 'waiting-room', 'aria-labelledby': 'waiting-h' },
@@ -236,6 +301,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
       waiting: hostPresent => { if (handlers.waiting) handlers.waiting(hostPresent); },
       participants: (ps, ws, shareAllowed) => {
         rv.keep(ps.filter(p => p.subject !== self));
+        showQualities(ps);
         showWaiting(ws);
         if (host) allowShare.setAttribute('aria-pressed', String(shareAllowed));
         else {
@@ -246,11 +312,18 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
       },
       shareStopped: () => share.setAttribute('aria-pressed', 'false'),
       chat: line,
-      ended: () => { controls.hidden = true; chatForm.hidden = true; handlers.ended(); },
+      ended: () => { controls.hidden = true; chatForm.hidden = true; warning.hidden = true; handlers.ended(); },
       error: e => { if (e.startsWith('chat:')) chatErr.textContent = e; else handlers.error(e); },
     }, joinCode);
     call.setMedia(media);
   };
+  // The page's own view of what it receives, every 2 s, beside the
+  // server's judgement on each video.
+  const statsTimer = setInterval(() => {
+    const pc = call && call.pc;
+    if (pc && pc.signalingState !== 'closed') pc.getStats().then(r => rv.stats(r)).catch(() => {});
+  }, 2000);
+  onPageLeave(() => clearInterval(statsTimer));
   const media = { camera_off: false, muted: false };
   const toggle = (id, label, onPress) => {
     const b = h('button', { type: 'button', id, 'aria-pressed': 'false' }, label);
@@ -336,6 +409,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
     showWaiting([]);
     banner.hidden = true;
     leave.hidden = true; rejoin.hidden = false;
+    showQualities([]);
     handlers.left();
     rejoin.focus();
   });
@@ -357,7 +431,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
   });
   const chat = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' }, h('h2', { id: 'chat-h' }, 'Chat'), log, chatForm, chatErr);
   start();
-  return { controls, chat, banner, waitingRoom, devices, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
+  return { controls, chat, banner, warning, waitingRoom, devices, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
 }
 
 async function localMedia() {
@@ -506,7 +580,7 @@ async function visitPage(main, id) {
     },
   });
   call.history(visit.chat || []);
-  callBox.append(call.banner, call.controls, call.devices, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
+  callBox.append(call.banner, call.warning, call.controls, call.devices, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
   onPageLeave(() => call.hangUp());
 }
 
@@ -589,7 +663,7 @@ async function joinPage(main, params) {
       },
     });
     call.history(visit.chat || []);
-    callBox.append(call.banner, call.controls, call.devices, call.chat);
+    callBox.append(call.banner, call.warning, call.controls, call.devices, call.chat);
     onPageLeave(() => call.hangUp());
   });
 }

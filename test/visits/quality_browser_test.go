@@ -1,0 +1,66 @@
+package visits_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vitalwire/vitalwire/app"
+	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/test/harness"
+)
+
+// badge is the connection-quality badge of the patient's video on the
+// clinician's page, of the clinician's on the patient's, or of the page's
+// own self-view.
+const (
+	patientBadge   = `document.querySelector('#remote-videos figure[data-subject="sim-patient-001"] .quality')`
+	clinicianBadge = `document.querySelector('#remote-videos figure[data-subject="dev-clinician"] .quality')`
+	selfBadge      = `document.querySelector('#local-video').closest('figure').querySelector('.quality')`
+)
+
+func quality(tab *testenv.Tab, badge string) string {
+	return testenv.Eval[string](tab, `(() => { const b = `+badge+`; return b && !b.hidden ? b.dataset.quality + ' ' + b.textContent : '' })()`)
+}
+
+func TestAPoorConnectionShowsAsPoorToEveryone(t *testing.T) {
+	t.Parallel()
+	// The patient's network loses a quarter of the packets the SFU sends
+	// them: really dropped on their connection, so that what their
+	// browser reports is a real loss.
+	_, _, doc, pt, _ := visitInTwoBrowsersWith(t, func(cfg *app.Config) {
+		cfg.Telehealth.DropTo = map[string]float64{"sim-patient-001": 0.25}
+	})
+	joinAndAdmit(t, doc, pt)
+	remoteDecoding(t, doc)
+
+	t.Run("the patient's connection is poor on both pages, the clinician's good", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		doc.Wait(patientBadge+` && `+patientBadge+`.dataset.quality === 'poor'`, 20*time.Second)
+		pt.Wait(selfBadge+`.dataset.quality === 'poor'`, 10*time.Second)
+		doc.Wait(selfBadge+`.dataset.quality === 'good'`, 10*time.Second)
+		pt.Wait(clinicianBadge+` && `+clinicianBadge+`.dataset.quality === 'good'`, 10*time.Second)
+		require.Equal(t, "poor Connection: Poor", quality(doc, patientBadge))
+		require.Equal(t, "poor Connection: Poor", quality(pt, selfBadge))
+		require.Equal(t, "good Connection: Good", quality(doc, selfBadge))
+		require.Equal(t, "good Connection: Good", quality(pt, clinicianBadge))
+
+		warn := `(() => { const w = document.querySelector('#quality-warning'); return w.hidden ? '' : w.textContent })()`
+		require.Contains(t, testenv.Eval[string](pt, warn), "Your connection is poor")
+		require.Contains(t, testenv.Eval[string](doc, warn), "connection poor")
+		require.NotContains(t, testenv.Eval[string](doc, warn), "Your connection")
+		doc.Screenshot("quality-clinician-sees-patient-poor")
+		pt.Screenshot("quality-patient-own-poor")
+	})
+
+	t.Run("the badge is reached by keyboard and says the figures to a screen reader", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		harness.TabTo(t, doc, `#remote-videos figure[data-subject="sim-patient-001"] .quality`)
+		label := testenv.Eval[string](doc, `document.activeElement.getAttribute('aria-label')`)
+		t.Logf("label: %s", label)
+		require.Regexp(t, `^Connection of .+: poor \(\d+(\.\d)? % of packets lost`, label)
+		require.Empty(t, harness.Axe(t, doc), "serious accessibility violations with the quality badges")
+		require.Empty(t, harness.Axe(t, pt), "serious accessibility violations with the quality badges")
+	})
+}
