@@ -129,6 +129,21 @@ func visitInTwoBrowsers(t *testing.T) (*harness.Service, *testenv.Browser, *test
 // changed first.
 func visitInTwoBrowsersWith(t *testing.T, change func(*app.Config)) (*harness.Service, *testenv.Browser, *testenv.Tab, *testenv.Tab, string) {
 	t.Helper()
+	s, browser, doc, pt, visit := openVisit(t, change)
+	clinicianJoins(doc)
+	return s, browser, doc, pt, visit
+}
+
+// clinicianJoins presses "Join the call" on the clinician's visit page.
+func clinicianJoins(doc *testenv.Tab) {
+	doc.Wait(`document.querySelector('#join-call')`, 15*time.Second)
+	testenv.Eval[bool](doc, `document.querySelector('#join-call').click() || true`)
+}
+
+// openVisit is visitInTwoBrowsersWith with the clinician not yet in the
+// call (their page shows the preview and the device pickers).
+func openVisit(t *testing.T, change func(*app.Config)) (*harness.Service, *testenv.Browser, *testenv.Tab, *testenv.Tab, string) {
+	t.Helper()
 	cfg := harness.Config(t)
 	cfg.Telehealth.LoopbackOnly = true
 	cfg.Sim.Patients = 1 // sim-patient-001, in the dev clinician's care team

@@ -242,10 +242,61 @@ function remoteVideos(container, names, stage) {
   };
 }
 
+// devicePickers offers the browser's cameras, microphones and speakers
+// (each a labelled <select>), from before joining: the self-view is the
+// camera's preview. A pick replaces the track in the stream and, once in
+// a call, the one being sent (replaceTrack, no renegotiation; mute and
+// camera off kept); the speaker plays every video in remotes.
+function devicePickers(stream, remotes, onError) {
+  let call = () => null;
+  const camSel = h('select', { id: 'camera-select' });
+  const micSel = h('select', { id: 'mic-select' });
+  const spkSel = h('select', { id: 'speaker-select' });
+  const sinks = 'setSinkId' in HTMLMediaElement.prototype;
+  const el = h('div', { class: 'device-pickers', role: 'group', 'aria-label': 'Devices' },
+    h('span', { class: 'pick' }, h('label', { for: 'camera-select' }, 'Camera'), camSel),
+    h('span', { class: 'pick' }, h('label', { for: 'mic-select' }, 'Microphone'), micSel),
+    sinks ? h('span', { class: 'pick' }, h('label', { for: 'speaker-select' }, 'Speaker'), spkSel) : null);
+  const fill = async () => {
+    const ds = await navigator.mediaDevices.enumerateDevices();
+    const opts = (sel, kind, current) => sel.replaceChildren(...ds.filter(d => d.kind === kind).map((d, i) => {
+      const o = h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`);
+      o.selected = d.deviceId === current;
+      return o;
+    }));
+    const at = stream.getAudioTracks()[0]; const vt = stream.getVideoTracks()[0];
+    opts(camSel, 'videoinput', vt && vt.getSettings().deviceId);
+    opts(micSel, 'audioinput', at && at.getSettings().deviceId);
+    opts(spkSel, 'audiooutput', remotes.dataset.sink || 'default');
+  };
+  fill().catch(() => {});
+  navigator.mediaDevices.addEventListener('devicechange', () => fill().catch(() => {}));
+  const swap = async (kind, deviceId) => {
+    const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    const got = await navigator.mediaDevices.getUserMedia(kind === 'audio'
+      ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId }, width: 640, height: 480 } });
+    const track = kind === 'audio' ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
+    track.enabled = old ? old.enabled : true; // muted or camera off stays so
+    if (old) stream.removeTrack(old);
+    stream.addTrack(track);
+    const c = call();
+    if (c) c.replaceTrack(old, track);
+    if (old) old.stop();
+  };
+  camSel.addEventListener('change', () => swap('video', camSel.value).catch(e => onError('Camera: ' + e.message)));
+  micSel.addEventListener('change', () => swap('audio', micSel.value).catch(e => onError('Microphone: ' + e.message)));
+  spkSel.addEventListener('change', () => {
+    remotes.dataset.sink = spkSel.value;
+    for (const v of remotes.querySelectorAll('video')) v.setSinkId(spkSel.value).catch(e => onError('Speaker: ' + e.message));
+  });
+  // bind routes picks to the call once there is one.
+  return { el, bind: get => { call = get; } };
+}
+
 // inCall joins a visit and gives both pages the same controls: mute,
 // camera off, self-view, leave and rejoin, and the visit's text chat.
 // Each control is a button; the toggles say their state in aria-pressed.
-function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host, handlers }) {
+function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host, devices, handlers }) {
   const stage = h('div', { class: 'stage', id: 'screen-share', hidden: true });
   remotes.parentElement.before(stage);
   const rv = remoteVideos(remotes, names, stage);
@@ -359,47 +410,6 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
   });
   share.hidden = !host;
   const allowShare = toggle('allow-share-toggle', 'Let others share their screen', on => call.allowShare(on));
-  // Devices: camera, microphone and speaker pickers (the self-view is the
-  // camera's preview); a pick replaces the track being sent.
-  const camSel = h('select', { id: 'camera-select' });
-  const micSel = h('select', { id: 'mic-select' });
-  const spkSel = h('select', { id: 'speaker-select' });
-  const sinks = 'setSinkId' in HTMLMediaElement.prototype;
-  const devices = h('div', { class: 'device-pickers', role: 'group', 'aria-label': 'Devices' },
-    h('span', { class: 'pick' }, h('label', { for: 'camera-select' }, 'Camera'), camSel),
-    h('span', { class: 'pick' }, h('label', { for: 'mic-select' }, 'Microphone'), micSel),
-    sinks ? h('span', { class: 'pick' }, h('label', { for: 'speaker-select' }, 'Speaker'), spkSel) : null);
-  const fillDevices = async () => {
-    const ds = await navigator.mediaDevices.enumerateDevices();
-    const opts = (sel, kind, current) => sel.replaceChildren(...ds.filter(d => d.kind === kind).map((d, i) => {
-      const o = h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`);
-      o.selected = d.deviceId === current;
-      return o;
-    }));
-    const at = stream.getAudioTracks()[0]; const vt = stream.getVideoTracks()[0];
-    opts(camSel, 'videoinput', vt && vt.getSettings().deviceId);
-    opts(micSel, 'audioinput', at && at.getSettings().deviceId);
-    opts(spkSel, 'audiooutput', remotes.dataset.sink || 'default');
-  };
-  fillDevices().catch(() => {});
-  navigator.mediaDevices.addEventListener('devicechange', () => fillDevices().catch(() => {}));
-  const swap = async (kind, deviceId) => {
-    const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
-    const got = await navigator.mediaDevices.getUserMedia(kind === 'audio'
-      ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId }, width: 640, height: 480 } });
-    const track = kind === 'audio' ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
-    track.enabled = kind === 'audio' ? !media.muted : !media.camera_off;
-    if (old) stream.removeTrack(old);
-    stream.addTrack(track);
-    call.replaceTrack(old, track);
-    if (old) old.stop();
-  };
-  camSel.addEventListener('change', () => swap('video', camSel.value).catch(e => handlers.error('Camera: ' + e.message)));
-  micSel.addEventListener('change', () => swap('audio', micSel.value).catch(e => handlers.error('Microphone: ' + e.message)));
-  spkSel.addEventListener('change', () => {
-    remotes.dataset.sink = spkSel.value;
-    for (const v of remotes.querySelectorAll('video')) v.setSinkId(spkSel.value).catch(e => handlers.error('Speaker: ' + e.message));
-  });
   const leave = h('button', { type: 'button', id: 'leave-call', class: 'danger' }, 'Leave call');
   const rejoin = h('button', { type: 'button', id: 'rejoin-call', class: 'primary', hidden: true }, 'Rejoin');
   leave.addEventListener('click', () => {
@@ -431,7 +441,8 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
   });
   const chat = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' }, h('h2', { id: 'chat-h' }, 'Chat'), log, chatForm, chatErr);
   start();
-  return { controls, chat, banner, warning, waitingRoom, devices, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
+  devices.bind(() => call);
+  return { controls, chat, banner, warning, waitingRoom, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
 }
 
 async function localMedia() {
@@ -548,6 +559,8 @@ async function visitPage(main, id) {
   let call = null;
   const finish = (text) => {
     if (call) call.hangUp();
+    const joinBtn = main.querySelector('#join-call');
+    if (joinBtn) joinBtn.remove();
     status.textContent = text;
   };
   async function endVisit() {
@@ -568,9 +581,17 @@ async function visitPage(main, id) {
   let stream;
   try { stream = await localMedia(); } catch (e) { status.textContent = 'Your camera or microphone is not available: ' + e.message; return; }
   local.srcObject = stream;
+  onPageLeave(() => { for (const t of stream.getTracks()) t.stop(); });
+  // Before joining: the preview, the device pickers, and a button to join.
+  const devices = devicePickers(stream, remotes, e => { err.textContent = e; });
+  const joinBtn = h('button', { type: 'button', class: 'primary', id: 'join-call' }, 'Join the call');
+  status.textContent = 'Check your camera, microphone and speaker, then join the call.';
+  callBox.append(devices.el, joinBtn);
+  await new Promise(resolve => joinBtn.addEventListener('click', resolve, { once: true }));
+  joinBtn.remove();
   status.textContent = 'Connecting…';
   call = inCall({
-    visitId: id, stream, remotes, selfFig, names, self: me.subject, host: clinician,
+    visitId: id, stream, remotes, selfFig, names, self: me.subject, host: clinician, devices,
     handlers: {
       status: s => { status.textContent = s === 'connected' || s === 'completed' ? 'In the visit.' : s === 'reconnecting' ? 'Reconnecting…' : `Connection: ${s}`; },
       participants: ps => { people.textContent = 'In the visit: ' + ps.map(p => `${names(p.subject)} (${p.role})`).join(', '); },
@@ -580,7 +601,8 @@ async function visitPage(main, id) {
     },
   });
   call.history(visit.chat || []);
-  callBox.append(call.banner, call.warning, call.controls, call.devices, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
+  callBox.prepend(call.banner, call.warning, call.controls);
+  callBox.append(...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
   onPageLeave(() => call.hangUp());
 }
 
@@ -630,16 +652,20 @@ async function joinPage(main, params) {
     const a = stream.getAudioTracks().length; const v = stream.getVideoTracks().length;
     check.textContent = `Camera ${v ? 'working' : 'missing'}, microphone ${a ? 'working' : 'missing'}.`;
     joinBtn.disabled = false;
+    onPageLeave(() => { if (!joinBtn.isConnected) return; for (const t of stream.getTracks()) t.stop(); });
   } catch (e) {
     check.textContent = 'We could not use your camera or microphone: ' + e.message + '. Allow them in your browser and reload.';
     return;
   }
+  // Before joining: the preview and the device pickers.
+  const devices = devicePickers(stream, remotes, e => { check.textContent = e; });
+  joinBtn.before(devices.el);
   let waiting = false;
   joinBtn.addEventListener('click', () => {
     joinBtn.remove();
     status.textContent = 'Connecting…';
     const call = inCall({
-      visitId, stream, joinCode: guestCode, remotes, selfFig, self, names: s => (s === self ? 'You' : s),
+      visitId, stream, joinCode: guestCode, remotes, selfFig, self, names: s => (s === self ? 'You' : s), devices,
       handlers: {
         status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
         // Where the patient is: the waiting room until a clinician lets
@@ -663,7 +689,7 @@ async function joinPage(main, params) {
       },
     });
     call.history(visit.chat || []);
-    callBox.append(call.banner, call.warning, call.controls, call.devices, call.chat);
+    callBox.append(call.banner, call.warning, call.controls, call.chat);
     onPageLeave(() => call.hangUp());
   });
 }
