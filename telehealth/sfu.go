@@ -325,17 +325,22 @@ type room struct {
 	shareAllowed bool
 }
 
-// forward is one incoming track and the local track it is copied to.
+// forward is one incoming track and the local track it is copied to; or,
+// for a simulcast camera, its layers and each subscriber's own copy.
 type forward struct {
-	key        string
-	source     *peer
-	remote     *webrtc.TrackRemote
-	local      *webrtc.TrackLocalStaticRTP
-	lastPLI    atomic.Int64
-	pliPending atomic.Bool
+	key    string
+	source *peer
+	remote *webrtc.TrackRemote // the first (or only) stream: kind, codec, id
+	local  *webrtc.TrackLocalStaticRTP
+	single layer // the stream of a track that is not simulcast
 	// PLIs counts the keyframe requests sent to the track's sender.
 	PLIs   atomic.Int64
 	screen bool
+
+	simulcast bool
+	lmu       sync.Mutex
+	layers    [len(simulcastRIDs)]*layer
+	downs     atomic.Pointer[[]*downTrack] // read on every packet
 }
 
 type peer struct {
@@ -351,6 +356,7 @@ type peer struct {
 
 	mu      sync.Mutex
 	senders map[string]*webrtc.RTPSender // forward key -> sender
+	downs   map[string]*downTrack        // forward key -> copy (simulcast)
 	started map[string]bool              // forward keys negotiated
 	// negotiation: the server always offers; one offer at a time.
 	offering bool
@@ -445,7 +451,7 @@ func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, guest: guest, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, slots: 2,
+	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, guest: guest, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, slots: 2,
 		done: make(chan struct{})}
 	// The participant sends one audio and one video track.
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
@@ -501,12 +507,17 @@ func (r *room) published(src *peer, remote *webrtc.TrackRemote, recv *webrtc.RTP
 	if screen {
 		stream += ScreenSuffix
 	}
+	if rid := remote.RID(); rid != "" && !screen {
+		r.publishedLayer(src, remote, rid)
+		return
+	}
 	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), stream)
 	if err != nil {
 		r.sfu.log.Error().Err(err).Msg("local track")
 		return
 	}
 	f := &forward{key: src.Subject + "/" + remote.ID(), source: src, remote: remote, local: local, screen: screen}
+	f.single.remote = remote
 	r.mu.Lock()
 	if r.peers[src.Subject] != src {
 		r.mu.Unlock()
@@ -536,6 +547,57 @@ func (r *room) published(src *peer, remote *webrtc.TrackRemote, recv *webrtc.RTP
 		r.broadcastParticipants()
 	}
 	go r.copy(f)
+}
+
+// publishedLayer starts forwarding one layer of a simulcast camera: the
+// first makes the forward, the others join it.
+func (r *room) publishedLayer(src *peer, remote *webrtc.TrackRemote, rid string) {
+	i := layerOf(rid)
+	if i < 0 {
+		r.sfu.log.Info().Str("visit", r.id).Str("rid", rid).Msg("simulcast layer of an unknown RTP stream id; not forwarded")
+		return
+	}
+	key := src.Subject + "/" + remote.ID()
+	l := &layer{remote: remote}
+	r.mu.Lock()
+	if r.peers[src.Subject] != src {
+		r.mu.Unlock()
+		return
+	}
+	f := r.tracks[key]
+	fresh := f == nil || f.source != src || !f.simulcast
+	if fresh {
+		if old := f; old != nil {
+			r.mu.Unlock()
+			r.unpublish(old)
+			r.mu.Lock()
+		}
+		f = &forward{key: key, source: src, remote: remote, simulcast: true}
+		f.downs.Store(&[]*downTrack{})
+		r.tracks[key] = f
+	}
+	f.lmu.Lock()
+	f.layers[i] = l
+	f.lmu.Unlock()
+	var subs []*peer
+	for _, p := range r.peers {
+		if p != src {
+			subs = append(subs, p)
+		}
+	}
+	r.mu.Unlock()
+	if fresh {
+		for _, p := range subs {
+			p.subscribe(f)
+			p.negotiate()
+		}
+	} else {
+		// Subscribers waiting for a layer that was missing may take it.
+		for _, d := range *f.downs.Load() {
+			d.refresh()
+		}
+	}
+	go r.copyLayer(f, i)
 }
 
 // copy forwards RTP from the sender to every subscriber until the track
@@ -601,6 +663,10 @@ func (p *peer) subscribe(f *forward) {
 		p.mu.Unlock()
 		return
 	}
+	if f.simulcast {
+		p.subscribeLayers(f)
+		return
+	}
 	sender, err := p.pc.AddTrack(f.local)
 	if err != nil {
 		p.mu.Unlock()
@@ -622,7 +688,7 @@ func (p *peer) subscribe(f *forward) {
 			for _, pkt := range pkts {
 				switch pkt := pkt.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					f.requestKeyframe()
+					f.requestKeyframe(0)
 				case *rtcp.ReceiverReport:
 					p.reported(f, ssrc, pkt.Reports)
 				case *rtcp.SenderReport: // a participant that also sends puts its reports here
@@ -631,7 +697,46 @@ func (p *peer) subscribe(f *forward) {
 			}
 		}
 	}()
-	f.requestKeyframe() // the new subscriber needs a keyframe to start decoding
+	f.requestKeyframe(0) // the new subscriber needs a keyframe to start decoding
+}
+
+// subscribeLayers gives the participant (p.mu held; released here) a copy
+// of a simulcast forward of its own.
+func (p *peer) subscribeLayers(f *forward) {
+	local, err := webrtc.NewTrackLocalStaticRTP(f.remote.Codec().RTPCodecCapability, f.remote.ID(), f.source.Subject)
+	if err == nil {
+		var sender *webrtc.RTPSender
+		if sender, err = p.pc.AddTrack(local); err == nil {
+			d := &downTrack{sub: p, local: local, f: f}
+			p.senders[f.key] = sender
+			p.downs[f.key] = d
+			p.mu.Unlock()
+			var ssrc uint32
+			if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+				ssrc = uint32(enc[0].SSRC)
+			}
+			f.addDown(d)
+			go p.handleDownRTCP(d, sender, ssrc)
+			d.keyframe()
+			return
+		}
+	}
+	p.mu.Unlock()
+	p.room.sfu.log.Error().Err(err).Msg("add simulcast track")
+}
+
+// keyframeFor asks for a keyframe of what p receives of f.
+func (f *forward) keyframeFor(p *peer) {
+	if !f.simulcast {
+		f.requestKeyframe(0)
+		return
+	}
+	p.mu.Lock()
+	d := p.downs[f.key]
+	p.mu.Unlock()
+	if d != nil {
+		d.keyframe()
+	}
 }
 
 // pliInterval is the least time between two keyframe requests to a
@@ -643,26 +748,33 @@ const pliInterval = 500 * time.Millisecond
 // pliInterval; a request inside the interval is not lost but sent at its
 // end (one for all that came meanwhile), so a receiver that needs a
 // keyframe gets one even when another has just asked.
-func (f *forward) requestKeyframe() {
+// With simulcast, i names the layer; each layer has its own interval.
+func (f *forward) requestKeyframe(i int) {
 	if f.remote.Kind() != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	l := &f.single
+	if f.simulcast {
+		if l = f.layer(i); l == nil {
+			return
+		}
+	}
 	now := time.Now().UnixNano()
-	last := f.lastPLI.Load()
+	last := l.lastPLI.Load()
 	if wait := last + int64(pliInterval) - now; wait > 0 {
-		if f.pliPending.CompareAndSwap(false, true) {
+		if l.pliPending.CompareAndSwap(false, true) {
 			time.AfterFunc(time.Duration(wait), func() {
-				f.pliPending.Store(false)
-				f.requestKeyframe()
+				l.pliPending.Store(false)
+				f.requestKeyframe(i)
 			})
 		}
 		return
 	}
-	if !f.lastPLI.CompareAndSwap(last, now) {
+	if !l.lastPLI.CompareAndSwap(last, now) {
 		return
 	}
 	f.PLIs.Add(1)
-	f.source.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(f.remote.SSRC())}})
+	f.source.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(l.remote.SSRC())}})
 }
 
 func (p *peer) unsubscribe(f *forward) {
@@ -674,7 +786,12 @@ func (p *peer) unsubscribe(f *forward) {
 	}
 	delete(p.senders, f.key)
 	delete(p.started, f.key)
+	d := p.downs[f.key]
+	delete(p.downs, f.key)
 	p.mu.Unlock()
+	if d != nil {
+		f.dropDown(d)
+	}
 	if p.pc.RemoveTrack(sender) == nil {
 		p.negotiate()
 	}
@@ -738,7 +855,7 @@ func (p *peer) answered(sdp string) error {
 	r.mu.Unlock()
 	for _, f := range subscribed {
 		if p.unstarted(f.key) {
-			f.requestKeyframe()
+			f.keyframeFor(p)
 		}
 	}
 	if again {
@@ -860,7 +977,12 @@ func (r *room) remove(p *peer) {
 	}
 	p.closed = true
 	close(p.done)
+	downs := p.downs
+	p.downs = map[string]*downTrack{}
 	p.mu.Unlock()
+	for _, d := range downs {
+		d.f.dropDown(d)
+	}
 	r.mu.Lock()
 	if r.peers[p.Subject] == p {
 		delete(r.peers, p.Subject)
