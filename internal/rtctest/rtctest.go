@@ -124,13 +124,13 @@ type Received struct {
 }
 
 type Participant struct {
-	t       testing.TB
-	ID      string
-	ws      *websocket.Conn
-	wmu     sync.Mutex
-	pc      *webrtc.PeerConnection
-	audio   *webrtc.TrackLocalStaticRTP
-	video   *webrtc.TrackLocalStaticRTP
+	t     testing.TB
+	ID    string
+	ws    *websocket.Conn
+	wmu   sync.Mutex
+	pc    *webrtc.PeerConnection
+	audio *webrtc.TrackLocalStaticRTP
+	video *webrtc.TrackLocalStaticRTP
 	// low is a simulcast camera's low layer (video is then the high);
 	// keyNext asks the next frame of each to be a keyframe (a PLI came).
 	low     *webrtc.TrackLocalStaticRTP
