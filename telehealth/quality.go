@@ -1,6 +1,7 @@
 package telehealth
 
 import (
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -36,6 +37,10 @@ const (
 	poorRTT  = 500 * time.Millisecond
 )
 
+// maxStreams bounds the streams whose reports a participant's
+// assessment keeps.
+const maxStreams = 64
+
 // qualityInterval is how often each participant's quality is assessed.
 const qualityInterval = 2 * time.Second
 
@@ -54,10 +59,12 @@ func QualityLevel(loss float64, rtt time.Duration) string {
 // of a participant say.
 type linkStats struct {
 	mu sync.Mutex
-	// down is the worst loss the participant reported of a forwarded
-	// stream, less its source's own loss towards the SFU.
-	down float64
-	rtt  time.Duration
+	// streams are the receiver's counters of each stream forwarded to
+	// the participant, by SSRC: the loss between two assessments is
+	// the rise of its cumulative loss over that of the highest sequence
+	// number (one report's fraction, over a few packets, says little).
+	streams map[uint32]*streamCounts
+	rtt     time.Duration
 	// up is the participant's loss towards the SFU at the last
 	// assessment (read by their subscribers' reports).
 	up float64
@@ -67,10 +74,18 @@ type linkStats struct {
 	better int
 }
 
+// streamCounts are a receiver's counters of one stream, at its last
+// report and at the last assessment.
+type streamCounts struct {
+	lost, seq   uint32
+	lost0, seq0 uint32
+	up          float64 // the source's own loss towards the SFU
+	idle        int     // assessments since its last report
+}
+
 // report takes one receiver report block of a forwarded stream whose
 // source lost upLoss on its way in.
 func (l *linkStats) report(rr rtcp.ReceptionReport, upLoss float64, now time.Time) {
-	loss := max(0, float64(rr.FractionLost)/256-upLoss)
 	var rtt time.Duration
 	if rr.LastSenderReport != 0 {
 		// Middle 32 bits of the NTP time now, less the sender report's
@@ -83,7 +98,19 @@ func (l *linkStats) report(rr rtcp.ReceptionReport, upLoss float64, now time.Tim
 		}
 	}
 	l.mu.Lock()
-	l.down = max(l.down, loss)
+	if l.streams == nil {
+		l.streams = map[uint32]*streamCounts{}
+	}
+	c := l.streams[rr.SSRC]
+	if c == nil {
+		if len(l.streams) >= maxStreams {
+			l.mu.Unlock()
+			return
+		}
+		c = &streamCounts{lost0: rr.TotalLost, seq0: rr.LastSequenceNumber}
+		l.streams[rr.SSRC] = c
+	}
+	c.lost, c.seq, c.up, c.idle = rr.TotalLost, rr.LastSequenceNumber, upLoss, 0
 	if rtt > 0 {
 		l.rtt = rtt
 	}
@@ -125,8 +152,25 @@ func (p *peer) assess() (level string, loss float64, rtt time.Duration) {
 		up = float64(dl) / float64(dr+dl)
 	}
 	l.recv, l.lost, l.up = recv, lost, up
-	loss, rtt = max(up, l.down), l.rtt
-	l.down = 0
+	var lostN, expected float64
+	for ssrc, c := range l.streams {
+		if c.idle++; c.idle > 5 {
+			delete(l.streams, ssrc) // no longer forwarded
+			continue
+		}
+		exp := float64(c.seq - c.seq0)
+		lost := float64(int32((c.lost-c.lost0)<<8) >> 8) // 24 bits
+		if exp > 0 && exp < 1<<20 {
+			lostN += max(0, lost-c.up*exp)
+			expected += exp
+		}
+		c.lost0, c.seq0 = c.lost, c.seq
+	}
+	down := 0.0
+	if expected > 0 {
+		down = min(1, lostN/expected)
+	}
+	loss, rtt = max(up, down), l.rtt
 	level = QualityLevel(loss, rtt)
 	shown := p.Quality
 	if shown != "" && rank(level) < rank(shown) {
@@ -137,6 +181,8 @@ func (p *peer) assess() (level string, loss float64, rtt time.Duration) {
 	l.better = 0
 	return level, loss, rtt
 }
+
+func abs(n int) int { return max(n, -n) }
 
 func rank(level string) int {
 	switch level {
@@ -160,11 +206,14 @@ func (r *room) watchQuality(p *peer) {
 		case <-t.C:
 		}
 		level, loss, rtt := p.assess()
+		pct, ms := float64(int(loss*1000))/10, int(rtt/time.Millisecond)
 		r.mu.Lock()
-		changed := p.Quality != level
-		p.Quality = level
-		p.LossPct = float64(int(loss*1000)) / 10
-		p.RTTMs = int(rtt / time.Millisecond)
+		// Everyone hears of a new level, and of figures that moved
+		// enough to read differently.
+		changed := p.Quality != level || math.Abs(pct-p.LossPct) >= 2 || abs(ms-p.RTTMs) >= 50
+		if changed {
+			p.Quality, p.LossPct, p.RTTMs = level, pct, ms
+		}
 		r.mu.Unlock()
 		if changed {
 			r.sfu.log.Info().Str("visit", r.id).Str("role", p.Role).Str("quality", level).Msg("connection quality")

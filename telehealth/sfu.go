@@ -351,6 +351,10 @@ type peer struct {
 	// host: may admit from the waiting room (and sees who waits) and
 	// allow the others to share; guest: shares only when allowed.
 	host, guest bool
+	// simulcast: the participant sends its camera (the camera slot) as
+	// simulcast.
+	simulcast bool
+	camera    *webrtc.RTPTransceiver
 	// screens are the receive slots added for screen shares.
 	screens map[*webrtc.RTPReceiver]bool
 
@@ -437,9 +441,16 @@ func (r *room) broadcastParticipants() {
 	}
 }
 
+// joinOpts say how a participant takes part.
+type joinOpts struct {
+	host, guest bool
+	// simulcast: the offers ask for the camera as simulcast.
+	simulcast bool
+}
+
 // join adds a participant with a fresh PeerConnection; one already there
 // under the same subject (a rejoin after a dropped socket) is replaced.
-func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (*peer, error) {
+func (r *room) join(who Participant, o joinOpts, out func(Message) bool) (*peer, error) {
 	api := r.sfu.api
 	if share := r.sfu.cfg.DropTo[who.Subject]; share > 0 {
 		var err error
@@ -451,14 +462,16 @@ func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, guest: guest, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, slots: 2,
+	p := &peer{Participant: who, room: r, pc: pc, out: out, host: o.host, guest: o.guest, simulcast: o.simulcast, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, slots: 2,
 		done: make(chan struct{})}
 	// The participant sends one audio and one video track.
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		tr, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+		if err != nil {
 			pc.Close()
 			return nil, err
 		}
+		p.camera = tr // the video slot, the last
 	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
@@ -825,7 +838,13 @@ func (p *peer) negotiate() {
 		p.room.sfu.log.Error().Err(err).Str("visit", p.room.id).Msg("offer")
 		return
 	}
-	p.send(Message{Type: "offer", SDP: offer.SDP})
+	sdp := offer.SDP
+	if p.simulcast {
+		if sdp, err = mungeSimulcast(sdp, p.camera.Mid()); err != nil {
+			p.room.sfu.log.Error().Err(err).Str("visit", p.room.id).Msg("offer")
+		}
+	}
+	p.send(Message{Type: "offer", SDP: sdp})
 }
 
 // answered applies the participant's answer and sends a pending offer.

@@ -75,6 +75,10 @@ type downTrack struct {
 	// cleanSince is when the subscriber's reports became clean (zero:
 	// they are not).
 	cleanSince time.Time
+	// The receiver's cumulative loss and highest sequence number at the
+	// last decision (loss is judged over at least judgeOver packets).
+	lost0, seq0 uint32
+	counted     bool
 	// Switches counts layer changes.
 	Switches atomic.Int64
 }
@@ -117,6 +121,31 @@ func (d *downTrack) write(i int, pkt *rtp.Packet, key bool) {
 	d.started = true
 	d.mu.Unlock()
 	d.local.WriteRTP(&out)
+}
+
+// judgeOver is the fewest packets a layer decision is judged over.
+const judgeOver = 60
+
+// judge returns the subscriber's loss since the last decision, less its
+// source's own (upLoss), once that covers judgeOver packets.
+func (d *downTrack) judge(rr rtcp.ReceptionReport, upLoss float64) (float64, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.counted {
+		d.lost0, d.seq0, d.counted = rr.TotalLost, rr.LastSequenceNumber, true
+		return 0, false
+	}
+	exp := rr.LastSequenceNumber - d.seq0
+	if exp > 1<<20 { // went back: a new baseline
+		d.lost0, d.seq0 = rr.TotalLost, rr.LastSequenceNumber
+		return 0, false
+	}
+	if exp < judgeOver {
+		return 0, false
+	}
+	lost := float64(int32((rr.TotalLost-d.lost0)<<8) >> 8)
+	d.lost0, d.seq0 = rr.TotalLost, rr.LastSequenceNumber
+	return max(0, lost/float64(exp)-upLoss), true
 }
 
 // retarget moves the subscriber's target layer by one step given the net
@@ -328,6 +357,15 @@ func mungeSimulcast(sdp, mid string) (string, error) {
 		if l != want {
 			continue
 		}
+		// Once the answer has named the layers, pion's own offers do.
+		for _, m := range lines[i+1:] {
+			if strings.HasPrefix(m, "m=") {
+				break
+			}
+			if strings.HasPrefix(m, "a=simulcast:") {
+				return sdp, nil
+			}
+		}
 		var add strings.Builder
 		for _, rid := range simulcastRIDs {
 			add.WriteString("a=rid:" + rid + " recv\r\n")
@@ -364,7 +402,9 @@ func (p *peer) handleDownRTCP(d *downTrack, sender *webrtc.RTPSender, ssrc uint3
 				up := d.f.source.link.upLoss()
 				now := time.Now()
 				p.link.report(rr, up, now)
-				d.retarget(max(0, float64(rr.FractionLost)/256-up), now)
+				if loss, ok := d.judge(rr, up); ok {
+					d.retarget(loss, now)
+				}
 			}
 		}
 	}

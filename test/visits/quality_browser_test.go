@@ -54,6 +54,24 @@ func TestAPoorConnectionShowsAsPoorToEveryone(t *testing.T) {
 		pt.Screenshot("quality-patient-own-poor")
 	})
 
+	t.Run("both cameras go as simulcast, and the poor connection gets the low layer while the good one keeps the high", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		// Each page sends two layers: "l" at half the size and "h".
+		sending := `window.vitalwire.call.pc.getStats().then(s => { const o = []; s.forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'video' && r.frameWidth) o.push(r.rid + ':' + r.frameWidth) }); return o.sort().join(' ') })`
+		for _, tab := range []*testenv.Tab{doc, pt} {
+			require.Eventually(t, func() bool { return testenv.Eval[string](tab, sending) == "h:640 l:320" }, 15*time.Second, 200*time.Millisecond,
+				"layers sent: %s", testenv.Eval[string](tab, sending))
+		}
+		// What each page receives of the other's camera.
+		width := `document.querySelector('#remote-videos video').videoWidth`
+		pt.Wait(width+` === 320`, 20*time.Second)
+		doc.Wait(width+` === 640`, 10*time.Second)
+		time.Sleep(2 * time.Second)
+		require.Equal(t, 320, testenv.Eval[int](pt, width), "the patient, on a poor connection, gets the clinician's low layer")
+		require.Equal(t, 640, testenv.Eval[int](doc, width), "the clinician, on a good connection, keeps the patient's high layer")
+		remoteDecoding(t, pt)
+	})
+
 	t.Run("the badge is reached by keyboard and says the figures to a screen reader", func(t *testing.T) {
 		doc, pt := doc.For(t), pt.For(t)
 		harness.TabTo(t, doc, `#remote-videos figure[data-subject="sim-patient-001"] .quality`)

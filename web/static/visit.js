@@ -15,7 +15,10 @@ function startCall(visitId, stream, handlers, joinCode) {
     state.ws = ws;
     const send = m => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
     state.send = send;
-    ws.onopen = () => { state.retry = 500; send({ type: 'join' }); };
+    // The camera goes as simulcast (a half-size layer "l" and the full
+    // "h"): the server gives each of the others the layer their own
+    // connection carries well.
+    ws.onopen = () => { state.retry = 500; send({ type: 'join', simulcast: true }); };
     ws.onmessage = async ev => {
       const m = JSON.parse(ev.data);
       if (m.type === 'welcome') {
@@ -24,7 +27,10 @@ function startCall(visitId, stream, handlers, joinCode) {
         if (state.pc) state.pc.close();
         const pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
         state.pc = pc;
-        for (const t of stream.getTracks()) pc.addTrack(t, stream);
+        // The microphone and camera go on the server's first audio and
+        // video slots, taken from its first offer (an answer sends
+        // simulcast only on a transceiver that offer made).
+        state.slots = null;
         if (state.media.camera_off || state.media.muted) send({ type: 'media', ...state.media });
         pc.ontrack = e => handlers.track(e.streams[0] || new MediaStream([e.track]), e.track);
         pc.onicecandidate = e => { if (e.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
@@ -37,10 +43,28 @@ function startCall(visitId, stream, handlers, joinCode) {
       } else if (m.type === 'offer') {
         const before = new Set(state.pc.getTransceivers());
         await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        if (!state.slots) {
+          const trs = state.pc.getTransceivers();
+          state.slots = { audio: trs.find(t => t.receiver.track.kind === 'audio'), video: trs.find(t => t.receiver.track.kind === 'video') };
+          for (const kind of ['audio', 'video']) {
+            const t = state.slots[kind];
+            const track = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+            if (!t || !track) continue;
+            t.direction = 'sendrecv';
+            await t.sender.replaceTrack(track);
+            t.sender.setStreams(stream);
+          }
+          const v = state.slots.video && state.slots.video.sender;
+          const p = v && v.getParameters();
+          if (p && p.encodings && p.encodings.length > 1) {
+            for (const e of p.encodings) Object.assign(e, e.rid === 'l' ? { scaleResolutionDownBy: 2, maxBitrate: 250000 } : { scaleResolutionDownBy: 1, maxBitrate: 1000000 });
+            await v.setParameters(p).catch(() => {});
+          }
+        }
         // The server's new receive slot (after add_track) carries the
         // screen share: exactly that one, not a slot of an old forward.
         const sc = state.screen;
-        const slot = sc && !sc.sender && state.pc.getTransceivers().find(t => !before.has(t) && t.receiver.track.kind === 'video');
+        const slot = sc && !sc.sender && state.pc.getTransceivers().find(t => !before.has(t) && t !== state.slots.video && t.receiver.track.kind === 'video');
         if (slot) {
           slot.direction = 'sendrecv';
           await slot.sender.replaceTrack(sc.track);
