@@ -91,13 +91,14 @@ func (d *downTrack) Layer() int {
 }
 
 // write forwards a packet of layer i if this subscriber is on it, or
-// switches to it at a keyframe when it is the target.
-func (d *downTrack) write(i int, pkt *rtp.Packet, key bool) {
+// switches to it at a keyframe when it is the target; it reports whether
+// it did.
+func (d *downTrack) write(i int, pkt *rtp.Packet, key bool) bool {
 	d.mu.Lock()
 	if d.cur != i {
 		if d.target != i || !key {
 			d.mu.Unlock()
-			return
+			return false
 		}
 		if d.started {
 			d.seqOff = d.lastSeq + 1 - pkt.SequenceNumber
@@ -121,6 +122,7 @@ func (d *downTrack) write(i int, pkt *rtp.Packet, key bool) {
 	d.started = true
 	d.mu.Unlock()
 	d.local.WriteRTP(&out)
+	return true
 }
 
 // judgeOver is the fewest packets a layer decision is judged over.
@@ -267,16 +269,26 @@ func (r *room) copyLayer(f *forward, i int) {
 			}
 			return
 		}
-		start := time.Now()
+		start := time.Now().UnixNano()
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		key := keyframe(mime, pkt.Payload)
-		for _, d := range *f.downs.Load() {
-			d.write(i, &pkt, key)
+		if arr := r.sfu.arr; arr != nil {
+			if t, ok := arr.take(pkt.SSRC, pkt.SequenceNumber); ok {
+				start = t
+			} else {
+				r.sfu.ArrivalMisses.Add(1)
+			}
 		}
-		r.sfu.Delay.Observe(time.Since(start))
-		r.sfu.Forwarded.Add(1)
+		key := keyframe(mime, pkt.Payload)
+		written := false
+		for _, d := range *f.downs.Load() {
+			written = d.write(i, &pkt, key) || written
+		}
+		if written { // a layer no one gets now costs only its read
+			r.sfu.Delay.Observe(time.Duration(time.Now().UnixNano() - start))
+			r.sfu.Forwarded.Add(1)
+		}
 	}
 }
 

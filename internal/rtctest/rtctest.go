@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -308,7 +309,11 @@ func (p *Participant) signal() {
 		}
 		switch m.Type {
 		case "offer":
-			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+			sdp := m.SDP
+			if p.low != nil {
+				sdp = dropRecvRIDs(sdp)
+			}
+			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 				if p.closing() || errors.Is(err, webrtc.ErrConnectionClosed) {
 					return
 				}
@@ -360,6 +365,23 @@ func (p *Participant) simulcastIDs() (midID, ridID uint8, mid string) {
 // LowLayer ends the kind of a simulcast camera's low layer in From and
 // Sent ("video" + LowLayer); "video" is then the high layer.
 const LowLayer = "~l"
+
+// dropRecvRIDs removes the simulcast layers an offer says it receives.
+// Once a participant's answer has named its layers, pion's later offers
+// repeat them in the camera's m-section, where the server also sends
+// someone's video; pion, answering, would take that m-section for an
+// incoming simulcast track and drop the video (a browser does not).
+func dropRecvRIDs(sdp string) string {
+	lines := strings.SplitAfter(sdp, "\r\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if (strings.HasPrefix(l, "a=rid:") && strings.HasSuffix(l, " recv\r\n")) || strings.HasPrefix(l, "a=simulcast:recv ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "")
+}
 
 // Send starts sending audio (50 packets/s of 160 bytes) and video at
 // videoKbps in 30 frames/s of up to 1,100-byte packets; a simulcast
