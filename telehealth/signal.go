@@ -17,7 +17,7 @@ import (
 //	server: {"type":"welcome","ice_servers":[...]}
 //	server: {"type":"offer","sdp":"..."}             client: {"type":"answer","sdp":"..."}
 //	both:   {"type":"candidate","candidate":{"candidate":"...","sdpMid":"0","sdpMLineIndex":0}}
-//	server: {"type":"participants","participants":[{"subject":"...","role":"patient"}]}
+//	server: {"type":"participants","participants":[{"subject":"...","role":"patient","quality":"good","loss_pct":0.4,"rtt_ms":35}]}   quality: good, fair or poor, as the SFU judges each connection
 //	client: {"type":"restart"}   the network changed: the server offers with an ICE restart
 //	client: {"type":"add_track","kind":"video","screen":true}   room for one more track (a screen share): the server offers;
 //	        a screen share is forwarded as stream "<subject>~screen"; a guest (not a clinician) adds one only while allowed
