@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -222,25 +223,51 @@ func (r *room) watchQuality(p *peer) {
 	}
 }
 
+// LossInjection makes participants' connections lose a share of what the
+// SFU sends them, changeable during a call. Tests only: see Config.DropTo.
+type LossInjection struct {
+	mu     sync.Mutex
+	shares map[string]*atomic.Uint64 // float64 bits, by subject
+}
+
+// Set makes subject's connection lose share (0-1) of what the SFU sends
+// it from now on.
+func (l *LossInjection) Set(subject string, share float64) {
+	l.share(subject).Store(math.Float64bits(share))
+}
+
+func (l *LossInjection) share(subject string) *atomic.Uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shares == nil {
+		l.shares = map[string]*atomic.Uint64{}
+	}
+	s := l.shares[subject]
+	if s == nil {
+		s = &atomic.Uint64{}
+		l.shares[subject] = s
+	}
+	return s
+}
+
 // lossInjector drops a share of the RTP packets the SFU sends on one
 // participant's connection, before the retransmission history sees them
-// (so that they stay lost, as on a bad network). Tests only: see
-// Config.DropTo.
+// (so that they stay lost, as on a bad network).
 type lossInjector struct {
 	interceptor.NoOp
-	share float64
+	share *atomic.Uint64
 }
 
 func (l *lossInjector) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		if rand.Float64() < l.share {
+		if rand.Float64() < math.Float64frombits(l.share.Load()) {
 			return len(payload), nil
 		}
 		return w.Write(h, payload, a)
 	})
 }
 
-type lossFactory struct{ share float64 }
+type lossFactory struct{ share *atomic.Uint64 }
 
 func (f lossFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 	return &lossInjector{share: f.share}, nil

@@ -14,7 +14,9 @@ func TestTheSFUJudgesEachParticipantsConnection(t *testing.T) {
 	// Carol's network loses a quarter of what the SFU sends her (packets
 	// really dropped on her connection, so that her receiver reports say
 	// so); Alice's and Bob's lose nothing.
-	sfu, base := sfuServerConfig(t, telehealth.Config{LoopbackOnly: true, DropTo: map[string]float64{"carol": 0.25}})
+	drops := &telehealth.LossInjection{}
+	drops.Set("carol", 0.25)
+	sfu, base := sfuServerConfig(t, telehealth.Config{LoopbackOnly: true, DropTo: drops})
 	api := rtctest.API(t)
 	var ps []*rtctest.Participant
 	for _, who := range []string{"alice", "bob", "carol"} {

@@ -64,10 +64,10 @@ type Settings struct {
 	// ChatMaxMessages is how many chat messages a visit keeps (default
 	// 1,000); past it the chat refuses more.
 	ChatMaxMessages int `yaml:"chat_max_messages"`
-	// DropTo makes the connections of these participants (by subject)
-	// lose this share of what the SFU sends them: tests of the quality
-	// indicator only, never read from a configuration file.
-	DropTo map[string]float64 `yaml:"-"`
+	// DropTo makes the connections of the participants it names lose a
+	// share of what the SFU sends them: tests of the quality indicator
+	// and simulcast only, never read from a configuration file.
+	DropTo *LossInjection `yaml:"-"`
 }
 
 // DefaultSettings are the settings of a new installation.

@@ -44,10 +44,10 @@ type Config struct {
 	MeasureArrival bool
 	// Chat bounds the visits' text chat (zero fields: the defaults).
 	Chat ChatLimits
-	// DropTo drops this share (0-1) of the packets the SFU sends to a
-	// participant, by subject, as on a lossy network. Tests only: it
+	// DropTo, when set, drops a share of the packets the SFU sends to
+	// each participant it names, as on a lossy network. Tests only: it
 	// is not in the service's configuration.
-	DropTo map[string]float64
+	DropTo *LossInjection
 }
 
 // SFU forwards media between the participants of each visit. Each
@@ -452,9 +452,9 @@ type joinOpts struct {
 // under the same subject (a rejoin after a dropped socket) is replaced.
 func (r *room) join(who Participant, o joinOpts, out func(Message) bool) (*peer, error) {
 	api := r.sfu.api
-	if share := r.sfu.cfg.DropTo[who.Subject]; share > 0 {
+	if d := r.sfu.cfg.DropTo; d != nil {
 		var err error
-		if api, err = r.sfu.newAPI(lossFactory{share: share}); err != nil {
+		if api, err = r.sfu.newAPI(lossFactory{share: d.share(who.Subject)}); err != nil {
 			return nil, err
 		}
 	}

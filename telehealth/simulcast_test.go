@@ -13,7 +13,9 @@ import (
 func TestASubscriberLosingPacketsGetsTheLowLayerAndNoOneElseDoes(t *testing.T) {
 	// Alice sends her camera as simulcast; Carol's network loses a
 	// quarter of what the SFU sends her; Bob's loses nothing.
-	_, base := sfuServerConfig(t, telehealth.Config{LoopbackOnly: true, DropTo: map[string]float64{"carol": 0.25}})
+	drops := &telehealth.LossInjection{}
+	drops.Set("carol", 0.25)
+	_, base := sfuServerConfig(t, telehealth.Config{LoopbackOnly: true, DropTo: drops})
 	api := rtctest.API(t)
 	alice := rtctest.JoinWith(t, api, wsURL(base, "vs", "alice"), "alice", nil, rtctest.Options{Simulcast: true})
 	bob := rtctest.Join(t, api, wsURL(base, "vs", "bob"), "bob", nil)
@@ -50,5 +52,12 @@ func TestASubscriberLosingPacketsGetsTheLowLayerAndNoOneElseDoes(t *testing.T) {
 		require.GreaterOrEqual(t, got, sent, "bob loses none of alice's video")
 		require.Zero(t, bob.From("alice", low).Packets.Load(), "bob never got the low layer")
 		require.Zero(t, rc.Bad.Load())
+	})
+
+	t.Run("once the lossy network recovers, the subscriber goes back up to the high layer", func(t *testing.T) {
+		drops.Set("carol", 0)
+		before := carol.From("alice", "video").Packets.Load()
+		require.Eventually(t, func() bool { return carol.From("alice", "video").Packets.Load() > before+60 }, 20*time.Second, 100*time.Millisecond,
+			"carol is back on the high layer")
 	})
 }

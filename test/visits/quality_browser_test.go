@@ -8,6 +8,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/app"
 	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/telehealth"
 	"github.com/vitalwire/vitalwire/test/harness"
 )
 
@@ -29,8 +30,10 @@ func TestAPoorConnectionShowsAsPoorToEveryone(t *testing.T) {
 	// The patient's network loses a quarter of the packets the SFU sends
 	// them: really dropped on their connection, so that what their
 	// browser reports is a real loss.
+	drops := &telehealth.LossInjection{}
+	drops.Set("sim-patient-001", 0.25)
 	_, _, doc, pt, _ := visitInTwoBrowsersWith(t, func(cfg *app.Config) {
-		cfg.Telehealth.DropTo = map[string]float64{"sim-patient-001": 0.25}
+		cfg.Telehealth.DropTo = drops
 	})
 	joinAndAdmit(t, doc, pt)
 	remoteDecoding(t, doc)
@@ -80,5 +83,19 @@ func TestAPoorConnectionShowsAsPoorToEveryone(t *testing.T) {
 		require.Regexp(t, `^Connection of .+: poor \(\d+(\.\d)? % of packets lost`, label)
 		require.Empty(t, harness.Axe(t, doc), "serious accessibility violations with the quality badges")
 		require.Empty(t, harness.Axe(t, pt), "serious accessibility violations with the quality badges")
+	})
+
+	t.Run("a connection that improves shows fair, then good, and the warning goes", func(t *testing.T) {
+		doc, pt := doc.For(t), pt.For(t)
+		drops.Set("sim-patient-001", 0.06)
+		doc.Wait(patientBadge+`.dataset.quality === 'fair'`, 20*time.Second)
+		doc.Screenshot("quality-clinician-sees-patient-fair")
+		drops.Set("sim-patient-001", 0)
+		doc.Wait(patientBadge+`.dataset.quality === 'good'`, 20*time.Second)
+		pt.Wait(selfBadge+`.dataset.quality === 'good' && document.querySelector('#quality-warning').hidden`, 10*time.Second)
+		doc.Wait(`document.querySelector('#quality-warning').hidden`, 5*time.Second)
+		// Clean reports take the patient back up to the clinician's high layer.
+		pt.Wait(`document.querySelector('#remote-videos video').videoWidth === 640`, 20*time.Second)
+		pt.Screenshot("quality-patient-recovered")
 	})
 }
