@@ -64,6 +64,10 @@ type Settings struct {
 	// ChatMaxMessages is how many chat messages a visit keeps (default
 	// 1,000); past it the chat refuses more.
 	ChatMaxMessages int `yaml:"chat_max_messages"`
+	// DropTo makes the connections of the participants it names lose a
+	// share of what the SFU sends them: tests of the quality indicator
+	// and simulcast only, never read from a configuration file.
+	DropTo *LossInjection `yaml:"-"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -123,7 +127,8 @@ func (c Settings) Media(turn *TURNCredentials) Config {
 	}
 	out := Config{ICEServers: servers, UDPPortMin: uint16(c.UDPPortMin), UDPPortMax: uint16(c.UDPPortMax),
 		LoopbackOnly: c.LoopbackOnly, TURN: turn,
-		Chat: ChatLimits{MaxChars: c.ChatMaxChars, PerMinute: c.ChatPerMinute, MaxMessages: c.ChatMaxMessages}}
+		Chat:   ChatLimits{MaxChars: c.ChatMaxChars, PerMinute: c.ChatPerMinute, MaxMessages: c.ChatMaxMessages},
+		DropTo: c.DropTo}
 	if c.PublicIP != "" {
 		out.PublicIPs = []string{c.PublicIP}
 	}

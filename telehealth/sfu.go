@@ -44,18 +44,24 @@ type Config struct {
 	MeasureArrival bool
 	// Chat bounds the visits' text chat (zero fields: the defaults).
 	Chat ChatLimits
+	// DropTo, when set, drops a share of the packets the SFU sends to
+	// each participant it names, as on a lossy network. Tests only: it
+	// is not in the service's configuration.
+	DropTo *LossInjection
 }
 
 // SFU forwards media between the participants of each visit. Each
 // participant has one PeerConnection with the server; what one sends, the
 // others receive on tracks the server adds to theirs.
 type SFU struct {
-	api   *webrtc.API
-	cfg   Config
-	log   zerolog.Logger
-	mu    sync.Mutex
-	rooms map[string]*room
-	arr   *arrivals // nil unless Config.MeasureArrival
+	api *webrtc.API
+	// newAPI builds a WebRTC stack with an extra interceptor (DropTo).
+	newAPI func(extra interceptor.Factory) (*webrtc.API, error)
+	cfg    Config
+	log    zerolog.Logger
+	mu     sync.Mutex
+	rooms  map[string]*room
+	arr    *arrivals // nil unless Config.MeasureArrival
 
 	// Forwarded counts RTP packets written to subscribers.
 	Forwarded atomic.Int64
@@ -127,20 +133,6 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 	if cfg.Chat.MaxMessages <= 0 {
 		cfg.Chat.MaxMessages = DefaultChatMaxMessages
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	// The NACK responder keeps each outgoing video stream's recent packets
-	// for retransmission: 256 is over 2 s of 1 Mbit/s video, plenty for a
-	// NACK's round trip, and a quarter of the default's memory (which,
-	// live in the heap, made the garbage collector's pauses the SFU's
-	// worst delays).
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
-		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
-		return nil, err
-	}
 	se := webrtc.SettingEngine{}
 	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
@@ -177,8 +169,33 @@ func NewSFU(cfg Config, log zerolog.Logger) (*SFU, error) {
 		}
 		se.SetNet(n)
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &SFU{api: api, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}, arr: arr}, nil
+	newAPI := func(extra interceptor.Factory) (*webrtc.API, error) {
+		m := &webrtc.MediaEngine{}
+		if err := m.RegisterDefaultCodecs(); err != nil {
+			return nil, err
+		}
+		ir := &interceptor.Registry{}
+		// The NACK responder keeps each outgoing video stream's recent packets
+		// for retransmission: 256 is over 2 s of 1 Mbit/s video, plenty for a
+		// NACK's round trip, and a quarter of the default's memory (which,
+		// live in the heap, made the garbage collector's pauses the SFU's
+		// worst delays).
+		if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
+			webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory))); err != nil {
+			return nil, err
+		}
+		if extra != nil {
+			// Added last, it is the outermost: what it drops never
+			// reaches the retransmission history.
+			ir.Add(extra)
+		}
+		return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	}
+	api, err := newAPI(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &SFU{api: api, newAPI: newAPI, cfg: cfg, log: log.With().Str("component", "sfu").Logger(), rooms: map[string]*room{}, arr: arr}, nil
 }
 
 // publicIPRules announces each public address in place of the private one
@@ -283,6 +300,12 @@ type Participant struct {
 	Muted     bool `json:"muted,omitempty"`
 	// Sharing: the participant's screen is being forwarded now.
 	Sharing bool `json:"sharing,omitempty"`
+	// Quality is the participant's connection as the SFU sees it:
+	// good, fair or poor ("" until first assessed), with the packet
+	// loss (percent, the worse direction) and round trip behind it.
+	Quality string  `json:"quality,omitempty"`
+	LossPct float64 `json:"loss_pct,omitempty"`
+	RTTMs   int     `json:"rtt_ms,omitempty"`
 }
 
 // ScreenSuffix ends the stream id of a forwarded screen share (the
@@ -302,17 +325,22 @@ type room struct {
 	shareAllowed bool
 }
 
-// forward is one incoming track and the local track it is copied to.
+// forward is one incoming track and the local track it is copied to; or,
+// for a simulcast camera, its layers and each subscriber's own copy.
 type forward struct {
-	key        string
-	source     *peer
-	remote     *webrtc.TrackRemote
-	local      *webrtc.TrackLocalStaticRTP
-	lastPLI    atomic.Int64
-	pliPending atomic.Bool
+	key    string
+	source *peer
+	remote *webrtc.TrackRemote // the first (or only) stream: kind, codec, id
+	local  *webrtc.TrackLocalStaticRTP
+	single layer // the stream of a track that is not simulcast
 	// PLIs counts the keyframe requests sent to the track's sender.
 	PLIs   atomic.Int64
 	screen bool
+
+	simulcast bool
+	lmu       sync.Mutex
+	layers    [len(simulcastRIDs)]*layer
+	downs     atomic.Pointer[[]*downTrack] // read on every packet
 }
 
 type peer struct {
@@ -323,11 +351,16 @@ type peer struct {
 	// host: may admit from the waiting room (and sees who waits) and
 	// allow the others to share; guest: shares only when allowed.
 	host, guest bool
+	// simulcast: the participant sends its camera (the camera slot) as
+	// simulcast.
+	simulcast bool
+	camera    *webrtc.RTPTransceiver
 	// screens are the receive slots added for screen shares.
 	screens map[*webrtc.RTPReceiver]bool
 
 	mu      sync.Mutex
 	senders map[string]*webrtc.RTPSender // forward key -> sender
+	downs   map[string]*downTrack        // forward key -> copy (simulcast)
 	started map[string]bool              // forward keys negotiated
 	// negotiation: the server always offers; one offer at a time.
 	offering bool
@@ -335,6 +368,9 @@ type peer struct {
 	restart  bool
 	closed   bool
 	slots    int // receive slots: one audio and one video at first
+
+	link linkStats
+	done chan struct{} // closed when the participant leaves
 }
 
 func (p *peer) send(m Message) { p.out(m) }
@@ -405,20 +441,37 @@ func (r *room) broadcastParticipants() {
 	}
 }
 
+// joinOpts say how a participant takes part.
+type joinOpts struct {
+	host, guest bool
+	// simulcast: the offers ask for the camera as simulcast.
+	simulcast bool
+}
+
 // join adds a participant with a fresh PeerConnection; one already there
 // under the same subject (a rejoin after a dropped socket) is replaced.
-func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (*peer, error) {
-	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
+func (r *room) join(who Participant, o joinOpts, out func(Message) bool) (*peer, error) {
+	api := r.sfu.api
+	if d := r.sfu.cfg.DropTo; d != nil {
+		var err error
+		if api, err = r.sfu.newAPI(lossFactory{share: d.share(who.Subject)}); err != nil {
+			return nil, err
+		}
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: r.sfu.cfg.ICEServers})
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{Participant: who, room: r, pc: pc, out: out, host: host, guest: guest, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, slots: 2}
+	p := &peer{Participant: who, room: r, pc: pc, out: out, host: o.host, guest: o.guest, simulcast: o.simulcast, screens: map[*webrtc.RTPReceiver]bool{}, started: map[string]bool{}, senders: map[string]*webrtc.RTPSender{}, downs: map[string]*downTrack{}, slots: 2,
+		done: make(chan struct{})}
 	// The participant sends one audio and one video track.
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		tr, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+		if err != nil {
 			pc.Close()
 			return nil, err
 		}
+		p.camera = tr // the video slot, the last
 	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
@@ -454,6 +507,7 @@ func (r *room) join(who Participant, host, guest bool, out func(Message) bool) (
 	}
 	p.negotiate()
 	r.broadcastParticipants()
+	go r.watchQuality(p)
 	return p, nil
 }
 
@@ -466,12 +520,17 @@ func (r *room) published(src *peer, remote *webrtc.TrackRemote, recv *webrtc.RTP
 	if screen {
 		stream += ScreenSuffix
 	}
+	if rid := remote.RID(); rid != "" && !screen {
+		r.publishedLayer(src, remote, rid)
+		return
+	}
 	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), stream)
 	if err != nil {
 		r.sfu.log.Error().Err(err).Msg("local track")
 		return
 	}
 	f := &forward{key: src.Subject + "/" + remote.ID(), source: src, remote: remote, local: local, screen: screen}
+	f.single.remote = remote
 	r.mu.Lock()
 	if r.peers[src.Subject] != src {
 		r.mu.Unlock()
@@ -501,6 +560,57 @@ func (r *room) published(src *peer, remote *webrtc.TrackRemote, recv *webrtc.RTP
 		r.broadcastParticipants()
 	}
 	go r.copy(f)
+}
+
+// publishedLayer starts forwarding one layer of a simulcast camera: the
+// first makes the forward, the others join it.
+func (r *room) publishedLayer(src *peer, remote *webrtc.TrackRemote, rid string) {
+	i := layerOf(rid)
+	if i < 0 {
+		r.sfu.log.Info().Str("visit", r.id).Str("rid", rid).Msg("simulcast layer of an unknown RTP stream id; not forwarded")
+		return
+	}
+	key := src.Subject + "/" + remote.ID()
+	l := &layer{remote: remote}
+	r.mu.Lock()
+	if r.peers[src.Subject] != src {
+		r.mu.Unlock()
+		return
+	}
+	f := r.tracks[key]
+	fresh := f == nil || f.source != src || !f.simulcast
+	if fresh {
+		if old := f; old != nil {
+			r.mu.Unlock()
+			r.unpublish(old)
+			r.mu.Lock()
+		}
+		f = &forward{key: key, source: src, remote: remote, simulcast: true}
+		f.downs.Store(&[]*downTrack{})
+		r.tracks[key] = f
+	}
+	f.lmu.Lock()
+	f.layers[i] = l
+	f.lmu.Unlock()
+	var subs []*peer
+	for _, p := range r.peers {
+		if p != src {
+			subs = append(subs, p)
+		}
+	}
+	r.mu.Unlock()
+	if fresh {
+		for _, p := range subs {
+			p.subscribe(f)
+			p.negotiate()
+		}
+	} else {
+		// Subscribers waiting for a layer that was missing may take it.
+		for _, d := range *f.downs.Load() {
+			d.refresh()
+		}
+	}
+	go r.copyLayer(f, i)
 }
 
 // copy forwards RTP from the sender to every subscriber until the track
@@ -566,6 +676,10 @@ func (p *peer) subscribe(f *forward) {
 		p.mu.Unlock()
 		return
 	}
+	if f.simulcast {
+		p.subscribeLayers(f)
+		return
+	}
 	sender, err := p.pc.AddTrack(f.local)
 	if err != nil {
 		p.mu.Unlock()
@@ -574,6 +688,10 @@ func (p *peer) subscribe(f *forward) {
 	}
 	p.senders[f.key] = sender
 	p.mu.Unlock()
+	var ssrc uint32
+	if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+		ssrc = uint32(enc[0].SSRC)
+	}
 	go func() {
 		for {
 			pkts, _, err := sender.ReadRTCP()
@@ -581,14 +699,57 @@ func (p *peer) subscribe(f *forward) {
 				return
 			}
 			for _, pkt := range pkts {
-				switch pkt.(type) {
+				switch pkt := pkt.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					f.requestKeyframe()
+					f.requestKeyframe(0)
+				case *rtcp.ReceiverReport:
+					p.reported(f, ssrc, pkt.Reports)
+				case *rtcp.SenderReport: // a participant that also sends puts its reports here
+					p.reported(f, ssrc, pkt.Reports)
 				}
 			}
 		}
 	}()
-	f.requestKeyframe() // the new subscriber needs a keyframe to start decoding
+	f.requestKeyframe(0) // the new subscriber needs a keyframe to start decoding
+}
+
+// subscribeLayers gives the participant (p.mu held; released here) a copy
+// of a simulcast forward of its own.
+func (p *peer) subscribeLayers(f *forward) {
+	local, err := webrtc.NewTrackLocalStaticRTP(f.remote.Codec().RTPCodecCapability, f.remote.ID(), f.source.Subject)
+	if err == nil {
+		var sender *webrtc.RTPSender
+		if sender, err = p.pc.AddTrack(local); err == nil {
+			d := &downTrack{sub: p, local: local, f: f}
+			p.senders[f.key] = sender
+			p.downs[f.key] = d
+			p.mu.Unlock()
+			var ssrc uint32
+			if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+				ssrc = uint32(enc[0].SSRC)
+			}
+			f.addDown(d)
+			go p.handleDownRTCP(d, sender, ssrc)
+			d.keyframe()
+			return
+		}
+	}
+	p.mu.Unlock()
+	p.room.sfu.log.Error().Err(err).Msg("add simulcast track")
+}
+
+// keyframeFor asks for a keyframe of what p receives of f.
+func (f *forward) keyframeFor(p *peer) {
+	if !f.simulcast {
+		f.requestKeyframe(0)
+		return
+	}
+	p.mu.Lock()
+	d := p.downs[f.key]
+	p.mu.Unlock()
+	if d != nil {
+		d.keyframe()
+	}
 }
 
 // pliInterval is the least time between two keyframe requests to a
@@ -600,26 +761,33 @@ const pliInterval = 500 * time.Millisecond
 // pliInterval; a request inside the interval is not lost but sent at its
 // end (one for all that came meanwhile), so a receiver that needs a
 // keyframe gets one even when another has just asked.
-func (f *forward) requestKeyframe() {
+// With simulcast, i names the layer; each layer has its own interval.
+func (f *forward) requestKeyframe(i int) {
 	if f.remote.Kind() != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	l := &f.single
+	if f.simulcast {
+		if l = f.layer(i); l == nil {
+			return
+		}
+	}
 	now := time.Now().UnixNano()
-	last := f.lastPLI.Load()
+	last := l.lastPLI.Load()
 	if wait := last + int64(pliInterval) - now; wait > 0 {
-		if f.pliPending.CompareAndSwap(false, true) {
+		if l.pliPending.CompareAndSwap(false, true) {
 			time.AfterFunc(time.Duration(wait), func() {
-				f.pliPending.Store(false)
-				f.requestKeyframe()
+				l.pliPending.Store(false)
+				f.requestKeyframe(i)
 			})
 		}
 		return
 	}
-	if !f.lastPLI.CompareAndSwap(last, now) {
+	if !l.lastPLI.CompareAndSwap(last, now) {
 		return
 	}
 	f.PLIs.Add(1)
-	f.source.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(f.remote.SSRC())}})
+	f.source.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(l.remote.SSRC())}})
 }
 
 func (p *peer) unsubscribe(f *forward) {
@@ -631,7 +799,12 @@ func (p *peer) unsubscribe(f *forward) {
 	}
 	delete(p.senders, f.key)
 	delete(p.started, f.key)
+	d := p.downs[f.key]
+	delete(p.downs, f.key)
 	p.mu.Unlock()
+	if d != nil {
+		f.dropDown(d)
+	}
 	if p.pc.RemoveTrack(sender) == nil {
 		p.negotiate()
 	}
@@ -665,7 +838,13 @@ func (p *peer) negotiate() {
 		p.room.sfu.log.Error().Err(err).Str("visit", p.room.id).Msg("offer")
 		return
 	}
-	p.send(Message{Type: "offer", SDP: offer.SDP})
+	sdp := offer.SDP
+	if p.simulcast {
+		if sdp, err = mungeSimulcast(sdp, p.camera.Mid()); err != nil {
+			p.room.sfu.log.Error().Err(err).Str("visit", p.room.id).Msg("offer")
+		}
+	}
+	p.send(Message{Type: "offer", SDP: sdp})
 }
 
 // answered applies the participant's answer and sends a pending offer.
@@ -695,7 +874,7 @@ func (p *peer) answered(sdp string) error {
 	r.mu.Unlock()
 	for _, f := range subscribed {
 		if p.unstarted(f.key) {
-			f.requestKeyframe()
+			f.keyframeFor(p)
 		}
 	}
 	if again {
@@ -816,7 +995,13 @@ func (r *room) remove(p *peer) {
 		return
 	}
 	p.closed = true
+	close(p.done)
+	downs := p.downs
+	p.downs = map[string]*downTrack{}
 	p.mu.Unlock()
+	for _, d := range downs {
+		d.f.dropDown(d)
+	}
 	r.mu.Lock()
 	if r.peers[p.Subject] == p {
 		delete(r.peers, p.Subject)

@@ -12,11 +12,12 @@ import (
 // Signalling on /ws/v1/visits/{id}, JSON messages. The server offers and
 // the participant answers, on joining and whenever tracks come or go:
 //
-//	client: {"type":"join"}
+//	client: {"type":"join"}   ("simulcast":true: the page sends its camera as simulcast, RTP stream ids "l" and "h",
+//	        which the server's offers then name in the camera's m-section)
 //	server: {"type":"welcome","ice_servers":[...]}
 //	server: {"type":"offer","sdp":"..."}             client: {"type":"answer","sdp":"..."}
 //	both:   {"type":"candidate","candidate":{"candidate":"...","sdpMid":"0","sdpMLineIndex":0}}
-//	server: {"type":"participants","participants":[{"subject":"...","role":"patient"}]}
+//	server: {"type":"participants","participants":[{"subject":"...","role":"patient","quality":"good","loss_pct":0.4,"rtt_ms":35}]}   quality: good, fair or poor, as the SFU judges each connection
 //	client: {"type":"restart"}   the network changed: the server offers with an ICE restart
 //	client: {"type":"add_track","kind":"video","screen":true}   room for one more track (a screen share): the server offers;
 //	        a screen share is forwarded as stream "<subject>~screen"; a guest (not a clinician) adds one only while allowed
@@ -59,6 +60,9 @@ type Message struct {
 	Screen       bool `json:"screen,omitempty"`
 	Allow        bool `json:"allow,omitempty"`
 	ShareAllowed bool `json:"share_allowed,omitempty"`
+	// Simulcast, in a join: the participant sends its camera as
+	// simulcast.
+	Simulcast bool `json:"simulcast,omitempty"`
 }
 
 // ErrWaiting answers what a participant in the waiting room may not do yet.
@@ -154,6 +158,7 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 	var admitted <-chan struct{}
 	var unwait func()
 	media := Message{}
+	simulcast := false
 	defer func() {
 		if unwait != nil {
 			unwait()
@@ -177,7 +182,7 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 			}
 		}
 		send(Message{Type: "welcome", ICEServers: s.ICEServers(visit, who.Subject)})
-		if p, err = r.join(who, hooks.Admit != nil, hooks.Guest, send); err != nil {
+		if p, err = r.join(who, joinOpts{host: hooks.Admit != nil, guest: hooks.Guest, simulcast: simulcast}, send); err != nil {
 			s.log.Error().Err(err).Str("visit", visit).Msg("join")
 			send(Message{Type: "error", Error: "could not start media"})
 			return false
@@ -243,6 +248,7 @@ func (s *SFU) Serve(conn *websocket.Conn, visit string, who Participant, hooks H
 			if p != nil || admitted != nil {
 				continue
 			}
+			simulcast = m.Simulcast
 			if hooks.Admitted != nil && !hooks.Admitted() {
 				if hooks.Arrived != nil {
 					hooks.Arrived()

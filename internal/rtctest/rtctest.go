@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,9 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
@@ -31,7 +34,11 @@ import (
 // payloads say who sent them, in what order and when, so that receivers
 // can check every packet and time its trip through the SFU.
 
-const magic = "VWRTP"
+// magic starts a payload; lowMagic one of a simulcast camera's low layer.
+const (
+	magic    = "VWRTP"
+	lowMagic = "VWRTL"
+)
 
 // Restart asks the server for an ICE restart.
 var Restart = telehealth.Message{Type: "restart"}
@@ -39,8 +46,12 @@ var Restart = telehealth.Message{Type: "restart"}
 // payload builds a packet body: magic, sender, sequence, send time, then
 // filler derived from the sequence.
 func payload(sender string, seq uint32, size int) []byte {
+	return payloadMagic(magic, sender, seq, size)
+}
+
+func payloadMagic(mg, sender string, seq uint32, size int) []byte {
 	b := make([]byte, size)
-	n := copy(b, magic)
+	n := copy(b, mg)
 	b[n] = byte(len(sender))
 	n++
 	n += copy(b[n:], sender)
@@ -54,16 +65,41 @@ func payload(sender string, seq uint32, size int) []byte {
 	return b
 }
 
-// parse checks a payload and returns its sender, sequence and send time.
-func parse(b []byte) (sender string, seq uint32, sent time.Time, ok bool) {
-	if len(b) < len(magic)+1+12 || string(b[:len(magic)]) != magic {
-		return "", 0, time.Time{}, false
+// vp8Prefix is the start of a simulcast packet: a VP8 payload
+// descriptor (the start of a frame or not) and the first byte of the VP8
+// header (a keyframe or not), so that the SFU finds its keyframes.
+func vp8Prefix(start, key bool) []byte {
+	b := []byte{0x00, 0x01}
+	if start {
+		b[0] = 0x10
+		if key {
+			b[1] = 0x00
+		}
+	}
+	return b
+}
+
+// parse checks a payload and returns its sender, sequence and send time,
+// and whether it is of a simulcast camera's low layer.
+func parse(b []byte) (sender string, seq uint32, sent time.Time, low, ok bool) {
+	if len(b) > 2 && b[0]&^0x10 == 0 && b[1]&^0x01 == 0 {
+		b = b[2:] // a simulcast packet's VP8 prefix
+	}
+	if len(b) < len(magic)+1+12 {
+		return "", 0, time.Time{}, false, false
+	}
+	switch string(b[:len(magic)]) {
+	case magic:
+	case lowMagic:
+		low = true
+	default:
+		return "", 0, time.Time{}, false, false
 	}
 	n := len(magic)
 	l := int(b[n])
 	n++
 	if len(b) < n+l+12 {
-		return "", 0, time.Time{}, false
+		return "", 0, time.Time{}, false, false
 	}
 	sender = string(b[n : n+l])
 	n += l
@@ -73,10 +109,10 @@ func parse(b []byte) (sender string, seq uint32, sent time.Time, ok bool) {
 	n += 8
 	for i := n; i < len(b); i++ {
 		if b[i] != byte(seq)^byte(i) {
-			return "", 0, time.Time{}, false
+			return "", 0, time.Time{}, false, false
 		}
 	}
-	return sender, seq, sent, true
+	return sender, seq, sent, low, true
 }
 
 // Received counts what a participant got from one sender on one kind.
@@ -89,13 +125,18 @@ type Received struct {
 }
 
 type Participant struct {
-	t       testing.TB
-	ID      string
-	ws      *websocket.Conn
-	wmu     sync.Mutex
-	pc      *webrtc.PeerConnection
-	audio   *webrtc.TrackLocalStaticRTP
-	video   *webrtc.TrackLocalStaticRTP
+	t     testing.TB
+	ID    string
+	ws    *websocket.Conn
+	wmu   sync.Mutex
+	pc    *webrtc.PeerConnection
+	audio *webrtc.TrackLocalStaticRTP
+	video *webrtc.TrackLocalStaticRTP
+	// low is a simulcast camera's low layer (video is then the high);
+	// keyNext asks the next frame of each to be a keyframe (a PLI came).
+	low     *webrtc.TrackLocalStaticRTP
+	keyNext [2]atomic.Bool
+	simSend *webrtc.RTPSender
 	mu      sync.Mutex
 	got     map[string]*Received // sender/kind
 	sent    map[string]*atomic.Uint32
@@ -128,6 +169,10 @@ type Options struct {
 	// RelayOnly uses only TURN relay candidates, as behind a NAT that
 	// lets nothing else through.
 	RelayOnly bool
+	// Simulcast sends the camera as two layers (RTP stream ids "l" and
+	// "h"; see Send), with VP8 keyframe marks: one at the start and one
+	// after each keyframe request.
+	Simulcast bool
 }
 
 // JoinWith is Join with options. The peer connection is made with the ICE
@@ -159,9 +204,38 @@ func JoinWith(t testing.TB, api *webrtc.API, url, id string, hdr http.Header, op
 		stop: make(chan struct{}), ended: make(chan struct{})}
 	p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", id)
 	require.NoError(t, err)
-	p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", id)
-	require.NoError(t, err)
-	for _, tr := range []*webrtc.TrackLocalStaticRTP{p.audio, p.video} {
+	vp8 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	tracks := []*webrtc.TrackLocalStaticRTP{p.audio}
+	if opts.Simulcast {
+		p.low, err = webrtc.NewTrackLocalStaticRTP(vp8, "video", id, webrtc.WithRTPStreamID("l"))
+		require.NoError(t, err)
+		p.video, err = webrtc.NewTrackLocalStaticRTP(vp8, "video", id, webrtc.WithRTPStreamID("h"))
+		require.NoError(t, err)
+		sender, err := pc.AddTrack(p.low)
+		require.NoError(t, err)
+		require.NoError(t, sender.AddEncoding(p.video))
+		p.simSend = sender
+		for i, rid := range []string{"l", "h"} {
+			go func() {
+				for {
+					pkts, _, err := sender.ReadSimulcastRTCP(rid)
+					if err != nil {
+						return
+					}
+					for _, pkt := range pkts {
+						if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+							p.keyNext[i].Store(true)
+						}
+					}
+				}
+			}()
+		}
+	} else {
+		p.video, err = webrtc.NewTrackLocalStaticRTP(vp8, "video", id)
+		require.NoError(t, err)
+		tracks = append(tracks, p.video)
+	}
+	for _, tr := range tracks {
 		sender, err := pc.AddTrack(tr)
 		require.NoError(t, err)
 		go func() {
@@ -181,18 +255,24 @@ func JoinWith(t testing.TB, api *webrtc.API, url, id string, hdr http.Header, op
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		key := tr.StreamID() + "/" + tr.ID()     // the sender's track id: "audio", "video", or another added
 		rc := &Received{seen: map[uint32]bool{}} // a new track (a rejoin) counts afresh
+		lowRC := &Received{seen: map[uint32]bool{}}
 		p.mu.Lock()
 		p.got[key] = rc
+		p.got[key+LowLayer] = lowRC
 		p.mu.Unlock()
 		for {
 			pkt, _, err := tr.ReadRTP()
 			if err != nil {
 				return
 			}
-			sender, seq, sent, ok := parse(pkt.Payload)
+			sender, seq, sent, low, ok := parse(pkt.Payload)
 			if !ok || sender != tr.StreamID() {
 				rc.Bad.Add(1)
 				continue
+			}
+			rc := rc
+			if low {
+				rc = lowRC
 			}
 			d := time.Since(sent)
 			rc.mu.Lock()
@@ -229,7 +309,11 @@ func (p *Participant) signal() {
 		}
 		switch m.Type {
 		case "offer":
-			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+			sdp := m.SDP
+			if p.low != nil {
+				sdp = dropRecvRIDs(sdp)
+			}
+			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 				if p.closing() || errors.Is(err, webrtc.ErrConnectionClosed) {
 					return
 				}
@@ -256,11 +340,61 @@ func (p *Participant) signal() {
 	}
 }
 
+// simulcastIDs returns the negotiated ids of the mid and RTP stream id
+// header extensions and the camera's mid (zeros before negotiation).
+func (p *Participant) simulcastIDs() (midID, ridID uint8, mid string) {
+	for _, e := range p.simSend.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			midID = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ridID = uint8(e.ID)
+		}
+	}
+	for _, tr := range p.pc.GetTransceivers() {
+		if tr.Sender() == p.simSend {
+			mid = tr.Mid()
+		}
+	}
+	if midID == 0 || mid == "" {
+		return 0, 0, ""
+	}
+	return midID, ridID, mid
+}
+
+// LowLayer ends the kind of a simulcast camera's low layer in From and
+// Sent ("video" + LowLayer); "video" is then the high layer.
+const LowLayer = "~l"
+
+// dropRecvRIDs removes the simulcast layers an offer says it receives.
+// Once a participant's answer has named its layers, pion's later offers
+// repeat them in the camera's m-section, where the server also sends
+// someone's video; pion, answering, would take that m-section for an
+// incoming simulcast track and drop the video (a browser does not).
+func dropRecvRIDs(sdp string) string {
+	lines := strings.SplitAfter(sdp, "\r\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if (strings.HasPrefix(l, "a=rid:") && strings.HasSuffix(l, " recv\r\n")) || strings.HasPrefix(l, "a=simulcast:recv ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "")
+}
+
 // Send starts sending audio (50 packets/s of 160 bytes) and video at
-// videoKbps in 30 frames/s of up to 1,100-byte packets.
+// videoKbps in 30 frames/s of up to 1,100-byte packets; a simulcast
+// camera sends that as its high layer and a quarter of it as its low.
 func (p *Participant) Send(videoKbps int) {
 	audioSeq, videoSeq := &atomic.Uint32{}, &atomic.Uint32{}
 	p.sent["audio"], p.sent["video"] = audioSeq, videoSeq
+	if p.low != nil {
+		lowSeq := &atomic.Uint32{}
+		p.sent["video"+LowLayer] = lowSeq
+		go p.sendVideo(p.low, lowMagic, videoKbps/4, lowSeq, &p.keyNext[0])
+		go p.sendVideo(p.video, magic, videoKbps, videoSeq, &p.keyNext[1])
+	}
 	go func() {
 		time.Sleep(time.Duration(mrand.Int64N(int64(20 * time.Millisecond))))
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -278,29 +412,60 @@ func (p *Participant) Send(videoKbps int) {
 				Payload: payload(p.ID, s, 160)})
 		}
 	}()
-	go func() {
-		// Real cameras are not in step with each other: start at a random
-		// point of the frame interval.
-		time.Sleep(time.Duration(mrand.Int64N(int64(time.Second / 30))))
-		frameBytes := videoKbps * 1000 / 8 / 30
-		tick := time.NewTicker(time.Second / 30)
-		defer tick.Stop()
-		var sn uint16
-		for frame := uint32(0); ; frame++ {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-			for left := frameBytes; left > 0; left -= 1100 {
-				size := min(left, 1100)
-				sn++
-				s := videoSeq.Add(1)
-				p.video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: sn, Timestamp: frame * 3000, Marker: left <= 1100},
-					Payload: payload(p.ID, s, max(size, 64))})
+	if p.low == nil {
+		go p.sendVideo(p.video, magic, videoKbps, videoSeq, nil)
+	}
+}
+
+// sendVideo sends 30 frames/s at kbps on tr; with keyNext (simulcast),
+// each packet starts with a VP8 prefix marking the frames' starts and
+// keyframes.
+func (p *Participant) sendVideo(tr *webrtc.TrackLocalStaticRTP, mg string, kbps int, seq *atomic.Uint32, keyNext *atomic.Bool) {
+	// Real cameras are not in step with each other: start at a random
+	// point of the frame interval.
+	time.Sleep(time.Duration(mrand.Int64N(int64(time.Second / 30))))
+	frameBytes := kbps * 1000 / 8 / 30
+	tick := time.NewTicker(time.Second / 30)
+	defer tick.Stop()
+	var sn uint16
+	var midID, ridID uint8
+	var mid string
+	started := false
+	for frame := uint32(0); ; frame++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		if keyNext != nil && ridID == 0 {
+			// A simulcast layer is known to the SFU by the mid and RTP
+			// stream id header extensions, once negotiated.
+			midID, ridID, mid = p.simulcastIDs()
+			if ridID == 0 {
+				continue
 			}
 		}
-	}()
+		key := keyNext != nil && (!started || keyNext.Swap(false))
+		started = true
+		first := true
+		for left := frameBytes; left > 0; left -= 1100 {
+			size := min(left, 1100)
+			sn++
+			s := seq.Add(1)
+			body := payloadMagic(mg, p.ID, s, max(size, 64))
+			if keyNext != nil {
+				body = append(vp8Prefix(first, key), body...)
+			}
+			first = false
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: sn, Timestamp: frame * 3000, Marker: left <= 1100},
+				Payload: body}
+			if ridID != 0 {
+				pkt.Header.SetExtension(midID, []byte(mid))
+				pkt.Header.SetExtension(ridID, []byte(tr.RID()))
+			}
+			tr.WriteRTP(pkt)
+		}
+	}
 }
 
 func (p *Participant) From(sender, kind string) *Received {

@@ -34,6 +34,8 @@ func TestAnIdlePageSignsOutButAVideoVisitIsActivity(t *testing.T) {
 	inVisit.Wait(`document.querySelector('#open-visit')`, 10*time.Second)
 	testenv.Eval[bool](inVisit, `document.querySelector('#open-visit').click() || true`)
 	inVisit.Wait(`document.querySelector('#end-visit')`, 15*time.Second)
+	inVisit.Wait(`document.querySelector('#join-call')`, 15*time.Second)
+	testenv.Eval[bool](inVisit, `document.querySelector('#join-call').click() || true`)
 
 	idle.Wait(`document.getElementById('notice').textContent === 'You were signed out after 10 seconds without activity.'`, 20*time.Second)
 	require.Contains(t, testenv.Eval[string](idle, `location.hash`), "signin")

@@ -122,10 +122,35 @@ func admit(t *testing.T, doc, pt *testenv.Tab) {
 // the browser, both tabs and the visit's id.
 func visitInTwoBrowsers(t *testing.T) (*harness.Service, *testenv.Browser, *testenv.Tab, *testenv.Tab, string) {
 	t.Helper()
+	return visitInTwoBrowsersWith(t, nil)
+}
+
+// visitInTwoBrowsersWith is visitInTwoBrowsers with the configuration
+// changed first.
+func visitInTwoBrowsersWith(t *testing.T, change func(*app.Config)) (*harness.Service, *testenv.Browser, *testenv.Tab, *testenv.Tab, string) {
+	t.Helper()
+	s, browser, doc, pt, visit := openVisit(t, change)
+	clinicianJoins(doc)
+	return s, browser, doc, pt, visit
+}
+
+// clinicianJoins presses "Join the call" on the clinician's visit page.
+func clinicianJoins(doc *testenv.Tab) {
+	doc.Wait(`document.querySelector('#join-call')`, 15*time.Second)
+	testenv.Eval[bool](doc, `document.querySelector('#join-call').click() || true`)
+}
+
+// openVisit is visitInTwoBrowsersWith with the clinician not yet in the
+// call (their page shows the preview and the device pickers).
+func openVisit(t *testing.T, change func(*app.Config)) (*harness.Service, *testenv.Browser, *testenv.Tab, *testenv.Tab, string) {
+	t.Helper()
 	cfg := harness.Config(t)
 	cfg.Telehealth.LoopbackOnly = true
 	cfg.Sim.Patients = 1 // sim-patient-001, in the dev clinician's care team
 	cfg.Sim.Interval = time.Second
+	if change != nil {
+		change(&cfg)
+	}
 	s := harness.Start(t, cfg)
 	browser := testenv.StartBrowser(t)
 

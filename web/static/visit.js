@@ -15,7 +15,10 @@ function startCall(visitId, stream, handlers, joinCode) {
     state.ws = ws;
     const send = m => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
     state.send = send;
-    ws.onopen = () => { state.retry = 500; send({ type: 'join' }); };
+    // The camera goes as simulcast (a half-size layer "l" and the full
+    // "h"): the server gives each of the others the layer their own
+    // connection carries well.
+    ws.onopen = () => { state.retry = 500; send({ type: 'join', simulcast: true }); };
     ws.onmessage = async ev => {
       const m = JSON.parse(ev.data);
       if (m.type === 'welcome') {
@@ -24,7 +27,10 @@ function startCall(visitId, stream, handlers, joinCode) {
         if (state.pc) state.pc.close();
         const pc = new RTCPeerConnection({ iceServers: m.ice_servers || [] });
         state.pc = pc;
-        for (const t of stream.getTracks()) pc.addTrack(t, stream);
+        // The microphone and camera go on the server's first audio and
+        // video slots, taken from its first offer (an answer sends
+        // simulcast only on a transceiver that offer made).
+        state.slots = null;
         if (state.media.camera_off || state.media.muted) send({ type: 'media', ...state.media });
         pc.ontrack = e => handlers.track(e.streams[0] || new MediaStream([e.track]), e.track);
         pc.onicecandidate = e => { if (e.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
@@ -37,10 +43,28 @@ function startCall(visitId, stream, handlers, joinCode) {
       } else if (m.type === 'offer') {
         const before = new Set(state.pc.getTransceivers());
         await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        if (!state.slots) {
+          const trs = state.pc.getTransceivers();
+          state.slots = { audio: trs.find(t => t.receiver.track.kind === 'audio'), video: trs.find(t => t.receiver.track.kind === 'video') };
+          for (const kind of ['audio', 'video']) {
+            const t = state.slots[kind];
+            const track = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+            if (!t || !track) continue;
+            t.direction = 'sendrecv';
+            await t.sender.replaceTrack(track);
+            t.sender.setStreams(stream);
+          }
+          const v = state.slots.video && state.slots.video.sender;
+          const p = v && v.getParameters();
+          if (p && p.encodings && p.encodings.length > 1) {
+            for (const e of p.encodings) Object.assign(e, e.rid === 'l' ? { scaleResolutionDownBy: 2, maxBitrate: 250000 } : { scaleResolutionDownBy: 1, maxBitrate: 1000000 });
+            await v.setParameters(p).catch(() => {});
+          }
+        }
         // The server's new receive slot (after add_track) carries the
         // screen share: exactly that one, not a slot of an old forward.
         const sc = state.screen;
-        const slot = sc && !sc.sender && state.pc.getTransceivers().find(t => !before.has(t) && t.receiver.track.kind === 'video');
+        const slot = sc && !sc.sender && state.pc.getTransceivers().find(t => !before.has(t) && t !== state.slots.video && t.receiver.track.kind === 'video');
         if (slot) {
           slot.direction = 'sendrecv';
           await slot.sender.replaceTrack(sc.track);
@@ -125,6 +149,32 @@ function startCall(visitId, stream, handlers, joinCode) {
   return state;
 }
 
+// Connection quality, as the server judges it (packet loss both ways and
+// the round trip, from its WebRTC statistics and the participants'
+// receiver reports): a badge on each video, in words, not colour alone,
+// reachable by Tab, with the figures behind it in its label.
+const qualityWords = { good: 'Good', fair: 'Fair', poor: 'Poor' };
+function qualityBadge() {
+  return h('span', { class: 'quality', role: 'note', tabindex: 0, hidden: true },
+    h('span', { class: 'bars', 'aria-hidden': 'true' }, h('i', {}), h('i', {}), h('i', {})), h('span', { class: 'quality-text' }));
+}
+// showQuality sets a badge from a participant's state (whose: "Your
+// connection", "Connection of Alice"), and the frame rate the page itself
+// decodes of them, when known.
+function showQuality(badge, p, whose, fps) {
+  const q = p && p.quality;
+  badge.hidden = !q;
+  if (!q) return;
+  badge.dataset.quality = q;
+  badge.querySelector('.quality-text').textContent = `Connection: ${qualityWords[q] || q}`;
+  const facts = [`${p.loss_pct || 0} % of packets lost`];
+  if (p.rtt_ms) facts.push(`${p.rtt_ms} ms round trip`);
+  if (fps != null) facts.push(`${Math.round(fps)} video frames a second received`);
+  const text = `${whose}: ${q} (${facts.join(', ')})`;
+  badge.setAttribute('aria-label', text);
+  badge.title = text;
+}
+
 // remoteVideos shows one video element per remote participant (the
 // server names each forwarded stream after its sender), or, while their
 // camera is off, a placeholder with their name rather than a frozen frame.
@@ -161,7 +211,13 @@ function remoteVideos(container, names, stage) {
     v.hidden = !!p.camera_off;
     fig.querySelector('.placeholder').hidden = !p.camera_off;
     fig.querySelector('.muted-badge').hidden = !p.muted;
+    showQuality(fig.querySelector('.quality'), p, `Connection of ${names(id)}`, fps.get(id));
   };
+  // Frames a second each remote video decodes here (the page's own
+  // getStats), shown beside the server's judgement.
+  const fps = new Map();
+  let frames = new Map();
+  let lastStats = 0;
   return {
     track(stream, track) {
       if (stream.id.endsWith('~screen')) { screen(stream, stream.id.slice(0, -'~screen'.length)); return; }
@@ -173,12 +229,29 @@ function remoteVideos(container, names, stage) {
         byStream.set(stream.id, v);
         container.append(h('figure', { class: 'video', 'data-subject': stream.id }, v,
           h('div', { class: 'placeholder', hidden: true, role: 'img', 'aria-label': `${names(stream.id)}, camera off` }, h('span', { 'aria-hidden': 'true' }, names(stream.id))),
-          h('figcaption', {}, names(stream.id), ' ', h('span', { class: 'muted-badge', hidden: true }, '(muted)'))));
+          h('figcaption', {}, names(stream.id), ' ', h('span', { class: 'muted-badge', hidden: true }, '(muted)'), ' ', qualityBadge())));
         show(stream.id, v);
       } else if (v.srcObject !== stream) {
         v.srcObject = stream;
       }
       track.onended = () => {};
+    },
+    // stats takes the call's getStats report: frames decoded per remote
+    // camera since the last one.
+    stats(report) {
+      const now = performance.now();
+      const next = new Map();
+      const streamOf = new Map();
+      for (const [id, v] of byStream) for (const t of v.srcObject.getVideoTracks()) streamOf.set(t.id, id);
+      report.forEach(r => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+        const id = streamOf.get(r.trackIdentifier);
+        if (id) next.set(id, r.framesDecoded || 0);
+      });
+      for (const [id, n] of next) if (frames.has(id) && lastStats) fps.set(id, (n - frames.get(id)) * 1000 / (now - lastStats));
+      frames = next;
+      lastStats = now;
+      for (const [id, v] of byStream) show(id, v);
     },
     keep(ps) {
       states = new Map(ps.map(p => [p.subject, p]));
@@ -193,10 +266,61 @@ function remoteVideos(container, names, stage) {
   };
 }
 
+// devicePickers offers the browser's cameras, microphones and speakers
+// (each a labelled <select>), from before joining: the self-view is the
+// camera's preview. A pick replaces the track in the stream and, once in
+// a call, the one being sent (replaceTrack, no renegotiation; mute and
+// camera off kept); the speaker plays every video in remotes.
+function devicePickers(stream, remotes, onError) {
+  let call = () => null;
+  const camSel = h('select', { id: 'camera-select' });
+  const micSel = h('select', { id: 'mic-select' });
+  const spkSel = h('select', { id: 'speaker-select' });
+  const sinks = 'setSinkId' in HTMLMediaElement.prototype;
+  const el = h('div', { class: 'device-pickers', role: 'group', 'aria-label': 'Devices' },
+    h('span', { class: 'pick' }, h('label', { for: 'camera-select' }, 'Camera'), camSel),
+    h('span', { class: 'pick' }, h('label', { for: 'mic-select' }, 'Microphone'), micSel),
+    sinks ? h('span', { class: 'pick' }, h('label', { for: 'speaker-select' }, 'Speaker'), spkSel) : null);
+  const fill = async () => {
+    const ds = await navigator.mediaDevices.enumerateDevices();
+    const opts = (sel, kind, current) => sel.replaceChildren(...ds.filter(d => d.kind === kind).map((d, i) => {
+      const o = h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`);
+      o.selected = d.deviceId === current;
+      return o;
+    }));
+    const at = stream.getAudioTracks()[0]; const vt = stream.getVideoTracks()[0];
+    opts(camSel, 'videoinput', vt && vt.getSettings().deviceId);
+    opts(micSel, 'audioinput', at && at.getSettings().deviceId);
+    opts(spkSel, 'audiooutput', remotes.dataset.sink || 'default');
+  };
+  fill().catch(() => {});
+  navigator.mediaDevices.addEventListener('devicechange', () => fill().catch(() => {}));
+  const swap = async (kind, deviceId) => {
+    const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    const got = await navigator.mediaDevices.getUserMedia(kind === 'audio'
+      ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId }, width: 640, height: 480 } });
+    const track = kind === 'audio' ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
+    track.enabled = old ? old.enabled : true; // muted or camera off stays so
+    if (old) stream.removeTrack(old);
+    stream.addTrack(track);
+    const c = call();
+    if (c) c.replaceTrack(old, track);
+    if (old) old.stop();
+  };
+  camSel.addEventListener('change', () => swap('video', camSel.value).catch(e => onError('Camera: ' + e.message)));
+  micSel.addEventListener('change', () => swap('audio', micSel.value).catch(e => onError('Microphone: ' + e.message)));
+  spkSel.addEventListener('change', () => {
+    remotes.dataset.sink = spkSel.value;
+    for (const v of remotes.querySelectorAll('video')) v.setSinkId(spkSel.value).catch(e => onError('Speaker: ' + e.message));
+  });
+  // bind routes picks to the call once there is one.
+  return { el, bind: get => { call = get; } };
+}
+
 // inCall joins a visit and gives both pages the same controls: mute,
 // camera off, self-view, leave and rejoin, and the visit's text chat.
 // Each control is a button; the toggles say their state in aria-pressed.
-function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host, handlers }) {
+function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host, devices, handlers }) {
   const stage = h('div', { class: 'stage', id: 'screen-share', hidden: true });
   remotes.parentElement.before(stage);
   const rv = remoteVideos(remotes, names, stage);
@@ -209,6 +333,22 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
     banner.textContent = dropped ? 'Reconnecting… Your connection dropped; the call resumes by itself.' : '';
     remotes.classList.toggle('reconnecting', dropped);
     handlers.status(s);
+  };
+  // A poor connection, the page's own or another's, says so in words
+  // above the call, with what helps.
+  const warning = h('p', { id: 'quality-warning', class: 'banner warning', role: 'status', hidden: true });
+  const selfBadge = qualityBadge();
+  selfFig.querySelector('figcaption').append(' ', selfBadge);
+  const showQualities = ps => {
+    const mine = ps.find(p => p.subject === self);
+    showQuality(selfBadge, mine, 'Your connection', null);
+    const poor = ps.filter(p => p.quality === 'poor');
+    const lines = [];
+    if (mine && mine.quality === 'poor') lines.push(`Your connection is poor (${mine.loss_pct || 0} % of packets lost): video and sound may break up. Moving nearer your Wi-Fi router, closing other apps that use the network, or turning your camera off can help; the chat still works.`);
+    const others = poor.filter(p => p.subject !== self);
+    if (others.length) lines.push(`${others.map(p => names(p.subject)).join(' and ')}: connection poor. Their video may freeze or their voice break up; the chat still works.`);
+    warning.textContent = lines.join(' ');
+    warning.hidden = !lines.length;
   };
   // The waiting room, for a clinician: who waits, each with an Admit button.
   const waitingList = h('ul', { id: 'waiting-list', class: 'waiting-list' });
@@ -236,6 +376,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
       waiting: hostPresent => { if (handlers.waiting) handlers.waiting(hostPresent); },
       participants: (ps, ws, shareAllowed) => {
         rv.keep(ps.filter(p => p.subject !== self));
+        showQualities(ps);
         showWaiting(ws);
         if (host) allowShare.setAttribute('aria-pressed', String(shareAllowed));
         else {
@@ -246,11 +387,18 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
       },
       shareStopped: () => share.setAttribute('aria-pressed', 'false'),
       chat: line,
-      ended: () => { controls.hidden = true; chatForm.hidden = true; handlers.ended(); },
+      ended: () => { controls.hidden = true; chatForm.hidden = true; warning.hidden = true; handlers.ended(); },
       error: e => { if (e.startsWith('chat:')) chatErr.textContent = e; else handlers.error(e); },
     }, joinCode);
     call.setMedia(media);
   };
+  // The page's own view of what it receives, every 2 s, beside the
+  // server's judgement on each video.
+  const statsTimer = setInterval(() => {
+    const pc = call && call.pc;
+    if (pc && pc.signalingState !== 'closed') pc.getStats().then(r => rv.stats(r)).catch(() => {});
+  }, 2000);
+  onPageLeave(() => clearInterval(statsTimer));
   const media = { camera_off: false, muted: false };
   const toggle = (id, label, onPress) => {
     const b = h('button', { type: 'button', id, 'aria-pressed': 'false' }, label);
@@ -286,47 +434,6 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
   });
   share.hidden = !host;
   const allowShare = toggle('allow-share-toggle', 'Let others share their screen', on => call.allowShare(on));
-  // Devices: camera, microphone and speaker pickers (the self-view is the
-  // camera's preview); a pick replaces the track being sent.
-  const camSel = h('select', { id: 'camera-select' });
-  const micSel = h('select', { id: 'mic-select' });
-  const spkSel = h('select', { id: 'speaker-select' });
-  const sinks = 'setSinkId' in HTMLMediaElement.prototype;
-  const devices = h('div', { class: 'device-pickers', role: 'group', 'aria-label': 'Devices' },
-    h('span', { class: 'pick' }, h('label', { for: 'camera-select' }, 'Camera'), camSel),
-    h('span', { class: 'pick' }, h('label', { for: 'mic-select' }, 'Microphone'), micSel),
-    sinks ? h('span', { class: 'pick' }, h('label', { for: 'speaker-select' }, 'Speaker'), spkSel) : null);
-  const fillDevices = async () => {
-    const ds = await navigator.mediaDevices.enumerateDevices();
-    const opts = (sel, kind, current) => sel.replaceChildren(...ds.filter(d => d.kind === kind).map((d, i) => {
-      const o = h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`);
-      o.selected = d.deviceId === current;
-      return o;
-    }));
-    const at = stream.getAudioTracks()[0]; const vt = stream.getVideoTracks()[0];
-    opts(camSel, 'videoinput', vt && vt.getSettings().deviceId);
-    opts(micSel, 'audioinput', at && at.getSettings().deviceId);
-    opts(spkSel, 'audiooutput', remotes.dataset.sink || 'default');
-  };
-  fillDevices().catch(() => {});
-  navigator.mediaDevices.addEventListener('devicechange', () => fillDevices().catch(() => {}));
-  const swap = async (kind, deviceId) => {
-    const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
-    const got = await navigator.mediaDevices.getUserMedia(kind === 'audio'
-      ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId }, width: 640, height: 480 } });
-    const track = kind === 'audio' ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
-    track.enabled = kind === 'audio' ? !media.muted : !media.camera_off;
-    if (old) stream.removeTrack(old);
-    stream.addTrack(track);
-    call.replaceTrack(old, track);
-    if (old) old.stop();
-  };
-  camSel.addEventListener('change', () => swap('video', camSel.value).catch(e => handlers.error('Camera: ' + e.message)));
-  micSel.addEventListener('change', () => swap('audio', micSel.value).catch(e => handlers.error('Microphone: ' + e.message)));
-  spkSel.addEventListener('change', () => {
-    remotes.dataset.sink = spkSel.value;
-    for (const v of remotes.querySelectorAll('video')) v.setSinkId(spkSel.value).catch(e => handlers.error('Speaker: ' + e.message));
-  });
   const leave = h('button', { type: 'button', id: 'leave-call', class: 'danger' }, 'Leave call');
   const rejoin = h('button', { type: 'button', id: 'rejoin-call', class: 'primary', hidden: true }, 'Rejoin');
   leave.addEventListener('click', () => {
@@ -336,6 +443,7 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
     showWaiting([]);
     banner.hidden = true;
     leave.hidden = true; rejoin.hidden = false;
+    showQualities([]);
     handlers.left();
     rejoin.focus();
   });
@@ -357,7 +465,8 @@ function inCall({ visitId, stream, joinCode, remotes, selfFig, names, self, host
   });
   const chat = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' }, h('h2', { id: 'chat-h' }, 'Chat'), log, chatForm, chatErr);
   start();
-  return { controls, chat, banner, waitingRoom, devices, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
+  devices.bind(() => call);
+  return { controls, chat, banner, warning, waitingRoom, hangUp: () => call.hangUp(), history: ms => ms.forEach(line) };
 }
 
 async function localMedia() {
@@ -474,6 +583,8 @@ async function visitPage(main, id) {
   let call = null;
   const finish = (text) => {
     if (call) call.hangUp();
+    const joinBtn = main.querySelector('#join-call');
+    if (joinBtn) joinBtn.remove();
     status.textContent = text;
   };
   async function endVisit() {
@@ -494,9 +605,17 @@ async function visitPage(main, id) {
   let stream;
   try { stream = await localMedia(); } catch (e) { status.textContent = 'Your camera or microphone is not available: ' + e.message; return; }
   local.srcObject = stream;
+  onPageLeave(() => { for (const t of stream.getTracks()) t.stop(); });
+  // Before joining: the preview, the device pickers, and a button to join.
+  const devices = devicePickers(stream, remotes, e => { err.textContent = e; });
+  const joinBtn = h('button', { type: 'button', class: 'primary', id: 'join-call' }, 'Join the call');
+  status.textContent = 'Check your camera, microphone and speaker, then join the call.';
+  callBox.append(devices.el, joinBtn);
+  await new Promise(resolve => joinBtn.addEventListener('click', resolve, { once: true }));
+  joinBtn.remove();
   status.textContent = 'Connecting…';
   call = inCall({
-    visitId: id, stream, remotes, selfFig, names, self: me.subject, host: clinician,
+    visitId: id, stream, remotes, selfFig, names, self: me.subject, host: clinician, devices,
     handlers: {
       status: s => { status.textContent = s === 'connected' || s === 'completed' ? 'In the visit.' : s === 'reconnecting' ? 'Reconnecting…' : `Connection: ${s}`; },
       participants: ps => { people.textContent = 'In the visit: ' + ps.map(p => `${names(p.subject)} (${p.role})`).join(', '); },
@@ -506,7 +625,8 @@ async function visitPage(main, id) {
     },
   });
   call.history(visit.chat || []);
-  callBox.append(call.banner, call.controls, call.devices, ...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
+  callBox.prepend(call.banner, call.warning, call.controls);
+  callBox.append(...(call.waitingRoom ? [call.waitingRoom] : []), call.chat);
   onPageLeave(() => call.hangUp());
 }
 
@@ -556,16 +676,20 @@ async function joinPage(main, params) {
     const a = stream.getAudioTracks().length; const v = stream.getVideoTracks().length;
     check.textContent = `Camera ${v ? 'working' : 'missing'}, microphone ${a ? 'working' : 'missing'}.`;
     joinBtn.disabled = false;
+    onPageLeave(() => { if (!joinBtn.isConnected) return; for (const t of stream.getTracks()) t.stop(); });
   } catch (e) {
     check.textContent = 'We could not use your camera or microphone: ' + e.message + '. Allow them in your browser and reload.';
     return;
   }
+  // Before joining: the preview and the device pickers.
+  const devices = devicePickers(stream, remotes, e => { check.textContent = e; });
+  joinBtn.before(devices.el);
   let waiting = false;
   joinBtn.addEventListener('click', () => {
     joinBtn.remove();
     status.textContent = 'Connecting…';
     const call = inCall({
-      visitId, stream, joinCode: guestCode, remotes, selfFig, self, names: s => (s === self ? 'You' : s),
+      visitId, stream, joinCode: guestCode, remotes, selfFig, self, names: s => (s === self ? 'You' : s), devices,
       handlers: {
         status: s => { if (s === 'reconnecting') status.textContent = 'Reconnecting…'; },
         // Where the patient is: the waiting room until a clinician lets
@@ -589,7 +713,7 @@ async function joinPage(main, params) {
       },
     });
     call.history(visit.chat || []);
-    callBox.append(call.banner, call.controls, call.devices, call.chat);
+    callBox.append(call.banner, call.warning, call.controls, call.chat);
     onPageLeave(() => call.hangUp());
   });
 }
