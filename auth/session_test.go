@@ -4,20 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 // testSessions is a session store on a fresh records database with a
 // clock the test moves.
 func testSessions(t *testing.T) (*Sessions, *sql.DB, *time.Time) {
-	db, err := sqldb.OpenRecords(context.Background(), filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)

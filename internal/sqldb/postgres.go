@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -151,11 +152,42 @@ func (c *pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt,
 }
 
 func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, Rebind(query), pgArgs(args))
+	r, err := c.Conn.ExecContext(ctx, Rebind(query), pgArgs(args))
+	return r, pgError(err)
 }
 
 func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, Rebind(query), pgArgs(args))
+	r, err := c.Conn.QueryContext(ctx, Rebind(query), pgArgs(args))
+	if err != nil {
+		return nil, pgError(err)
+	}
+	return pgRows{r.(*stdlib.Rows)}, nil
+}
+
+// pgRows reports a statement's error (an INSERT ... RETURNING refused by
+// a constraint surfaces when its row is read) as ExecContext does.
+type pgRows struct{ *stdlib.Rows }
+
+func (r pgRows) Next(dest []driver.Value) error { return pgError(r.Rows.Next(dest)) }
+
+// UniqueError is a unique constraint refusing a write on PostgreSQL. Its
+// text begins as SQLite's does ("UNIQUE constraint failed"), which the
+// stores test for: the packages that may not import this one (auth)
+// match the text.
+type UniqueError struct{ Err *pgconn.PgError }
+
+func (e *UniqueError) Error() string {
+	return "UNIQUE constraint failed: " + e.Err.ConstraintName + " (" + e.Err.Message + ")"
+}
+
+func (e *UniqueError) Unwrap() error { return e.Err }
+
+func pgError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return &UniqueError{pe}
+	}
+	return err
 }
 
 func (c *pgConn) Begin() (driver.Tx, error) {
@@ -180,11 +212,16 @@ func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx,
 type pgStmt struct{ driver.Stmt }
 
 func (s pgStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, pgArgs(args))
+	r, err := s.Stmt.(driver.StmtExecContext).ExecContext(ctx, pgArgs(args))
+	return r, pgError(err)
 }
 
 func (s pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, pgArgs(args))
+	r, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, pgArgs(args))
+	if err != nil {
+		return nil, pgError(err)
+	}
+	return pgRows{r.(*stdlib.Rows)}, nil
 }
 
 func pgArgs(args []driver.NamedValue) []driver.NamedValue {

@@ -259,3 +259,33 @@ func removeStalePostgres() {
 		}
 	}
 }
+
+// JamInserts makes every INSERT into table fail ("disk full") until the
+// returned function is called, on either records engine: the way tests
+// make a store refuse a write.
+func JamInserts(t testing.TB, db *sql.DB, table string) (unjam func()) {
+	t.Helper()
+	name := "jam_" + table
+	stmts := []string{`CREATE TRIGGER ` + name + ` BEFORE INSERT ON ` + table + ` BEGIN SELECT RAISE(FAIL, 'disk full'); END`}
+	undo := []string{`DROP TRIGGER ` + name}
+	if sqldb.IsPostgres(db) {
+		stmts = []string{
+			`CREATE OR REPLACE FUNCTION ` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`,
+			`CREATE TRIGGER ` + name + ` BEFORE INSERT ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION ` + name + `()`,
+		}
+		undo = []string{`DROP TRIGGER ` + name + ` ON ` + table}
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("jam %s: %v", table, err)
+		}
+	}
+	return func() {
+		t.Helper()
+		for _, s := range undo {
+			if _, err := db.Exec(s); err != nil {
+				t.Fatalf("unjam %s: %v", table, err)
+			}
+		}
+	}
+}
