@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,7 +26,6 @@ import (
 	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/buildinfo"
 	"github.com/vitalwire/vitalwire/internal/devcert"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
 const usage = `vitalwire: wearable and telehealth ingestion service
@@ -447,7 +447,7 @@ func mosquittoConfig(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := os.Chmod(*out, 0o700); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	db, err := sqldb.OpenRecords(ctx, cfg.Records.Path)
+	db, err := openRecords(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -493,4 +493,13 @@ Then: curl --cacert %s https://localhost:8080/healthz
       mosquitto_pub --cafile %s -h localhost -p 1883 ...
 `, f.CA, f.Cert, f.Key, f.Cert, f.Key, f.CA, f.CA)
 	return nil
+}
+
+// openRecords opens the records database the configuration names.
+func openRecords(ctx context.Context, cfg app.Config) (*sql.DB, error) {
+	src, err := cfg.Records.Source()
+	if err != nil {
+		return nil, err
+	}
+	return src.Open(ctx)
 }
