@@ -52,6 +52,7 @@ Usage:
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
   vitalwire backup --out DIR                        online backup of records and SQLite vitals, verified
   vitalwire restore --from DIR [--force]            put a backup in place (service stopped)
+  vitalwire records migrate --from sqlite:FILE      copy SQLite records into the PostgreSQL records.dsn names, verified
   vitalwire bootstrap-admin --username NAME         the first admin of a new install (asks the running server)
   vitalwire version                                 the version, VCS revision, build date and Go release of this build
 
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "bootstrap-admin":
 		err = bootstrapAdminCmd(ctx, args[1:], stdout, stderr)
+	case "records":
+		err = recordsCmd(ctx, args[1:], stdout, stderr)
 	case "fhir-client", "fhir-clients":
 		err = fhirClientCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
