@@ -41,6 +41,9 @@ func Config(t testing.TB) app.Config {
 	cfg.Auth.Audit.ChainKeyFile = filepath.Join(vol, "audit-chain.key")
 	cfg.Auth.Audit.CheckpointKeyFile = filepath.Join(vol, "audit-checkpoint.key")
 	cfg.Auth.Audit.CheckpointFile = filepath.Join(vol, "audit-checkpoints.log")
+	if os.Getenv(testenv.RecordsEnv) == "postgres" {
+		UsePostgres(t, &cfg)
+	}
 	return cfg
 }
 
