@@ -68,7 +68,7 @@ func TestSchemasAgree(t *testing.T) {
 	}
 	var got []column
 	rows, err := pg.QueryContext(ctx, `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
-		WHERE table_schema = 'public'`)
+		WHERE table_schema = current_schema()`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var c column

@@ -141,6 +141,7 @@ func TestServeOnPostgresRecords(t *testing.T) {
 
 func TestMigrateSQLiteRecordsToPostgres(t *testing.T) {
 	cfg := harness.Config(t)
+	cfg.Records = app.RecordsConfig{Kind: "sqlite"} // whatever VITALWIRE_TEST_RECORDS says
 	svc := harness.Start(t, cfg)
 	start := time.Now().UTC().Add(-6 * time.Minute)
 	secret := ward(t, svc, start)
