@@ -243,6 +243,9 @@ func (a *App) initAlerts(ctx context.Context) error {
 	if a.opts.Clock != nil {
 		a.alerts.SetClock(a.opts.Clock)
 	}
+	if err := a.alerts.SetPendingFile(filepath.Join(a.cfg.DataDir, "alert-transitions.json")); err != nil {
+		return err
+	}
 	if err := a.alerts.LoadOverrides(ctx); err != nil {
 		return err
 	}
