@@ -179,3 +179,12 @@ func TestPostgresBooleansAreStoredAsIntegers(t *testing.T) {
 	require.Equal(t, 1, raw)
 	require.False(t, errors.Is(err, sql.ErrNoRows))
 }
+
+func TestAWrongPasswordIsRefusedWithoutBeingRepeated(t *testing.T) {
+	p := testenv.PostgresDB(t)
+	p.Password = "not-the-password-4711"
+	_, err := sqldb.ConnectPostgres(context.Background(), p)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "password authentication failed")
+	require.NotContains(t, err.Error(), "4711")
+}
