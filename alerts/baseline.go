@@ -46,6 +46,13 @@ type Explanation struct {
 	Learnt    int       `json:"learnt"`    // days the baseline was learnt from
 	Hours     string    `json:"hours"`     // the hours of the day judged
 	Vital     string    `json:"vital"`     // the vital judged
+	Level     float64   `json:"level"`     // the deviation the rule asks for, each day (negative: below)
+	// Set: the baseline is the one a clinician set for the patient (their
+	// dry weight), not learnt; Learnt is then 0.
+	Set bool `json:"set,omitempty"`
+	// Own: the levels are the patient's own (a clinician's override of
+	// the rule's deviation, days or baseline).
+	Own bool `json:"own_levels,omitempty"`
 }
 
 type baselineErr struct{ field, msg string }
@@ -113,6 +120,7 @@ type baselineState struct {
 	means     []float64 // the day's 5-minute means
 	days      []dayValue
 	firing    bool
+	closed    int64     // the last day closed (judged or without data enough)
 	lastEnd   time.Time // end of the day's window being gathered
 	dayStarts map[int64]time.Time
 }
@@ -136,7 +144,7 @@ func (b *Baselines) state(patient, rule string) *baselineState {
 	}
 	st := m[rule]
 	if st == nil {
-		st = &baselineState{day: -1}
+		st = &baselineState{day: -1, closed: -1}
 		m[rule] = st
 	}
 	return st
@@ -155,8 +163,10 @@ func place(t time.Time, loc *time.Location, from, length int) (day int64, start,
 }
 
 // Observe takes a durable reading for the baseline rules of set and
-// returns the transitions of days that closed.
-func (b *Baselines) Observe(r vitals.Reading, set *RuleSet) []Transition {
+// returns the transitions of days that closed. own gives a patient's own
+// levels by rule (overrides; nil: none), asked only for a reading a
+// baseline rule judges.
+func (b *Baselines) Observe(r vitals.Reading, set *RuleSet, own func(patient string) map[string]Override) []Transition {
 	var out []Transition
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -164,6 +174,12 @@ func (b *Baselines) Observe(r vitals.Reading, set *RuleSet) []Transition {
 		rule := &set.Rules[i]
 		if rule.Kind != KindBaseline || rule.Vital != r.Type {
 			continue
+		}
+		if own != nil {
+			if o, ok := own(r.Patient)[rule.ID]; ok {
+				r := rule.withBaseline(o)
+				rule = &r
+			}
 		}
 		out = append(out, b.add(r.Patient, rule, set.location(), r.Time, r.Value, 1, true)...)
 	}
@@ -194,7 +210,7 @@ func (b *Baselines) add(patient string, rule *Rule, loc *time.Location, t time.T
 			out = append(out, tr)
 		}
 	}
-	if !in || day < st.day {
+	if !in || day < st.day || day <= st.closed {
 		return out // outside the hours, or late for a day already judged
 	}
 	if st.day != day {
@@ -232,7 +248,7 @@ func (st *baselineState) close(patient string, rule *Rule, judge bool) (Transiti
 	if enough {
 		value = median(st.means)
 	}
-	st.day, st.means = -1, st.means[:0]
+	st.day, st.means, st.closed = -1, st.means[:0], day
 	if !enough {
 		return Transition{}, false
 	}
@@ -272,21 +288,31 @@ func (st *baselineState) close(patient string, rule *Rule, judge bool) (Transiti
 // the baseline of the days before them (within the 4 weeks kept).
 func (st *baselineState) judge(rule *Rule) (ex Explanation, breach, clear, ok bool) {
 	n := len(st.days)
-	if n < rule.Days+rule.LearnDays {
+	var base float64
+	var before []float64
+	switch {
+	case rule.fixed != nil:
+		// A baseline a clinician set: nothing to learn.
+		if n < rule.Days {
+			return ex, false, false, false
+		}
+		base = *rule.fixed
+	case n < rule.Days+rule.LearnDays:
 		return ex, false, false, false // learning
+	default:
+		last := st.days[n-1].day
+		for _, d := range st.days[:n-rule.Days] {
+			if last-d.day < baselineDays {
+				before = append(before, d.v)
+			}
+		}
+		if len(before) < rule.LearnDays {
+			return ex, false, false, false
+		}
+		base = median(before)
 	}
 	recent := st.days[n-rule.Days:]
 	last := recent[len(recent)-1].day
-	var before []float64
-	for _, d := range st.days[:n-rule.Days] {
-		if last-d.day < baselineDays {
-			before = append(before, d.v)
-		}
-	}
-	if len(before) < rule.LearnDays {
-		return ex, false, false, false
-	}
-	base := median(before)
 	consecutive := recent[0].day == last-int64(rule.Days-1)
 	breach = consecutive
 	var rv []float64
@@ -300,7 +326,8 @@ func (st *baselineState) judge(rule *Rule) (ex Explanation, breach, clear, ok bo
 	lastDev := recent[len(recent)-1].v - base
 	clear = (rule.Deviation > 0 && lastDev < rule.Deviation/2) || (rule.Deviation < 0 && lastDev > rule.Deviation/2)
 	rec := median(rv)
-	ex = Explanation{Baseline: round2(base), Recent: round2(rec), Deviation: round2(rec - base), Days: rule.Days, Learnt: len(before), Hours: rule.Hours, Vital: string(rule.Vital)}
+	ex = Explanation{Baseline: round2(base), Recent: round2(rec), Deviation: round2(rec - base), Days: rule.Days, Learnt: len(before), Hours: rule.Hours, Vital: string(rule.Vital),
+		Level: rule.Deviation, Set: rule.fixed != nil, Own: rule.own}
 	return ex, breach, clear, true
 }
 
@@ -323,6 +350,37 @@ func median(xs []float64) float64 {
 		return (ys[n/2-1] + ys[n/2]) / 2
 	}
 	return ys[n/2]
+}
+
+// Tick closes the days whose hours ended by now on the service's clock,
+// and returns their transitions: a day's weighing is judged when the day
+// ends, not when the next morning's weighing arrives. own gives a
+// patient's own levels by rule (overrides).
+func (b *Baselines) Tick(now time.Time, set *RuleSet, own func(patient string) map[string]Override) []Transition {
+	var out []Transition
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range set.Rules {
+		rule := &set.Rules[i]
+		if rule.Kind != KindBaseline {
+			continue
+		}
+		for patient, rules := range b.patients {
+			st := rules[rule.ID]
+			if st == nil || st.day < 0 || now.Before(st.lastEnd) {
+				continue
+			}
+			r := rule
+			if o, ok := own(patient)[rule.ID]; ok {
+				w := rule.withBaseline(o)
+				r = &w
+			}
+			if tr, ok := st.close(patient, r, true); ok {
+				out = append(out, tr)
+			}
+		}
+	}
+	return out
 }
 
 // MarkFiring tells the baselines that a rule already has an open alert

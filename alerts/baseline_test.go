@@ -24,9 +24,9 @@ func nights(b *Baselines, set *RuleSet, day0 time.Time, rate func(day int) float
 			if m%97 == 0 {
 				v = 150 // a motion artifact now and then
 			}
-			out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(time.Duration(m) * time.Minute), Value: v}, set)...)
+			out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(time.Duration(m) * time.Minute), Value: v}, set, nil)...)
 		}
-		out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(12 * time.Hour), Value: 80}, set)...)
+		out = append(out, b.Observe(vitals.Reading{Patient: "p1", Type: vitals.HeartRate, Time: base.Add(12 * time.Hour), Value: 80}, set, nil)...)
 	}
 	return out
 }
@@ -142,3 +142,28 @@ func TestABadBaselineRuleIsRefusedNamingTheField(t *testing.T) {
 	_, err := ParseRules([]byte("timezone: Mars/Olympus\nrules: []\n"))
 	require.ErrorContains(t, err, "timezone")
 }
+
+func TestADayClosedByTheClockIsJudgedOnceAndLateReadingsDoNotReopenIt(t *testing.T) {
+	set := DefaultRules()
+	day0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	b := NewBaselines()
+	own := map[string]Override{"weight_above_baseline": {Baseline: ptr(80.0), Days: ptr(1)}}
+	ownOf := func(string) map[string]Override { return own }
+	weigh := func(at time.Time, kg float64) []Transition {
+		return b.Observe(vitals.Reading{Patient: "p1", Type: vitals.BodyWeight, Time: at, Value: kg}, set, ownOf)
+	}
+	require.Empty(t, weigh(day0.Add(7*time.Hour), 82.5))
+	require.Empty(t, b.Tick(day0.Add(23*time.Hour), set, ownOf), "the day is not over")
+	trs := b.Tick(day0.Add(24*time.Hour), set, ownOf)
+	require.Len(t, trs, 1, "judged when the day ends")
+	require.True(t, trs[0].Firing)
+	require.Equal(t, day0.Add(24*time.Hour), trs[0].At)
+	require.True(t, trs[0].Explain.Set)
+	require.Empty(t, b.Tick(day0.Add(25*time.Hour), set, ownOf), "once")
+	// A reading of the closed day uploaded late changes nothing.
+	require.Empty(t, weigh(day0.Add(20*time.Hour), 79))
+	require.Empty(t, b.Tick(day0.Add(26*time.Hour), set, ownOf))
+	require.Len(t, b.state("p1", "weight_above_baseline").days, 1, "the day counted once")
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -49,7 +49,35 @@ func BenchmarkBaselines(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		k := i % 5
 		at := t0.Add(time.Duration(i/patients) * time.Second)
-		bl.Observe(vitals.Reading{Patient: ids[i%patients], Type: types[k], Time: at, Value: values[k]}, set)
+		bl.Observe(vitals.Reading{Patient: ids[i%patients], Type: types[k], Time: at, Value: values[k]}, set, nil)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+}
+
+// BenchmarkEngineFlood is one patient's device flooding: heart rate and
+// SpO2, 500 readings a second each, noisy around normal levels, one
+// reading per op, after ten simulated minutes of the same (so the state is
+// at its bounded size). Its ns/op should stay within 1.25x
+// BenchmarkEngine's: the cost of a reading must not grow with the rate.
+func BenchmarkEngineFlood(b *testing.B) {
+	e := NewEngine(DefaultRules(), func(string) PatientInfo { return PatientInfo{Scale: 1} })
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	feed := func(i int) {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		r := vitals.Reading{Patient: "patient-flood", Type: vitals.HeartRate, Time: at, Value: float64(70 + (i*7919)%23)}
+		if i%2 == 1 {
+			r.Type, r.Value = vitals.SpO2, float64(94+(i*104729)%6)
+		}
+		e.Observe(r, at)
+	}
+	const warm = 600_000 // ten minutes at 1,000 readings a second
+	for i := range warm {
+		feed(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		feed(warm + i)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 }

@@ -23,10 +23,29 @@ type PatientInfo struct {
 	Overrides map[string]Override
 }
 
-// Override is a per-patient level of a threshold rule.
+// Override is a patient's own levels of a rule: a threshold rule's level
+// (and clear level), or a baseline rule's deviation, days, and a baseline
+// a clinician set (a heart-failure patient's dry weight) in place of the
+// one learnt.
 type Override struct {
-	Level float64  `json:"level"`
-	Clear *float64 `json:"clear,omitempty"`
+	Level     float64  `json:"level"`
+	Clear     *float64 `json:"clear,omitempty"`
+	Deviation *float64 `json:"deviation,omitempty"`
+	Days      *int     `json:"days,omitempty"`
+	Baseline  *float64 `json:"baseline,omitempty"`
+}
+
+// withBaseline returns a baseline rule with the patient's own levels.
+func (r Rule) withBaseline(o Override) Rule {
+	if o.Deviation != nil {
+		r.Deviation = *o.Deviation
+	}
+	if o.Days != nil {
+		r.Days = *o.Days
+	}
+	r.fixed = o.Baseline
+	r.own = true
+	return r
 }
 
 // with returns the rule with the override's levels.
@@ -96,6 +115,9 @@ type Engine struct {
 	gen      int // bumped by SetRules: patient states realign lazily
 	info     func(patient string) PatientInfo
 	patients map[string]*patientState
+	// reference (tests) computes every median by sorting its window, as
+	// the engine did before the sorted windows of series.
+	reference bool
 }
 
 // sample times are Unix nanoseconds: comparing them is the hot path.
@@ -131,10 +153,13 @@ const diastolicIndex = 8
 const numVitals = 9
 
 type patientState struct {
-	recent [numVitals][]sample // the last news2Window of each vital, in time order
+	recent [numVitals]series // the last news2Window of each vital (at most maxRecent), in time order
 	gen    int
 	rules  []ruleState // parallel to the rule set's Rules
 	ids    []string    // the rule ids the states belong to
+	// scratch holds the values a NEWS2 score points to while it is
+	// computed (under the engine's lock).
+	scratch [numVitals]float64
 }
 
 type ruleState struct {
@@ -212,6 +237,9 @@ func (e *Engine) patient(id string) *patientState {
 	p := e.patients[id]
 	if p == nil {
 		p = &patientState{gen: -1}
+		for i := range p.recent {
+			p.recent[i].reference = e.reference
+		}
 		e.patients[id] = p
 	}
 	if p.gen != e.gen {
@@ -243,26 +271,7 @@ func (p *patientState) valueAt(typ vitals.Type, t int64) (float64, bool) {
 
 // median is the median of the window of the vital with index vi at t.
 func (p *patientState) median(vi int, t int64) (float64, bool) {
-	ss := p.recent[vi]
-	lo, end := window(ss, t)
-	if lo == end {
-		return 0, false
-	}
-	var buf [32]float64
-	xs := buf[:0]
-	for _, s := range ss[lo:end] {
-		xs = append(xs, s.v)
-	}
-	// insertion sort: the window holds a handful of samples
-	for i := 1; i < len(xs); i++ {
-		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-			xs[j], xs[j-1] = xs[j-1], xs[j]
-		}
-	}
-	if n := len(xs); n%2 == 0 {
-		return (xs[n/2-1] + xs[n/2]) / 2, true
-	}
-	return xs[len(xs)/2], true
+	return p.recent[vi].median(t)
 }
 
 // window is the samples [lo, end) whose median is a vital's value at t:
@@ -289,9 +298,37 @@ func window(ss []sample, t int64) (lo, end int) {
 // causes. now is the server clock: a reading older than the rule set's
 // freshness is remembered but raises nothing live.
 func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
+	var m memo
+	return e.observe(r, now, &m)
+}
+
+// ObserveAll evaluates a batch of durable readings in order and calls
+// each with the transitions of the i'th, outside the engine's lock. A
+// patient's state and info are looked up once per run of their readings
+// (a device's batch is one patient's): each lookup takes a lock and a map
+// in the chart and the overrides.
+func (e *Engine) ObserveAll(rs []vitals.Reading, now time.Time, each func(i int, trs []Transition)) {
+	var m memo
+	for i := range rs {
+		each(i, e.observe(rs[i], now, &m))
+	}
+}
+
+// memo is the last patient's state and info within one batch.
+type memo struct {
+	id     string
+	p      *patientState
+	info   PatientInfo
+	hasInf bool
+}
+
+func (e *Engine) observe(r vitals.Reading, now time.Time, m *memo) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.patient(r.Patient)
+	if m.p == nil || m.id != r.Patient || m.p.gen != e.gen {
+		m.id, m.p, m.hasInf = r.Patient, e.patient(r.Patient), false
+	}
+	p := m.p
 	rt := r.Time.UnixNano()
 	vi := vitalIndex(r.Type)
 	p.remember(vi, rt, r.Value)
@@ -302,7 +339,10 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 	if now.Sub(r.Time) > e.set.Freshness {
 		return nil
 	}
-	info := e.info(r.Patient)
+	if !m.hasInf {
+		m.info, m.hasInf = e.info(r.Patient), true
+	}
+	info := m.info
 	var out []Transition
 	var score news2.Score
 	scored := false
@@ -383,10 +423,8 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			if long {
 				lo, hi = min(lo, hlo), max(hi, hhi)
 			}
-			for _, s := range p.recent[vi] {
-				if s.t <= rt && rt-s.t <= int64(rule.Window) {
-					lo, hi = min(lo, s.v), max(hi, s.v)
-				}
+			if wlo, whi, ok := p.recent[vi].rangeSince(rt, rule.Window); ok {
+				lo, hi = min(lo, wlo), max(hi, whi)
 			}
 			change := v - lo
 			if rule.Change < 0 {
@@ -417,7 +455,9 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 			// The newest readings themselves must score the breach too, so
 			// that artifacts a median still holds do not complete it.
 			confirm := func() (time.Time, bool) { return p.news2RunStart(rt, info, rule.news2Breached, false) }
-			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, score.Missing(), confirm); ok {
+			// (No missing parameters here: a firing takes them from the score
+			// at its time below, and score.Missing allocates, per reading.)
+			if tr, ok := step(rule, st, r.Patient, r.Time, float64(score.Total), breach, !breach, nil, confirm); ok {
 				if tr.Firing {
 					// The alert shows the score at its firing as the
 					// RCP chart gives it from the readings then, not the
@@ -446,19 +486,7 @@ func (e *Engine) Observe(r vitals.Reading, now time.Time) []Transition {
 // remember keeps a reading in time order; out-of-order arrivals within
 // the window slot in.
 func (p *patientState) remember(vi int, rt int64, v float64) {
-	ss := p.recent[vi]
-	i := len(ss)
-	if i > 0 && ss[i-1].t > rt {
-		i = sort.Search(len(ss), func(i int) bool { return ss[i].t > rt })
-	}
-	ss = append(ss, sample{})
-	copy(ss[i+1:], ss[i:])
-	ss[i] = sample{rt, v}
-	cut := 0
-	for cut < len(ss) && rt-ss[cut].t > int64(news2Window) {
-		cut++
-	}
-	p.recent[vi] = ss[cut:]
+	p.recent[vi].add(rt, v)
 }
 
 // breachStart dates a breach that the median shows at t: it began with
@@ -467,7 +495,7 @@ func (p *patientState) remember(vi int, rt int64, v float64) {
 // the readings do on a step, and holds through one noisy reading). A raw
 // rule's breach is dated from the readings as read.
 func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
-	ss := p.recent[vi]
+	ss := p.recent[vi].samples()
 	i := len(ss) - 1
 	for i >= 0 && ss[i].t > t {
 		i--
@@ -488,7 +516,7 @@ func (p *patientState) breachStart(vi int, t int64, rule *Rule) time.Time {
 // passes ok, and false when there are fewer.
 func (p *patientState) nthSince(vi int, since time.Time, t int64, n int, ok func(float64) bool) (time.Time, bool) {
 	from := since.UnixNano()
-	ss := p.recent[vi]
+	ss := p.recent[vi].samples()
 	i := sort.Search(len(ss), func(i int) bool { return ss[i].t >= from })
 	for ; i < len(ss) && ss[i].t <= t; i++ {
 		if ok(ss[i].v) {
@@ -532,7 +560,7 @@ var news2Vitals = [...]vitals.Type{vitals.RespiratoryRate, vitals.SpO2, vitals.B
 func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(news2.Score) bool, smoothed bool) (time.Time, bool) {
 	var idx [len(news2Vitals)]int
 	for k, typ := range news2Vitals {
-		ss := p.recent[vitalIndex(typ)]
+		ss := p.recent[vitalIndex(typ)].samples()
 		i := len(ss) - 1
 		for i >= 0 && ss[i].t > t {
 			i--
@@ -546,7 +574,7 @@ func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(ne
 		var ptrs [len(news2Vitals)]*float64
 		latest := int64(math.MinInt64)
 		for k, typ := range news2Vitals {
-			ss := p.recent[vitalIndex(typ)]
+			ss := p.recent[vitalIndex(typ)].samples()
 			if idx[k] < 0 || cursor-ss[idx[k]].t > int64(news2Window) {
 				continue
 			}
@@ -571,7 +599,7 @@ func (p *patientState) news2RunStart(t int64, info PatientInfo, breached func(ne
 		// The score held from the newest of these readings on.
 		from, ok = latest, true
 		for k, typ := range news2Vitals {
-			if idx[k] >= 0 && p.recent[vitalIndex(typ)][idx[k]].t == latest {
+			if idx[k] >= 0 && p.recent[vitalIndex(typ)].samples()[idx[k]].t == latest {
 				idx[k]--
 			}
 		}
@@ -641,9 +669,9 @@ func isNEWS2Parameter(t vitals.Type) bool {
 // NEWS2 window before t.
 func (p *patientState) news2(t time.Time, info PatientInfo) news2.Score {
 	tn := t.UnixNano()
-	var vals [numVitals]float64 // one allocation for the five parameters
+	vals := &p.scratch // the parameters' values, in the state: no allocation per score
 	get := func(typ vitals.Type) *float64 {
-		ss := p.recent[vitalIndex(typ)]
+		ss := p.recent[vitalIndex(typ)].samples()
 		// the newest sample at or before t, then the median around it
 		for i := len(ss) - 1; i >= 0; i-- {
 			if ss[i].t <= tn {
@@ -670,7 +698,7 @@ func (p *patientState) news2AsRead(t int64, info PatientInfo) news2.Score {
 	var vals [len(news2Vitals)]float64
 	var ptrs [len(news2Vitals)]*float64
 	for k, typ := range news2Vitals {
-		ss := p.recent[vitalIndex(typ)]
+		ss := p.recent[vitalIndex(typ)].samples()
 		for i := len(ss) - 1; i >= 0; i-- {
 			if ss[i].t <= t {
 				if t-ss[i].t <= int64(news2Window) {
@@ -722,7 +750,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 			if rule.Kind != KindNoData {
 				continue
 			}
-			ss := p.recent[vitalIndex(rule.Vital)]
+			ss := p.recent[vitalIndex(rule.Vital)].samples()
 			if len(ss) == 0 {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/vitalwire/vitalwire/vitals"
@@ -102,16 +103,23 @@ func (s *Service) Overrides(patient string) map[string]Override {
 	return s.overrides[patient]
 }
 
-// SetOverride sets a patient's own level for a threshold rule in force,
-// stored before it takes effect.
+// SetOverride sets a patient's own levels for a threshold or baseline
+// rule in force, stored before they take effect.
 func (s *Service) SetOverride(ctx context.Context, patient, rule string, o Override, by string) error {
-	r, ok := s.rule(rule, KindThreshold)
-	if !ok {
-		return fmt.Errorf("%w: no threshold rule %q", ErrUnknownRule, rule)
+	r, ok := s.rule(rule, "")
+	if !ok || (r.Kind != KindThreshold && r.Kind != KindBaseline) {
+		return fmt.Errorf("%w: no threshold or baseline rule %q", ErrUnknownRule, rule)
+	}
+	if r.Kind == KindBaseline {
+		if err := checkBaselineOverride(r, o); err != nil {
+			return err
+		}
+	} else if o.Deviation != nil || o.Days != nil || o.Baseline != nil {
+		return fmt.Errorf("%w: deviation, days and baseline are levels of baseline rules; %q is a threshold rule (level, clear)", ErrInvalid, rule)
 	}
 	// A level no reading can reach silences the rule for good; one past
 	// the plausible range is such a level.
-	if spec, ok := vitals.Lookup(r.Vital); ok {
+	if spec, ok := vitals.Lookup(r.Vital); ok && r.Kind == KindThreshold {
 		if !spec.Plausible.Contains(o.Level) {
 			return fmt.Errorf("%w: level: within %v-%v %s", ErrInvalid, spec.Plausible.Min, spec.Plausible.Max, spec.Canonical)
 		}
@@ -236,4 +244,37 @@ func (s *Service) PatientUrgency(patient string) int {
 		total = sc.Total
 	}
 	return Urgency(open, total)
+}
+
+// checkBaselineOverride bounds a patient's own levels of a baseline rule:
+// the deviation keeps the rule's direction (a rule watching a rise stays
+// one) and is at most four times the rule's, days stay 1-7 (and
+// within the four weeks kept beside the learning days), and a baseline a
+// clinician sets is a plausible value of the vital.
+func checkBaselineOverride(r Rule, o Override) error {
+	if o.Level != 0 || o.Clear != nil {
+		return fmt.Errorf("%w: level and clear are levels of threshold rules; %q is a baseline rule (deviation, days, baseline)", ErrInvalid, r.ID)
+	}
+	if o.Deviation == nil && o.Days == nil && o.Baseline == nil {
+		return fmt.Errorf("%w: a baseline rule's override sets deviation, days or baseline", ErrInvalid)
+	}
+	spec, known := vitals.Lookup(r.Vital)
+	if d := o.Deviation; d != nil {
+		// Four times the program's deviation: wide enough for a patient
+		// whose days vary more, not so wide that no day reaches it.
+		most := 4 * math.Abs(r.Deviation)
+		switch {
+		case *d == 0 || (*d > 0) != (r.Deviation > 0):
+			return fmt.Errorf("%w: deviation: must be %s the baseline like the rule's (%v)", ErrInvalid, map[bool]string{true: "above", false: "below"}[r.Deviation > 0], r.Deviation)
+		case math.Abs(*d) > most:
+			return fmt.Errorf("%w: deviation: at most %v %s from the baseline (four times the rule's)", ErrInvalid, most, spec.Canonical)
+		}
+	}
+	if d := o.Days; d != nil && (*d < 1 || *d > 7 || *d+r.LearnDays > baselineDays) {
+		return fmt.Errorf("%w: days: 1 to %d", ErrInvalid, min(7, baselineDays-r.LearnDays))
+	}
+	if b := o.Baseline; b != nil && known && !spec.Plausible.Contains(*b) {
+		return fmt.Errorf("%w: baseline: within %v-%v %s", ErrInvalid, spec.Plausible.Min, spec.Plausible.Max, spec.Canonical)
+	}
+	return nil
 }

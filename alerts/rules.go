@@ -99,6 +99,10 @@ type Rule struct {
 	MinSlots  int     `yaml:"min_slots"`
 	// the parsed Hours: start and length in hours (checkBaseline)
 	hoursFrom, hoursLen int
+	// a patient's own levels of a baseline rule (withBaseline): the
+	// baseline a clinician set, if any, and whether any level is theirs
+	fixed *float64
+	own   bool
 	// Group names the problem the rule's alerts belong to (see Problem):
 	// a patient's open alerts of one problem make one notification.
 	Group string `yaml:"group"`

@@ -226,18 +226,18 @@ func (s *Service) Readings(batch []vitals.Reading) {
 	now := s.now()
 	var groups []int64
 	set := s.engine.Rules()
-	for _, r := range batch {
-		for _, tr := range s.engine.Observe(r, now) {
+	s.engine.ObserveAll(batch, now, func(i int, trs []Transition) {
+		for _, tr := range trs {
 			if a, ok := s.apply(tr); ok {
 				groups = addGroup(groups, a.Group)
 			}
 		}
-		for _, tr := range s.baselines.Observe(r, set) {
+		for _, tr := range s.baselines.Observe(batch[i], set, s.Overrides) {
 			if a, ok := s.apply(tr); ok {
 				groups = addGroup(groups, a.Group)
 			}
 		}
-	}
+	})
 	// One notification per problem and batch: a septic patient's alerts
 	// that one upload completes go out once, led by the most severe.
 	for _, g := range groups {
@@ -442,41 +442,50 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			s.writeKept(ctx)
-			var groups []int64
-			for _, tr := range s.engine.Tick(s.now()) {
-				if a, ok := s.apply(tr); ok {
-					groups = addGroup(groups, a.Group)
-				}
+			s.Tick(ctx)
+		}
+	}
+}
+
+// Tick evaluates the no-data rules, closes the personal baselines' days
+// whose hours have ended, and escalates unacknowledged alerts once, at the
+// service's time: Run calls it every interval, and a replay
+// in simulated time calls it as its clock advances.
+func (s *Service) Tick(ctx context.Context) {
+	s.writeKept(ctx)
+	var groups []int64
+	now := s.now()
+	trs := append(s.engine.Tick(now), s.baselines.Tick(now, s.engine.Rules(), s.Overrides)...)
+	for _, tr := range trs {
+		if a, ok := s.apply(tr); ok {
+			groups = addGroup(groups, a.Group)
+		}
+	}
+	for _, g := range groups {
+		s.problemChanged(ctx, g)
+	}
+	if s.escalateAfter > 0 {
+		up, err := s.store.Escalate(ctx, now.Add(-s.escalateAfter), now)
+		if err != nil {
+			s.log.Error().Err(err).Msg("escalation failed")
+		}
+		// One page per problem: its lead, with the others inside.
+		var paged []int64
+		for _, a := range up {
+			s.changed("alert.escalated", a)
+			if slices.Contains(paged, a.Group) {
+				continue
 			}
-			for _, g := range groups {
-				s.problemChanged(ctx, g)
+			paged = append(paged, a.Group)
+			p, err := s.store.Problem(ctx, a.Group)
+			if err != nil {
+				s.log.Error().Err(err).Int64("group", a.Group).Msg("alert group unreadable")
+				s.escalated(ctx, a, nil)
+				continue
 			}
-			if s.escalateAfter > 0 {
-				now := s.now()
-				up, err := s.store.Escalate(ctx, now.Add(-s.escalateAfter), now)
-				if err != nil {
-					s.log.Error().Err(err).Msg("escalation failed")
-				}
-				// One page per problem: its lead, with the others inside.
-				var paged []int64
-				for _, a := range up {
-					s.changed("alert.escalated", a)
-					if slices.Contains(paged, a.Group) {
-						continue
-					}
-					paged = append(paged, a.Group)
-					p, err := s.store.Problem(ctx, a.Group)
-					if err != nil {
-						s.log.Error().Err(err).Int64("group", a.Group).Msg("alert group unreadable")
-						s.escalated(ctx, a, nil)
-						continue
-					}
-					s.escalated(ctx, p.Lead, &p)
-					if pn, ok := s.notify.(ProblemNotifier); ok {
-						pn.ProblemChanged(p)
-					}
-				}
+			s.escalated(ctx, p.Lead, &p)
+			if pn, ok := s.notify.(ProblemNotifier); ok {
+				pn.ProblemChanged(p)
 			}
 		}
 	}

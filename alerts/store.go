@@ -368,15 +368,26 @@ func (s *Store) SetOverride(ctx context.Context, patient, rule string, o Overrid
 	if o.Clear != nil {
 		clear = *o.Clear
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_overrides (patient, rule, level, clear, "by", at) VALUES (?,?,?,?,?,?)
-		ON CONFLICT (patient, rule) DO UPDATE SET level = excluded.level, clear = excluded.clear, "by" = excluded."by", at = excluded.at`,
-		patient, rule, o.Level, clear, by, at.UnixNano())
+	var dev, days, base any
+	if o.Deviation != nil {
+		dev = *o.Deviation
+	}
+	if o.Days != nil {
+		days = *o.Days
+	}
+	if o.Baseline != nil {
+		base = *o.Baseline
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_overrides (patient, rule, level, clear, deviation, days, baseline, "by", at) VALUES (?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (patient, rule) DO UPDATE SET level = excluded.level, clear = excluded.clear, deviation = excluded.deviation,
+		days = excluded.days, baseline = excluded.baseline, "by" = excluded."by", at = excluded.at`,
+		patient, rule, o.Level, clear, dev, days, base, by, at.UnixNano())
 	return err
 }
 
 // Overrides loads every per-patient override: patient -> rule -> override.
 func (s *Store) Overrides(ctx context.Context) (map[string]map[string]Override, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT patient, rule, level, clear FROM rule_overrides`)
+	rows, err := s.db.QueryContext(ctx, `SELECT patient, rule, level, clear, deviation, days, baseline FROM rule_overrides`)
 	if err != nil {
 		return nil, err
 	}
@@ -385,13 +396,26 @@ func (s *Store) Overrides(ctx context.Context) (map[string]map[string]Override, 
 	for rows.Next() {
 		var p, r string
 		var o Override
-		var clear sql.NullFloat64
-		if err := rows.Scan(&p, &r, &o.Level, &clear); err != nil {
+		var clear, dev, base sql.NullFloat64
+		var days sql.NullInt64
+		if err := rows.Scan(&p, &r, &o.Level, &clear, &dev, &days, &base); err != nil {
 			return nil, err
 		}
 		if clear.Valid {
 			c := clear.Float64
 			o.Clear = &c
+		}
+		if dev.Valid {
+			d := dev.Float64
+			o.Deviation = &d
+		}
+		if days.Valid {
+			d := int(days.Int64)
+			o.Days = &d
+		}
+		if base.Valid {
+			b := base.Float64
+			o.Baseline = &b
 		}
 		if out[p] == nil {
 			out[p] = map[string]Override{}

@@ -54,7 +54,7 @@ func TestOrdinaryFortnightsRaiseNoBaselineAlert(t *testing.T) {
 				continue
 			}
 			r.Patient = patientOf[e.Device]
-			trs := append(engine.Observe(r, e.At), baselines.Observe(r, set)...)
+			trs := append(engine.Observe(r, e.At), baselines.Observe(r, set, nil)...)
 			for _, tr := range trs {
 				if tr.Firing {
 					fires = append(fires, alertscore.Fire{Patient: tr.Patient, Rule: tr.Rule.ID, At: tr.At, By: tr.By})

@@ -176,7 +176,7 @@ func (a alertsAPI) override(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	o := alerts.Override{Level: req.Level, Clear: req.Clear}
+	o := alerts.Override{Level: req.Level, Clear: req.Clear, Deviation: req.Deviation, Days: req.Days, Baseline: req.Baseline}
 	if err := a.alerts.SetOverride(r.Context(), r.PathValue("id"), req.Rule, o, c.Subject); err != nil {
 		failErr(w, err)
 		return

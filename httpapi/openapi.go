@@ -93,7 +93,7 @@ var routeDocs = map[string]routeDoc{
 	"GET /api/v1/patients/{id}/devices":     {Summary: "The devices bound to a patient", Response: []devices.Device{}},
 	"POST /api/v1/patients/{id}/assessment": {Summary: "Record a clinician's assessment (consciousness for NEWS2)"},
 	"POST /api/v1/patients/{id}/snooze":     {Summary: "Snooze a rule for a patient", Request: SnoozeRequest{}, Status: http.StatusCreated},
-	"POST /api/v1/patients/{id}/overrides":  {Summary: "Override a rule's thresholds for a patient", Request: OverrideRequest{}},
+	"POST /api/v1/patients/{id}/overrides":  {Summary: "Set a patient's own levels of a threshold or baseline rule", Request: OverrideRequest{}},
 	"POST /api/v1/patients/{id}/break-glass": {Summary: "Emergency access to a patient outside one's care teams, with a reason",
 		Request: BreakGlassRequest{}},
 	"GET /api/v1/care-teams":                 {Summary: "List care teams", Response: []chart.Team{}},

@@ -175,11 +175,17 @@ type SnoozeRequest struct {
 	Reason string    `json:"reason"`
 }
 
-// OverrideRequest sets a patient's own level for a threshold rule.
+// OverrideRequest sets a patient's own levels of a rule: a threshold
+// rule's level and clear level, or a baseline rule's deviation, days and
+// baseline (a value a clinician sets, such as a dry weight, in place of
+// the one learnt). Setting a rule's override again replaces it whole.
 type OverrideRequest struct {
-	Rule  string   `json:"rule"`
-	Level float64  `json:"level"`
-	Clear *float64 `json:"clear,omitempty"`
+	Rule      string   `json:"rule"`
+	Level     float64  `json:"level,omitempty"`
+	Clear     *float64 `json:"clear,omitempty"`
+	Deviation *float64 `json:"deviation,omitempty"`
+	Days      *int     `json:"days,omitempty"`
+	Baseline  *float64 `json:"baseline,omitempty"`
 }
 
 // BreakGlassRequest is the body of a break-glass request.

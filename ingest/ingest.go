@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -406,6 +407,10 @@ func (in *Ingester) refuse(device string, report *rejectReport) {
 // writer is busy make up the next, larger batch (up to MaxBatch readings).
 func (in *Ingester) batchLoop(ctx context.Context) {
 	var cur batch
+	// The last batch's size: under load batches come alike, so the next
+	// one is made that large at once instead of growing (and copying its
+	// readings) from a message's worth.
+	last := 0
 	abandon := func() {
 		for range cur.acks {
 			in.done()
@@ -426,11 +431,12 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 			return
 		case j := <-jobs:
 			if len(cur.acks) == 0 {
-				cur.readings = make([]vitals.Reading, 0, min(in.cfg.MaxBatch, 4*len(j.readings)))
+				cur.readings = make([]vitals.Reading, 0, min(in.cfg.MaxBatch, max(4*len(j.readings), last)))
 			}
 			cur.readings = append(cur.readings, j.readings...)
 			cur.acks = append(cur.acks, j.ack)
 		case writes <- cur:
+			last = len(cur.readings)
 			cur = batch{}
 		}
 	}
@@ -620,17 +626,29 @@ func (in *Ingester) deadLetter(rs []vitals.Reading, cause error) error {
 // key only if their device and type hash alike (1 in 2^64) and their times
 // agree to the nanosecond. Entries hold no pointers, which keeps them out
 // of the garbage collector's way.
+//
+// Most readings are newer than any their device sent of their type: newest
+// keeps, per such stream, the latest time marked, and a key past it is new
+// without a look in the generations (each a random access into a map of
+// up to n keys, most of the time a cache miss). Every key of a stream in
+// the generations is at or before its newest entry; a stream gets an entry
+// only with a time past every key marked before the last time newest was
+// emptied (floor), so that holds across emptying too.
 type dedupe struct {
 	mu        sync.Mutex
 	n         int
 	seed      maphash.Seed
 	cur, prev map[dedupeKey]struct{}
+	newest    map[uint64]int64
+	floor     int64 // keys at or before it may be in the generations without a stream entry
+	latest    int64 // the latest time of any key marked
 }
 
 type dedupeKey [2]uint64
 
 func newDedupe(n int) *dedupe {
-	return &dedupe{n: n, seed: maphash.MakeSeed(), cur: make(map[dedupeKey]struct{}, n)}
+	return &dedupe{n: n, seed: maphash.MakeSeed(), cur: make(map[dedupeKey]struct{}, n),
+		newest: map[uint64]int64{}, floor: math.MinInt64, latest: math.MinInt64}
 }
 
 func (d *dedupe) key(r *vitals.Reading) dedupeKey {
@@ -656,6 +674,10 @@ func (d *dedupe) seen(keys []dedupeKey, out []bool) []bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, k := range keys {
+		if d.past(k) {
+			out = append(out, false)
+			continue
+		}
 		_, ok := d.cur[k]
 		if !ok {
 			_, ok = d.prev[k]
@@ -665,22 +687,52 @@ func (d *dedupe) seen(keys []dedupeKey, out []bool) []bool {
 	return out
 }
 
+// past reports whether k is later than every key of its stream marked.
+func (d *dedupe) past(k dedupeKey) bool {
+	t, ok := d.newest[k[0]]
+	return ok && int64(k[1]) > t
+}
+
 // mark records keys as stored and reports, for each, whether it was new.
 func (d *dedupe) mark(keys []dedupeKey, out []bool) []bool {
 	out = out[:0]
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, k := range keys {
-		_, a := d.cur[k]
-		_, b := d.prev[k]
-		if a || b {
-			out = append(out, false)
-			continue
+		if !d.past(k) {
+			_, dup := d.cur[k]
+			if !dup {
+				_, dup = d.prev[k]
+			}
+			if dup {
+				out = append(out, false)
+				continue
+			}
 		}
 		if len(d.cur) >= d.n {
-			d.prev, d.cur = d.cur, make(map[dedupeKey]struct{}, d.n)
+			// The older generation's map is emptied and reused: a new
+			// one of n keys a generation was megabytes for the collector.
+			old := d.prev
+			if old == nil {
+				old = make(map[dedupeKey]struct{}, d.n)
+			}
+			clear(old)
+			d.prev, d.cur = d.cur, old
 		}
 		d.cur[k] = struct{}{}
+		t := int64(k[1])
+		if last, ok := d.newest[k[0]]; ok {
+			d.newest[k[0]] = max(last, t)
+		} else if t > d.floor {
+			if len(d.newest) >= d.n {
+				// Bounded like the generations: start again past every key.
+				clear(d.newest)
+				d.floor = max(d.latest, t)
+			} else {
+				d.newest[k[0]] = t
+			}
+		}
+		d.latest = max(d.latest, t)
 		out = append(out, true)
 	}
 	return out

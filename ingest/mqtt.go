@@ -124,6 +124,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			SetKeepAlive(c.cfg.KeepAlive).
 			SetOrderMatters(false).
 			SetAutoAckDisabled(true).
+			SetCustomOpenConnectionFn(openBuffered).
 			SetDefaultPublishHandler(c.onMessage).
 			SetOnConnectHandler(func(cl mqtt.Client) { c.onConnect(cl, sub) }).
 			SetConnectionLostHandler(func(_ mqtt.Client, err error) {

@@ -10,8 +10,26 @@
 # Extra arguments go to "wearsim load" (e.g. --rate 8000 messages/s).
 # PROBE=1 also measures publish-to-alert latency on a clinician's live
 # WebSocket: a probe device trips a rule every 200 ms during the load.
+# PROFILE=realistic or PROFILE=flood runs one of issue 15's profiles and
+# reports the CPU seconds per million durable readings of Vitalwire,
+# Mosquitto and influxd (from /proc/PID/stat, first publish to last
+# reading durable) in the JSON's cpu_seconds_per_million_readings:
+#   realistic: 2,000 devices, each uploading a history (a reading a second,
+#              batches of 10 at QoS 1, as fast as acknowledged)
+#   flood:     20 devices at 1,000 readings a second each
+# READINGS (2000000) is the total of either; READINGS=20000 checks that it
+# runs. Any run reports the CPU per million readings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PROFILE=${PROFILE:-}
+READINGS=${READINGS:-2000000}
+profile_args=()
+case "$PROFILE" in
+  realistic) DEVICES=${DEVICES:-2000}; DURATION=${DURATION:-30m}; profile_args=(--readings "$READINGS" --spacing 1s) ;;
+  flood) DEVICES=${DEVICES:-20}; DURATION=${DURATION:-30m}; profile_args=(--readings "$READINGS" --rate $((DEVICES * 1000 / 10))) ;;
+  "") ;;
+  *) echo "PROFILE: realistic, flood or unset" >&2; exit 2 ;;
+esac
 STORE=${STORE:-influx}
 DURATION=${DURATION:-60s}
 DEVICES=${DEVICES:-20}
@@ -21,14 +39,19 @@ WINDOW=${WINDOW:-64}
 BROKER=${BROKER:-mosquitto}
 
 . scripts/lib.sh
+# A connection per device: Mosquitto (and this shell's children) need a
+# file per connection.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 go build -o "$work/vitalwire" ./cmd/vitalwire
 go build -o "$work/wearsim" ./cmd/wearsim
 
 mqtt_port=$(port); http_port=$(port)
+cpu=""
 broker_yaml="broker:\n  embedded: true\n  addr: 127.0.0.1:$mqtt_port\n"
 if [ "$BROKER" != embedded ]; then
   start_mosquitto "$mqtt_port" true
+  cpu="mosquitto=${pids[-1]}"
   broker_yaml="broker:\n  embedded: false\nmqtt:\n  broker: tcp://127.0.0.1:$mqtt_port\n  client_id: vitalwire-load\n  connections: $CONNECTIONS\n"
 fi
 
@@ -56,6 +79,7 @@ bind-address = "127.0.0.1:$irpc"
   flux-enabled = true
 CONF
   "$influxd" -config "$work/influxdb.conf" 2>"$work/influxd.log" & pids+=($!)
+  cpu="${cpu:+$cpu,}influxd=$!"
   wait_tcp "$ihttp"
   curl -fsS -XPOST "http://127.0.0.1:$ihttp/query" --data-urlencode "q=CREATE DATABASE vitalwire" >/dev/null
   store_yaml="store:\n  kind: influx\n  influx:\n    url: http://127.0.0.1:$ihttp\n    bucket: vitalwire/autogen"
@@ -66,6 +90,7 @@ printf "alerts:\n  rules_file: $work/rules.yaml\n" > "$work/alerts.yaml"
 printf "data_dir: $work/data\nhttp:\n  addr: 127.0.0.1:$http_port\n$broker_yaml$store_yaml\ningest:\n  writers: $WRITERS\nlog:\n  level: warn\n" > "$work/vitalwire.yaml"
 cat "$work/alerts.yaml" >> "$work/vitalwire.yaml"
 "$work/vitalwire" serve --config "$work/vitalwire.yaml" & pids+=($!)
+cpu="vitalwire=$!${cpu:+,$cpu}"
 wait_tcp "$http_port"
 token=$("$work/vitalwire" token create --sub load-admin --role admin --data-dir "$work/data" 2>/dev/null)
 
@@ -90,6 +115,7 @@ if [ "${PROBE:-0}" = 1 ]; then
     | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps([{"id":d["id"],"secret":d["secret"],"kind":"cgm","patient":"probe-patient"}]))' > "$work/probe.json"
   probe=(--probe-device "$work/probe.json" --probe-token "$("$work/vitalwire" token create --sub probe-doc --role clinician --data-dir "$work/data" 2>/dev/null)")
 fi
-echo "load: broker=$BROKER store=$STORE devices=$DEVICES connections=$CONNECTIONS writers=$WRITERS window=$WINDOW duration=$DURATION" >&2
+echo "load: profile=${PROFILE:-none} broker=$BROKER store=$STORE devices=$DEVICES connections=$CONNECTIONS writers=$WRITERS window=$WINDOW duration=$DURATION" >&2
 "$work/wearsim" load --broker "tcp://127.0.0.1:$mqtt_port" --server "http://127.0.0.1:$http_port" \
-  --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" --token "$reader" "${probe[@]}" "$@"
+  --devices "$work/devices.json" --duration "$DURATION" --window "$WINDOW" --token "$reader" --cpu "$cpu" \
+  "${profile_args[@]}" "${probe[@]}" "$@"

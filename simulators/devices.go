@@ -154,6 +154,8 @@ type deviceSim struct {
 	wrong    float64
 	garbage  float64
 	wasOff   bool
+	// repeating: the next blood-pressure reading repeats a high one.
+	repeating bool
 	// shuffleBack: the late upload after the offline period is out of order.
 	shuffleBack bool
 }
@@ -301,6 +303,17 @@ func (d *deviceSim) step(t time.Time, emit func(Emission)) {
 			unit, v := d.unit(m.typ, v)
 			if m.typ == vitals.BloodPressure {
 				_, v2 = d.unit(m.typ, v2)
+				// A reading of 180/120 or more is repeated two minutes
+				// later, as home blood-pressure programs ask: one high
+				// reading alone is not acted on.
+				switch {
+				case d.repeating:
+					// past this slot's jitter: the repeat is not taken for
+					// the slot's own reading
+					d.repeating, d.next[i] = false, d.nextDaily(m, at.Add(m.jitter))
+				case v >= 180 || v2 >= 120:
+					d.repeating, d.next[i] = true, at.Add(2*time.Minute)
+				}
 			}
 			if d.wrong > 0 && d.rng.Float64() < d.wrong {
 				unit = wrongUnits[m.typ]

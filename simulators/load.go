@@ -2,11 +2,13 @@ package simulators
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +48,19 @@ type Load struct {
 	// Progress, when set, gets a line every ProgressEvery (default 5 s).
 	Progress      io.Writer
 	ProgressEvery time.Duration
+	// Readings, when above 0, stops each device after its share of this
+	// many readings (Duration stays the limit).
+	Readings int64
+	// Spacing, when above 0, stamps each device's readings this far apart
+	// in event time, ending at the start of the run: a history upload (a
+	// reading a second over the last minutes, sent as fast as
+	// acknowledged). 0 stamps them with the publish time, a microsecond
+	// apart.
+	Spacing time.Duration
+	// CPU names processes of this machine (name to PID) whose CPU time
+	// (/proc/PID/stat) is reported per million durable readings, from the
+	// first publish to the last reading made durable.
+	CPU map[string]int
 }
 
 // Report is the result of a load run.
@@ -83,6 +98,11 @@ type Report struct {
 	// Probe, when a probe ran, is publish-to-alert latency on a live
 	// WebSocket during the load.
 	Probe *ProbeReport `json:"alert_probe,omitempty"`
+	// CPUSeconds is the CPU time (user and system) of each process of
+	// Load.CPU from the first publish to the last reading made durable;
+	// CPUPerMillion the same per million durable readings.
+	CPUSeconds    map[string]float64 `json:"cpu_seconds,omitempty"`
+	CPUPerMillion map[string]float64 `json:"cpu_seconds_per_million_readings,omitempty"`
 }
 
 // Run runs the load and returns its report.
@@ -127,8 +147,21 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 	if l.Rate > 0 {
 		every = time.Duration(float64(time.Second) * float64(len(l.Devices)) / float64(l.Rate))
 	}
+	perDevice := int64(math.MaxInt64) // messages
+	if l.Readings > 0 {
+		perDevice = (l.Readings + int64(len(l.Devices)*l.Batch) - 1) / int64(len(l.Devices)*l.Batch)
+	}
+	cpuBefore, err := cpuTimes(l.CPU)
+	if err != nil {
+		return Report{}, err
+	}
 	start := time.Now()
 	deadline := start.Add(l.Duration)
+	// A history upload's readings end at the start of the run.
+	historyFrom := start.UnixNano()
+	if l.Spacing > 0 && l.Readings > 0 {
+		historyFrom -= perDevice * int64(l.Batch) * int64(l.Spacing)
+	}
 	stopProgress := l.progress(start, &sent, &acked, refusals)
 	var wg sync.WaitGroup
 	for i, d := range l.Devices {
@@ -142,16 +175,19 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 			var b strings.Builder
 			myLats := make([]float64, 0, 1<<16)
 			var myMu sync.Mutex
-			for seq := 0; time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
+			for seq := 0; int64(seq) < perDevice && time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
 				if every > 0 {
 					if ahead := time.Until(start.Add(time.Duration(seq) * every)); ahead > 0 {
 						time.Sleep(ahead)
 					}
 				}
 				sem <- struct{}{}
-				now := time.Now().UnixNano()
+				now, step := time.Now().UnixNano(), int64(1000)
 				if now <= last {
 					now = last + 1
+				}
+				if l.Spacing > 0 {
+					now, step = historyFrom+int64(seq*l.Batch)*int64(l.Spacing), int64(l.Spacing)
 				}
 				b.Reset()
 				fmt.Fprintf(&b, `{"seq":%d,"readings":[`, seq)
@@ -161,7 +197,7 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 					}
 					// Readings of one message are a microsecond apart, so each
 					// (device, type, time) is unique.
-					ts := time.Unix(0, now+int64(j)*1000).UTC().Format(time.RFC3339Nano)
+					ts := time.Unix(0, now+int64(j)*step).UTC().Format(time.RFC3339Nano)
 					fmt.Fprintf(&b, `{"type":"heart_rate","value":%d,"unit":"/min","time":"%s"}`, 50+(seq+j)%80, ts)
 				}
 				b.WriteString("]}")
@@ -223,6 +259,20 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	r.DurableAfterSecs = time.Since(start).Seconds()
+	cpuAfter, err := cpuTimes(l.CPU)
+	if err != nil {
+		return r, err
+	}
+	if len(l.CPU) > 0 {
+		r.CPUSeconds, r.CPUPerMillion = map[string]float64{}, map[string]float64{}
+		durable := float64(after.accepted - before.accepted)
+		for name := range l.CPU {
+			r.CPUSeconds[name] = cpuAfter[name] - cpuBefore[name]
+			if durable > 0 {
+				r.CPUPerMillion[name] = r.CPUSeconds[name] / durable * 1e6
+			}
+		}
+	}
 	r.DurableReadings = int64(after.accepted - before.accepted)
 	// The rate the server sustained: everything durable over the time it
 	// took, from the first publish to the last reading made durable.
@@ -239,7 +289,7 @@ func (l *Load) Run(ctx context.Context) (Report, error) {
 		// Readings are stamped with the publish time; the server may still
 		// be writing what Mosquitto acknowledged, so read until all are
 		// found or the drain time is over.
-		from, to := start.Add(-time.Second), end.Add(time.Second)
+		from, to := time.Unix(0, min(historyFrom, start.UnixNano())).Add(-time.Second), end.Add(time.Second)
 		waitUntil := time.Now().Add(l.Drain)
 		for {
 			stored, err := StoredReadings(ctx, l.Server, l.Token, l.Devices, vitals.HeartRate, from, to, wantBy)
@@ -366,4 +416,30 @@ func histQuantile(before, after map[float64]float64, q float64) float64 {
 		prevBound, prevCount = b, c
 	}
 	return prevBound
+}
+
+// cpuTimes reads the CPU time, user and system, of processes by name from
+// /proc/PID/stat (Linux; its clock ticks are USER_HZ, 100 a second).
+func cpuTimes(pids map[string]int) (map[string]float64, error) {
+	out := map[string]float64{}
+	for name, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil, fmt.Errorf("cpu of %s: %w", name, err)
+		}
+		// The command name (field 2) is in parentheses and may hold
+		// spaces: count fields after its closing one.
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if i < 0 || len(f) < 13 {
+			return nil, fmt.Errorf("cpu of %s: unexpected /proc/%d/stat", name, pid)
+		}
+		utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+		stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("cpu of %s: unexpected /proc/%d/stat", name, pid)
+		}
+		out[name] = float64(utime+stime) / 100
+	}
+	return out, nil
 }

@@ -109,6 +109,7 @@ type person struct {
 	// seen is, per vital, the true value at the last instant one of the
 	// person's devices measured it: what monitoring can know.
 	seen map[vitals.Type]seenValue
+	hist history
 }
 
 type seenValue struct {
@@ -127,6 +128,7 @@ func (p *person) observe(typ vitals.Type, t time.Time) {
 		vitals.BodyTemperature: s.Temperature, vitals.BloodPressure: s.Systolic, vitals.BloodGlucose: s.Glucose,
 		vitals.BodyWeight: s.Weight, vitals.Steps: s.Steps}[typ]
 	p.seen[typ] = seenValue{t, v}
+	p.hist.observe(typ, t, s)
 }
 
 // observed returns the state as monitoring can know it at t: each vital
@@ -288,5 +290,23 @@ func (e effect) apply(t time.Time, v *Vitals) {
 		v.HeartRate += 14 * f
 	case EventTachyarrhythmia:
 		v.HeartRate = v.HeartRate*(1-f) + 158*f
+	case EventHFDecompensation:
+		// Fluid retained at a kilogram a day over the ramp, and the heart
+		// and lungs working a little harder (small rises, under what the
+		// resting-rate baselines call a change).
+		v.Weight += e.ramp.Hours() / 24 * f
+		v.HeartRate += 5 * f
+		v.RespRate += 1.5 * f
+	case EventInfection:
+		// Before symptoms: the resting heart rate up by 15/min, a little
+		// warmer, breathing barely faster (smartwatch studies of infection).
+		v.HeartRate += 15 * f
+		v.RespRate += f
+		v.Temperature += 0.3 * f
+	case EventHypertension:
+		// Hypertensive urgency: the pressure held near 196/104 whatever
+		// the patient does.
+		v.Systolic = v.Systolic*(1-f) + 196*f
+		v.Diastolic = v.Diastolic*(1-f) + 104*f
 	}
 }

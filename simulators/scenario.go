@@ -19,6 +19,10 @@ const (
 	EventHypoxemia       = "hypoxemia"       // SpO2 down about 10 points for `for`
 	EventHypoglycaemia   = "hypoglycaemia"   // glucose to about 42 mg/dL for `for`
 	EventTachyarrhythmia = "tachyarrhythmia" // heart rate about 158/min for `for`
+	// Clinical events over days (see physiology.go).
+	EventHFDecompensation = "hf_decompensation" // weight +1 kg a day over `ramp`, resting heart rate +5, respiration +1.5
+	EventInfection        = "infection"         // heart rate +15 day and night, respiration +1, temperature +0.3, over `ramp`
+	EventHypertension     = "hypertension"      // systolic to about 196, diastolic to 104, for `for`
 	// Device faults: they change what a device sends, not the patient.
 	EventRemoval   = "device_removal" // the device sends no readings (fell off the wrist)
 	EventOffline   = "offline"        // the device buffers, then uploads late (`order`: in_order or shuffled)
@@ -28,7 +32,8 @@ const (
 	EventGarbage   = "garbage"        // a message is replaced by garbage with `probability`
 )
 
-var clinicalEvents = []string{EventSepsis, EventHypoxemia, EventHypoglycaemia, EventTachyarrhythmia}
+var clinicalEvents = []string{EventSepsis, EventHypoxemia, EventHypoglycaemia, EventTachyarrhythmia,
+	EventHFDecompensation, EventInfection, EventHypertension}
 var deviceEvents = []string{EventRemoval, EventOffline, EventClockSkew, EventDuplicate, EventWrongUnit, EventGarbage}
 
 // Scenario scripts a simulated fleet: patients, their devices, and what
@@ -155,6 +160,9 @@ func (sc *Scenario) Normalize() error {
 			}
 			if e.Probability < 0 || e.Probability > 1 {
 				errs = append(errs, fmt.Errorf("%s.probability: must be 0-1", ew))
+			}
+			if e.Kind == EventHFDecompensation && (e.Ramp < 24*time.Hour || e.Ramp > 14*24*time.Hour) {
+				errs = append(errs, fmt.Errorf("%s.ramp: the days of weight gain, 24h to 336h", ew))
 			}
 			if e.Kind == EventOffline && e.Order != "" && e.Order != "in_order" && e.Order != "shuffled" {
 				errs = append(errs, fmt.Errorf("%s.order: in_order or shuffled", ew))

@@ -72,7 +72,7 @@ func NewSimulation(sc *Scenario, truth io.Writer) *Simulation {
 				p.effects = append(p.effects, effect{kind: e.Kind, at: sc.Start.Add(e.At), ramp: e.Ramp, duration: e.For})
 			}
 		}
-		pt := &patientSim{spec: ps, person: p, conds: conditionsFor(ps.Profile)}
+		pt := &patientSim{spec: ps, person: p, conds: conditionsFor(ps.Profile, p)}
 		for _, k := range ps.Devices {
 			d := newDeviceSim(Device{ID: DeviceID(ps.ID, k), Kind: k, Patient: ps.ID}, p, sc, ps.Events)
 			pt.devices = append(pt.devices, d)
@@ -161,10 +161,13 @@ func (s *Simulation) writeTruth(p *patientSim, t time.Time) error {
 	// within the last hour (as a clinician scores from the latest
 	// observations).
 	minute := t.Truncate(time.Minute) == t
-	j := judged{seen: p.person.observed(t, 0), params: observedParams(p.spec.Profile, p.person.observed(t, time.Hour))}
+	j := judged{at: t, seen: p.person.observed(t, 0), params: observedParams(p.spec.Profile, p.person.observed(t, time.Hour))}
 	j.score = news2.Compute(j.params)
 	var holding, possible []string
 	for _, c := range p.conds {
+		if c.observe != nil {
+			c.observe(t)
+		}
 		changed, evident := c.update(t, &j, p.person.measuredAt(t, c.from))
 		if changed && s.truth != nil {
 			state, at := "end", t

@@ -35,6 +35,7 @@ var news2Vitals = []vitals.Type{vitals.RespiratoryRate, vitals.SpO2, vitals.Bloo
 // and their score, and (computed when needed) the lowest and highest score
 // readings within each parameter's noise margin could give.
 type judged struct {
+	at      time.Time
 	seen    Vitals
 	params  news2.Params
 	score   news2.Score
@@ -107,6 +108,12 @@ type condition struct {
 	sureSince time.Time // when the sure test became true; zero while false
 	sureSeen  int       // measurements since sureSince
 	evident   bool      // this episode has been evident
+	// atOnce: evident as soon as the sure test holds, without a
+	// measurement at that instant (a judgement of days, or of silence).
+	atOnce bool
+	// observe, when set, is called at every step before the tests (a
+	// condition over days gathering its measurements).
+	observe func(t time.Time)
 }
 
 // evidence is how many measurements must show a condition with a
@@ -144,6 +151,13 @@ func (c *condition) update(t time.Time, j *judged, measured bool) (changed, evid
 	if measured {
 		c.sureSeen++
 	}
+	if c.atOnce {
+		if c.holds && !c.evident {
+			c.evident = true
+			return changed, true
+		}
+		return changed, false
+	}
 	enough := c.sureSeen >= evidence || (c.need == 0 && c.sureSeen > 0)
 	if c.holds && !c.evident && measured && enough && t.Sub(c.sureSince) >= c.need {
 		c.evident = true
@@ -168,7 +182,7 @@ func threshold(name string, need time.Duration, typ vitals.Type, level float64, 
 	get := map[vitals.Type]func(Vitals) float64{
 		vitals.HeartRate: func(v Vitals) float64 { return v.HeartRate }, vitals.SpO2: func(v Vitals) float64 { return v.SpO2 },
 		vitals.BloodPressure: func(v Vitals) float64 { return v.Systolic }, vitals.BodyTemperature: func(v Vitals) float64 { return v.Temperature },
-		vitals.BloodGlucose: func(v Vitals) float64 { return v.Glucose },
+		vitals.BloodGlucose: func(v Vitals) float64 { return v.Glucose }, vitals.RespiratoryRate: func(v Vitals) float64 { return v.RespRate },
 	}[typ]
 	past := func(lvl float64) func(*judged) bool {
 		return func(j *judged) bool {
@@ -209,21 +223,23 @@ func news2Condition(name string, atLeast int) *condition {
 
 // conditionsFor lists the ground-truth conditions, matching the default
 // alert rules: the same thresholds and durations.
-func conditionsFor(p Profile) []*condition {
+func conditionsFor(p Profile, per *person) []*condition {
 	spo2Limit := 90.0
 	if p.Scale2() {
 		spo2Limit = 85
 	}
-	return []*condition{
+	return append([]*condition{
 		threshold(fmt.Sprintf("spo2_below_%v_for_2m", spo2Limit), 2*time.Minute, vitals.SpO2, spo2Limit, true, false),
 		threshold("heart_rate_above_130_for_2m", 2*time.Minute, vitals.HeartRate, 130, false, false),
 		threshold("heart_rate_below_40_for_2m", 2*time.Minute, vitals.HeartRate, 40, true, false),
 		threshold("systolic_below_90", 0, vitals.BloodPressure, 90, true, false),
+		threshold("respiratory_rate_above_24_for_5m", 5*time.Minute, vitals.RespiratoryRate, 24, false, false),
+		threshold("respiratory_rate_below_8_for_2m", 2*time.Minute, vitals.RespiratoryRate, 8, true, false),
 		threshold("temperature_39_1_or_above", 0, vitals.BodyTemperature, 39.1, false, true),
 		threshold("glucose_below_54", 0, vitals.BloodGlucose, 54, true, false),
 		threshold("glucose_below_70_for_15m", 15*time.Minute, vitals.BloodGlucose, 70, true, false),
 		news2Condition("news2_5_or_more", 5),
 		news2Condition("news2_7_or_more", 7),
 		news2Condition("news2_single_3", 0),
-	}
+	}, conditionsOverDays(per)...)
 }

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,6 +28,7 @@ Usage:
   wearsim provision --server URL --token T (--scenario FILE | --patients N [--devices-per-patient K]) --out devices.json
   wearsim run --broker tcp://HOST:1883 --devices devices.json (--scenario FILE | --patients N ...) [--accel 60] [--truth truth.jsonl]
   wearsim load --broker tcp://HOST:1883 --server URL --devices devices.json [--token T] [--duration 60s] [--batch 10] [--rate N]
+                [--readings N] [--spacing 1s] [--cpu name=PID,...]
 
 Progress goes to stderr every few seconds, the JSON report to stdout, and a
 summary of refusals by reason and any warnings to stderr at the end.
@@ -247,6 +250,9 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 			"the run's own readings are read back to measure lost_readings")
 		quiet := fs.Bool("quiet", false, "no progress line")
 		every := fs.Duration("progress-every", 5*time.Second, "time between progress lines")
+		readings := fs.Int64("readings", 0, "stop after this many readings in all (0: publish for --duration)")
+		spacing := fs.Duration("spacing", 0, "event time between a device's readings, a history ending at the start (0: the publish time)")
+		cpu := fs.String("cpu", "", "processes whose CPU time per million durable readings to report, as name=PID,name=PID (Linux /proc)")
 		if err := parse(fs, args, stdout, stderr); err != nil {
 			return err
 		}
@@ -254,8 +260,16 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		pids, err := parsePIDs(*cpu)
+		if err != nil {
+			return err
+		}
+		if *readings < 0 || *spacing < 0 {
+			return errors.New("--readings and --spacing: must not be negative")
+		}
 		l := &simulators.Load{Broker: *broker, Server: *server, Devices: devs, Batch: *batch, Window: *window,
-			Rate: *rate, Duration: *duration, QoS: byte(*qos), Token: *token, ProgressEvery: *every}
+			Rate: *rate, Duration: *duration, QoS: byte(*qos), Token: *token, ProgressEvery: *every,
+			Readings: *readings, Spacing: *spacing, CPU: pids}
 		if !*quiet {
 			l.Progress = stderr
 		}
@@ -318,4 +332,21 @@ func readDevices(path string) ([]simulators.Device, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return devs, nil
+}
+
+// parsePIDs reads "name=PID,name=PID".
+func parsePIDs(s string) (map[string]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]int{}
+	for _, kv := range strings.Split(s, ",") {
+		name, pid, ok := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(pid)
+		if !ok || name == "" || err != nil || n <= 0 {
+			return nil, fmt.Errorf("--cpu: %q: want name=PID", kv)
+		}
+		out[name] = n
+	}
+	return out, nil
 }

@@ -24,13 +24,22 @@ var ruleFor = map[string]string{
 	"spo2_below_90_for_2m": "spo2_low", "spo2_below_85_for_2m": "spo2_low_scale2", "systolic_below_90": "systolic_low",
 	"temperature_39_1_or_above": "temperature_high", "glucose_below_54": "glucose_very_low",
 	"glucose_below_70_for_15m": "glucose_low", "news2_5_or_more": "news2_medium", "news2_7_or_more": "news2_high",
-	"news2_single_3": "news2_single_3",
+	"news2_single_3":                   "news2_single_3",
+	"respiratory_rate_above_24_for_5m": "respiratory_rate_high", "respiratory_rate_below_8_for_2m": "respiratory_rate_low",
+	// conditions over days
+	"systolic_180_or_above_confirmed": "hypertension_systolic", "diastolic_120_or_above_confirmed": "hypertension_diastolic",
+	"weight_gain_2kg_in_3_days": "hf_weight_gain_3d", "weight_gain_1kg_in_a_day": "hf_weight_gain_1d",
+	"heart_rate_silent_6h":                               "no_data_heart_rate",
+	"resting_heart_rate_7_above_baseline_3_nights":       "resting_heart_rate_above_baseline",
+	"resting_respiratory_rate_3_above_baseline_3_nights": "resting_respiratory_rate_above_baseline",
+	"overnight_spo2_3_below_baseline_3_nights":           "overnight_spo2_below_baseline",
+	"weight_2kg_above_baseline_3_days":                   "weight_above_baseline",
 }
 
 // Split parts alerts into those of rules the truth has conditions of,
 // which are scored, and a count per rule of the others (rules the
-// simulator's day has no ground truth for yet: hypertension, respiratory
-// rate alone, weight over days, no data).
+// simulator has no ground truth for yet: the
+// no-data rules of blood pressure and weight).
 func Split(fires []Fire) (scored []Fire, others map[string]int) {
 	others = map[string]int{}
 	scoredRule := map[string]bool{}
@@ -167,6 +176,8 @@ type Result struct {
 	TruePositives            int
 	False, Missed, Late      []string
 	Delays                   []time.Duration // per detected counted episode, sorted
+	// RuleDelays are the detection delays by rule, sorted.
+	RuleDelays map[string][]time.Duration
 	// Offsets are the detections' signed times from the episode becoming
 	// evident (negative: the alert dates the condition earlier), and
 	// Decided those of the readings that decided them, when known; sorted.
@@ -295,6 +306,10 @@ func (t *Truth) Score(fires []Fire) Result {
 				e.Start.Format(time.RFC3339), e.End.Format(time.RFC3339), n))
 		}
 		res.Delays = append(res.Delays, delay)
+		if res.RuleDelays == nil {
+			res.RuleDelays = map[string][]time.Duration{}
+		}
+		res.RuleDelays[e.Rule] = append(res.RuleDelays[e.Rule], delay)
 		if delay > 10*time.Second {
 			res.Late = append(res.Late, fmt.Sprintf("%s by %s", best, delay))
 		}
@@ -306,6 +321,9 @@ func (t *Truth) Score(fires []Fire) Result {
 		if !best.By.IsZero() {
 			res.Decided = append(res.Decided, best.By.Sub(e.Evident))
 		}
+	}
+	for _, ds := range res.RuleDelays {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	}
 	for _, ds := range [][]time.Duration{res.Delays, res.Offsets, res.Decided} {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
@@ -369,4 +387,59 @@ func RequireTargets(t require.TestingT, res Result, healthyDayAlerts []string) {
 	require.Empty(t, healthyDayAlerts, "alerts on healthy patients' ordinary days")
 	require.Equal(t, 1.0, res.Precision)
 	require.Equal(t, 1.0, res.Recall)
+}
+
+// Weeks is the scored scenario over days: sixteen days from 2026-03-02
+// (nine learning the baselines first), with a heart-failure
+// decompensation (weight up a kilogram a day from day 10), an infection
+// (resting heart rate up 15/min over 36 hours from day 11), hypertensive
+// urgency on two days (confirmed by the cuff's repeat) and a watch left on
+// its charger for a day, beside n patients of every profile living
+// ordinary weeks. episodes gives, per scripted patient, the problem (see
+// alerts.Rule.Problem) their script makes and how many episodes of it:
+// one notification each.
+func Weeks(seed, n int) (sc *simulators.Scenario, episodes map[string]ScriptedProblem, err error) {
+	day := 24 * time.Hour
+	y := fmt.Sprintf(`start: 2026-03-02T00:00:00Z
+duration: 384h
+seed: %d
+generate: %d
+prefix: weeks
+patients:
+  - id: hf-decompensation
+    profile: heart_failure
+    devices: [watch, patch, cuff, scale]
+    events: [{kind: hf_decompensation, at: %s, ramp: 120h}]
+  - id: infection
+    profile: healthy
+    devices: [watch, patch, cuff]
+    events: [{kind: infection, at: %s, ramp: 36h}]
+  - id: hypertension
+    profile: healthy
+    devices: [watch, cuff]
+    events:
+      - {kind: hypertension, at: %s, for: 10h, ramp: 1h}
+      - {kind: hypertension, at: %s, for: 10h, ramp: 1h}
+  - id: charger
+    profile: healthy
+    devices: [watch, cuff]
+    events: [{kind: device_removal, device: watch, at: %s, for: 24h}]
+`, seed, n, 10*day, 11*day+12*time.Hour, 2*day+6*time.Hour, 9*day+12*time.Hour, 5*day+9*time.Hour)
+	sc, err = simulators.ParseScenario([]byte(y))
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, map[string]ScriptedProblem{
+		"hf-decompensation": {"body_weight", 1},
+		"infection":         {"baseline:heart_rate", 1},
+		"hypertension":      {"deterioration", 2},
+		"charger":           {"no_data:heart_rate", 1},
+	}, nil
+}
+
+// ScriptedProblem is the problem a scripted patient's events make, and
+// how many episodes of it.
+type ScriptedProblem struct {
+	Problem  string
+	Episodes int
 }

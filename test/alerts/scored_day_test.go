@@ -70,52 +70,8 @@ func replayScriptedDay(t *testing.T, external bool) {
 		svc.AddPatient(t, chart.Patient{ID: p.ID, MRN: "MRN-" + p.ID, Name: p.ID, BirthDate: "1950-01-01",
 			SpO2Scale: scale, OnOxygen: p.Profile.OnOxygen()})
 	}
-	clients := map[string]mqtt.Client{}
-	for _, d := range sim.Devices() {
-		secret := svc.AddDeviceFrom(t, d.ID, d.Kind, d.Patient, sc.Start.Add(-time.Hour))
-		clients[d.ID] = harness.Connect(t, svc.BrokerURL(), d.ID, secret).Client
-	}
-
-	// A simulated minute at a time: the clock moves to the minute's end,
-	// then every device publishes what it sent in that minute, in order,
-	// each waiting for the broker's acknowledgement, and the minute ends
-	// when the rules have seen every reading of it (the embedded broker
-	// acknowledges only then; Mosquitto at once).
-	start := time.Now()
-	var emissions []simulators.Emission
-	var want int64
-	for at := sc.Start.Add(time.Minute); !at.After(sim.End()); at = at.Add(time.Minute) {
-		byDevice := map[string][]simulators.Emission{}
-		require.NoError(t, sim.Advance(at, func(e simulators.Emission) {
-			byDevice[e.Device] = append(byDevice[e.Device], e)
-			emissions = append(emissions, e)
-			want += int64(e.Readings)
-		}))
-		simNow.Store(at.UnixNano())
-		var wg sync.WaitGroup
-		for dev, es := range byDevice {
-			c := clients[dev]
-			wg.Go(func() {
-				for _, e := range es {
-					tok := c.Publish(e.Topic, 1, e.Retained, e.Payload)
-					if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-						t.Errorf("publish for %s at %s: %v", dev, e.At, tok.Error())
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
-		for deadline := time.Now().Add(30 * time.Second); counter.n.Load() < want; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("minute to %s: the rules saw %d of %d readings", at.Format(time.RFC3339), counter.n.Load(), want)
-			}
-		}
-	}
-	t.Logf("replayed %d messages of 100 patients x 24 h in %s", len(emissions), time.Since(start).Round(time.Second))
+	emissions, took := replayThroughBroker(t, svc, sc, sim, counter, &simNow)
+	t.Logf("replayed %d messages of 100 patients x 24 h in %s", emissions, took.Round(time.Second))
 
 	// Every alert the service stored, read through the API patient by
 	// patient (it answers at most 500 a call).
@@ -144,4 +100,55 @@ func replayScriptedDay(t *testing.T, external bool) {
 	t.Logf("missed by rule: %v", missedBy)
 
 	alertscore.RequireTargets(t, res, alertscore.HealthyDayAlerts(sc, all)) // every rule, scored or not, stays silent on a healthy day
+}
+
+// replayThroughBroker registers every device of the simulation with the
+// service and plays it through the service's broker: it returns the
+// messages sent and the time the replay took (devices registered).
+func replayThroughBroker(t *testing.T, svc *harness.Service, sc *simulators.Scenario, sim *simulators.Simulation, counter *readingCounter, simNow *atomic.Int64) (emissions int, took time.Duration) {
+	clients := map[string]mqtt.Client{}
+	for _, d := range sim.Devices() {
+		secret := svc.AddDeviceFrom(t, d.ID, d.Kind, d.Patient, sc.Start.Add(-time.Hour))
+		clients[d.ID] = harness.Connect(t, svc.BrokerURL(), d.ID, secret).Client
+	}
+
+	// A simulated minute at a time: the clock moves to the minute's end,
+	// then every device publishes what it sent in that minute, in order,
+	// each waiting for the broker's acknowledgement, and the minute ends
+	// when the rules have seen every reading of it (the embedded broker
+	// acknowledges only then; Mosquitto at once).
+	start := time.Now()
+	var want int64
+	for at := sc.Start.Add(time.Minute); !at.After(sim.End()); at = at.Add(time.Minute) {
+		byDevice := map[string][]simulators.Emission{}
+		require.NoError(t, sim.Advance(at, func(e simulators.Emission) {
+			byDevice[e.Device] = append(byDevice[e.Device], e)
+			emissions++
+			want += int64(e.Readings)
+		}))
+		simNow.Store(at.UnixNano())
+		var wg sync.WaitGroup
+		for dev, es := range byDevice {
+			c := clients[dev]
+			wg.Go(func() {
+				for _, e := range es {
+					tok := c.Publish(e.Topic, 1, e.Retained, e.Payload)
+					if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+						t.Errorf("publish for %s at %s: %v", dev, e.At, tok.Error())
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		for deadline := time.Now().Add(30 * time.Second); counter.n.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("minute to %s: the rules saw %d of %d readings", at.Format(time.RFC3339), counter.n.Load(), want)
+			}
+		}
+	}
+	return emissions, time.Since(start)
 }

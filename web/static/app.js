@@ -889,8 +889,12 @@ function trendChart(type, windows, from, to, every, rules, alerts, onZoom, width
   for (const a of alerts) {
     const b = a.baseline;
     if (!b || b.vital !== type || Date.parse(b.to) <= from || Date.parse(b.from) >= to) continue;
-    levels.push({ value: b.baseline, baseline: true, short: `own baseline ${fmt(type, b.baseline)} ${v.symbol}`,
-      label: `own baseline ${fmt(type, b.baseline)} ${v.symbol}; ${b.deviation > 0 ? '+' : ''}${fmt(type, b.deviation)} over ${b.days} days (${timeText(Date.parse(b.from))} to ${timeText(Date.parse(b.to))}), ${ruleText(a.rule)}` });
+    // A baseline a clinician set (a dry weight) is named as theirs, and
+    // the patient's own levels of the rule as the patient's.
+    const name = b.set ? 'baseline set by a clinician' : 'own baseline';
+    const asked = b.own_levels ? `; the patient's own level: ${b.level > 0 ? '+' : ''}${fmt(type, b.level)} on ${b.days} days` : '';
+    levels.push({ value: b.baseline, baseline: true, short: `${name} ${fmt(type, b.baseline)} ${v.symbol}`,
+      label: `${name} ${fmt(type, b.baseline)} ${v.symbol}; ${b.deviation > 0 ? '+' : ''}${fmt(type, b.deviation)} over ${b.days} days (${timeText(Date.parse(b.from))} to ${timeText(Date.parse(b.to))}), ${ruleText(a.rule)}${asked}` });
   }
   const markers = [];
   for (const a of alerts) {
