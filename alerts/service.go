@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,51 @@ type Service struct {
 	snooze SnoozeLimits
 	// baselines are the patients' own daily values (baseline rules).
 	baselines *Baselines
+	// kept are the transitions the store refused, written later in order
+	// (SetPendingFile); nil: none kept. They are written once Run has
+	// begun (running): while the service starts, its notifiers and
+	// webhooks are not ready for the changes they make.
+	kept    *pending
+	running atomic.Bool
+}
+
+// SetPendingFile keeps the transitions the records database refuses in
+// the file at path, and writes them, in order, once it answers (on the
+// next transition or tick); transitions kept by an earlier run are read
+// back now.
+func (s *Service) SetPendingFile(path string) error {
+	p, err := openPending(path)
+	if err != nil {
+		return err
+	}
+	s.kept = p
+	if n := p.len(); n > 0 {
+		s.log.Warn().Int("transitions", n).Msg("alert transitions kept from an earlier run: writing them when the records database answers")
+	}
+	return nil
+}
+
+// writeKept writes the kept transitions; it reports whether none is left.
+func (s *Service) writeKept(ctx context.Context) bool {
+	if s.kept == nil || s.kept.len() == 0 {
+		return true
+	}
+	if !s.running.Load() {
+		return false
+	}
+	written, err := s.kept.drain(func(tr Transition) (Alert, bool, error) { return s.write(ctx, tr) })
+	var groups []int64
+	for _, a := range written {
+		s.changed("alert."+a.State, a)
+		groups = addGroup(groups, a.Group)
+	}
+	for _, g := range groups {
+		s.problemChanged(ctx, g)
+	}
+	if len(written) > 0 || err == nil {
+		s.log.Info().Int("changed", len(written)).Int("left", s.kept.len()).Msg("kept alert transitions written")
+	}
+	return s.kept.len() == 0
 }
 
 // NewService wires the parts; reg may be nil.
@@ -222,36 +268,64 @@ func (s *Service) Readings(batch []vitals.Reading) {
 // Score is a patient's current NEWS2 (ok false: no readings yet).
 func (s *Service) Score(patient string) (news2.Score, bool) { return s.engine.Score(patient, s.now()) }
 
-// apply stores a transition; ok reports a changed alert.
+// apply stores a transition; ok reports a changed alert. A transition the
+// store refuses is kept (SetPendingFile) and written later, after any kept
+// before it: the engine will not send it again.
 func (s *Service) apply(tr Transition) (Alert, bool) {
 	ctx := context.Background()
-	var a Alert
-	var changed bool
-	var err error
-	if tr.Firing && s.store.Snoozed(ctx, tr.Patient, tr.Rule.ID, tr.At) {
-		s.log.Info().Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert snoozed")
+	if !s.writeKept(ctx) {
+		s.keep(tr, nil)
 		return Alert{}, false
 	}
-	if tr.Firing {
-		a, changed, err = s.store.Fire(ctx, tr)
-		if changed {
-			s.fired.WithLabelValues(a.Rule, a.Severity).Inc()
-			s.log.Info().Int64("alert", a.ID).Str("rule", a.Rule).Str("patient", a.Patient).Msg("alert fired")
-		}
-	} else {
-		a, changed, err = s.store.Clear(ctx, tr)
-		if changed {
-			s.log.Info().Int64("alert", a.ID).Str("rule", a.Rule).Str("patient", a.Patient).Msg("alert resolved: condition cleared")
-		}
-	}
+	a, changed, err := s.write(ctx, tr)
 	if err != nil {
-		s.log.Error().Err(err).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert store failed")
+		s.keep(tr, err)
 		return Alert{}, false
 	}
 	if changed {
 		s.changed("alert."+a.State, a)
 	}
 	return a, changed
+}
+
+// keep puts tr after the kept transitions; err is why the store refused
+// it (nil: others wait before it).
+func (s *Service) keep(tr Transition, err error) {
+	if s.kept == nil {
+		s.log.Error().Err(err).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Bool("firing", tr.Firing).
+			Msg("alert store failed: transition lost")
+		return
+	}
+	if kerr := s.kept.add(tr); kerr != nil {
+		s.log.Error().Err(err).AnErr("keep", kerr).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Bool("firing", tr.Firing).
+			Msg("alert store failed, and the transition could not be kept: lost")
+		return
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Bool("firing", tr.Firing).
+			Msg("alert store failed: transition kept, written when the records database answers")
+	}
+}
+
+// write stores a transition in the alerts store.
+func (s *Service) write(ctx context.Context, tr Transition) (Alert, bool, error) {
+	if tr.Firing && s.store.Snoozed(ctx, tr.Patient, tr.Rule.ID, tr.At) {
+		s.log.Info().Str("rule", tr.Rule.ID).Str("patient", tr.Patient).Msg("alert snoozed")
+		return Alert{}, false, nil
+	}
+	if tr.Firing {
+		a, changed, err := s.store.Fire(ctx, tr)
+		if err == nil && changed {
+			s.fired.WithLabelValues(a.Rule, a.Severity).Inc()
+			s.log.Info().Int64("alert", a.ID).Str("rule", a.Rule).Str("patient", a.Patient).Msg("alert fired")
+		}
+		return a, changed, err
+	}
+	a, changed, err := s.store.Clear(ctx, tr)
+	if err == nil && changed {
+		s.log.Info().Int64("alert", a.ID).Str("rule", a.Rule).Str("patient", a.Patient).Msg("alert resolved: condition cleared")
+	}
+	return a, changed, err
 }
 
 // Ack acknowledges an alert for a clinician, and with it the other
@@ -316,6 +390,9 @@ func (s *Service) eachOtherOpen(ctx context.Context, a Alert, f func(Alert) (Ale
 func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	s.running.Store(true)
+	defer s.running.Store(false)
+	s.writeKept(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -333,6 +410,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 // service's time: Run calls it every interval, and a replay
 // in simulated time calls it as its clock advances.
 func (s *Service) Tick(ctx context.Context) {
+	s.writeKept(ctx)
 	var groups []int64
 	now := s.now()
 	trs := append(s.engine.Tick(now), s.baselines.Tick(now, s.engine.Rules(), s.Overrides)...)

@@ -124,12 +124,13 @@ func (s *Store) Fire(ctx context.Context, tr Transition) (Alert, bool, error) {
 		b, _ := json.Marshal(tr.Explain)
 		explanation = string(b)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial, missing, explanation) VALUES (?,?,?,?,?,?,?,?,?)`,
-		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial, strings.Join(tr.Missing, ","), explanation)
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO alerts (rule, patient, severity, state, fired_at, value, partial, missing, explanation)
+		VALUES (?,?,?,?,?,?,?,?,?) RETURNING id`,
+		tr.Rule.ID, tr.Patient, tr.Rule.Severity, Firing, tr.At.UnixNano(), tr.Value, tr.Partial, strings.Join(tr.Missing, ","), explanation).Scan(&id)
 	if err != nil {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
-	id, _ := res.LastInsertId()
 	if err := joinGroup(ctx, tx, id, tr); err != nil {
 		return Alert{}, false, fmt.Errorf("fire alert: %w", err)
 	}
@@ -348,7 +349,7 @@ func (s *Store) AddSnooze(ctx context.Context, z Snooze, at time.Time) error {
 	if !z.Until.After(at) {
 		return fmt.Errorf("%w: until must be in the future", ErrState)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO alert_snoozes (patient, rule, until, reason, by, at) VALUES (?,?,?,?,?,?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO alert_snoozes (patient, rule, until, reason, "by", at) VALUES (?,?,?,?,?,?)`,
 		z.Patient, z.Rule, z.Until.UnixNano(), z.Reason, z.By, at.UnixNano())
 	return err
 }
@@ -377,9 +378,9 @@ func (s *Store) SetOverride(ctx context.Context, patient, rule string, o Overrid
 	if o.Baseline != nil {
 		base = *o.Baseline
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_overrides (patient, rule, level, clear, deviation, days, baseline, by, at) VALUES (?,?,?,?,?,?,?,?,?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_overrides (patient, rule, level, clear, deviation, days, baseline, "by", at) VALUES (?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (patient, rule) DO UPDATE SET level = excluded.level, clear = excluded.clear, deviation = excluded.deviation,
-		days = excluded.days, baseline = excluded.baseline, by = excluded.by, at = excluded.at`,
+		days = excluded.days, baseline = excluded.baseline, "by" = excluded."by", at = excluded.at`,
 		patient, rule, o.Level, clear, dev, days, base, by, at.UnixNano())
 	return err
 }

@@ -236,7 +236,7 @@ func (w *Webhooks) EnqueuePayload(ctx context.Context, p WebhookPayload) error {
 	}
 	key := fmt.Sprintf("alert-%d-%s", a.ID, event)
 	for _, h := range w.hooks {
-		if _, err := w.db.ExecContext(ctx, `INSERT OR IGNORE INTO webhook_outbox (url, idempotency_key, payload, next_at) VALUES (?,?,?,?)`,
+		if _, err := w.db.ExecContext(ctx, `INSERT INTO webhook_outbox (url, idempotency_key, payload, next_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`,
 			h.URL, key, body, w.now().UnixNano()); err != nil {
 			return fmt.Errorf("enqueue webhook: %w", err)
 		}

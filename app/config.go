@@ -215,7 +215,63 @@ func (s StoreConfig) validateRetention() error {
 // RecordsConfig locates the records database (devices, chart, care teams,
 // sessions, alerts, visits, encounters, audit).
 type RecordsConfig struct {
+	// Kind is sqlite (the default: the file at Path) or postgres (the
+	// server DSN names, shared by every node).
+	Kind string `yaml:"kind"`
 	Path string `yaml:"path"`
+	// DSN locates the PostgreSQL database without its password
+	// (postgres://user@host:5432/db?sslmode=verify-full, or key=value).
+	DSN string `yaml:"dsn"`
+	// PasswordFile holds the PostgreSQL password (one line). Else the
+	// password is $VITALWIRE_RECORDS_PASSWORD, or none (a client
+	// certificate, or a local trust rule).
+	PasswordFile string `yaml:"password_file"`
+	// password is $VITALWIRE_RECORDS_PASSWORD; never read from a file
+	// of settings, never printed.
+	password string
+}
+
+// RecordsPasswordEnv is the environment variable the PostgreSQL records
+// password may come from.
+const RecordsPasswordEnv = "VITALWIRE_RECORDS_PASSWORD"
+
+func (r RecordsConfig) validate() error {
+	switch r.Kind {
+	case "sqlite":
+		if r.DSN != "" {
+			return &FieldError{"records.dsn", "is for kind postgres; records.kind is sqlite"}
+		}
+	case "postgres":
+		if r.DSN == "" {
+			return &FieldError{"records.dsn", "is required with kind postgres"}
+		}
+		if _, err := sqldb.ParsePostgres(sqldb.Postgres{DSN: r.DSN}); err != nil {
+			return &FieldError{"records.dsn", err.Error()}
+		}
+		if r.PasswordFile != "" && r.password != "" {
+			return &FieldError{"records.password_file", "and $" + RecordsPasswordEnv + " are both set: use one"}
+		}
+	default:
+		return &FieldError{"records.kind", fmt.Sprintf("must be sqlite or postgres, not %q", r.Kind)}
+	}
+	return nil
+}
+
+// Source says where the records are, with the PostgreSQL password read
+// from its file or the environment.
+func (r RecordsConfig) Source() (sqldb.Records, error) {
+	if r.Kind != "postgres" {
+		return sqldb.Records{Path: r.Path}, nil
+	}
+	pw := r.password
+	if r.PasswordFile != "" {
+		b, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return sqldb.Records{}, fmt.Errorf("records.password_file: %w", err)
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	return sqldb.Records{Kind: "postgres", Postgres: sqldb.Postgres{DSN: r.DSN, Password: pw}}, nil
 }
 
 // BrokerConfig is the embedded MQTT broker.
@@ -272,6 +328,7 @@ func DefaultConfig() Config {
 		Auth:       auth.DefaultConfig(),
 		RPM:        rpm.Config{}, // the clinic's time zone unless set (Finish)
 		Store:      StoreConfig{Kind: "sqlite", RetentionBatch: 5000},
+		Records:    RecordsConfig{Kind: "sqlite"},
 		Broker:     BrokerConfig{Embedded: true, Addr: "127.0.0.1:1883", Limits: broker.DefaultLimits()},
 		Devices:    devices.DefaultConfig(),
 		BrokerAuth: httpapi.DefaultBrokerAuthConfig(),
@@ -307,6 +364,7 @@ func (c *Config) ApplyEnv(environ []string) error {
 			env[k] = v
 		}
 	}
+	c.Records.password = env[RecordsPasswordEnv]
 	return applyEnv(reflect.ValueOf(c).Elem(), "VITALWIRE", "", env)
 }
 
@@ -439,6 +497,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.checkListeners()...)
 	section("http", c.HTTP.validate())
+	errs = append(errs, c.Records.validate())
 	section("store", c.Store.validateRetention())
 	switch c.Store.Kind {
 	case "sqlite":

@@ -24,7 +24,6 @@ import (
 	"github.com/vitalwire/vitalwire/ingest"
 	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/netlimit"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
@@ -52,7 +51,11 @@ func (a *App) openRecords(ctx context.Context) error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	a.privateDataDir()
-	db, err := sqldb.OpenRecords(ctx, a.cfg.Records.Path)
+	src, err := a.cfg.Records.Source()
+	if err != nil {
+		return err
+	}
+	db, err := src.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -239,6 +242,9 @@ func (a *App) initAlerts(ctx context.Context) error {
 	a.alerts = alerts.NewService(a.engine, alerts.NewStore(a.records), hubNotifier{a.hub, &a.alerts}, a.log, a.metrics)
 	if a.opts.Clock != nil {
 		a.alerts.SetClock(a.opts.Clock)
+	}
+	if err := a.alerts.SetPendingFile(filepath.Join(a.cfg.DataDir, "alert-transitions.json")); err != nil {
+		return err
 	}
 	if err := a.alerts.LoadOverrides(ctx); err != nil {
 		return err

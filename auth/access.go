@@ -44,7 +44,7 @@ func OpenRevocations(ctx context.Context, db *sql.DB) (*Revocations, error) {
 
 // Revoke revokes a token by its claims.
 func (r *Revocations) Revoke(ctx context.Context, c Claims) error {
-	if _, err := r.db.ExecContext(ctx, `INSERT OR IGNORE INTO revoked_tokens (jti, expires, revoked_at) VALUES (?,?,?)`,
+	if _, err := r.db.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, expires, revoked_at) VALUES (?,?,?) ON CONFLICT DO NOTHING`,
 		c.ID, c.Expires, time.Now().Unix()); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
@@ -159,12 +159,11 @@ func (b *BreakGlass) Open(ctx context.Context, c Claims, patient, reason string)
 	}
 	now := b.now().UTC()
 	g := Grant{Subject: c.Subject, Role: c.Role, Patient: patient, Reason: reason, GrantedAt: now, ExpiresAt: now.Add(b.ttl)}
-	res, err := b.db.ExecContext(ctx, `INSERT INTO break_glass (subject, role, patient, reason, granted_at, expires_at) VALUES (?,?,?,?,?,?)`,
-		g.Subject, string(g.Role), g.Patient, g.Reason, g.GrantedAt.UnixNano(), g.ExpiresAt.UnixNano())
+	err := b.db.QueryRowContext(ctx, `INSERT INTO break_glass (subject, role, patient, reason, granted_at, expires_at) VALUES (?,?,?,?,?,?)
+		RETURNING id`, g.Subject, string(g.Role), g.Patient, g.Reason, g.GrantedAt.UnixNano(), g.ExpiresAt.UnixNano()).Scan(&g.ID)
 	if err != nil {
 		return Grant{}, fmt.Errorf("break-glass: %w", err)
 	}
-	g.ID, _ = res.LastInsertId()
 	b.mu.Lock()
 	b.active[[2]string{c.Subject, patient}] = g.ExpiresAt
 	b.mu.Unlock()

@@ -140,28 +140,9 @@ func OpenAuditLog(ctx context.Context, db *sql.DB, opts ...AuditOption) (*AuditL
 // Append records an event. An error means it was not recorded, and the
 // access it describes must fail: nothing is read or changed unaudited.
 func (l *AuditLog) Append(ctx context.Context, e Event) (Event, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e.Seq = l.seq + 1
-	e.Time = l.now().UTC()
-	e.PrevHash = l.head
-	if l.key != nil {
-		e.Hash = e.mac(l.key)
-	} else {
-		e.Hash = e.digest()
-	}
-	_, err := l.db.ExecContext(ctx, `INSERT INTO audit_events (seq, at, actor, role, action, patient, resource, outcome, source,
-		break_glass, issued_by, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		e.Seq, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Patient, e.Resource, e.Outcome, e.Source, e.BreakGlass, e.IssuedBy,
-		e.PrevHash, e.Hash)
-	if err != nil {
-		return e, fmt.Errorf("append audit event: %w", err)
-	}
-	l.seq, l.head = e.Seq, e.Hash
-	if l.checkpoints != nil {
-		l.checkpoints.advance(e.Seq, e.Hash)
-	}
-	return e, nil
+	es := []Event{e}
+	err := l.appendAll(ctx, es)
+	return es[0], err
 }
 
 // AppendAll records events in one transaction, in order, chained as
@@ -171,6 +152,16 @@ func (l *AuditLog) AppendAll(ctx context.Context, es []Event) error {
 	if len(es) == 0 {
 		return nil
 	}
+	return l.appendAll(ctx, es)
+}
+
+// appendAll chains es after the head and records them, filling in each
+// event's sequence number, time and links. The head is the newer of this
+// process's and the database's: nodes sharing a PostgreSQL records
+// database append to one chain (the transaction holds the records write
+// lock, so no two interleave), while events deleted from under a running
+// service stay a visible gap rather than being chained over.
+func (l *AuditLog) appendAll(ctx context.Context, es []Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -178,15 +169,25 @@ func (l *AuditLog) AppendAll(ctx context.Context, es []Event) error {
 		return fmt.Errorf("append audit events: %w", err)
 	}
 	defer tx.Rollback()
+	seq, head := l.seq, l.head
+	var dbSeq int64
+	var dbHead string
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&dbSeq, &dbHead)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	if dbSeq > seq {
+		seq, head = dbSeq, dbHead
+	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (seq, at, actor, role, action, patient, resource, outcome, source,
 		break_glass, issued_by, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return fmt.Errorf("append audit events: %w", err)
 	}
 	defer stmt.Close()
-	seq, head := l.seq, l.head
 	at := l.now().UTC()
-	for _, e := range es {
+	for i := range es {
+		e := &es[i]
 		e.Seq, e.Time, e.PrevHash = seq+1, at, head
 		if l.key != nil {
 			e.Hash = e.mac(l.key)

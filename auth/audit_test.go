@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,12 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/auth"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 func TestTheAuditChain(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	log, err := auth.OpenAuditLog(ctx, db)
@@ -86,7 +85,7 @@ func TestTheAuditChain(t *testing.T) {
 
 func TestTheIssuerOfACredentialIsPartOfTheChain(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	log, err := auth.OpenAuditLog(ctx, db)
@@ -105,4 +104,49 @@ func TestTheIssuerOfACredentialIsPartOfTheChain(t *testing.T) {
 	require.ErrorAs(t, err, &tampered, "erasing who issued the credential is detected")
 	require.NotEmpty(t, tampered.Findings)
 	require.EqualValues(t, 2, tampered.Findings[0].Seq)
+}
+
+// Nodes sharing one records database append to one chain: each append
+// chains to the newest event, whoever wrote it, and appends from two
+// nodes at once never take the same place.
+func TestTwoNodesAppendToOneChain(t *testing.T) {
+	ctx := context.Background()
+	where := testenv.Records(t)
+	key := bytes.Repeat([]byte{7}, 32)
+	var logs []*auth.AuditLog
+	for range 2 {
+		db := testenv.OpenRecordsAt(t, where)
+		l, err := auth.OpenAuditLog(ctx, db, auth.WithChainKey(key))
+		require.NoError(t, err)
+		logs = append(logs, l)
+	}
+	const each = 25
+	errs := make(chan error, 2*each)
+	done := make(chan struct{})
+	for _, l := range logs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for j := range each {
+				ev := auth.Event{Actor: "doc", Role: "clinician", Action: "GET /x", Patient: "p1", Resource: "/x",
+					Outcome: auth.Allowed, Source: "node"}
+				if j%5 == 4 {
+					errs <- l.AppendAll(ctx, []auth.Event{ev, ev})
+					continue
+				}
+				_, err := l.Append(ctx, ev)
+				errs <- err
+			}
+		}()
+	}
+	<-done
+	<-done
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	db := testenv.OpenRecordsAt(t, where)
+	r, err := auth.VerifyTrail(ctx, db, auth.VerifyOptions{ChainKey: key})
+	require.NoError(t, err)
+	require.Empty(t, r.Findings)
+	require.EqualValues(t, 2*(each+each/5), r.Events)
 }

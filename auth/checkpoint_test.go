@@ -18,6 +18,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 func auditConfig(t *testing.T) auth.AuditConfig {
@@ -79,7 +80,7 @@ func runCheckpointer(t *testing.T, c *auth.Checkpointer) (stop func()) {
 
 func TestAnUpgradedTrailIsKeyedFromTheSwitch(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	old, err := auth.OpenAuditLog(ctx, db)

@@ -2,14 +2,13 @@ package auth
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 type teams struct {
@@ -31,7 +30,7 @@ func (t *teams) set(c, p string, in bool) {
 
 func TestAHeldAccessEndsWhenThePolicyStopsAllowingIt(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	audit, err := OpenAuditLog(ctx, db)

@@ -155,12 +155,12 @@ func (s *Sessions) SetPasswordBy(ctx context.Context, by Claims, username, subje
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO issued_credentials (kind, issued_by, subject, role, username, issued_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, IssuedPassword, by.Subject, subject, string(role), username, s.now().UnixNano())
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO issued_credentials (kind, issued_by, subject, role, username, issued_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, IssuedPassword, by.Subject, subject, string(role), username, s.now().UnixNano()).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("record issued password: %w", err)
 	}
-	id, _ := res.LastInsertId()
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET issued = ? WHERE username = ?`, id, username); err != nil {
 		return fmt.Errorf("record issued password: %w", err)
 	}

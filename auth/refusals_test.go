@@ -3,18 +3,17 @@ package auth
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 func testRefusals(t *testing.T, window time.Duration) (*Refusals, *AuditLog, *time.Time) {
-	db, err := sqldb.OpenRecords(context.Background(), filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	log, err := OpenAuditLog(context.Background(), db)
@@ -93,12 +92,10 @@ func TestAnAggregateThatCannotBeWrittenIsKeptForTheNextFlush(t *testing.T) {
 	for range 3 {
 		require.NoError(t, r.Refuse(ctx, "p1", Request{Source: "192.0.2.1"}, false))
 	}
-	_, err := l.db.Exec(`CREATE TRIGGER jam BEFORE INSERT ON audit_events BEGIN SELECT RAISE(FAIL, 'disk full'); END`)
-	require.NoError(t, err)
+	unjam := testenv.JamInserts(t, l.db, "audit_events")
 	require.Error(t, r.Flush(ctx, true))
 	require.Error(t, r.Refuse(ctx, "p1", Request{Source: "192.0.2.9"}, false), "a first refusal that cannot be audited fails")
-	_, err = l.db.Exec(`DROP TRIGGER jam`)
-	require.NoError(t, err)
+	unjam()
 	require.NoError(t, r.Flush(ctx, true))
 	evs := auditEvents(t, l)
 	require.Len(t, evs, 2)

@@ -2,13 +2,12 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/auth"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 type teams map[string][]string
@@ -32,7 +31,7 @@ func TestAProgramReportShowsAdminsEveryPatientAndCliniciansTheirTeams(t *testing
 
 func TestAReportsEventsAreChainedInOneWriteAndVerify(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	key := make([]byte, 32)

@@ -57,21 +57,12 @@ type Sessions struct {
 	now    func() time.Time
 
 	hasher *Hasher // nil: no cap
-
-	mu       sync.Mutex
-	failures map[string]failure // by username
-}
-
-type failure struct {
-	n       int       // wrong passwords in a row
-	pending int       // attempts reserved and being checked
-	until   time.Time // with n >= lockoutAfter, the lock ends
 }
 
 // NewSessions returns the session store; idle is the automatic log-off
 // time, maxAge the longest a session lives.
 func NewSessions(db *sql.DB, idle, maxAge time.Duration) *Sessions {
-	return &Sessions{db: db, idle: idle, maxAge: maxAge, now: time.Now, failures: map[string]failure{}}
+	return &Sessions{db: db, idle: idle, maxAge: maxAge, now: time.Now}
 }
 
 // SetHasher runs the password checks and hashes in h's slots.
@@ -255,23 +246,27 @@ func (s *Sessions) Users(ctx context.Context) ([]User, error) {
 // At most five passwords of an account are ever checked per lock period,
 // and an attempt that finds them all taken is refused as locked out,
 // whatever its password. The check runs in one of the Hasher's slots;
-// ErrBusy (nothing checked, nothing counted) when none came free.
+// ErrBusy (nothing checked, nothing counted) when none came free. The
+// count is kept in the records database (login_attempts): nodes sharing
+// it count the same attempts, and a restart forgets none.
 func (s *Sessions) Login(ctx context.Context, username, password string) (User, error) {
 	if !ValidUsername(username) {
 		return User{}, ErrBadUsername
 	}
-	if err := s.reserve(username); err != nil {
+	if err := s.reserve(ctx, username); err != nil {
 		return User{}, err
 	}
 	c, err := s.check(ctx, username, password)
 	if err != nil {
-		s.settle(username, attemptUnchecked)
+		s.settle(ctx, username, attemptUnchecked)
 		return User{}, err
 	}
 	if !c.ok {
-		return User{}, s.settle(username, attemptFailed)
+		return User{}, s.settle(ctx, username, attemptFailed)
 	}
-	s.settle(username, attemptSucceeded)
+	if err := s.settle(ctx, username, attemptSucceeded); err != nil {
+		return User{}, err
+	}
 	return c.user, nil
 }
 
@@ -309,24 +304,94 @@ var ErrAccountLocked = fmt.Errorf("%w (the account is now locked)", ErrBadLogin)
 // are remembered; past it, those not locked now are forgotten first.
 const maxFailures = 100_000
 
-// reserve takes one of the attempts the account has left before the lock.
-func (s *Sessions) reserve(username string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// reservedFor is how long a reserved attempt counts: a check that has not
+// settled by then was a process that died in it.
+const reservedFor = 2 * time.Minute
+
+// failureRow is an account's row of login_attempts.
+type failureRow struct {
+	n, pending          int
+	until, pendingUntil int64
+	exists              bool
+}
+
+func readFailures(ctx context.Context, tx *sql.Tx, username string) (failureRow, error) {
+	var f failureRow
+	err := tx.QueryRowContext(ctx, `SELECT failures, locked_until, pending, pending_until FROM login_attempts WHERE username = ?`, username).
+		Scan(&f.n, &f.until, &f.pending, &f.pendingUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, nil
+	}
+	f.exists = err == nil
+	return f, err
+}
+
+func writeFailures(ctx context.Context, tx *sql.Tx, username string, f failureRow) error {
+	if f.n == 0 && f.pending == 0 {
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE username = ?`, username)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO login_attempts (username, failures, locked_until, pending, pending_until) VALUES (?,?,?,?,?)
+		ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until,
+		pending = excluded.pending, pending_until = excluded.pending_until`, username, f.n, f.until, f.pending, f.pendingUntil)
+	return err
+}
+
+// failuresTx runs change on username's failures in one transaction, which
+// holds the records write lock: the count is the same for every node
+// sharing the records database, and survives a restart.
+func (s *Sessions) failuresTx(ctx context.Context, username string, change func(f *failureRow, now time.Time) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sign-in attempts: %w", err)
+	}
+	defer tx.Rollback()
+	f, err := readFailures(ctx, tx, username)
+	if err != nil {
+		return fmt.Errorf("sign-in attempts: %w", err)
+	}
 	now := s.now()
-	f := s.failures[username]
-	if f.n >= lockoutAfter && now.Before(f.until) {
+	if f.pendingUntil <= now.UnixNano() {
+		f.pending = 0
+	}
+	verdict := change(&f, now)
+	if !f.exists && (f.n > 0 || f.pending > 0) {
+		if err := forgetUnlocked(ctx, tx, now); err != nil {
+			return fmt.Errorf("sign-in attempts: %w", err)
+		}
+	}
+	if err := writeFailures(ctx, tx, username, f); err != nil {
+		return fmt.Errorf("sign-in attempts: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sign-in attempts: %w", err)
+	}
+	return verdict
+}
+
+// reserve takes one of the attempts the account has left before the lock.
+func (s *Sessions) reserve(ctx context.Context, username string) error {
+	locked := false
+	err := s.failuresTx(ctx, username, func(f *failureRow, now time.Time) error {
+		if f.n >= lockoutAfter && now.UnixNano() < f.until {
+			locked = true
+			return nil
+		}
+		left := max(lockoutAfter-f.n, 1) // once a lock ends, one attempt at a time
+		if f.pending >= left {
+			locked = true
+			return nil
+		}
+		f.pending++
+		f.pendingUntil = now.Add(reservedFor).UnixNano()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if locked {
 		return ErrLockedOut
 	}
-	left := max(lockoutAfter-f.n, 1) // once a lock ends, one attempt at a time
-	if f.pending >= left {
-		return ErrLockedOut
-	}
-	f.pending++
-	if len(s.failures) >= maxFailures {
-		s.forgetUnlocked(now)
-	}
-	s.failures[username] = f
 	return nil
 }
 
@@ -339,45 +404,49 @@ const (
 )
 
 // settle returns a reserved attempt with its result.
-func (s *Sessions) settle(username string, a attempt) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.failures[username]
-	f.pending = max(f.pending-1, 0)
-	var err error
-	switch a {
-	case attemptFailed:
-		f.n++
-		f.until = s.now().Add(lockoutFor)
-		err = ErrBadLogin
-		if f.n >= lockoutAfter {
-			err = ErrAccountLocked
-		}
-	case attemptSucceeded:
-		// Attempts still running may be someone else's guesses: until they
-		// are settled, this one stays counted, so that a burst never gets
-		// more than lockoutAfter checks.
-		if f.pending == 0 {
-			f.n = 0
-		} else {
+func (s *Sessions) settle(ctx context.Context, username string, a attempt) error {
+	var verdict error
+	err := s.failuresTx(context.WithoutCancel(ctx), username, func(f *failureRow, now time.Time) error {
+		f.pending = max(f.pending-1, 0)
+		switch a {
+		case attemptFailed:
 			f.n++
-			f.until = s.now().Add(lockoutFor)
+			f.until = now.Add(lockoutFor).UnixNano()
+			verdict = ErrBadLogin
+			if f.n >= lockoutAfter {
+				verdict = ErrAccountLocked
+			}
+		case attemptSucceeded:
+			// Attempts still running may be someone else's guesses: until they
+			// are settled, this one stays counted, so that a burst never gets
+			// more than lockoutAfter checks.
+			if f.pending == 0 {
+				f.n = 0
+			} else {
+				f.n++
+				f.until = now.Add(lockoutFor).UnixNano()
+			}
 		}
+		return nil
+	})
+	if err != nil && a != attemptFailed {
+		return err
 	}
-	if f.n == 0 && f.pending == 0 {
-		delete(s.failures, username)
-	} else {
-		s.failures[username] = f
+	if err != nil {
+		// The wrong password is refused whether or not it could be counted.
+		return fmt.Errorf("%w (%v)", ErrBadLogin, err)
 	}
-	return err
+	return verdict
 }
 
 // forgetUnlocked drops the failures of accounts not locked now and with no
-// attempt running (called with s.mu held, when the map is full).
-func (s *Sessions) forgetUnlocked(now time.Time) {
-	for name, f := range s.failures {
-		if f.pending == 0 && (f.n < lockoutAfter || !now.Before(f.until)) {
-			delete(s.failures, name)
-		}
+// attempt running, when maxFailures accounts have some.
+func forgetUnlocked(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM login_attempts`).Scan(&n); err != nil || n < maxFailures {
+		return err
 	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE pending_until <= ? AND (failures < ? OR locked_until <= ?)`,
+		now.UnixNano(), lockoutAfter, now.UnixNano())
+	return err
 }

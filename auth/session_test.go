@@ -4,20 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 // testSessions is a session store on a fresh records database with a
 // clock the test moves.
 func testSessions(t *testing.T) (*Sessions, *sql.DB, *time.Time) {
-	db, err := sqldb.OpenRecords(context.Background(), filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -189,4 +188,51 @@ func TestALoginThatFindsNoFreeSlotIsNotCounted(t *testing.T) {
 	_, err := s.Login(ctx, "kim", "long enough password")
 	require.NoError(t, err, "turned-away attempts did not lock the account")
 	require.EqualValues(t, 10, h.Stats().Busy)
+}
+
+// Nodes sharing the records database share an account's count of wrong
+// passwords: guesses spread over two nodes, at once, still get at most
+// five checks before the lock, and a restart does not forget them.
+func TestTheLockoutIsCountedAcrossNodesAndRestarts(t *testing.T) {
+	ctx := context.Background()
+	where := testenv.Records(t)
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	h := NewHasher(64, time.Minute)
+	node := func() *Sessions {
+		s := NewSessions(testenv.OpenRecordsAt(t, where), 15*time.Minute, time.Hour)
+		s.now = func() time.Time { return now }
+		s.SetHasher(h)
+		return s
+	}
+	a, b := node(), node()
+	require.NoError(t, a.SetPassword(ctx, "kim", "kim", RoleClinician, "long enough password"))
+	before := h.Stats().Checks
+	errs := make(chan error, 20)
+	start := make(chan struct{})
+	for i := range 20 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		go func() {
+			<-start
+			_, err := s.Login(ctx, "kim", "a wrong password")
+			errs <- err
+		}()
+	}
+	close(start)
+	for range 20 {
+		err := <-errs
+		if !errors.Is(err, ErrLockedOut) {
+			require.ErrorIs(t, err, ErrBadLogin)
+		}
+	}
+	require.LessOrEqual(t, h.Stats().Checks-before, uint64(lockoutAfter), "passwords checked on both nodes together")
+
+	restarted := node()
+	_, err := restarted.Login(ctx, "kim", "long enough password")
+	require.ErrorIs(t, err, ErrLockedOut, "the lock holds on a restarted node")
+	now = now.Add(lockoutFor + time.Second)
+	_, err = restarted.Login(ctx, "kim", "long enough password")
+	require.NoError(t, err, "and ends on time")
 }

@@ -292,7 +292,7 @@ func (c *Chart) SetClinicianTeams(ctx context.Context, clinician string, teams [
 	for _, t := range existing {
 		if want[t] {
 			joined = append(joined, t)
-			_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO care_team_members (team_id, member, kind) VALUES (?,?,'clinician')`, t, clinician)
+			_, err = tx.ExecContext(ctx, `INSERT INTO care_team_members (team_id, member, kind) VALUES (?,?,'clinician') ON CONFLICT DO NOTHING`, t, clinician)
 		} else {
 			_, err = tx.ExecContext(ctx, `DELETE FROM care_team_members WHERE team_id = ? AND member = ? AND kind IN ('clinician', 'escalation')`, t, clinician)
 		}
@@ -490,7 +490,7 @@ func (c *Chart) AddMember(ctx context.Context, team, kind, member string) error 
 			return fmt.Errorf("%w: member: an escalation contact must be a clinician of the team", ErrInvalid)
 		}
 	}
-	if _, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO care_team_members (team_id, member, kind) VALUES (?,?,?)`, team, member, kind); err != nil {
+	if _, err := c.db.ExecContext(ctx, `INSERT INTO care_team_members (team_id, member, kind) VALUES (?,?,?) ON CONFLICT DO NOTHING`, team, member, kind); err != nil {
 		return fmt.Errorf("add member: %w", err)
 	}
 	return c.membershipChanged(ctx)

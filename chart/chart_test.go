@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,13 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/chart"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 // openRecords opens a fresh records database.
 func openRecords(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sqldb.OpenRecords(context.Background(), filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db

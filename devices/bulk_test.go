@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/devices"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 func TestParseCSV(t *testing.T) {
@@ -48,7 +48,7 @@ func TestParseCSV(t *testing.T) {
 
 func TestBulkAdd(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "records.db")
+	path := testenv.Records(t)
 	r := openRegistry(t, path)
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	rows := func(prefix string, n int) []devices.NewDevice {
@@ -116,7 +116,7 @@ func TestBulkAdd(t *testing.T) {
 
 func TestAManufacturerIsKept(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "records.db")
+	path := testenv.Records(t)
 	r := openRegistry(t, path)
 
 	t.Run("a device added with its labels reads back with them after a restart", func(t *testing.T) {

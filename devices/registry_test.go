@@ -2,7 +2,6 @@ package devices_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,12 +10,13 @@ import (
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/vitals"
 )
 
-func openRegistry(t *testing.T, path string) *devices.Registry {
+func openRegistry(t *testing.T, path sqldb.Records) *devices.Registry {
 	t.Helper()
-	db, err := sqldb.OpenRecords(context.Background(), path)
+	db, err := path.Open(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	r, err := devices.Open(context.Background(), db)
@@ -26,7 +26,7 @@ func openRegistry(t *testing.T, path string) *devices.Registry {
 
 func TestRegistry(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "records.db")
+	path := testenv.Records(t)
 	r := openRegistry(t, path)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -106,7 +106,7 @@ func ptr(f float64) *float64 { return &f }
 
 func TestDeviceSecretChecksShareThePasswordChecksSlots(t *testing.T) {
 	ctx := context.Background()
-	r := openRegistry(t, filepath.Join(t.TempDir(), "records.db"))
+	r := openRegistry(t, testenv.Records(t))
 	h := auth.NewHasher(1, 10*time.Millisecond)
 	r.SetHasher(h)
 	secret, err := r.Add(ctx, "watch-1", "watch")
@@ -122,7 +122,7 @@ func TestDeviceSecretChecksShareThePasswordChecksSlots(t *testing.T) {
 
 func TestCheckSaysBusyApartFromAWrongSecret(t *testing.T) {
 	ctx := context.Background()
-	r := openRegistry(t, filepath.Join(t.TempDir(), "records.db"))
+	r := openRegistry(t, testenv.Records(t))
 	h := auth.NewHasher(1, 10*time.Millisecond)
 	r.SetHasher(h)
 	secret, err := r.Add(ctx, "cuff-1", "cuff")

@@ -18,7 +18,7 @@ import (
 	"github.com/vitalwire/vitalwire/auth"
 	"github.com/vitalwire/vitalwire/chart"
 	"github.com/vitalwire/vitalwire/devices"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/live"
 	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/telehealth"
@@ -47,7 +47,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if o.breakGlassTTL == 0 {
 		o.breakGlassTTL = time.Hour
 	}
-	records, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
+	records, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { records.Close() })
 	store := o.store

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/auth"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 type principal struct {
@@ -179,8 +180,7 @@ func TestAnAccessThatCannotBeAuditedFails(t *testing.T) {
 	pat := a.mint("p1", auth.RolePatient)
 	require.Equal(t, http.StatusOK, a.call("GET", "/api/v1/patients/p1/readings", pat, ""))
 	// The audit table becomes unwritable.
-	_, err := a.records.Exec(`CREATE TRIGGER audit_jammed BEFORE INSERT ON audit_events BEGIN SELECT RAISE(FAIL, 'disk full'); END`)
-	require.NoError(t, err)
+	testenv.JamInserts(t, a.records, "audit_events")
 	require.Equal(t, http.StatusServiceUnavailable, a.call("GET", "/api/v1/patients/p1/readings", pat, ""),
 		"no audit event, no access")
 	require.Equal(t, http.StatusServiceUnavailable, a.call("GET", "/api/v1/patients/p1", pat, ""))

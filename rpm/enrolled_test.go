@@ -2,20 +2,19 @@ package rpm_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/chart"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/rpm"
 )
 
 func TestEnrolledEpisodesAreInstantsOfThePatientsCalendarAndBounded(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	ch, err := chart.Open(ctx, db)

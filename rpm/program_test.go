@@ -9,14 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/chart"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
 )
 
 func TestEpisodesAndTimeEntriesRefuseWhatWouldRewriteTheRecord(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	ch, err := chart.Open(ctx, db)
@@ -80,7 +80,7 @@ func TestEpisodesAndTimeEntriesRefuseWhatWouldRewriteTheRecord(t *testing.T) {
 func TestAReportOverALongEpisodeStaysWithinTheStoresBoundAcrossDaylightSavingTime(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))

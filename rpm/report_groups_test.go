@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/chart"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/rpm"
 	"github.com/vitalwire/vitalwire/vitals"
 	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
@@ -30,7 +30,7 @@ func (c *countingDays) DaysWithData(ctx context.Context, q vitals.DaysQuery) (ma
 func TestEpisodesStartedOnManyDaysShareAFewStoreQueriesAndReportAsEachAlone(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))

@@ -120,17 +120,17 @@ func (p *Program) Record(ctx context.Context, patient, clinician string, e NewTi
 			e.Start, e.Seconds, e.Kind = time.UnixMilli(start), 0, kind
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO time_entries (patient, started_at, seconds, clinician, kind, interactive, note,
-		supersedes, void, recorded_by, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO time_entries (patient, started_at, seconds, clinician, kind, interactive, note,
+		supersedes, void, recorded_by, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 		patient, e.Start.UnixMilli(), e.Seconds, clinician, e.Kind, e.Kind == KindPhoneCall, e.Note, nullID(e.Supersedes), e.Void,
-		clinician, now.UnixMilli())
+		clinician, now.UnixMilli()).Scan(&id)
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return TimeEntry{}, fmt.Errorf("%w: time entry %d is already corrected", ErrConflict, e.Supersedes)
 		}
 		return TimeEntry{}, fmt.Errorf("record time entry: %w", err)
 	}
-	id, _ := res.LastInsertId()
 	if err := tx.Commit(); err != nil {
 		return TimeEntry{}, fmt.Errorf("record time entry: %w", err)
 	}

@@ -227,11 +227,11 @@ func (v *Visits) Joined(ctx context.Context, id, subject, role string) (int64, e
 	if state == Ended {
 		return 0, ErrEnded
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO visit_presence (visit, subject, role, joined_at) VALUES (?, ?, ?, ?)`, id, subject, role, now)
-	if err != nil {
+	var row int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO visit_presence (visit, subject, role, joined_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		id, subject, role, now).Scan(&row); err != nil {
 		return 0, err
 	}
-	row, _ := res.LastInsertId()
 	var patients, clinicians int
 	if err := tx.QueryRowContext(ctx, `SELECT
 		count(DISTINCT CASE WHEN role = 'patient' THEN subject END),

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/auth"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 const tokenURL = "https://vitalwire.test/oauth2/token"
@@ -30,7 +29,7 @@ const tokenURL = "https://vitalwire.test/oauth2/token"
 // refused.
 func TestAClientsKeysAreFetchedFromItsHTTPSJWKSURLWithinBounds(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)

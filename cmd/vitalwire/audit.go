@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vitalwire/vitalwire/auth"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
 const auditUsage = "usage: vitalwire audit verify [--chain-key F] [--checkpoint-key F] [--checkpoints F] | export [--from T] [--to T] [--patient P]"
@@ -46,7 +45,7 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	db, err := sqldb.OpenRecords(ctx, cfg.Records.Path)
+	db, err := openRecords(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -114,7 +113,7 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	db, err := sqldb.OpenRecords(ctx, cfg.Records.Path)
+	db, err := openRecords(ctx, cfg)
 	if err != nil {
 		return err
 	}

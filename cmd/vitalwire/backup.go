@@ -52,6 +52,10 @@ type manifest struct {
 // store: consistent snapshots (VACUUM INTO, while the service runs and
 // writes), the signing key and the audit checkpoints, then reopens the
 // copies and verifies the audit trail in them before it says done.
+// errPostgresBackup: backup and restore copy SQLite files; a PostgreSQL
+// records database is backed up by its own tools.
+var errPostgresBackup = errors.New("records.kind is postgres: back the records up with PostgreSQL's tools (pg_dump, or a base backup with WAL archiving; docs/SCALING.md), then the keys and checkpoints as docs/DEPLOY.md says")
+
 func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := newFlagSet("backup", "backup --out DIR [--config FILE]")
 	out := fl.String("out", "", "new `folder` to write the backup into")
@@ -59,6 +63,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg, err := cf.parseAndLoad(fl, args, stdout, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.Records.Kind == "postgres" {
+		return errPostgresBackup
 	}
 	if *out == "" {
 		return errors.New("--out is required")
@@ -207,6 +214,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cfg, err := cf.parseAndLoad(fl, args, stdout, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.Records.Kind == "postgres" {
+		return errPostgresBackup
 	}
 	if *from == "" {
 		return errors.New("--from is required")

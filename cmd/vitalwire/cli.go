@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,7 +26,6 @@ import (
 	"github.com/vitalwire/vitalwire/ingest/broker"
 	"github.com/vitalwire/vitalwire/internal/buildinfo"
 	"github.com/vitalwire/vitalwire/internal/devcert"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
 )
 
 const usage = `vitalwire: wearable and telehealth ingestion service
@@ -52,6 +52,7 @@ Usage:
   vitalwire dev-cert [--out DIR] [--host localhost,127.0.0.1]   a local CA and server certificate for TLS
   vitalwire backup --out DIR                        online backup of records and SQLite vitals, verified
   vitalwire restore --from DIR [--force]            put a backup in place (service stopped)
+  vitalwire records migrate --from sqlite:FILE      copy SQLite records into the PostgreSQL records.dsn names, verified
   vitalwire bootstrap-admin --username NAME         the first admin of a new install (asks the running server)
   vitalwire version                                 the version, VCS revision, build date and Go release of this build
 
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "bootstrap-admin":
 		err = bootstrapAdminCmd(ctx, args[1:], stdout, stderr)
+	case "records":
+		err = recordsCmd(ctx, args[1:], stdout, stderr)
 	case "fhir-client", "fhir-clients":
 		err = fhirClientCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
@@ -447,7 +450,7 @@ func mosquittoConfig(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := os.Chmod(*out, 0o700); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	db, err := sqldb.OpenRecords(ctx, cfg.Records.Path)
+	db, err := openRecords(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -493,4 +496,13 @@ Then: curl --cacert %s https://localhost:8080/healthz
       mosquitto_pub --cafile %s -h localhost -p 1883 ...
 `, f.CA, f.Cert, f.Key, f.Cert, f.Key, f.CA, f.CA)
 	return nil
+}
+
+// openRecords opens the records database the configuration names.
+func openRecords(ctx context.Context, cfg app.Config) (*sql.DB, error) {
+	src, err := cfg.Records.Source()
+	if err != nil {
+		return nil, err
+	}
+	return src.Open(ctx)
 }

@@ -3,7 +3,6 @@ package broker_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/vitalwire/vitalwire/devices"
 	"github.com/vitalwire/vitalwire/ingest/broker"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 )
 
 const (
@@ -78,7 +77,7 @@ type fixture struct {
 func start(t *testing.T, h *handler) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.OpenRecords(ctx, filepath.Join(t.TempDir(), "records.db"))
+	db, err := testenv.Records(t).Open(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	reg, err := devices.Open(ctx, db)

@@ -93,11 +93,35 @@ func OpenRecords(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// Records says where the records database is: a SQLite file (the
+// default) or a PostgreSQL server shared by several nodes.
+type Records struct {
+	Kind     string // "sqlite" or "" (Path), "postgres" (Postgres)
+	Path     string
+	Postgres Postgres
+}
+
+// Open opens the records database r names and brings its schema up to
+// date.
+func (r Records) Open(ctx context.Context) (*sql.DB, error) {
+	switch r.Kind {
+	case "", "sqlite":
+		return OpenRecords(ctx, r.Path)
+	case "postgres":
+		return OpenPostgres(ctx, r.Postgres)
+	}
+	return nil, fmt.Errorf("records.kind %q: sqlite or postgres", r.Kind)
+}
+
 // Migrate applies, in name order, each *.sql file of dir in fsys not yet
 // recorded in the schema_migrations table, each in its own transaction.
 func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
+	now := `strftime('%Y-%m-%dT%H:%M:%fZ','now')`
+	if IsPostgres(db) {
+		now = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))`); err != nil {
+		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (`+now+`))`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	entries, err := fs.ReadDir(fsys, dir)

@@ -1,7 +1,6 @@
 package access
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -119,7 +118,7 @@ func TestMosquittoWithTheGeneratedFilesEnforcesDeviceCredentialsAndTopics(t *tes
 
 	out := filepath.Join(t.TempDir(), "mosquitto")
 	cmd := exec.Command(bin, "mosquitto-config", "--data-dir", cfg.DataDir, "--out", out)
-	cmd.Env = append(os.Environ(), "VITALWIRE_MQTT_PASSWORD=service-secret-for-test")
+	cmd.Env = append(harness.RecordsEnv(cfg), "VITALWIRE_MQTT_PASSWORD=service-secret-for-test")
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(b))
 	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{

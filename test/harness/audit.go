@@ -17,6 +17,7 @@ func (s *Service) AuditVerify(t testing.TB) (int, string) {
 	a := s.cfg.Auth.Audit
 	cmd := exec.Command(Binary(t), "audit", "verify", "--data-dir", s.cfg.DataDir,
 		"--chain-key", a.ChainKeyFile, "--checkpoint-key", a.CheckpointKeyFile, "--checkpoints", a.CheckpointFile)
+	cmd.Env = RecordsEnv(s.cfg)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

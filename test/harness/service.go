@@ -9,6 +9,7 @@ package harness
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ func Config(t testing.TB) app.Config {
 	cfg.Auth.Audit.ChainKeyFile = filepath.Join(vol, "audit-chain.key")
 	cfg.Auth.Audit.CheckpointKeyFile = filepath.Join(vol, "audit-checkpoint.key")
 	cfg.Auth.Audit.CheckpointFile = filepath.Join(vol, "audit-checkpoints.log")
+	if os.Getenv(testenv.RecordsEnv) == "postgres" {
+		UsePostgres(t, &cfg)
+	}
 	return cfg
 }
 
@@ -179,4 +183,37 @@ func (s *Service) BrokerURL() string {
 		return "tcp://" + s.brokerAddr
 	}
 	return s.cfg.MQTT.Broker
+}
+
+// UsePostgres points cfg's records at a new database of the test
+// process's PostgreSQL cluster, its password in a file as production
+// keeps it.
+func UsePostgres(t testing.TB, cfg *app.Config) {
+	t.Helper()
+	pg := testenv.PostgresDB(t)
+	pw := filepath.Join(t.TempDir(), "records-password")
+	require.NoError(t, os.WriteFile(pw, []byte(pg.Password+"\n"), 0o600))
+	cfg.Records.Kind, cfg.Records.DSN, cfg.Records.PasswordFile = "postgres", pg.DSN, pw
+}
+
+// RecordsEnv is the environment that gives a vitalwire command run
+// beside the service (audit verify, records migrate) cfg's records
+// settings.
+func RecordsEnv(cfg app.Config) []string {
+	env := os.Environ()
+	if cfg.Records.Kind == "postgres" {
+		env = append(env, "VITALWIRE_RECORDS_KIND=postgres", "VITALWIRE_RECORDS_DSN="+cfg.Records.DSN,
+			"VITALWIRE_RECORDS_PASSWORD_FILE="+cfg.Records.PasswordFile)
+	}
+	return env
+}
+
+// OpenRecords opens cfg's records database as an independent observer
+// (closed when t ends).
+func OpenRecords(t testing.TB, cfg app.Config) *sql.DB {
+	t.Helper()
+	cfg.Finish()
+	src, err := cfg.Records.Source()
+	require.NoError(t, err)
+	return testenv.OpenRecordsAt(t, src)
 }

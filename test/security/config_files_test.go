@@ -124,7 +124,7 @@ func TestMosquittoConfigWritesTheBrokersFilesPrivately(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "mosquitto")
 	for range 2 { // the second run replaces the files
 		cmd := exec.Command(bin, "mosquitto-config", "--data-dir", cfg.DataDir, "--out", out)
-		cmd.Env = append(os.Environ(), "VITALWIRE_MQTT_PASSWORD=service-secret-for-test")
+		cmd.Env = append(harness.RecordsEnv(cfg), "VITALWIRE_MQTT_PASSWORD=service-secret-for-test")
 		b, err := cmd.CombinedOutput()
 		require.NoError(t, err, string(b))
 		require.NotContains(t, string(b), "service-secret-for-test")
