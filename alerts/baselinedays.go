@@ -36,8 +36,9 @@ func (s *Store) SaveBaselineDays(ctx context.Context, days []BaselineDay, oldest
 		for _, d := range chunk {
 			args = append(args, d.Patient, d.Rule, d.Spec, d.Day, d.Value)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO baseline_days (patient, rule, spec, day, value) VALUES `+
-			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?),", len(chunk)), ","), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO baseline_days (patient, rule, spec, day, value) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?),", len(chunk)), ",")+
+			` ON CONFLICT (patient, rule, day) DO UPDATE SET spec = excluded.spec, value = excluded.value`, args...); err != nil {
 			return fmt.Errorf("save baseline days: %w", err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vitalwire/vitalwire/alerts"
-	"github.com/vitalwire/vitalwire/internal/sqldb"
+	"github.com/vitalwire/vitalwire/internal/testenv"
 	"github.com/vitalwire/vitalwire/vitals"
 	"github.com/vitalwire/vitalwire/vitals/sqlitestore"
 	"github.com/vitalwire/vitalwire/vitals/storetest"
@@ -49,9 +49,7 @@ func (c *countingStore) AggregateOf(ctx context.Context, q vitals.PatientsAggreg
 func TestWarmUpReadsAFewQueriesForAllPatientsAndKeepsRunningEpisodes(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	records, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
-	require.NoError(t, err)
-	defer records.Close()
+	records := testenv.OpenRecords(t)
 	sq, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))
 	require.NoError(t, err)
 	defer sq.Close()
@@ -122,9 +120,7 @@ func (h *hrFrom) AggregateOf(ctx context.Context, q vitals.PatientsAggregateQuer
 func TestASecondStartReadsTheBaselinesDaysKeptByTheFirstNotFourWeeksOfTheStore(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	records, err := sqldb.OpenRecords(ctx, filepath.Join(dir, "records.db"))
-	require.NoError(t, err)
-	defer records.Close()
+	records := testenv.OpenRecords(t)
 	sq, err := sqlitestore.Open(ctx, filepath.Join(dir, "vitals.db"))
 	require.NoError(t, err)
 	defer sq.Close()
