@@ -85,7 +85,24 @@ func copyTable(ctx context.Context, from *sql.DB, to *sql.Tx, table string) (int
 		quoted[i] = quoteIdent(c)
 	}
 	list := strings.Join(quoted, ", ")
-	rows, err := from.QueryContext(ctx, `SELECT `+list+` FROM `+quoteIdent(table)+` ORDER BY rowid`)
+	// Rows in the order they were written (rowid), or, for a table
+	// without one, in its primary key's order.
+	order := "rowid"
+	var withoutRowid int
+	if err := from.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ? AND sql LIKE '%WITHOUT ROWID%'`, table).Scan(&withoutRowid); err != nil {
+		return 0, err
+	}
+	if withoutRowid > 0 {
+		pk, err := Strings(ctx, from, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
+		if err != nil {
+			return 0, err
+		}
+		for i, c := range pk {
+			pk[i] = quoteIdent(c)
+		}
+		order = strings.Join(pk, ", ")
+	}
+	rows, err := from.QueryContext(ctx, `SELECT `+list+` FROM `+quoteIdent(table)+` ORDER BY `+order)
 	if err != nil {
 		return 0, err
 	}
