@@ -7,6 +7,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -42,6 +43,11 @@ type Options struct {
 	// no-data, escalation): a replay of simulated days at accelerated
 	// time sets it to the simulated time. Default: the wall clock.
 	Clock func() time.Time
+	// AlertsEvery, when set, is how often the alerts service ticks (the
+	// no-data checks, the personal baselines' day ends, escalation).
+	// Default 5 s; a replay of simulated days at accelerated time sets it
+	// short so that ticks fall within every simulated hour.
+	AlertsEvery time.Duration
 }
 
 // App is a wired Vitalwire service.
@@ -184,7 +190,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	duties := []<-chan struct{}{
 		g.run("devices", func(c context.Context) error { return a.devices.Run(c, 5*time.Second) }, dutyCtx),
-		g.run("alerts", func(c context.Context) error { return a.alerts.Run(c, 5*time.Second) }, dutyCtx),
+		g.run("alerts", func(c context.Context) error { return a.alerts.Run(c, cmp.Or(a.opts.AlertsEvery, 5*time.Second)) }, dutyCtx),
 		g.run("webhooks", a.hooks.Run, dutyCtx),
 		g.run("sessions", a.sweepSessions, dutyCtx),
 		// Stopped with the duties, after HTTP: its last checkpoint covers
