@@ -24,8 +24,12 @@ cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-}
 READINGS=${READINGS:-2000000}
 profile_args=()
+# The realistic profile's history reaches back a reading a second for
+# READINGS/DEVICES seconds before the run: bind the devices from before it.
+provision_args=()
 case "$PROFILE" in
-  realistic) DEVICES=${DEVICES:-2000}; DURATION=${DURATION:-30m}; profile_args=(--readings "$READINGS" --spacing 1s) ;;
+  realistic) DEVICES=${DEVICES:-2000}; DURATION=${DURATION:-30m}; profile_args=(--readings "$READINGS" --spacing 1s)
+    provision_args=(--history "$(( READINGS / DEVICES + 3600 ))s") ;;
   flood) DEVICES=${DEVICES:-20}; DURATION=${DURATION:-30m}; profile_args=(--readings "$READINGS" --rate $((DEVICES * 1000 / 10))) ;;
   "") ;;
   *) echo "PROFILE: realistic, flood or unset" >&2; exit 2 ;;
@@ -94,7 +98,7 @@ cpu="vitalwire=$!${cpu:+,$cpu}"
 wait_tcp "$http_port"
 token=$("$work/vitalwire" token create --sub load-admin --role admin --data-dir "$work/data" 2>/dev/null)
 
-"$work/wearsim" provision --server "http://127.0.0.1:$http_port" --token "$token" --patients "$DEVICES" --devices-per-patient 1 --prefix load --out "$work/devices.json" >&2
+"$work/wearsim" provision --server "http://127.0.0.1:$http_port" --token "$token" --patients "$DEVICES" --devices-per-patient 1 --prefix load --out "$work/devices.json" "${provision_args[@]}" >&2
 api() { curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "http://127.0.0.1:$http_port$1" -d "$2"; }
 # A clinician of the load patients' care team: wearsim reads the run's own
 # readings back with it (lost_readings).

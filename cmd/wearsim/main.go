@@ -148,16 +148,21 @@ func command(ctx context.Context, name string, args []string, stdout, stderr io.
 		fleet := addFleetFlags(fs)
 		out := fs.String("out", "devices.json", "where to write the credentials (mode 0600)")
 		parallel := fs.Int("parallel", 8, "registrations in flight")
+		history := fs.Duration("history", 0, "bind the devices this long before now as well, so that history uploads of readings that old are attributed (0-30 days)")
 		if err := parse(fs, args, stdout, stderr); err != nil {
 			return err
+		}
+		if *history < 0 || *history > 30*24*time.Hour {
+			return fmt.Errorf("--history: between 0 and 720h, not %s", *history)
 		}
 		sc, err := fleet.build(time.Now().UTC().Truncate(time.Second))
 		if err != nil {
 			return err
 		}
-		// Bound from a minute before the scenario starts, so that its first
-		// readings are attributed however long provisioning takes.
-		devs, err := simulators.ProvisionDevices(ctx, *server, *token, sc.DeviceIDs(), sc.Start.Add(-time.Minute), *parallel)
+		// Bound from a minute before the scenario starts (or the history
+		// asked for), so that its first readings are attributed however
+		// long provisioning takes.
+		devs, err := simulators.ProvisionDevices(ctx, *server, *token, sc.DeviceIDs(), sc.Start.Add(-time.Minute-*history), *parallel)
 		if err != nil {
 			return err
 		}
