@@ -15,6 +15,7 @@ import (
 	"github.com/vitalwire/vitalwire/alerts"
 	"github.com/vitalwire/vitalwire/internal/sqldb"
 	"github.com/vitalwire/vitalwire/internal/testenv"
+	"github.com/vitalwire/vitalwire/vitals"
 )
 
 // Two deliverers on one records database (two nodes) each claim the rows
@@ -67,6 +68,48 @@ func TestTwoDeliverersOnOneOutboxDeliverEachOnce(t *testing.T) {
 			for key, c := range got {
 				require.Equal(t, 1, c, "%s delivered once", key)
 			}
+		})
+	}
+}
+
+// Two nodes' escalation timers find the same alert due at once: only
+// the one whose update escalated it returns it (pages), on SQLite and on
+// PostgreSQL.
+func TestTwoNodesEscalateAnAlertOnce(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			r := sqldb.Records{Path: filepath.Join(t.TempDir(), "records.db")}
+			if engine == "postgres" {
+				r = sqldb.Records{Kind: "postgres", Postgres: testenv.PostgresDB(t)}
+			}
+			db := testenv.OpenRecordsAt(t, r)
+			ctx := context.Background()
+			fired := time.Now().Add(-time.Hour)
+			_, opened, err := alerts.NewStore(db).Fire(ctx, alerts.Transition{Rule: alerts.Rule{ID: "spo2_low", Kind: "threshold",
+				Vital: vitals.SpO2, Severity: "high"}, Patient: "p1", Firing: true, At: fired, By: fired, Value: 85})
+			require.NoError(t, err)
+			require.True(t, opened)
+
+			// Another writer holds the records write lock while both nodes
+			// read the alert as due; then both go on.
+			hold, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			paged := make([][]alerts.Alert, 2)
+			errs := make([]error, 2)
+			for i := range paged {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					paged[i], errs[i] = alerts.NewStore(db).Escalate(ctx, time.Now().Add(-time.Minute), time.Now())
+				}()
+			}
+			time.Sleep(300 * time.Millisecond)
+			require.NoError(t, hold.Commit())
+			wg.Wait()
+			require.NoError(t, errs[0])
+			require.NoError(t, errs[1])
+			require.Len(t, append(paged[0], paged[1]...), 1, "one node pages")
 		})
 	}
 }
