@@ -22,12 +22,12 @@ import (
 )
 
 // pager is an HTTPS webhook receiver that counts the deliveries it
-// accepted by idempotency key. It holds the first request it gets open
-// (until its sender goes away) and answers it 503, as a receiver that
-// hangs mid-delivery does.
+// accepted by idempotency key. It refuses the first request (503), then
+// holds the second (the retry) open until its sender goes away, as a
+// receiver that hangs mid-delivery does.
 type pager struct {
 	mu       sync.Mutex
-	held     chan struct{} // closed when the first request arrives
+	held     chan struct{} // closed when the second request (the retry) arrives
 	seen     int
 	accepted map[string][]string // event -> the keys accepted
 	perKey   map[string]int
@@ -39,9 +39,13 @@ func newPager(t *testing.T) (*pager, string, string) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		p.mu.Lock()
 		p.seen++
-		first := p.seen == 1
+		seen := p.seen
 		p.mu.Unlock()
-		if first {
+		if seen == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		if seen == 2 {
 			close(p.held)
 			<-r.Context().Done()
 			http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -77,8 +81,8 @@ func (p *pager) count(event string) int {
 }
 
 // Two nodes share one PostgreSQL records database. An alert fires on the
-// first; its webhook delivery hangs, the second node starts, and the
-// first is stopped with the delivery claimed; the second delivers it once
+// first; its webhook delivery is refused and its retry hangs, the second
+// node starts, and the first is stopped with the retry claimed; the second delivers it once
 // the claim expires (well before anything else would wake it).
 // The first node comes back, and when the alert goes unacknowledged past
 // the escalation time, both nodes' timers see it due: the escalation is
@@ -108,20 +112,20 @@ func TestNodesOnOneRecordsDatabaseDeliverAndEscalateOnce(t *testing.T) {
 	select {
 	case <-p.held:
 	case <-time.After(15 * time.Second):
-		t.Fatal("no delivery reached the receiver")
+		t.Fatal("no retry reached the receiver")
 	}
 	// The second node starts with the delivery claimed by the first.
 	b := harness.StartWith(t, cfgB, opts)
 	db := harness.OpenRecords(t, cfgA)
 	var holder string
 	require.NoError(t, db.QueryRow(`SELECT claimed_by FROM webhook_outbox WHERE delivered_at IS NULL`).Scan(&holder))
-	require.NotEmpty(t, holder, "the hanging delivery is claimed by its node")
-	a.Stop() // with the delivery claimed and unfinished
+	require.NotEmpty(t, holder, "the hanging retry is claimed by its node")
+	a.Stop() // with the retry claimed and unfinished
 
 	require.Eventually(t, func() bool { return p.count("alert.firing") == 1 }, 10*time.Second, 50*time.Millisecond,
 		"the other node delivers the firing once the claim expires")
 	took := time.Since(fired)
-	require.GreaterOrEqual(t, took, 2*time.Second, "not before the claim expired")
+	require.GreaterOrEqual(t, took, 3*time.Second, "not before the claim (2 s, after the 1 s backoff) expired")
 	require.Less(t, took, 8*time.Second, "soon after the claim expired, not when something else wakes the node")
 
 	a2 := harness.StartWith(t, cfgA, opts) // the first node is back
