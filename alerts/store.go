@@ -306,10 +306,15 @@ func (s *Store) Escalate(ctx context.Context, cutoff, now time.Time) ([]Alert, e
 		if err != nil {
 			return out, err
 		}
+		// The UPDATE is the claim: of the nodes sharing the records
+		// database, only the one whose UPDATE changed the row escalates
+		// (pages) it; the others find it escalated already.
 		res, err := tx.ExecContext(ctx, `UPDATE alerts SET severity = ?, escalated_at = ? WHERE id = ? AND state = ? AND escalated_at IS NULL`,
 			sev, now.UnixNano(), d.id, Firing)
+		won := false
 		if err == nil {
 			if n, _ := res.RowsAffected(); n == 1 {
+				won = true
 				err = s.event(ctx, tx, d.id, now, "escalated", "system", d.sev+" -> "+sev)
 				if err == nil {
 					err = raiseGroup(ctx, tx, d.id, sev)
@@ -322,6 +327,9 @@ func (s *Store) Escalate(ctx context.Context, cutoff, now time.Time) ([]Alert, e
 		}
 		if err := tx.Commit(); err != nil {
 			return out, err
+		}
+		if !won {
+			continue
 		}
 		a, err := s.Get(ctx, d.id)
 		if err != nil {

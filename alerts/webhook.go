@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -130,7 +131,19 @@ type Webhooks struct {
 	log     zerolog.Logger
 	now     func() time.Time
 	kick    chan struct{}
+	// holder names this process in the outbox rows it claims; claimFor
+	// is how long a claim lasts before another node may take the row.
+	holder   string
+	claimFor time.Duration
 }
+
+// DefaultClaim is how long a node's claim on an outbox row lasts: long
+// enough for a batch of deliveries at the client's timeout, short enough
+// that a dead node's deliveries are taken over within minutes.
+const DefaultClaim = 2 * time.Minute
+
+// claimBatch is how many rows a node claims at once.
+const claimBatch = 10
 
 // NewWebhooks returns a deliverer; with no hooks it does nothing.
 func NewWebhooks(db *sql.DB, hooks []Webhook, log zerolog.Logger) *Webhooks {
@@ -140,7 +153,8 @@ func NewWebhooks(db *sql.DB, hooks []Webhook, log zerolog.Logger) *Webhooks {
 	client := &http.Client{Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	w := &Webhooks{db: db, hooks: hooks, client: client, clients: map[string]*http.Client{},
-		log: log.With().Str("component", "webhooks").Logger(), now: time.Now, kick: make(chan struct{}, 1)}
+		log: log.With().Str("component", "webhooks").Logger(), now: time.Now, kick: make(chan struct{}, 1),
+		holder: newHolder(), claimFor: DefaultClaim}
 	for _, h := range hooks {
 		if h.CAFile == "" {
 			continue
@@ -158,6 +172,25 @@ func NewWebhooks(db *sql.DB, hooks []Webhook, log zerolog.Logger) *Webhooks {
 		w.clients[h.URL] = &c
 	}
 	return w
+}
+
+// newHolder is a name for this process's claims, unique across nodes.
+func newHolder() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	host, _ := os.Hostname()
+	if len(host) > 64 {
+		host = host[:64]
+	}
+	return host + "-" + hex.EncodeToString(b)
+}
+
+// SetClaim sets how long a claim on an outbox row lasts (0: DefaultClaim).
+func (w *Webhooks) SetClaim(d time.Duration) {
+	if d <= 0 {
+		d = DefaultClaim
+	}
+	w.claimFor = d
 }
 
 // SetBaseURL sets the server's external URL, which the deliveries link
@@ -269,51 +302,113 @@ func (w *Webhooks) Run(ctx context.Context) error {
 	}
 }
 
-// deliverDue sends every due delivery once and returns how long to wait
-// before the next is due.
+// deliverDue claims the due deliveries no other node holds, sends each
+// once, and returns how long to wait before the next is due.
 func (w *Webhooks) deliverDue(ctx context.Context, secrets map[string]string) time.Duration {
 	now := w.now()
-	rows, err := w.db.QueryContext(ctx, `SELECT id, url, idempotency_key, payload, attempts FROM webhook_outbox
-		WHERE delivered_at IS NULL AND next_at <= ? ORDER BY id LIMIT 100`, now.UnixNano())
+	due, until, err := w.claim(ctx, now)
 	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn().Err(err).Msg("webhook outbox unreadable")
+		}
 		return time.Second
 	}
-	type item struct {
-		id       int64
-		url, key string
-		body     []byte
-		attempts int
-	}
-	var due []item
-	for rows.Next() {
-		var it item
-		if rows.Scan(&it.id, &it.url, &it.key, &it.body, &it.attempts) == nil {
-			due = append(due, it)
-		}
-	}
-	rows.Close()
 	for _, it := range due {
+		if ctx.Err() != nil || !w.now().Before(until) {
+			// Stopping, or the claim ran out: the row is left to the
+			// next claimant (this node or another).
+			break
+		}
 		err := w.post(ctx, it.url, secrets[it.url], it.key, it.body)
+		if ctx.Err() != nil {
+			// Stopped mid-delivery: the claim stands until it expires,
+			// as a dead node's would, and another node takes it then.
+			break
+		}
 		if err == nil {
-			w.db.ExecContext(ctx, `UPDATE webhook_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, w.now().UnixNano(), it.id)
+			w.db.ExecContext(ctx, `UPDATE webhook_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = '', claimed_by = '', claimed_until = 0
+				WHERE id = ? AND claimed_by = ?`, w.now().UnixNano(), it.id, w.holder)
 			continue
 		}
 		backoff := min(time.Duration(1<<min(it.attempts, 6))*time.Second, time.Minute)
-		w.db.ExecContext(ctx, `UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`,
-			w.now().Add(backoff).UnixNano(), err.Error(), it.id)
+		w.db.ExecContext(ctx, `UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, claimed_by = '', claimed_until = 0
+			WHERE id = ? AND claimed_by = ?`, w.now().Add(backoff).UnixNano(), err.Error(), it.id, w.holder)
 		if it.attempts == 0 {
 			w.log.Warn().Err(err).Str("key", it.key).Msg("webhook delivery failed; retrying with backoff")
 		}
 	}
+	if len(due) == claimBatch {
+		return 0 // more may be due
+	}
 	// Delivered rows are kept a day for inspection, then dropped.
 	w.db.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?`,
 		now.Add(-24*time.Hour).UnixNano())
+	// The next row due is due at its next_at, or when another node's
+	// claim on it runs out.
 	var nextAt sql.NullInt64
-	w.db.QueryRowContext(ctx, `SELECT min(next_at) FROM webhook_outbox WHERE delivered_at IS NULL`).Scan(&nextAt)
+	w.db.QueryRowContext(ctx, `SELECT min(CASE WHEN claimed_until > next_at THEN claimed_until ELSE next_at END)
+		FROM webhook_outbox WHERE delivered_at IS NULL`).Scan(&nextAt)
+	// Another node may enqueue, and die before delivering: look again
+	// within a claim's length even when nothing is due here.
 	if !nextAt.Valid {
-		return time.Minute
+		return min(time.Minute, w.claimFor)
 	}
-	return max(10*time.Millisecond, time.Until(time.Unix(0, nextAt.Int64)))
+	return min(max(10*time.Millisecond, time.Until(time.Unix(0, nextAt.Int64))), w.claimFor)
+}
+
+// outboxItem is one claimed delivery.
+type outboxItem struct {
+	id       int64
+	url, key string
+	body     []byte
+	attempts int
+}
+
+// claim takes up to claimBatch due rows that no live claim holds, in one
+// read-write transaction: SQLite begins it with the write lock and, on
+// PostgreSQL, internal/sqldb takes the records write lock first, so two
+// nodes' claims never interleave; the UPDATE's own condition would refuse
+// a row claimed meanwhile anyway.
+func (w *Webhooks) claim(ctx context.Context, now time.Time) ([]outboxItem, time.Time, error) {
+	until := now.Add(w.claimFor)
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, until, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, url, idempotency_key, payload, attempts FROM webhook_outbox
+		WHERE delivered_at IS NULL AND next_at <= ? AND claimed_until <= ? ORDER BY id LIMIT ?`, now.UnixNano(), now.UnixNano(), claimBatch)
+	if err != nil {
+		return nil, until, err
+	}
+	var due []outboxItem
+	for rows.Next() {
+		var it outboxItem
+		if err := rows.Scan(&it.id, &it.url, &it.key, &it.body, &it.attempts); err != nil {
+			rows.Close()
+			return nil, until, err
+		}
+		due = append(due, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, until, err
+	}
+	var mine []outboxItem
+	for _, it := range due {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET claimed_by = ?, claimed_until = ?
+			WHERE id = ? AND delivered_at IS NULL AND claimed_until <= ?`, w.holder, until.UnixNano(), it.id, now.UnixNano())
+		if err != nil {
+			return nil, until, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			mine = append(mine, it)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, until, err
+	}
+	return mine, until, nil
 }
 
 func (w *Webhooks) post(ctx context.Context, url, secret, key string, body []byte) error {

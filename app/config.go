@@ -82,6 +82,10 @@ type AlertsConfig struct {
 	// EscalateAfter raises an alert not acknowledged in this time one
 	// severity step and tells the webhooks (alert.escalated); 0: never.
 	EscalateAfter time.Duration `yaml:"escalate_after"`
+	// WebhookClaim is how long a node's claim on a webhook delivery
+	// lasts before another node sharing the records database may take
+	// it over (0: 2 minutes).
+	WebhookClaim time.Duration `yaml:"webhook_claim"`
 	// Snooze bounds how long a snooze may silence a rule (15 min-4 h).
 	Snooze alerts.SnoozeLimits `yaml:"snooze"`
 }
@@ -519,6 +523,9 @@ func (c *Config) Validate() error {
 	section("telehealth", c.Telehealth.Validate())
 	section("alerts.snooze", c.Alerts.Snooze.Validate())
 	section("alerts.webhooks", alerts.ValidateWebhooks(c.Alerts.Webhooks))
+	if w := c.Alerts.WebhookClaim; w != 0 && (w < time.Second || w > time.Hour) {
+		bad("alerts.webhook_claim", "between 1s and 1h (0: 2m)")
+	}
 	section("api", c.API.Validate())
 	section("clinic", c.Clinic.Validate())
 	section("http_ingest", c.HTTPIngest.Validate())

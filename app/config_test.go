@@ -56,6 +56,18 @@ ingest:
 			require.ErrorContains(t, err, field)
 		}
 	})
+	t.Run("a webhook claim outside 1s-1h is refused by name", func(t *testing.T) {
+		for _, d := range []time.Duration{time.Millisecond, 2 * time.Hour} {
+			cfg := DefaultConfig()
+			cfg.Alerts.WebhookClaim = d
+			cfg.Finish()
+			require.ErrorContains(t, cfg.Validate(), "alerts.webhook_claim")
+		}
+		cfg := DefaultConfig()
+		cfg.Alerts.WebhookClaim = 30 * time.Second
+		cfg.Finish()
+		require.NoError(t, cfg.Validate())
+	})
 	t.Run("dev mode binds to loopback only", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Dev = true

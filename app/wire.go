@@ -258,6 +258,7 @@ func (a *App) initAlerts(ctx context.Context) error {
 		}
 		return float64(n)
 	}))
+	a.hooks.SetClaim(a.cfg.Alerts.WebhookClaim)
 	a.hooks.SetBaseURL(a.externalURL)
 	a.alerts.SetWebhooks(a.hooks)
 	a.alerts.SetEscalation(a.cfg.Alerts.EscalateAfter)
