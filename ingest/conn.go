@@ -2,23 +2,25 @@ package ingest
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/net/proxy"
 )
 
 // readBuffer is the read buffer of a subscriber connection: a few
 // batches of readings (a message is at most 64 KiB).
 const readBuffer = 64 << 10
 
-// openBuffered opens the broker connection as paho would (TCP, TLS, or a
-// WebSocket) and buffers TCP and TLS connections both ways. paho reads
+// openBuffered opens the broker connection as paho would (every scheme
+// paho takes: TCP, a unix socket, TLS, or a WebSocket; a proxy from the
+// environment as paho uses one) and buffers all but WebSockets both ways. paho reads
 // each packet with several small reads (its fixed header a byte at a
 // time, then the rest) and writes each packet, an acknowledgement of 4
 // bytes for each message, with a write of its own: unbuffered, each is a
@@ -38,18 +40,42 @@ func openBuffered(uri *url.URL, opts mqtt.ClientOptions) (net.Conn, error) {
 	}
 	switch uri.Scheme {
 	case "tcp", "mqtt":
-		c, err := dialer.DialContext(context.Background(), "tcp", uri.Host)
+		// A proxy from the environment (ALL_PROXY, NO_PROXY), as paho.
+		c, err := proxy.FromEnvironmentUsing(dialer).Dial("tcp", uri.Host)
 		if err != nil {
 			return nil, err
 		}
 		return bufferReads(c), nil
-	case "ssl", "tls", "mqtts":
+	case "unix":
+		path := uri.Host // unix://socket in the working folder, as paho
+		if path == "" {
+			path = uri.Path
+		}
+		c, err := dialer.Dial("unix", path)
+		if err != nil {
+			return nil, err
+		}
+		return bufferReads(c), nil
+	case "ssl", "tls", "mqtts", "mqtt+ssl", "tcps":
 		cfg := opts.TLSConfig
 		if cfg == nil {
 			cfg = &tls.Config{}
 		}
-		c, err := tls.DialWithDialer(dialer, "tcp", uri.Host, cfg)
+		if os.Getenv("all_proxy") == "" {
+			c, err := tls.DialWithDialer(dialer, "tcp", uri.Host, cfg)
+			if err != nil {
+				return nil, err
+			}
+			return bufferReads(c), nil
+		}
+		// Through the proxy all_proxy names, as paho does for TLS.
+		raw, err := proxy.FromEnvironment().Dial("tcp", uri.Host)
 		if err != nil {
+			return nil, err
+		}
+		c := tls.Client(raw, cfg)
+		if err := c.Handshake(); err != nil {
+			_ = raw.Close()
 			return nil, err
 		}
 		return bufferReads(c), nil

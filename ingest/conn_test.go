@@ -2,9 +2,14 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -130,4 +135,46 @@ func TestAcknowledgementsWrittenInABurstLeaveInFewWritesAndAllBeforeTheClose(t *
 	require.Less(t, writes.Load(), int64(n/2), "packets written while the socket is busy leave together")
 	_, err = conn.Write([]byte{0xc0, 0})
 	require.ErrorIs(t, err, net.ErrClosed)
+}
+
+// Every broker scheme paho opens is opened by the ingester's own dial
+// too: a unix socket, and TLS under each of its names.
+func TestTheBrokerConnectionOpensEverySchemePahoTakes(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "broker.sock")
+	uln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = uln.Close() })
+	go func() {
+		for {
+			c, err := uln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("hello"))
+			_ = c.Close()
+		}
+	}()
+	u, err := url.Parse("unix://" + sock)
+	require.NoError(t, err)
+	conn, err := openBuffered(u, *mqtt.NewClientOptions())
+	require.NoError(t, err, "unix://")
+	got, err := io.ReadAll(conn)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(got))
+	_ = conn.Close()
+
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	opts := mqtt.NewClientOptions().SetTLSConfig(&tls.Config{RootCAs: pool, ServerName: "example.com"})
+	for _, scheme := range []string{"ssl", "tls", "mqtts", "mqtt+ssl", "tcps"} {
+		u, err := url.Parse(scheme + "://" + srv.Listener.Addr().String())
+		require.NoError(t, err)
+		conn, err := openBuffered(u, *opts)
+		require.NoError(t, err, scheme)
+		_, ok := conn.(*bufferedConn)
+		require.True(t, ok, "%s: buffered", scheme)
+		_ = conn.Close()
+	}
 }
