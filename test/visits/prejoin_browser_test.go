@@ -27,15 +27,17 @@ func TestBothPagesOfferDevicesWithAPreviewBeforeJoining(t *testing.T) {
 	t.Run("the clinician picks devices on a preview, and is not in the call until they join", func(t *testing.T) {
 		doc := doc.For(t)
 		doc.Wait(pickers, 15*time.Second)
-		require.True(t, testenv.Eval[bool](doc, `!!document.querySelector('#join-call') && !window.vitalwire.call`), "the clinician is in the call before joining")
+		require.True(t, testenv.Eval[bool](doc, `!!document.querySelector('#join-call') && !window.vitalwire.call`), "the clinician is not in the call before joining")
 		var v struct {
 			Connected []any `json:"connected"`
 		}
 		s.MustCall(t, 200, "GET", "/api/v1/visits/"+visit, s.Clinician(app.DevClinician), nil, &v)
 		require.Empty(t, v.Connected, "no one is in the call yet")
-		// Another camera before joining: the preview shows it.
-		testenv.Eval[bool](doc, `(() => { const s = document.querySelector('#camera-select'); s.selectedIndex = s.options.length - 1; s.dispatchEvent(new Event('change')); return true })()`)
-		doc.Wait(`document.querySelector('#local-video').srcObject.getVideoTracks()[0].readyState === 'live' && document.querySelector('#local-video').videoWidth > 0`, 10*time.Second)
+		// Another camera before joining: the preview shows the new
+		// camera's track (a new one, live), and no error is shown.
+		testenv.Eval[bool](doc, `(() => { window.__previewTrack = document.querySelector('#local-video').srcObject.getVideoTracks()[0].id; const s = document.querySelector('#camera-select'); s.selectedIndex = s.options.length - 1; s.dispatchEvent(new Event('change')); return true })()`)
+		doc.Wait(`(() => { const t = document.querySelector('#local-video').srcObject.getVideoTracks()[0]; return !!t && t.id !== window.__previewTrack && t.readyState === 'live' && document.querySelector('#local-video').videoWidth > 0 })()`, 10*time.Second)
+		require.Empty(t, testenv.Eval[string](doc, `[...document.querySelectorAll('p.error')].map(e => e.textContent).join('')`), "an error changing the camera")
 		harness.TabTo(t, doc, "#join-call")
 		require.Empty(t, harness.Axe(t, doc), "serious accessibility violations before joining")
 		doc.Screenshot("prejoin-clinician")
