@@ -723,15 +723,12 @@ func (p *peer) subscribeLayers(f *forward) {
 			d := &downTrack{sub: p, local: local, f: f}
 			p.senders[f.key] = sender
 			p.downs[f.key] = d
-			// Attached to the forward before p.mu is released, so that a
-			// remove(p) in between finds it there and detaches it (lock
-			// order p.mu, then f.lmu, as everywhere).
-			f.addDown(d)
 			p.mu.Unlock()
 			var ssrc uint32
 			if enc := sender.GetParameters().Encodings; len(enc) > 0 {
 				ssrc = uint32(enc[0].SSRC)
 			}
+			f.addDown(d)
 			go p.handleDownRTCP(d, sender, ssrc)
 			d.keyframe()
 			return

@@ -215,8 +215,7 @@ func (f *forward) available(want int) int {
 	return want
 }
 
-// addDown adds a subscriber's copy, aiming at the highest layer. d is
-// not yet reachable by anyone else (its fields are set unlocked).
+// addDown adds a subscriber's copy, aiming at the highest layer.
 func (f *forward) addDown(d *downTrack) {
 	d.cur = -1
 	d.want = len(simulcastRIDs) - 1
@@ -299,19 +298,12 @@ func (f *forward) layer(i int) *layer {
 	return f.layers[i]
 }
 
-// The codecs' MIME types as copyLayer lowers them, worked out once (not
-// per packet).
-var (
-	mimeVP8  = strings.ToLower(webrtc.MimeTypeVP8)
-	mimeH264 = strings.ToLower(webrtc.MimeTypeH264)
-)
-
 // keyframe reports whether an RTP payload starts a keyframe (VP8, H.264);
 // for other codecs every packet counts as one, so that a switch is never
 // held up (the decoder asks for a keyframe itself).
 func keyframe(mime string, b []byte) bool {
 	switch mime {
-	case mimeVP8:
+	case strings.ToLower(webrtc.MimeTypeVP8):
 		// Payload descriptor (RFC 7741 §4.2), then the VP8 header's
 		// inverse key frame flag.
 		if len(b) < 1 {
@@ -343,7 +335,7 @@ func keyframe(mime string, b []byte) bool {
 			}
 		}
 		return s && pid == 0 && len(b) > n && b[n]&0x01 == 0
-	case mimeH264:
+	case strings.ToLower(webrtc.MimeTypeH264):
 		if len(b) < 1 {
 			return false
 		}
